@@ -1,0 +1,1 @@
+"""Billing portal for the online cinema: Flask application package."""
