@@ -1,0 +1,276 @@
+"""CloudPayments adapter: widget parameters, notifications and the HTTP API (also used for the sandbox)."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+import requests
+
+from portal.providers import cloudpayments_notifications as notifications
+from portal.providers.base import (
+    Notification,
+    PaymentDeclined,
+    PaymentProvider,
+    ProviderError,
+    RefundResult,
+    RetryableProviderError,
+    Transaction,
+    WidgetRequest,
+)
+from portal.providers.cloudpayments_models import (
+    Fields,
+    looks_like_transaction,
+    parse_transaction,
+    to_major,
+)
+from portal.providers.registry import required_setting
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.cloudpayments.ru"
+DEFAULT_WIDGET_URL = "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
+# The emulator's built-in credentials; they guard nothing, so a sandbox config may leave them out.
+SANDBOX_PUBLIC_ID = "pk_sandbox"
+SANDBOX_API_SECRET = "sandbox-secret"
+
+
+class CloudPaymentsProvider(PaymentProvider):
+    """CloudPayments over its JSON API with HTTP Basic auth (Public ID : API Secret)."""
+
+    name = "cloudpayments"
+
+    def __init__(
+        self,
+        public_id: str,
+        api_secret: str,
+        api_url: str = DEFAULT_API_URL,
+        widget_url: str = DEFAULT_WIDGET_URL,
+        timeout: tuple[float, float] = (3.05, 30),
+        *,
+        widget_skin: str = "classic",
+    ):
+        if not public_id or not api_secret:
+            raise ProviderError("CloudPayments needs both a Public ID and an API Secret")
+        self.public_id = public_id
+        self._api_secret = api_secret
+        self.api_url = api_url.rstrip("/")
+        self.widget_script_url = widget_url
+        self.timeout = timeout  # (connect, read) seconds
+        self.widget_skin = widget_skin
+        # requests.Session is not documented as thread-safe and in-process jobs share this provider.
+        self._local = threading.local()
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> CloudPaymentsProvider:
+        return cls(
+            public_id=required_setting(config, "CLOUDPAYMENTS_PUBLIC_ID"),
+            api_secret=required_setting(config, "CLOUDPAYMENTS_API_SECRET"),
+            api_url=config.get("CLOUDPAYMENTS_API_URL") or DEFAULT_API_URL,
+            widget_url=config.get("CLOUDPAYMENTS_WIDGET_URL") or DEFAULT_WIDGET_URL,
+        )
+
+    def __repr__(self) -> str:
+        return f"<CloudPaymentsProvider {self.public_id} at {self.api_url}>"
+
+    # --- browser widget -------------------------------------------------------------------------
+
+    def widget_params(self, req: WidgetRequest) -> dict:
+        params = {
+            "publicId": self.public_id,
+            "description": req.description,
+            "amount": to_major(req.amount_minor),
+            "currency": req.currency,
+            "accountId": req.account_id,
+            "invoiceId": str(req.invoice_id),
+            "skin": self.widget_skin,
+            "data": dict(req.data),
+        }
+        if req.email:
+            params["email"] = req.email
+        return params
+
+    # --- notifications --------------------------------------------------------------------------
+
+    def verify_notification(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+        return notifications.verify_signature(self._api_secret, raw_body, headers)
+
+    def parse_notification(self, kind: str, raw_body: bytes, content_type: str | None) -> Notification:
+        return notifications.parse_notification(kind, raw_body, content_type)
+
+    # --- API: money movements -------------------------------------------------------------------
+
+    def charge_token(self, **charge) -> Transaction:
+        """Keyword arguments as in PaymentProvider.charge_token."""
+        return self._token_payment("payments/tokens/charge", **charge)
+
+    def authorize_token(self, **charge) -> Transaction:
+        """Keyword arguments as in PaymentProvider.authorize_token."""
+        return self._token_payment("payments/tokens/auth", **charge)
+
+    def confirm(self, transaction_id: str, amount_minor: int, *, request_id: str) -> None:
+        payload = {"TransactionId": _wire_id(transaction_id), "Amount": to_major(amount_minor)}
+        self._expect_success("payments/confirm", self._post("payments/confirm", payload, request_id))
+
+    def void(self, transaction_id: str, *, request_id: str) -> None:
+        payload = {"TransactionId": _wire_id(transaction_id)}
+        self._expect_success("payments/void", self._post("payments/void", payload, request_id))
+
+    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str) -> RefundResult:
+        payload = {"TransactionId": _wire_id(transaction_id), "Amount": to_major(amount_minor)}
+        envelope = self._post("payments/refund", payload, request_id)
+        self._expect_success("payments/refund", envelope)
+        model = envelope.get("model")
+        refund_id = Fields(model).text("TransactionId") if isinstance(model, Mapping) else None
+        if refund_id is None:
+            raise ProviderError("CloudPayments payments/refund answered without the refund's TransactionId")
+        return RefundResult(refund_transaction_id=refund_id, amount_minor=amount_minor)
+
+    # --- API: lookups ---------------------------------------------------------------------------
+
+    def find_by_invoice(self, invoice_id: str | int) -> Transaction | None:
+        return self._lookup("payments/find", {"InvoiceId": str(invoice_id)})
+
+    def get_transaction(self, transaction_id: str) -> Transaction | None:
+        return self._lookup("payments/get", {"TransactionId": _wire_id(transaction_id)})
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _token_payment(
+        self,
+        endpoint: str,
+        *,
+        token: str,
+        amount_minor: int,
+        currency: str,
+        account_id: str,
+        invoice_id: str | int | None,
+        description: str,
+        email: str | None,
+        request_id: str,
+        customer_present: bool,
+    ) -> Transaction:
+        payload = {
+            "Amount": to_major(amount_minor),
+            "Currency": currency,
+            "AccountId": account_id,
+            "Token": token,
+            # Renewals and dunning run without the customer: the issuer must be told it is a
+            # merchant-initiated, scheduled charge, or it may decline for a missing cardholder.
+            "TrInitiatorCode": 1 if customer_present else 0,
+            "PaymentScheduled": 0 if customer_present else 1,
+            "Description": description,
+        }
+        if invoice_id is not None:
+            payload["InvoiceId"] = str(invoice_id)
+        if email:
+            payload["Email"] = email
+        envelope = self._post(endpoint, payload, request_id)
+        model = envelope.get("model")
+        if not looks_like_transaction(model):
+            self._expect_success(endpoint, envelope)
+            raise ProviderError(f"CloudPayments {endpoint} answered without a transaction")
+        transaction = self._transaction(endpoint, model)
+        # Success speaks of the request; a declined charge comes back as Success false with its transaction.
+        if not envelope["success"] or transaction.status == "declined":
+            log.info("cloudpayments %s declined: code %s", endpoint, transaction.reason_code)
+            raise PaymentDeclined(transaction)
+        return transaction
+
+    def _lookup(self, endpoint: str, payload: dict) -> Transaction | None:
+        envelope = self._post(endpoint, payload)
+        model = envelope.get("model")
+        # A declined transaction is found with Success false, so the Model decides, not Success.
+        if looks_like_transaction(model):
+            return self._transaction(endpoint, model)
+        if not envelope["success"] and (envelope.get("message") or "").strip().lower() == "not found":
+            return None
+        self._expect_success(endpoint, envelope)
+        raise ProviderError(f"CloudPayments {endpoint} answered without a transaction")
+
+    def _transaction(self, endpoint: str, model: Mapping) -> Transaction:
+        try:
+            return parse_transaction(model)
+        except ValueError as error:
+            raise ProviderError(f"CloudPayments {endpoint} returned an unreadable transaction: {error}") from None
+
+    def _expect_success(self, endpoint: str, envelope: dict) -> None:
+        if not envelope["success"]:
+            raise ProviderError(
+                f"CloudPayments {endpoint} refused: {envelope.get('message') or 'no message'}"
+            )
+
+    def _post(self, endpoint: str, payload: dict, request_id: str | None = None) -> dict:
+        """POST one API call; returns the envelope as {"success", "message", "model"} or raises."""
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        try:
+            response = self._session().post(
+                f"{self.api_url}/{endpoint}", json=payload, headers=headers, timeout=self.timeout
+            )
+        except requests.Timeout as error:
+            raise RetryableProviderError(f"CloudPayments {endpoint} timed out: {error}") from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
+            raise RetryableProviderError(f"CloudPayments {endpoint} unreachable: {error}") from None
+        except requests.RequestException as error:
+            raise ProviderError(f"CloudPayments {endpoint} request failed: {error}") from None
+
+        status = response.status_code
+        log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
+        if status in (401, 403):
+            raise ProviderError(
+                f"CloudPayments rejected the API credentials (HTTP {status}): check "
+                "CLOUDPAYMENTS_PUBLIC_ID and CLOUDPAYMENTS_API_SECRET",
+                http_status=status,
+            )
+        if status == 429:
+            raise RetryableProviderError(
+                f"CloudPayments {endpoint} throttled: too many concurrent requests (HTTP 429)",
+                http_status=status,
+            )
+        if status >= 500:
+            raise RetryableProviderError(
+                f"CloudPayments {endpoint} failed on the provider side (HTTP {status})", http_status=status
+            )
+        if status >= 400:
+            raise ProviderError(f"CloudPayments {endpoint} rejected the request (HTTP {status})", http_status=status)
+        return _envelope(endpoint, response)
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.auth = (self.public_id, self._api_secret)
+            session.headers["Accept"] = "application/json"
+            self._local.session = session
+        return session
+
+
+def sandbox_from_config(config: Mapping) -> CloudPaymentsProvider:
+    """The same adapter pointed at the CloudPayments emulator at SANDBOX_URL."""
+    sandbox_url = required_setting(config, "SANDBOX_URL").rstrip("/")
+    return CloudPaymentsProvider(
+        public_id=config.get("CLOUDPAYMENTS_PUBLIC_ID") or SANDBOX_PUBLIC_ID,
+        api_secret=config.get("CLOUDPAYMENTS_API_SECRET") or SANDBOX_API_SECRET,
+        api_url=sandbox_url,
+        widget_url=f"{sandbox_url}/widget.js",
+    )
+
+
+def _envelope(endpoint: str, response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProviderError(f"CloudPayments {endpoint} answered with something that is not JSON") from None
+    if not isinstance(body, dict):
+        raise ProviderError(f"CloudPayments {endpoint} answered without an envelope")
+    fields = Fields(body)
+    success = fields.get("Success")
+    if not isinstance(success, bool):
+        raise ProviderError(f"CloudPayments {endpoint} answered without Success")
+    return {"success": success, "message": fields.text("Message"), "model": fields.get("Model")}
+
+
+def _wire_id(transaction_id: str | int) -> int | str:
+    # The API's TransactionId is an integer; our side keeps it as text.
+    text = str(transaction_id)
+    return int(text) if text.isdigit() else text

@@ -1,0 +1,131 @@
+"""CloudPayments wire values (amounts, dates, flags) and the API transaction Model, read into billing types."""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+
+from portal.providers.base import Transaction
+
+# CloudPayments writes every amount in major units with two decimals, whatever the currency.
+MINOR_PER_MAJOR = 100
+
+_DOTNET_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+
+
+class Fields:
+    """Read-only view of provider fields matched case-insensitively, with "" meaning absent."""
+
+    def __init__(self, fields: Mapping[str, object]):
+        self._fields = {str(key).lower(): value for key, value in fields.items()}
+
+    def get(self, *names: str) -> object | None:
+        """The first of `names` that is present and not empty."""
+        for name in names:
+            value = self._fields.get(name.lower())
+            if value is not None and value != "":
+                return value
+        return None
+
+    def text(self, *names: str) -> str | None:
+        value = self.get(*names)
+        return None if value is None else str(value)
+
+    def integer(self, *names: str) -> int | None:
+        value = self.get(*names)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise ValueError(f"{names[0]} is not an integer: {value!r}")
+        return int(str(value).strip())
+
+    def flag(self, *names: str) -> bool:
+        value = self.get(*names)
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().lower() in ("1", "true") if value is not None else False
+
+    def lower(self, *names: str) -> str | None:
+        value = self.text(*names)
+        return value.lower() if value is not None else None
+
+
+def to_minor(value: object) -> int:
+    """Major-unit amount ("299.00", 299.0, 299) → integer minor units, exactly; fractions of a cent raise."""
+    if isinstance(value, bool):
+        raise ValueError(f"not an amount: {value!r}")
+    # A JSON float is read through its shortest repr ("0.1", not 0.1000000000000000055…), which is
+    # exactly the literal the provider wrote for any amount with two decimals.
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    try:
+        minor = Decimal(text) * MINOR_PER_MAJOR
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+    if not minor.is_finite() or minor != minor.to_integral_value():
+        raise ValueError(f"not a whole number of minor units: {value!r}")
+    return int(minor)
+
+
+def to_major(amount_minor: int) -> float:
+    """Integer minor units → the JSON number the API expects (299.0, 0.1).
+
+    A float is exact enough here: every amount with two decimals below 10**13 round-trips through
+    the float's shortest repr, which is what json.dumps writes."""
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
+        raise TypeError("amounts are integer minor units")
+    return float(Decimal(amount_minor) / MINOR_PER_MAJOR)
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """"yyyy-MM-dd HH:mm:ss", ISO 8601 or "/Date(ms)/" → aware UTC; naive values are UTC by contract."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    dotnet = _DOTNET_DATE.match(text)
+    if dotnet:
+        return datetime.fromtimestamp(int(dotnet.group(1)) / 1000, tz=timezone.utc)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def parse_transaction(model: Mapping[str, object]) -> Transaction:
+    """The API's transaction Model → Transaction; raises ValueError when it is not one."""
+    fields = Fields(model)
+    transaction_id = fields.text("TransactionId")
+    amount = fields.get("Amount")
+    if transaction_id is None or amount is None:
+        raise ValueError("transaction model without TransactionId or Amount")
+    created_at = parse_datetime(fields.get("CreatedDateIso")) or parse_datetime(
+        fields.get("CreatedDate")
+    )
+    return Transaction(
+        transaction_id=transaction_id,
+        status=fields.lower("Status") or "unknown",
+        amount_minor=to_minor(amount),
+        currency=fields.text("Currency") or "RUB",
+        invoice_id=fields.text("InvoiceId"),
+        account_id=fields.text("AccountId"),
+        email=fields.text("Email"),
+        token=fields.text("Token"),
+        card_first_six=fields.text("CardFirstSix"),
+        card_last_four=fields.text("CardLastFour"),
+        card_type=fields.text("CardType"),
+        card_exp=fields.text("CardExpDate"),
+        reason_code=fields.integer("ReasonCode"),
+        reason=fields.text("Reason"),
+        card_holder_message=fields.text("CardHolderMessage"),
+        test_mode=fields.flag("TestMode"),
+        created_at=created_at,
+        raw=dict(model),
+    )
+
+
+def looks_like_transaction(model: object) -> bool:
+    """Whether an envelope's Model is a transaction (a decline carries one even with Success false)."""
+    if not isinstance(model, Mapping):
+        return False
+    fields = Fields(model)
+    return fields.get("TransactionId") is not None and fields.get("Amount") is not None

@@ -1,0 +1,53 @@
+"""CloudPayments decline reason codes: what to tell the customer and whether a renewal may try again."""
+from __future__ import annotations
+
+DEFAULT_CUSTOMER_MESSAGE = "Payment declined. Please try again or use another card"
+
+# code → (provider's name for staff pages, message shown to the customer)
+REASONS: dict[int, tuple[str, str]] = {
+    5005: ("Do not honor", "Payment declined by your bank"),
+    5014: ("Invalid card number", "Invalid card number"),
+    # Lost and stolen cards get the same neutral answer as any decline: telling whoever holds the
+    # card why it failed helps the wrong person.
+    5041: ("Lost card", "Card declined. Contact your bank or use another card"),
+    5043: ("Stolen card", "Card declined. Contact your bank or use another card"),
+    5051: ("Insufficient funds", "Insufficient funds"),
+    5054: ("Expired card", "Card expired"),
+    5057: ("Transaction not permitted", "This card cannot be used for this payment"),
+    5082: ("Incorrect CVV", "Incorrect CVV code"),
+    5091: ("Issuer timeout", "Your bank did not answer in time. Please try again later"),
+    5096: ("System error", "Payment system error. Please try again later"),
+    5204: ("Unable to process", "The payment could not be processed. Please try again later"),
+    5206: ("3-D Secure failed", "3-D Secure verification failed"),
+}
+
+# The provider advises never to retry a recurring charge after these: the issuer will keep refusing,
+# and repeated attempts count against the merchant.
+NEVER_RETRY = frozenset({5001, 5003, 5005, 5012, 5017, 5033, 5034, 5057})
+
+# Two failures in a row with one of these block the card at the provider for 24 hours, so a second
+# attempt within a day must be spaced out, not fired immediately.
+BLOCK_AFTER_TWO_FAILURES = frozenset({5013, 5014, 5030, 5051, 5054, 5055, 5063, 5065, 5096})
+
+
+def customer_message(code: int | None) -> str:
+    """Short English message for the customer; a generic one for unknown codes."""
+    if code is None:
+        return DEFAULT_CUSTOMER_MESSAGE
+    return REASONS.get(code, (None, DEFAULT_CUSTOMER_MESSAGE))[1]
+
+
+def reason_name(code: int | None) -> str | None:
+    """The provider's name of the code, for staff pages; None when the table does not know it."""
+    entry = REASONS.get(code) if code is not None else None
+    return entry[0] if entry else None
+
+
+def retry_allowed(code: int | None) -> bool:
+    """False for the codes the provider says never to retry; a decline without a code may be retried."""
+    return code not in NEVER_RETRY
+
+
+def blocks_after_two_failures(code: int | None) -> bool:
+    """True when a second failure with this code blocks the card for 24 hours."""
+    return code in BLOCK_AFTER_TWO_FAILURES
