@@ -1,1 +1,39 @@
-"""Billing portal for the online cinema: Flask application package."""
+"""Billing portal for the online cinema: the Flask application factory."""
+from pathlib import Path
+
+from flask import Flask
+
+from portal import config
+from portal.extensions import db, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config=None):
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(config.from_environment())
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL is (see README, production topology)")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+
+    from portal import models  # noqa: F401  (registers the tables with the metadata)
+    from portal.catalog import bp as catalog_bp
+    from portal.health import bp as health_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(health_bp)
+
+    from portal import cli, templating
+
+    cli.init_app(app)
+    templating.init_app(app)
+    return app

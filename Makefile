@@ -1,0 +1,37 @@
+# The two set-up commands of the README, plus helpers. Everything installs from this repository's files.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+export FLASK_APP := wsgi
+
+.PHONY: run test sandbox lint
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox provider mounted.
+run: $(VENV)/.runtime
+	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask seed-demo
+	$(VENV)/bin/flask run --host 127.0.0.1 --port $(PORT) --with-threads
+
+# The whole suite against real PostgreSQL, Redis and RabbitMQ (started here when installed but stopped).
+test: $(VENV)/.dev
+	bash tests/services.sh
+	$(VENV)/bin/pytest
+
+# The CloudPayments emulator alone, as the sandbox process of the Procfile.
+sandbox: $(VENV)/.runtime
+	$(PY) -m portal.sandbox --host 127.0.0.1 --port 8001
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,43 @@
+"""Customer and staff accounts: creation, lookup and password checks."""
+import secrets
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.extensions import db
+from portal.models import User
+
+
+def normalise_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        raise ValueError(f"not an email address: {email!r}")
+    return email
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    user.password_hash = generate_password_hash(password, method="scrypt")
+
+
+def password_matches(user: User, password: str) -> bool:
+    return bool(user.password_hash) and check_password_hash(user.password_hash, password)
+
+
+def ensure_user(email: str, *, password: str | None, role: str = "customer", name: str = "",
+                external_id: str | None = None) -> tuple[User, bool]:
+    """The account for this email, created when missing. Returns (user, created); an existing account's
+    password and role are left alone, so running this twice changes nothing."""
+    user = find_by_email(email)
+    if user is not None:
+        return user, False
+    user = User(email=normalise_email(email), role=role, name=name, external_id=external_id)
+    set_password(user, password or secrets.token_urlsafe(12))
+    db.session.add(user)
+    db.session.flush()
+    return user, True

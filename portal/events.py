@@ -1,0 +1,58 @@
+"""What each bus event says: enough for a consumer to act without calling billing back."""
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def subscription_data(sub) -> dict:
+    return {
+        "subscription_id": sub.id,
+        "status": sub.status,
+        "customer": {"id": sub.customer_id, "external_id": sub.customer.external_id, "email": sub.customer.email},
+        "plan": {"code": sub.plan.code, "name": sub.plan.name},
+        "amount": sub.amount,
+        "currency": sub.currency,
+        "current_period_start": _iso(sub.current_period_start),
+        "current_period_end": _iso(sub.current_period_end),
+        "trial_end": _iso(sub.trial_end),
+        "cancel_at_period_end": sub.cancel_at_period_end,
+    }
+
+
+def payment_data(payment) -> dict:
+    invoice = payment.invoice
+    return {
+        "payment_id": payment.id,
+        "provider": payment.provider,
+        "provider_transaction_id": payment.provider_transaction_id,
+        "status": payment.status,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "reason_code": payment.reason_code,
+        "reason": payment.reason,
+        "invoice_id": payment.invoice_id,
+        "subscription_id": invoice.subscription_id if invoice else None,
+        "customer_external_id": invoice.customer.external_id if invoice else None,
+    }
+
+
+def refund_data(refund) -> dict:
+    payment = refund.payment
+    return {
+        "refund_id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "invoice_id": payment.invoice_id,
+        "subscription_id": payment.invoice.subscription_id if payment.invoice else None,
+        "customer_external_id": payment.invoice.customer.external_id if payment.invoice else None,
+    }
+
+
+_BUILDERS = {"subscription": subscription_data, "payment": payment_data, "refund": refund_data}
+
+
+def event_payload(routing_key: str, row) -> dict:
+    return _BUILDERS[routing_key.split(".", 1)[0]](row)

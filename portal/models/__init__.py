@@ -1,0 +1,24 @@
+"""The billing domain's tables, one module per aggregate."""
+from portal.models.audit import StaffAction, Transition
+from portal.models.catalog import Plan
+from portal.models.customer import PaymentMethod, User
+from portal.models.invoice import Invoice
+from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
+from portal.models.payment import Payment, Refund
+from portal.models.subscription import Subscription
+
+__all__ = [
+    "BusMessage",
+    "IdempotencyKey",
+    "Invoice",
+    "OutboxMessage",
+    "Payment",
+    "PaymentMethod",
+    "Plan",
+    "Refund",
+    "StaffAction",
+    "Subscription",
+    "Transition",
+    "User",
+    "WebhookEvent",
+]

@@ -1,0 +1,38 @@
+"""The plan catalogue: what can be bought, at what price, for which period."""
+from sqlalchemy import CheckConstraint, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.types import UTCDateTime, utcnow
+
+INTERVAL_UNITS = ("day", "week", "month", "year")
+
+
+class Plan(db.Model):
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("interval_count > 0", name="interval_positive"),
+        CheckConstraint("interval_unit IN ('day', 'week', 'month', 'year')", name="interval_unit"),
+        CheckConstraint("status IN ('active', 'archived')", name="status"),
+        CheckConstraint("trial_days >= 0", name="trial_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    amount: Mapped[int] = mapped_column(Integer)  # minor units
+    currency: Mapped[str] = mapped_column(String(3))
+    interval_unit: Mapped[str] = mapped_column(String(8), default="month")
+    interval_count: Mapped[int] = mapped_column(Integer, default=1)
+    trial_days: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    def __repr__(self):
+        return f"<Plan {self.code} {self.amount} {self.currency}/{self.interval_count} {self.interval_unit}>"

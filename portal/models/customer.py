@@ -1,0 +1,59 @@
+"""People: customers and staff, and the saved cards a customer pays with."""
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import EncryptedToken, UTCDateTime, token_fingerprint, utcnow
+
+ROLES = ("customer", "staff")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('customer', 'staff')", name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)  # lower-cased; None once anonymised
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="customer")
+    # The platform's auth service id for this person; services address customers by it.
+    external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    anonymized_at = mapped_column(UTCDateTime)
+
+    payment_methods = relationship("PaymentMethod", back_populates="owner", order_by="PaymentMethod.id")
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role == "staff"
+
+    def __repr__(self):
+        return f"<User {self.id} {self.role}>"
+
+
+class PaymentMethod(db.Model):
+    __tablename__ = "payment_methods"
+    __table_args__ = (UniqueConstraint("user_id", "provider", "token_fingerprint", name="uq_payment_methods_card"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    token = mapped_column(EncryptedToken, nullable=False)
+    token_fingerprint: Mapped[str] = mapped_column(String(64))
+    card_first_six: Mapped[str | None] = mapped_column(String(6))
+    card_last_four: Mapped[str | None] = mapped_column(String(4))
+    card_type: Mapped[str | None] = mapped_column(String(32))
+    card_exp: Mapped[str | None] = mapped_column(String(5))  # MM/YY, as the provider gives it
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    owner = relationship("User", back_populates="payment_methods")
+
+    @classmethod
+    def for_token(cls, token: str, **fields) -> "PaymentMethod":
+        return cls(token=token, token_fingerprint=token_fingerprint(token), **fields)
+
+    @property
+    def card_mask(self) -> str:
+        return f"{self.card_type or 'Card'} •••• {self.card_last_four or '????'}"
+

@@ -1,0 +1,68 @@
+"""Invoices: what a customer owes for a period. The invoice id is the provider's InvoiceId."""
+from functools import cached_property
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import UTCDateTime, utcnow
+
+INVOICE_KINDS = ("initial", "renewal", "repay", "grant")
+INVOICE_STATUSES = ("open", "paid", "void", "refunded")
+
+
+class Invoice(db.Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
+        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant')", name="kind"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
+        # One renewal invoice per subscription period, whatever the number of cron ticks or workers.
+        Index(
+            "uq_invoices_renewal_period",
+            "subscription_id",
+            "period_start",
+            unique=True,
+            postgresql_where=text("kind = 'renewal'"),
+            sqlite_where=text("kind = 'renewal'"),
+        ),
+        # Dunning and reconciliation scan open invoices by their next due moment.
+        Index("ix_invoices_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    amount: Mapped[int] = mapped_column(Integer)  # minor units
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    period_start = mapped_column(UTCDateTime)
+    period_end = mapped_column(UTCDateTime)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at = mapped_column(UTCDateTime)
+    last_reason_code: Mapped[int | None] = mapped_column(Integer)
+    checkout_started_at = mapped_column(UTCDateTime)
+    paid_at = mapped_column(UTCDateTime)
+    voided_at = mapped_column(UTCDateTime)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+
+    subscription = relationship("Subscription", back_populates="invoices")
+    customer = relationship("User")
+    payments = relationship("Payment", back_populates="invoice", order_by="Payment.id")
+
+    @property
+    def amount_refundable(self) -> int:
+        return self.amount - self.amount_refunded if self.status == "paid" else 0
+
+    @cached_property
+    def machine(self):
+        from portal.machines.invoice import InvoiceMachine
+
+        return InvoiceMachine.bind(self)
+
+    def __repr__(self):
+        return f"<Invoice {self.id} {self.kind} {self.status} {self.amount} {self.currency}>"

@@ -1,0 +1,72 @@
+"""Column types shared by the models: aware UTC times, JSON, encrypted provider tokens."""
+import base64
+import hashlib
+from datetime import datetime, timezone
+
+from cryptography.fernet import Fernet
+from flask import current_app
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+# JSONB on PostgreSQL (indexable, compact), plain JSON on the embedded SQLite.
+Json = JSON().with_variant(JSONB(), "postgresql")
+# 64-bit ids for the high-volume logs; SQLite only autoincrements a plain INTEGER key.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC on the way in and out; SQLite forgets the zone, so we put it back."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; billing times are aware UTC")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _fernet():
+    key = current_app.config.get("TOKEN_ENCRYPTION_KEY")
+    if not key:
+        # Derived from SECRET_KEY so a deployment needs one secret at least; a dedicated key
+        # (TOKEN_ENCRYPTION_KEY, a Fernet key) lets the two be rotated separately.
+        digest = hashlib.sha256(("card-token:" + current_app.config["SECRET_KEY"]).encode()).digest()
+        key = base64.urlsafe_b64encode(digest)
+    return Fernet(key)
+
+
+class EncryptedToken(TypeDecorator):
+    """A provider's saved-card token, encrypted at rest."""
+
+    impl = String(512)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return _fernet().encrypt(value.encode()).decode()
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return _fernet().decrypt(value.encode()).decode()
+
+
+def token_fingerprint(token: str) -> str:
+    """A stable, non-reversible fingerprint of a token so the same card is stored once."""
+    return hashlib.sha256(("fp:" + token).encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

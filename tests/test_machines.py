@@ -1,0 +1,235 @@
+"""The subscription and invoice lifecycles: every legal and every illegal transition, and their audit."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal import clock
+from portal.extensions import db
+from portal.machines import TransitionNotAllowed, atomic, fire, lock
+from portal.machines.invoice import InvoiceMachine
+from portal.machines.subscription import SubscriptionMachine
+from portal.models import Invoice, OutboxMessage, Subscription, Transition
+from tests.factories import make_invoice, make_subscription
+
+
+def period(days=30):
+    start = clock.now()
+    return {"period_start": start, "period_end": start + timedelta(days=days)}
+
+
+def later(days=40):
+    return {"period_end": clock.now() + timedelta(days=days)}
+
+
+SUBSCRIPTION_STATES = ["pending", "trialing", "active", "past_due", "canceled", "expired"]
+SUBSCRIPTION_EVENTS = ["start_trial", "activate", "renew", "extend", "mark_past_due", "schedule_cancel",
+                       "resume", "cancel", "expire"]
+
+# (from, event, arguments, to, routing key announced on the bus or None) — the whole legal table.
+SUBSCRIPTION_LEGAL = [
+    ("pending", "start_trial", period, "trialing", "subscription.activated"),
+    ("pending", "activate", period, "active", "subscription.activated"),
+    ("trialing", "activate", period, "active", "subscription.activated"),
+    ("active", "renew", period, "active", "subscription.renewed"),
+    ("past_due", "renew", period, "active", "subscription.renewed"),
+    ("active", "extend", later, "active", "subscription.renewed"),
+    ("trialing", "extend", later, "trialing", "subscription.renewed"),
+    ("past_due", "extend", later, "active", "subscription.renewed"),
+    ("active", "mark_past_due", dict, "past_due", "subscription.past_due"),
+    ("trialing", "mark_past_due", dict, "past_due", "subscription.past_due"),
+    ("trialing", "schedule_cancel", dict, "trialing", None),
+    ("active", "schedule_cancel", dict, "active", None),
+    ("past_due", "schedule_cancel", dict, "past_due", None),
+    ("pending", "cancel", dict, "canceled", "subscription.canceled"),
+    ("trialing", "cancel", dict, "canceled", "subscription.canceled"),
+    ("active", "cancel", dict, "canceled", "subscription.canceled"),
+    ("past_due", "cancel", dict, "canceled", "subscription.canceled"),
+    ("pending", "expire", dict, "expired", "subscription.expired"),
+    ("past_due", "expire", dict, "expired", "subscription.expired"),
+]
+# resume is legal only once a cancellation is scheduled; covered by its own test below.
+SUBSCRIPTION_ILLEGAL = [
+    (state, event)
+    for state in SUBSCRIPTION_STATES
+    for event in SUBSCRIPTION_EVENTS
+    if (state, event) not in {(f, e) for f, e, *_ in SUBSCRIPTION_LEGAL}
+]
+
+
+def transitions_of(entity_type, entity_id):
+    return db.session.scalars(
+        select(Transition).where(Transition.entity_type == entity_type, Transition.entity_id == entity_id)
+        .order_by(Transition.id)
+    ).all()
+
+
+def outbox_keys():
+    return db.session.scalars(select(OutboxMessage.routing_key).order_by(OutboxMessage.id)).all()
+
+
+@pytest.mark.parametrize("source,event,args,target,announced", SUBSCRIPTION_LEGAL,
+                         ids=[f"{f}-{e}" for f, e, *_ in SUBSCRIPTION_LEGAL])
+def test_legal_subscription_transition_is_recorded(app, source, event, args, target, announced):
+    sub = make_subscription(status=source)
+    with atomic():
+        fire(lock(Subscription, sub.id), event, actor="test", cause="table", **args())
+
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).status == target
+    [row] = transitions_of("subscription", sub.id)
+    assert (row.from_state, row.to_state, row.event, row.actor, row.cause) == (source, target, event, "test", "table")
+    assert outbox_keys() == ([announced] if announced else [])
+
+
+@pytest.mark.parametrize("source,event", SUBSCRIPTION_ILLEGAL, ids=[f"{s}-{e}" for s, e in SUBSCRIPTION_ILLEGAL])
+def test_illegal_subscription_event_raises_and_changes_nothing(app, source, event):
+    sub = make_subscription(status=source)
+    kwargs = {**period(), "period_end": clock.now() + timedelta(days=60)}
+    if event == "extend":
+        kwargs = later()
+    with pytest.raises(TransitionNotAllowed):
+        with atomic():
+            fire(lock(Subscription, sub.id), event, actor="test", **kwargs)
+
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).status == source
+    assert transitions_of("subscription", sub.id) == []
+    assert outbox_keys() == []
+
+
+def test_cancel_at_period_end_can_be_undone_once_scheduled(app):
+    sub = make_subscription(status="active")
+    with atomic():
+        fire(lock(Subscription, sub.id), "schedule_cancel", actor="customer:1")
+    with pytest.raises(TransitionNotAllowed):
+        with atomic():
+            fire(lock(Subscription, sub.id), "schedule_cancel", actor="customer:1")
+    with atomic():
+        fire(lock(Subscription, sub.id), "resume", actor="customer:1")
+
+    db.session.expire_all()
+    sub = db.session.get(Subscription, sub.id)
+    assert sub.status == "active" and sub.cancel_at_period_end is False
+    assert [t.event for t in transitions_of("subscription", sub.id)] == ["schedule_cancel", "resume"]
+
+
+def test_resume_without_a_scheduled_cancel_is_refused(app):
+    sub = make_subscription(status="active")
+    with pytest.raises(TransitionNotAllowed):
+        with atomic():
+            fire(lock(Subscription, sub.id), "resume", actor="customer:1")
+
+
+def test_final_state_reloaded_from_the_database_is_final(app):
+    sub = make_subscription(status="canceled")
+    db.session.expire_all()
+    machine = db.session.get(Subscription, sub.id).machine
+    assert machine.canceled.is_active
+    assert list(machine.allowed_events) == []
+
+
+def test_failing_callback_rolls_back_the_whole_transaction(app):
+    sub = make_subscription(status="pending")
+    bad_period = {"period_start": clock.now(), "period_end": clock.now() - timedelta(days=1)}
+    with pytest.raises(ValueError):
+        with atomic():
+            fire(lock(Subscription, sub.id), "activate", actor="test", **bad_period)
+
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).status == "pending"
+    assert db.session.scalar(select(func.count()).select_from(Transition)) == 0
+    assert outbox_keys() == []
+
+
+def test_transition_without_actor_is_refused(app):
+    sub = make_subscription(status="active")
+    with pytest.raises(ValueError, match="actor"):
+        with atomic():
+            lock(Subscription, sub.id).machine.send("mark_past_due")
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).status == "active"
+
+
+def test_activated_event_carries_what_consumers_need(app):
+    sub = make_subscription(status="pending")
+    with atomic():
+        fire(lock(Subscription, sub.id), "activate", actor="job:test", **period())
+    message = db.session.scalars(select(OutboxMessage)).one()
+    envelope = message.envelope
+    assert envelope["type"] == "subscription.activated"
+    assert envelope["data"]["customer"]["external_id"] == sub.customer.external_id
+    assert envelope["data"]["plan"]["code"] == sub.plan.code
+    assert envelope["data"]["amount"] == sub.amount and envelope["data"]["currency"] == "RUB"
+    assert envelope["data"]["current_period_end"] is not None
+
+
+INVOICE_STATES = ["open", "paid", "void", "refunded"]
+INVOICE_EVENTS = ["pay", "record_failed_attempt", "void_invoice", "refund_partially", "refund_fully"]
+# (from, event, refunded before, event arguments, to, refunded after); invoice amount is 29900.
+INVOICE_LEGAL = [
+    ("open", "pay", 0, {}, "paid", 0),
+    ("open", "record_failed_attempt", 0, {"reason_code": 5051}, "open", 0),
+    ("open", "void_invoice", 0, {}, "void", 0),
+    ("paid", "refund_partially", 0, {"amount": 10000}, "paid", 10000),
+    ("paid", "refund_fully", 0, {"amount": 29900}, "refunded", 29900),
+    ("paid", "refund_fully", 10000, {"amount": 19900}, "refunded", 29900),
+]
+INVOICE_ILLEGAL = [
+    (state, event)
+    for state in INVOICE_STATES
+    for event in INVOICE_EVENTS
+    if (state, event) not in {(f, e) for f, e, *_ in INVOICE_LEGAL}
+] + [
+    ("paid", "refund_partially", {"amount": 29900}),  # the whole balance is a full refund
+    ("paid", "refund_fully", {"amount": 100}),  # a part is a partial refund
+    ("paid", "refund_partially", {"amount": 0}),
+    ("paid", "refund_partially", {"amount": 40000}),  # more than was paid
+]
+
+
+@pytest.mark.parametrize("source,event,refunded,args,target,refunded_after", INVOICE_LEGAL,
+                         ids=[f"{f}-{e}-{r}" for f, e, r, *_ in INVOICE_LEGAL])
+def test_legal_invoice_transition_is_recorded(app, source, event, refunded, args, target, refunded_after):
+    invoice = make_invoice(status=source, amount=29900, amount_refunded=refunded)
+    with atomic():
+        fire(lock(Invoice, invoice.id), event, actor="test", **args)
+
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (invoice.status, invoice.amount_refunded) == (target, refunded_after)
+    [row] = transitions_of("invoice", invoice.id)
+    assert (row.from_state, row.to_state, row.event) == (source, target, event)
+
+
+@pytest.mark.parametrize("case", INVOICE_ILLEGAL, ids=[f"{c[0]}-{c[1]}-{c[2:]}" for c in INVOICE_ILLEGAL])
+def test_illegal_invoice_event_raises_and_changes_nothing(app, case):
+    source, event, args = case[0], case[1], (case[2] if len(case) > 2 else {"amount": 100})
+    invoice = make_invoice(status=source, amount=29900)
+    with pytest.raises(TransitionNotAllowed):
+        with atomic():
+            fire(lock(Invoice, invoice.id), event, actor="test", **args)
+
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (invoice.status, invoice.amount_refunded) == (source, 0)
+    assert transitions_of("invoice", invoice.id) == []
+
+
+def test_failed_attempt_counts_and_schedules_the_retry(app):
+    invoice = make_invoice(status="open")
+    retry_at = clock.now() + timedelta(days=1)
+    with atomic():
+        fire(lock(Invoice, invoice.id), "record_failed_attempt", actor="job:renewal", reason_code=5051,
+             next_attempt_at=retry_at)
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (invoice.attempt_count, invoice.last_reason_code, invoice.next_attempt_at) == (1, 5051, retry_at)
+
+
+@pytest.mark.parametrize("machine", [SubscriptionMachine, InvoiceMachine])
+def test_diagram_is_rendered_from_the_class(machine):
+    diagram = machine.diagram()
+    assert diagram.startswith("stateDiagram-v2")
+    for state in machine.states:
+        assert state.id in diagram
