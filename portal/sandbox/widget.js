@@ -1,0 +1,244 @@
+/* CloudPayments sandbox widget: the provider's cp.CloudPayments API over an in-page card form.
+ * Plain DOM, no external libraries, no eval, no inline scripts or handlers (CSP-friendly). */
+(function (window, document) {
+  'use strict';
+
+  // Replaced by the server with the base URL of the request that served this file.
+  var SERVED_FROM = "__SANDBOX_BASE_URL__";
+  var BASE = (function () {
+    var script = document.currentScript;
+    if (script && script.src) {
+      return script.src.replace(/widget\.js(\?.*)?(#.*)?$/, '');
+    }
+    return SERVED_FROM;
+  })();
+  var CANCELLED = 'User has cancelled';
+  // Refusals of what the user typed: the form stays open for a correction, no callback fires.
+  var INPUT_ERRORS = { 5014: true, 5054: true, 5082: true };
+
+  function el(tag, attrs, style, children) {
+    var node = document.createElement(tag);
+    var key;
+    for (key in attrs || {}) {
+      if (!Object.prototype.hasOwnProperty.call(attrs, key)) { continue; }
+      if (key === 'text') { node.textContent = attrs[key]; } else { node.setAttribute(key, attrs[key]); }
+    }
+    // Styles go through the CSSOM, which a CSP without 'unsafe-inline' still allows.
+    for (key in style || {}) {
+      if (Object.prototype.hasOwnProperty.call(style, key)) { node.style[key] = style[key]; }
+    }
+    (children || []).forEach(function (child) { node.appendChild(child); });
+    return node;
+  }
+
+  function money(amount, currency) {
+    var value = Number(amount);
+    return (isFinite(value) ? value.toFixed(2) : String(amount)) + ' ' + (currency || 'RUB');
+  }
+
+  function field(id, label, attrs) {
+    var input = el('input', Object.assign({ id: id, name: id, type: 'text', required: 'required' }, attrs),
+      { display: 'block', width: '100%', boxSizing: 'border-box', padding: '8px', marginTop: '4px',
+        fontSize: '16px', border: '1px solid #bbb', borderRadius: '4px' });
+    var wrapper = el('div', {}, { marginBottom: '12px' }, [
+      el('label', { 'for': id, text: label }, { display: 'block', fontSize: '14px' }),
+      input
+    ]);
+    return { wrapper: wrapper, input: input };
+  }
+
+  function post(payload) {
+    return window.fetch(BASE + 'widget/pay', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(payload),
+      credentials: 'omit'
+    }).then(function (response) { return response.json(); });
+  }
+
+  // One dialog session: collects the card, posts it, reports exactly one outcome through finish().
+  function openDialog(kind, payload, finish) {
+    var previous = document.getElementById('cp-sandbox-overlay');
+    if (previous) { previous.parentNode.removeChild(previous); }
+
+    var number = field('cp-sandbox-card-number', 'Card number',
+      { autocomplete: 'cc-number', inputmode: 'numeric', placeholder: '4242 4242 4242 4242' });
+    var expiry = field('cp-sandbox-exp-date', 'Expiry date (MM/YY)',
+      { autocomplete: 'cc-exp', inputmode: 'numeric', placeholder: 'MM/YY', maxlength: '7' });
+    var cvv = field('cp-sandbox-cvv', 'CVV',
+      { autocomplete: 'cc-csc', inputmode: 'numeric', placeholder: '123', maxlength: '4', type: 'password' });
+    var email = null;
+    if (payload.requireEmail && !payload.email) {
+      email = field('cp-sandbox-email', 'E-mail for the receipt', { autocomplete: 'email', type: 'email' });
+    }
+    var result = el('div', { id: 'cp-sandbox-result', role: 'status', 'aria-live': 'polite' },
+      { minHeight: '20px', margin: '8px 0', fontSize: '14px' });
+    var payButton = el('button', { id: 'cp-sandbox-pay', type: 'submit', text: 'Pay ' + money(payload.amount, payload.currency) },
+      { padding: '10px 16px', fontSize: '16px', marginRight: '8px', cursor: 'pointer' });
+    var cancelButton = el('button', { id: 'cp-sandbox-cancel', type: 'button', text: 'Cancel' },
+      { padding: '10px 16px', fontSize: '16px', cursor: 'pointer' });
+    var title = el('h2', { id: 'cp-sandbox-title', text: 'Card payment (CloudPayments sandbox)' },
+      { margin: '0 0 8px', fontSize: '18px' });
+    var summary = el('p', { id: 'cp-sandbox-summary',
+      text: (payload.description ? payload.description + ': ' : '') + money(payload.amount, payload.currency) },
+      { margin: '0 0 16px', fontSize: '14px' });
+    var children = [title, summary, number.wrapper, expiry.wrapper, cvv.wrapper];
+    if (email) { children.push(email.wrapper); }
+    children.push(result, el('div', {}, {}, [payButton, cancelButton]));
+    var form = el('form', { id: 'cp-sandbox-form', novalidate: 'novalidate' }, {}, children);
+    var dialog = el('div', { id: 'cp-sandbox-dialog', role: 'dialog', 'aria-modal': 'true',
+      'aria-labelledby': 'cp-sandbox-title', 'data-payment-type': kind },
+      { background: '#fff', color: '#222', padding: '24px', borderRadius: '8px', width: '360px',
+        maxWidth: '92vw', fontFamily: 'sans-serif', boxShadow: '0 8px 32px rgba(0,0,0,.3)' }, [form]);
+    var overlay = el('div', { id: 'cp-sandbox-overlay' },
+      { position: 'fixed', top: '0', left: '0', right: '0', bottom: '0', background: 'rgba(0,0,0,.5)',
+        display: 'flex', alignItems: 'center', justifyContent: 'center', zIndex: '2147483647' }, [dialog]);
+
+    var settled = false;
+    function close() {
+      document.removeEventListener('keydown', onKey);
+      if (overlay.parentNode) { overlay.parentNode.removeChild(overlay); }
+    }
+    function settle(status, outcome, message) {
+      if (settled) { return; }
+      settled = true;
+      finish(status, outcome || {}, message);
+    }
+    function cancel() {
+      close();
+      settle('cancel', null, CANCELLED);
+    }
+    function onKey(event) {
+      if (event.key === 'Escape') { cancel(); }
+    }
+    function busy(on) {
+      payButton.disabled = on;
+      cancelButton.disabled = on;
+    }
+
+    form.addEventListener('submit', function (event) {
+      event.preventDefault();
+      if (settled) { close(); return; }
+      busy(true);
+      result.textContent = 'Processing…';
+      var body = Object.assign({}, payload, {
+        type: kind,
+        cardNumber: number.input.value,
+        expDate: expiry.input.value,
+        cvv: cvv.input.value
+      });
+      if (email) { body.email = email.input.value; }
+      post(body).then(function (outcome) {
+        if (outcome.Success) {
+          result.textContent = 'Payment successful';
+          settle('success', outcome, null);
+          window.setTimeout(close, payload.autoClose === false ? 3000 : 800);
+          return;
+        }
+        var message = outcome.CardHolderMessage || outcome.Message || 'Payment declined';
+        result.textContent = message;
+        if (!outcome.TransactionId && INPUT_ERRORS[outcome.ReasonCode]) {
+          busy(false);
+          return;
+        }
+        settle('fail', outcome, message);
+        // The payment is over: the only way on is to close the dialog.
+        payButton.textContent = 'Close';
+        payButton.disabled = false;
+        cancelButton.style.display = 'none';
+      }, function () {
+        result.textContent = 'Network error, please try again';
+        busy(false);
+      });
+    });
+    cancelButton.addEventListener('click', cancel);
+    document.addEventListener('keydown', onKey);
+    (document.body || document.documentElement).appendChild(overlay);
+    number.input.focus();
+  }
+
+  // The options a classic pay() call takes, in the shape widget/pay reads.
+  function classicPayload(options) {
+    return Object.assign({}, options || {});
+  }
+
+  // The newer start() parameters mapped onto the classic option names.
+  function startPayload(params) {
+    var user = params.userInfo || {};
+    return {
+      publicId: params.publicTerminalId || params.publicId,
+      amount: params.amount,
+      currency: params.currency,
+      description: params.description,
+      invoiceId: params.externalId || params.invoiceId,
+      accountId: user.accountId || params.accountId,
+      email: user.email || params.email,
+      data: params.metadata || params.data,
+      requireEmail: params.requireEmail,
+      autoClose: params.autoClose
+    };
+  }
+
+  function resultOf(status, outcome, message) {
+    return {
+      type: 'payment',
+      status: status,
+      data: { transactionId: outcome.TransactionId || null, ReasonCode: outcome.ReasonCode == null ? null : outcome.ReasonCode },
+      message: message
+    };
+  }
+
+  function CloudPayments(settings) {
+    if (!(this instanceof CloudPayments)) { return new CloudPayments(settings); }
+    this.settings = settings || {};
+  }
+
+  CloudPayments.prototype.pay = function (kind, options, callbacks) {
+    var handlers = callbacks || {};
+    var payload = classicPayload(options);
+    kind = kind === 'auth' ? 'auth' : 'charge';
+    return new Promise(function (resolve) {
+      openDialog(kind, payload, function (status, outcome, message) {
+        var paymentResult = {
+          success: status === 'success',
+          code: outcome.ReasonCode == null ? null : outcome.ReasonCode,
+          message: message,
+          transactionId: outcome.TransactionId || null,
+          token: outcome.Token || null
+        };
+        try {
+          if (status === 'success') {
+            if (handlers.onSuccess) { handlers.onSuccess(options); }
+          } else if (handlers.onFail) {
+            handlers.onFail(message, options);
+          }
+          if (handlers.onComplete) { handlers.onComplete(paymentResult, options); }
+        } finally {
+          resolve(resultOf(status, outcome, message));
+        }
+      });
+    });
+  };
+
+  CloudPayments.prototype.charge = function (options, onSuccess, onFail) {
+    return this.pay('charge', options, { onSuccess: onSuccess, onFail: onFail });
+  };
+
+  CloudPayments.prototype.auth = function (options, onSuccess, onFail) {
+    return this.pay('auth', options, { onSuccess: onSuccess, onFail: onFail });
+  };
+
+  CloudPayments.prototype.start = function (params) {
+    var payload = startPayload(params || {});
+    var kind = String((params || {}).paymentSchema || 'Single').toLowerCase() === 'dual' ? 'auth' : 'charge';
+    return new Promise(function (resolve) {
+      openDialog(kind, payload, function (status, outcome, message) {
+        resolve(resultOf(status, outcome, message));
+      });
+    });
+  };
+
+  window.cp = window.cp || {};
+  window.cp.CloudPayments = CloudPayments;
+  window.cp.sandboxBaseUrl = BASE;
+})(window, document);
