@@ -192,7 +192,9 @@ class CloudPaymentsProvider(PaymentProvider):
         try:
             return parse_transaction(model)
         except ValueError as error:
-            raise ProviderError(f"CloudPayments {endpoint} returned an unreadable transaction: {error}") from None
+            raise ProviderError(
+                f"CloudPayments {endpoint} returned an unreadable transaction: {error}"
+            ) from None
 
     def _expect_success(self, endpoint: str, envelope: dict) -> None:
         if not envelope["success"]:
@@ -232,7 +234,9 @@ class CloudPaymentsProvider(PaymentProvider):
                 f"CloudPayments {endpoint} failed on the provider side (HTTP {status})", http_status=status
             )
         if status >= 400:
-            raise ProviderError(f"CloudPayments {endpoint} rejected the request (HTTP {status})", http_status=status)
+            raise ProviderError(
+                f"CloudPayments {endpoint} rejected the request (HTTP {status})", http_status=status
+            )
         return _envelope(endpoint, response)
 
     def _session(self) -> requests.Session:

@@ -1,4 +1,4 @@
-"""CloudPayments wire values (amounts, dates, flags) and the API transaction Model, read into billing types."""
+"""CloudPayments wire values (amounts, dates, flags) and the API transaction Model, as billing types."""
 from __future__ import annotations
 
 import re
@@ -41,10 +41,11 @@ class Fields:
         return int(str(value).strip())
 
     def flag(self, *names: str) -> bool:
+        """0/1 (or a JSON boolean) → bool; absent is False."""
         value = self.get(*names)
-        if isinstance(value, bool):
-            return value
-        return str(value).strip().lower() in ("1", "true") if value is not None else False
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        return str(value).strip().lower() in ("1", "true")
 
     def lower(self, *names: str) -> str | None:
         value = self.text(*names)

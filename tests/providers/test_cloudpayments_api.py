@@ -76,7 +76,7 @@ def test_void_cancels_an_authorization(provider, saved_card):
     assert provider.get_transaction(held.transaction_id).status == "cancelled"
 
 
-def test_refund_returns_the_refund_transaction(provider, saved_card):
+def test_refund_returns_the_refund_transaction(provider, saved_card, merchant):
     invoice_id = next_invoice_id()
     payment = provider.charge_token(**charge_args(saved_card(), invoice_id))
 
@@ -84,6 +84,13 @@ def test_refund_returns_the_refund_transaction(provider, saved_card):
 
     assert refund.amount_minor == 10000
     assert refund.refund_transaction_id and refund.refund_transaction_id != payment.transaction_id
+    # The Refund notification the provider sends afterwards names both transactions.
+    request = merchant.notifications(invoice_id, "refund")[-1]
+    assert provider.verify_notification(request["body"], request["headers"])
+    notification = provider.parse_notification("refund", request["body"], request["headers"].get("Content-Type"))
+    assert notification.transaction_id == refund.refund_transaction_id
+    assert notification.payment_transaction_id == payment.transaction_id
+    assert notification.amount_minor == 10000
 
 
 def test_find_by_invoice_returns_the_latest_transaction(provider, saved_card):
