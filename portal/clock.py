@@ -1,5 +1,5 @@
 """The one clock billing reads time from, so tests and demos can move through billing periods."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _offset = timedelta(0)
 _frozen: datetime | None = None
@@ -8,12 +8,12 @@ _frozen: datetime | None = None
 def now() -> datetime:
     if _frozen is not None:
         return _frozen
-    return datetime.now(timezone.utc) + _offset
+    return datetime.now(UTC) + _offset
 
 
 def freeze(at: datetime) -> None:
     global _frozen
-    _frozen = at.astimezone(timezone.utc)
+    _frozen = at.astimezone(UTC)
 
 
 def advance(delta: timedelta) -> None:

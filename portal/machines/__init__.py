@@ -1,8 +1,8 @@
 """Lifecycles as python-statemachine machines, and the one way to run them against locked rows."""
 from contextlib import contextmanager
 
-from statemachine.exceptions import TransitionNotAllowed
 from sqlalchemy import select
+from statemachine.exceptions import TransitionNotAllowed
 
 from portal.extensions import db
 

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.types import UTCDateTime, utcnow
 
-INVOICE_KINDS = ("initial", "renewal", "repay", "grant")
+# verification: the small authorisation that checks a card before a trial; voided, never captured.
+INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification")
 INVOICE_STATUSES = ("open", "paid", "void", "refunded")
 
 
@@ -15,7 +16,7 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
-        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant')", name="kind"),
+        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification')", name="kind"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         # One renewal invoice per subscription period, whatever the number of cron ticks or workers.
@@ -44,6 +45,8 @@ class Invoice(db.Model):
     period_end = mapped_column(UTCDateTime)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at = mapped_column(UTCDateTime)
+    # When dunning gives up on this invoice: set at its first failed renewal charge.
+    dunning_ends_at = mapped_column(UTCDateTime)
     last_reason_code: Mapped[int | None] = mapped_column(Integer)
     checkout_started_at = mapped_column(UTCDateTime)
     paid_at = mapped_column(UTCDateTime)

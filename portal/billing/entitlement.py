@@ -1,0 +1,42 @@
+"""May this customer watch now? Asked on every play, so it is one indexed query."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from portal import clock
+from portal.extensions import db
+from portal.models import Plan, Subscription, User
+
+# Past due keeps access while dunning runs: the customer is usually one card update away.
+ENTITLED_STATUSES = ("trialing", "active", "past_due")
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    entitled: bool
+    status: str | None = None
+    plan_code: str | None = None
+    until: datetime | None = None
+    subscription_id: int | None = None
+
+
+def entitlement(external_id: str) -> Entitlement | None:
+    """None when the customer is unknown."""
+    row = db.session.execute(
+        select(User.id, Subscription.id, Subscription.status, Subscription.current_period_end, Plan.code)
+        .select_from(User)
+        .outerjoin(Subscription, (Subscription.customer_id == User.id)
+                   & Subscription.status.in_(ENTITLED_STATUSES))
+        .outerjoin(Plan, Plan.id == Subscription.plan_id)
+        .where(User.external_id == external_id)
+        .order_by(Subscription.current_period_end.desc().nulls_last())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    _, sub_id, status, until, plan_code = row
+    if sub_id is None:
+        return Entitlement(entitled=False)
+    entitled = status == "past_due" or (until is not None and until > clock.now())
+    return Entitlement(entitled=entitled, status=status, plan_code=plan_code, until=until, subscription_id=sub_id)

@@ -1,0 +1,130 @@
+"""Provider notifications: verified on the raw body, stored once in the inbox, processed by a job."""
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal import clock
+from portal.billing import payments, refunds
+from portal.billing.checkout import check_payment
+from portal.billing.errors import NotYetKnown
+from portal.extensions import db
+from portal.machines import atomic, fire, lock
+from portal.models import Payment, WebhookEvent
+from portal.providers import NOTIFICATION_KINDS, InvalidNotification, get_provider
+from portal.queue import enqueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+
+
+def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remote_addr: str | None) -> Answer:
+    """Everything the webhook endpoint does. The answer {"code": 0} is given only once the
+    notification is safely stored (or was stored before)."""
+    provider = get_provider()
+    if kind not in NOTIFICATION_KINDS:
+        return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
+    if not provider.verify_notification(raw_body, headers):
+        _reject(provider.name, kind, raw_body, content_type, remote_addr, "signature missing or invalid")
+        return Answer(401, {"code": 13, "message": "signature missing or invalid"})
+    try:
+        notification = provider.parse_notification(kind, raw_body, content_type)
+    except InvalidNotification as exc:
+        _reject(provider.name, kind, raw_body, content_type, remote_addr, f"unreadable: {exc}")
+        return Answer(400, {"code": 13, "message": f"unreadable notification: {exc}"})
+    if kind == "check":
+        return Answer(200, {"code": check_payment(notification)})
+    if not notification.transaction_id and kind != "recurrent":
+        _reject(provider.name, kind, raw_body, content_type, remote_addr, "TransactionId missing")
+        return Answer(400, {"code": 13, "message": "TransactionId is required"})
+
+    event = WebhookEvent(provider=provider.name, kind=kind,
+                         transaction_id=notification.transaction_id or notification.raw.get("Id"),
+                         invoice_id=notification.invoice_id, status="received", content_type=content_type,
+                         body=raw_body, remote_addr=remote_addr, received_at=clock.now())
+    db.session.add(event)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()  # a repeat of a stored notification: already ours, nothing to do
+        return Answer(200, {"code": 0})
+    enqueue("workers.notifications.process_notification", event.id, job_id=f"notification-{event.id}")
+    return Answer(200, {"code": 0})
+
+
+def _reject(provider, kind, raw_body, content_type, remote_addr, why):
+    db.session.add(WebhookEvent(provider=provider, kind=kind, status="rejected", rejection=why,
+                                content_type=content_type, body=raw_body, remote_addr=remote_addr,
+                                received_at=clock.now()))
+    db.session.commit()
+    log.warning("rejected %s notification from %s: %s", kind, remote_addr, why)
+
+
+def process(event_id: int) -> None:
+    """Job body: apply a stored notification once. A notification about something we have not recorded
+    yet (out of order) stays 'received' with the reason, and is raised so the job is retried."""
+    try:
+        with atomic():
+            event = lock(WebhookEvent, event_id)
+            if event.status != "received":
+                return
+            notification = get_provider().parse_notification(event.kind, event.body, event.content_type)
+            cause = f"notification {event.kind} #{event.id} (transaction {event.transaction_id})"
+            apply(notification, actor="provider", cause=cause)
+            event.status, event.processed_at, event.error = "processed", clock.now(), None
+            event.attempts += 1
+    except Exception as exc:
+        with atomic():
+            event = lock(WebhookEvent, event_id)
+            event.attempts += 1
+            event.error = f"{type(exc).__name__}: {exc}"[:2000]
+            if isinstance(exc, InvalidNotification):
+                event.status = "failed"
+        if isinstance(exc, InvalidNotification):
+            return
+        raise
+
+
+def apply(notification, *, actor: str, cause: str) -> None:
+    kind = notification.kind
+    if kind in ("pay", "confirm"):
+        payments.record_success(notification, actor=actor, cause=cause)
+    elif kind == "fail":
+        from portal.providers.reason_codes import retry_allowed
+
+        payments.record_decline(notification, actor=actor, cause=cause,
+                                retry_allowed=retry_allowed(notification.reason_code))
+    elif kind == "refund":
+        refunds.record_provider_refund(notification, actor=actor, cause=cause)
+    elif kind == "cancel":
+        _record_void(notification, actor=actor, cause=cause)
+    # recurrent: recorded in the inbox only; we run our own renewals with token charges.
+
+
+def _record_void(notification, *, actor, cause):
+    payment = db.session.scalar(select(Payment).where(
+        Payment.provider == get_provider().name, Payment.provider_transaction_id == str(notification.transaction_id)))
+    if payment is None:
+        raise NotYetKnown(f"cancel of transaction {notification.transaction_id}, which is not recorded yet")
+    payment = lock(Payment, payment.id)
+    if payment.status == "authorized":
+        fire(payment, "void", actor=actor, cause=cause)
+
+
+def unprocessed(older_than) -> list[int]:
+    """Inbox rows stored but not processed (a lost job, a crash): the sweeper enqueues them again."""
+    return db.session.scalars(select(WebhookEvent.id).where(
+        WebhookEvent.status == "received", WebhookEvent.received_at <= older_than).order_by(WebhookEvent.id)).all()
+
+
+def sweep(older_than) -> int:
+    ids = unprocessed(older_than)
+    for event_id in ids:
+        enqueue("workers.notifications.process_notification", event_id, job_id=f"notification-{event_id}")
+    return len(ids)

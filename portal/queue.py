@@ -1,0 +1,48 @@
+"""Handing work to the background: RQ on Redis when configured, in-process in the embedded default.
+Jobs are named by dotted path, so the web side never imports the worker side."""
+import logging
+from functools import cache
+
+from flask import current_app
+from werkzeug.utils import import_string
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "billing"
+# A job that fails on a passing problem (provider throttled, database restarted) is tried again.
+RETRY_INTERVALS = [2, 10, 30, 120, 600]
+
+
+@cache
+def _redis(url):
+    from redis import Redis
+
+    return Redis.from_url(url)
+
+
+def billing_queue():
+    from rq import Queue
+
+    return Queue(QUEUE_NAME, connection=_redis(current_app.config["REDIS_URL"]))
+
+
+def enqueue(path: str, *args, job_id: str | None = None, **kwargs):
+    """Run `path(*args, **kwargs)` as a job. With Redis: an RQ job, retried on failure; a job_id makes a
+    second enqueue of the same work a no-op while the first is queued. Embedded: run now, in-process;
+    a failure is logged and left to the sweepers, as a failed RQ job would be."""
+    if current_app.config.get("REDIS_URL"):
+        from rq import Retry
+
+        queue = billing_queue()
+        options = {"job_id": job_id, "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
+                   "failure_ttl": 7 * 24 * 3600}
+        if job_id is not None:
+            existing = queue.fetch_job(job_id)
+            if existing is not None and existing.get_status(refresh=True) in ("queued", "deferred", "scheduled"):
+                return existing
+        return queue.enqueue(path, args=args, kwargs=kwargs, **options)
+    try:
+        return import_string(path)(*args, **kwargs)
+    except Exception:
+        log.exception("in-process job %s%r failed; the sweepers will pick the work up again", path, args)
+        return None

@@ -1,0 +1,30 @@
+"""Jobs that talk to the provider: token charges, refunds, voids and reconciliation lookups."""
+from workers import job
+
+
+@job
+def charge_invoice(invoice_id: int, customer_present: bool = False) -> str:
+    from portal.billing.charging import charge_invoice as charge
+
+    return charge(invoice_id, customer_present=customer_present)
+
+
+@job
+def send_refund(refund_id: int) -> None:
+    from portal.billing.refunds import send_refund as send
+
+    send(refund_id)
+
+
+@job
+def void_verification(payment_id: int) -> None:
+    from portal.billing.payments import void_verification as void
+
+    void(payment_id)
+
+
+@job
+def reconcile_invoice(invoice_id: int) -> str:
+    from portal.billing.charging import reconcile_invoice as reconcile
+
+    return reconcile(invoice_id)

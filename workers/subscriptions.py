@@ -1,0 +1,16 @@
+"""Jobs that change a subscription on a customer's, staff member's or service's request."""
+from workers import job
+
+
+@job
+def cancel_subscription(subscription_id: int, when: str, actor: str, cause: str) -> None:
+    from portal.billing.cancellation import cancel
+
+    cancel(subscription_id, when, actor=actor, cause=cause)
+
+
+@job
+def resume_subscription(subscription_id: int, actor: str, cause: str) -> None:
+    from portal.billing.cancellation import resume
+
+    resume(subscription_id, actor=actor, cause=cause)

@@ -1,0 +1,52 @@
+"""Periodic ticks: each finds due work and enqueues one job per piece of it."""
+from datetime import timedelta
+
+from workers import job
+
+SWEEP_AFTER = timedelta(minutes=2)
+
+
+@job
+def renewals() -> int:
+    from portal.billing.renewals import renewals_due
+
+    return renewals_due()
+
+
+@job
+def dunning() -> int:
+    from portal.billing.renewals import dunning_due
+
+    return dunning_due()
+
+
+@job
+def checkout_expiry() -> int:
+    from portal.billing.renewals import checkouts_expired
+
+    return checkouts_expired()
+
+
+@job
+def reconciliation() -> int:
+    from portal.billing.renewals import reconciliation_due
+
+    return reconciliation_due()
+
+
+@job
+def inbox_sweeper() -> int:
+    from portal import clock
+    from portal.billing.notifications import sweep
+
+    return sweep(clock.now() - SWEEP_AFTER)
+
+
+# name, function, seconds between runs: the one schedule, read by `rq cron` and the embedded thread.
+SCHEDULE = (
+    ("renewals", renewals, 60),
+    ("dunning", dunning, 300),
+    ("checkout-expiry", checkout_expiry, 600),
+    ("reconciliation", reconciliation, 300),
+    ("inbox-sweeper", inbox_sweeper, 60),
+)
