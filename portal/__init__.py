@@ -26,14 +26,22 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
 
     from portal import models  # noqa: F401  (registers the tables with the metadata)
+    from portal.api import bp as api_bp
     from portal.catalog import bp as catalog_bp
     from portal.health import bp as health_bp
+    from portal.webhooks import bp as webhooks_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(api_bp)
 
     from portal import cli, templating
 
     cli.init_app(app)
     templating.init_app(app)
+    if app.config["EMBEDDED"]:
+        from portal import embedded
+
+        embedded.init_app(app)
     return app

@@ -1,0 +1,6 @@
+"""The JSON API other services of the platform call: /api/v1."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from portal.api import routes  # noqa: E402,F401
