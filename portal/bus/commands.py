@@ -1,0 +1,118 @@
+"""Commands other services send billing over RabbitMQ: their schemas and what each one does.
+
+A handler runs inside the consumer's database transaction (the one that records the bus inbox row), so
+the inbox row and the effect commit together. It calls the same service functions the web side uses;
+billing services are imported lazily so this module loads before (and without) them."""
+from dataclasses import dataclass
+
+from jsonschema.exceptions import best_match
+from sqlalchemy import select
+
+from portal.accounts import ensure_user, normalise_email
+from portal.bus import schemas
+from portal.extensions import db
+from portal.models import User
+
+
+class CommandRejected(Exception):
+    """The command can never succeed as sent (bad shape, unknown customer, …): it goes to the DLQ."""
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    message_id: str
+    command: str
+
+    @property
+    def actor(self) -> str:
+        return f"bus:{self.message_id}"
+
+    @property
+    def cause(self) -> str:
+        return f"{self.command} {self.message_id}"
+
+
+def validate(command: str, payload) -> dict:
+    """The payload checked against the command's published schema, defaults filled in."""
+    if command not in HANDLERS:
+        raise CommandRejected(f"unknown command {command!r}")
+    error = best_match(schemas.command_validator(command).iter_errors(payload))
+    if error is not None:
+        where = error.json_path if error.path else "$"
+        raise CommandRejected(f"schema: {error.message} at {where}")
+    defaults = {k: v["default"] for k, v in schemas.command_schema(command)["properties"].items() if "default" in v}
+    return {**defaults, **payload}
+
+
+def domain_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "this command is wrong", as opposed to "something is down"."""
+    from statemachine.exceptions import TransitionNotAllowed
+
+    errors: tuple = (CommandRejected, LookupError, ValueError, TransitionNotAllowed)
+    try:
+        from portal.billing.errors import BillingError
+    except ImportError:  # the billing services are not installed in this build yet
+        return errors
+    return (*errors, BillingError)
+
+
+def upsert_customer(payload: dict, ctx: CommandContext) -> None:
+    """Create the customer on first sight, keep e-mail and name in step afterwards; keyed by external id."""
+    external_id = payload["external_id"]
+    email = normalise_email(payload["email"])
+    user = db.session.scalar(select(User).where(User.external_id == external_id).with_for_update())
+    holder = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        if holder is not None:
+            # An account made on the web before the auth service told us about it: link it.
+            if holder.external_id is not None or holder.role != "customer":
+                raise CommandRejected(f"email {email} belongs to another account")
+            user = holder
+            user.external_id = external_id
+        else:
+            user, _ = ensure_user(email, password=None, name=payload.get("name", ""), external_id=external_id)
+    else:
+        if user.anonymized_at is not None:
+            raise CommandRejected(f"customer {external_id} was deleted")
+        if holder is not None and holder.id != user.id:
+            raise CommandRejected(f"email {email} belongs to another account")
+        user.email = email
+    if "name" in payload:
+        user.name = payload["name"]
+    db.session.flush()
+
+
+def cancel_subscription(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing import cancellation
+
+    if "subscription_id" in payload:
+        cancellation.request_cancel(payload["subscription_id"], payload["when"], actor=ctx.actor, cause=ctx.cause)
+    else:
+        cancellation.cancel_customer_subscriptions(
+            payload["customer_external_id"], payload["when"], actor=ctx.actor, cause=ctx.cause
+        )
+
+
+def grant_subscription(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.grants import grant_days
+
+    grant_days(payload["customer_external_id"], payload["plan_code"], payload["days"],
+               actor=ctx.actor, cause=ctx.cause)
+
+
+def forget_customer(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.customers import forget_customer as forget
+
+    forget(payload["external_id"], actor=ctx.actor, cause=ctx.cause)
+
+
+HANDLERS = {
+    "customer.upsert": upsert_customer,
+    "customer.deleted": forget_customer,
+    "subscription.cancel": cancel_subscription,
+    "subscription.grant": grant_subscription,
+}
+
+
+def handle(command: str, payload: dict, ctx: CommandContext) -> None:
+    HANDLERS[command](payload, ctx)
