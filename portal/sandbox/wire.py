@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from urllib.parse import unquote_plus
 
@@ -62,7 +62,7 @@ def form_amount(minor: int) -> str:
 # --- dates -----------------------------------------------------------------------------------
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def ms_date(dt: datetime | None) -> str | None:
@@ -76,12 +76,12 @@ def iso_date(dt: datetime | None) -> str | None:
     """`yyyy-MM-ddTHH:mm:ss`, UTC, no offset, as the *Iso keys carry it."""
     if dt is None:
         return None
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def form_datetime(dt: datetime) -> str:
     """`yyyy-MM-dd HH:mm:ss` UTC, as notifications carry DateTime."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- notification bodies and signatures ------------------------------------------------------

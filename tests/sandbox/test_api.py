@@ -1,7 +1,7 @@
 """The provider API over real HTTP: auth, request formats, token charges, lookups, confirm/void/refund."""
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -76,7 +76,7 @@ def test_transaction_model_has_every_key_and_both_date_styles(sandbox, invoice_i
     assert model["PublicId"] == sandbox.public_id
     assert model["JsonData"] == '{"plan":"monthly"}'
     created_ms = int(model["CreatedDate"][len("/Date("):-len(")/")])
-    created_iso = datetime.strptime(model["CreatedDateIso"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    created_iso = datetime.strptime(model["CreatedDateIso"], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
     assert abs(created_ms / 1000 - created_iso.timestamp()) < 1
     assert model["AuthDateIso"] and model["ConfirmDateIso"]
 
@@ -184,7 +184,7 @@ def test_get_find_and_list(sandbox, new_invoice_id):
         "Success": False, "Message": "Not found", "Model": None}
     assert sandbox.call("payments/find", {"InvoiceId": "nope"})["Message"] == "Not found"
 
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
     listed = sandbox.call("payments/list", {"Date": today, "Timezone": "UTC"})["Model"]
     ids = {row["TransactionId"] for row in listed}
     assert {declined["TransactionId"], paid["TransactionId"]} <= ids
