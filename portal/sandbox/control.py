@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from . import payments, wire
+from . import fields, payments, wire
 from .api import authorised, unauthorised_reply
 from .runtime import current
 from .settings import ControlError
@@ -73,6 +73,23 @@ def redeliver(delivery_id: int):
     if entry is None:
         return jsonify({"error": "no such notification"}), 404
     return jsonify(entry)
+
+
+@bp.post("/notifications/recurrent")
+def send_recurrent():
+    """Emit a Recurrent notification (the sandbox keeps no provider-side subscriptions itself).
+
+    The JSON body's keys override the defaults field by field; the first attempt happens now.
+    """
+    overrides = request.get_json(silent=True) or {}
+    if not isinstance(overrides, dict):
+        return jsonify({"error": "send a JSON object of fields"}), 400
+    sandbox = current()
+    delivery = sandbox.notifier.send("recurrent", fields.recurrent_fields(overrides, wire.utcnow()), None,
+                                     wait_first=True)
+    if delivery is None:
+        return jsonify({"error": "Recurrent notifications are switched off"}), 409
+    return jsonify(delivery.to_json())
 
 
 @bp.get("/transactions")

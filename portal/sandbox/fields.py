@@ -92,3 +92,25 @@ def cancel_fields(txn: Transaction, when: datetime) -> list[tuple[str, str]]:
         ("DateTime", wire.form_datetime(when)),
         *_optional(txn),
     ]
+
+
+def recurrent_fields(overrides: dict, now: datetime) -> list[tuple[str, str]]:
+    """A provider-side subscription's state; the sandbox has no subscriptions, so tests supply it."""
+    defaults = {
+        "Id": "sc_sandbox", "AccountId": "", "Description": "", "Email": "", "Amount": "0.00",
+        "Currency": "RUB", "RequireConfirmation": "0", "StartDate": wire.form_datetime(now),
+        "Interval": "Month", "Period": "1", "Status": "Active", "SuccessfulTransactionsNumber": "0",
+        "FailedTransactionsNumber": "0", "MaxPeriods": "", "LastTransactionDate": "",
+        "NextTransactionDate": wire.form_datetime(now),
+    }
+    extra = {str(k): v for k, v in overrides.items() if k not in defaults}
+    merged = {**defaults, **{k: v for k, v in overrides.items() if k in defaults}, **extra}
+    return [(key, _form_value(value)) for key, value in merged.items()]
+
+
+def _form_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)

@@ -192,3 +192,14 @@ def test_cabinet_refund_needs_credentials_and_notifies(sandbox, merchant, invoic
     assert notes[0]["fields"]["PaymentTransactionId"] == str(paid["TransactionId"])
     again = requests.post(url, json={"Amount": 1}, auth=(sandbox.public_id, sandbox.secret), timeout=5)
     assert again.json()["Success"] is False
+
+
+def test_recurrent_notification_can_be_emitted(sandbox, merchant):
+    response = requests.post(f"{sandbox.url}/notifications/recurrent",
+                             json={"Id": "sc_1", "AccountId": "user-1", "Amount": "299.00", "Status": "Cancelled"},
+                             timeout=5)
+
+    assert response.status_code == 200 and response.json()["delivered"] is True
+    request = merchant.received("recurrent")[0]
+    assert request["fields"]["Id"] == "sc_1" and request["fields"]["Status"] == "Cancelled"
+    assert request["headers"]["Content-HMAC"] == expected_hmac(sandbox.secret, request["body"])
