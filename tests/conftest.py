@@ -1,18 +1,27 @@
 """Fixtures for the whole suite: a PostgreSQL database of its own brought to head by the migrations,
 Redis and RabbitMQ on real connections, and a clean slate for every test."""
 import os
+import threading
 import uuid
+from types import SimpleNamespace
 
 import psycopg
 import pytest
+from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
 
 from portal import clock, create_app
 from portal.extensions import db
 
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The suite keeps to its own Redis database so a developer's queues are never flushed.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+if os.environ.get("REDIS_URL") and "TEST_REDIS_URL" not in os.environ:
+    REDIS_URL = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/15"
+SANDBOX_PUBLIC_ID = "pk_portal_tests"
+SANDBOX_SECRET = "portal-tests-secret"
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
@@ -44,6 +53,10 @@ def test_config(database_url):
         "AMQP_URL": AMQP_URL,
         "SECRET_KEY": "test-secret-key",
         "MOUNT_SANDBOX": False,
+        "PAYMENT_PROVIDER": "sandbox",
+        "CLOUDPAYMENTS_PUBLIC_ID": SANDBOX_PUBLIC_ID,
+        "CLOUDPAYMENTS_API_SECRET": SANDBOX_SECRET,
+        "API_TOKENS": "",
     }
 
 
@@ -57,9 +70,33 @@ def migrated_app(test_config):
     return app
 
 
+@pytest.fixture(scope="session")
+def live(migrated_app):
+    """The portal and the CloudPayments sandbox served over real HTTP, each on its own port, wired to
+    each other: the portal calls the sandbox's API, the sandbox posts notifications to the portal."""
+    from portal.sandbox import create_app as create_sandbox
+
+    portal_server = make_server("127.0.0.1", 0, migrated_app, threaded=True)
+    portal_url = f"http://127.0.0.1:{portal_server.server_port}"
+    sandbox_app = create_sandbox({
+        "CLOUDPAYMENTS_PUBLIC_ID": SANDBOX_PUBLIC_ID, "CLOUDPAYMENTS_API_SECRET": SANDBOX_SECRET,
+        "SANDBOX_MERCHANT_URL": portal_url, "SANDBOX_NOTIFY_SCHEDULE": "0.5,1,2",
+    })
+    sandbox_server = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
+    sandbox_url = f"http://127.0.0.1:{sandbox_server.server_port}"
+    for server in (portal_server, sandbox_server):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    migrated_app.config["SANDBOX_URL"] = sandbox_url
+    migrated_app.extensions.pop("payment_provider", None)
+    yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url)
+    portal_server.shutdown()
+    sandbox_server.shutdown()
+
+
 @pytest.fixture
 def app(migrated_app):
-    """The app with a clean database: every table emptied and sequences restarted after each test."""
+    """The app with a clean slate: every table emptied and sequences restarted, the test Redis database
+    flushed, the clock back to real time."""
     with migrated_app.app_context():
         yield migrated_app
         db.session.rollback()
@@ -67,6 +104,7 @@ def app(migrated_app):
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    Redis.from_url(REDIS_URL).flushdb()
     clock.reset()
 
 

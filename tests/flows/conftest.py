@@ -1,0 +1,64 @@
+"""Whole billing flows: the portal and the sandbox over HTTP, jobs run by real RQ workers on Redis."""
+import pytest
+import requests
+from rq import SimpleWorker
+
+from portal.billing.checkout import start_checkout, widget_parameters
+from portal.extensions import db
+from portal.queue import billing_queue
+
+SUCCESS_CARD = "4000 0000 0000 3055"  # no 3-DS; first payment and later token charges succeed
+LATER_DECLINED_CARD = "4111 1111 1111 1111"  # first payment succeeds, token charges: insufficient funds
+DECLINED_CARD = "4000 0566 5566 5556"  # insufficient funds (5051) at once
+
+
+class Billing:
+    """What a test does as the customer, the provider and the worker pool."""
+
+    def __init__(self, live):
+        self.live = live
+
+    def work(self, rounds=10):
+        """Drain the billing queue with a real RQ worker (jobs enqueue more jobs: go until empty)."""
+        queue = billing_queue()
+        for _ in range(rounds):
+            if queue.count == 0 and not queue.scheduled_job_registry.get_job_ids():
+                return
+            SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=True)
+        assert queue.count == 0, "the queue keeps refilling"
+
+    def failed_jobs(self):
+        """Jobs that raised: failed for good, or waiting for a retry."""
+        queue = billing_queue()
+        ids = queue.failed_job_registry.get_job_ids() + queue.scheduled_job_registry.get_job_ids()
+        return [job for job in (queue.fetch_job(job_id) for job_id in ids) if job and job.latest_result()]
+
+    def assert_no_failed_jobs(self):
+        failed = self.failed_jobs()
+        assert not failed, "\n".join(f"{job.func_name}{job.args}: {job.latest_result().exc_string}" for job in failed)
+
+    def checkout(self, customer, plan_code):
+        sub, invoice = start_checkout(customer, plan_code)
+        params = widget_parameters(invoice)
+        db.session.commit()
+        return sub, invoice, params
+
+    def pay(self, params, card=SUCCESS_CARD, **overrides):
+        """What the widget does when the customer enters a card: Check, authorisation, Pay or Fail."""
+        body = {**params, **overrides, "cardNumber": card, "expDate": "12/30", "cvv": "123"}
+        body.setdefault("type", params.get("scheme", "charge"))
+        response = requests.post(f"{self.live.sandbox_url}/widget/pay", json=body, timeout=30)
+        return response.json()
+
+    def sandbox(self, method, path, **kwargs):
+        return requests.request(method, f"{self.live.sandbox_url}{path}", timeout=30, **kwargs)
+
+    def provider_transactions(self, invoice_id):
+        """What the provider itself holds for an invoice, straight from the sandbox's books."""
+        return [t for t in self.sandbox("GET", "/transactions").json() if str(t["InvoiceId"]) == str(invoice_id)]
+
+
+@pytest.fixture
+def billing(app, live):
+    requests.post(f"{live.sandbox_url}/control/reset", timeout=10)
+    return Billing(live)
