@@ -7,10 +7,13 @@ Per message, in this order:
    rejected: never retried, it goes to the dead-letter queue with the reason.
 3. The bus inbox row is inserted with `ON CONFLICT (message_id)`: a message_id already processed is
    acked and changes nothing (a redelivery after a crash, or a publisher's retry).
-4. The handler runs in the same transaction as the inbox row; the message is acked only after that
-   commit. A domain error (unknown customer or plan, illegal transition) rolls the effect back, marks
-   the inbox row failed with the reason and dead-letters the message. A row left `failed` or
-   `received` (a crash) is tried again when the same message_id comes back.
+4. The inbox row is written already marked processed, then the handler runs in the same transaction;
+   the message is acked only after that commit. Billing services that commit by themselves (`atomic()`)
+   therefore commit the inbox row together with their effect, so a crash after their commit still
+   finds the message_id processed on redelivery and nothing is applied twice. A domain error (unknown
+   customer or plan, illegal transition) rolls the effect and the row back, records the row as failed
+   with the reason and dead-letters the message. A failed row is tried again if the same message_id
+   is sent again (the publisher fixed the cause, e.g. sent customer.upsert first).
 5. Database unavailable: the message is requeued and the consumer backs off. Any other unexpected
    error is requeued once and dead-lettered if it happens again on the redelivery, so a poison
    message never loops or blocks the queue and never stops the consumer.
@@ -56,13 +59,17 @@ class Outcome:
 
 
 def _claim_inbox_row(message_id: str, command: str, payload) -> int | None:
-    """Insert the inbox row, or take over one left failed/received; None when already processed."""
+    """Insert the inbox row as processed (it commits with the effect or not at all), or take over a row
+    left failed; None when the message_id was processed already. A concurrent delivery of the same id
+    waits here on the first one's uncommitted row and then finds it processed."""
+    now = utcnow()
     stmt = pg_insert(BusMessage).values(
-        message_id=message_id, command=command, payload=payload, status="received", received_at=utcnow()
+        message_id=message_id, command=command, payload=payload, status="processed", received_at=now,
+        processed_at=now,
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[BusMessage.message_id],
-        set_={"command": command, "payload": payload, "status": "received", "error": None},
+        set_={"command": command, "payload": payload, "status": "processed", "error": None, "processed_at": now},
         where=BusMessage.status != "processed",
     ).returning(BusMessage.id)
     return db.session.execute(stmt).scalar_one_or_none()
@@ -118,8 +125,6 @@ def process_command(body: bytes, properties: pika.BasicProperties, routing_key: 
             db.session.rollback()
             return Outcome("duplicate", message_id, command)
         handle(command, payload, ctx)
-        row = db.session.get(BusMessage, row_id)
-        row.status, row.error, row.processed_at = "processed", None, utcnow()
         db.session.commit()
         return Outcome("processed", message_id, command)
     except domain_errors() as exc:

@@ -1,0 +1,119 @@
+"""Commands that reach the billing services: cancel, grant and the deletion of a customer, each applied
+once with the bus message as actor and cause; refusals dead-lettered with the service's message."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal import clock
+from portal.bus.consumer import consume_available
+from portal.extensions import db
+from portal.models import Invoice, Subscription, Transition, User
+from tests.factories import make_customer, make_plan, make_subscription
+
+
+def fresh(model, id):
+    db.session.expire_all()
+    return db.session.get(model, id)
+
+
+@pytest.fixture
+def cancel_jobs():
+    """The RQ jobs a cancel command enqueues, removed again so other tests start clean."""
+    from portal.queue import billing_queue
+
+    made = []
+
+    def job(subscription_id, when):
+        job_id = f"cancel-{subscription_id}-{when}"
+        made.append(job_id)
+        return billing_queue().fetch_job(job_id)
+
+    yield job
+    for job_id in made:
+        stale = billing_queue().fetch_job(job_id)
+        if stale is not None:
+            stale.delete()
+
+
+def test_cancel_at_period_end_enqueues_the_cancellation_as_the_bus_message(app, topology, send_command,
+                                                                         cancel_jobs):
+    pytest.importorskip("portal.billing.cancellation")
+    sub = make_subscription(status="active")
+    assert cancel_jobs(sub.id, "period_end") is None
+
+    message_id = send_command({"subscription_id": sub.id}, command="subscription.cancel")
+    assert [o.status for o in consume_available()] == ["processed"]
+
+    job = cancel_jobs(sub.id, "period_end")
+    assert job is not None and job.kwargs["actor"] == f"bus:{message_id}"
+    job.perform()
+    sub = fresh(Subscription, sub.id)
+    assert (sub.status, sub.cancel_at_period_end) == ("active", True)
+    [transition] = db.session.scalars(select(Transition).where(Transition.entity_id == sub.id)).all()
+    assert transition.actor == f"bus:{message_id}"
+    assert transition.cause == f"subscription.cancel {message_id}"
+
+
+def test_cancel_by_customer_external_id_cancels_their_live_subscriptions(app, topology, send_command,
+                                                                        cancel_jobs):
+    pytest.importorskip("portal.billing.cancellation")
+    customer = make_customer(external_id="auth-c1")
+    sub = make_subscription(status="active", customer=customer)
+    send_command({"customer_external_id": "auth-c1", "when": "now"}, command="subscription.cancel")
+    assert [o.status for o in consume_available()] == ["processed"]
+    assert cancel_jobs(sub.id, "now") is not None
+
+
+@pytest.mark.parametrize("payload,reason", [
+    ({"subscription_id": 999999}, "subscription 999999 does not exist"),
+    ({"customer_external_id": "nobody"}, "no customer with external id 'nobody'"),
+])
+def test_cancel_of_something_unknown_is_dead_lettered(app, topology, send_command, dead_letters, payload, reason):
+    pytest.importorskip("portal.billing.cancellation")
+    send_command(payload, command="subscription.cancel")
+    [outcome] = consume_available()
+    assert outcome.status == "rejected"
+    [(_, props, _)] = dead_letters()
+    assert reason in props.headers["x-rejection-reason"]
+
+
+def test_grant_gives_a_complimentary_period_once(app, topology, send_command):
+    pytest.importorskip("portal.billing.grants")
+    customer = make_customer(external_id="auth-g1")
+    make_plan(code="premium")
+    message_id = send_command({"customer_external_id": "auth-g1", "plan_code": "premium", "days": 14},
+                              command="subscription.grant")
+    send_command({"customer_external_id": "auth-g1", "plan_code": "premium", "days": 14},
+                 command="subscription.grant", message_id=message_id)
+
+    assert [o.status for o in consume_available()] == ["processed", "duplicate"]
+    [sub] = db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)).all()
+    assert sub.status == "active"
+    assert abs(sub.current_period_end - (clock.now() + timedelta(days=14))) < timedelta(minutes=5)
+    [invoice] = db.session.scalars(select(Invoice).where(Invoice.subscription_id == sub.id)).all()
+    assert invoice.amount == 0
+
+
+def test_grant_of_an_unknown_plan_is_dead_lettered(app, topology, send_command, dead_letters):
+    pytest.importorskip("portal.billing.grants")
+    make_customer(external_id="auth-g2")
+    send_command({"customer_external_id": "auth-g2", "plan_code": "no-such-plan", "days": 7},
+                 command="subscription.grant")
+    [outcome] = consume_available()
+    assert outcome.status == "rejected"
+    [(_, props, _)] = dead_letters()
+    assert "no plan with code 'no-such-plan'" in props.headers["x-rejection-reason"]
+    assert db.session.scalars(select(Subscription)).all() == []
+
+
+def test_customer_deleted_cancels_and_anonymises_keeping_invoices(app, topology, send_command):
+    pytest.importorskip("portal.billing.customers")
+    customer = make_customer(email="leaving@example.com", external_id="auth-d1")
+    sub = make_subscription(status="active", customer=customer)
+    send_command({"external_id": "auth-d1"}, command="customer.deleted")
+
+    assert [o.status for o in consume_available()] == ["processed"]
+    user = fresh(User, customer.id)
+    assert user.email is None and user.anonymized_at is not None
+    assert fresh(Subscription, sub.id).status == "canceled"
