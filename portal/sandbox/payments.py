@@ -131,7 +131,7 @@ def _payment(sandbox: Sandbox, transaction_id) -> Transaction:
     try:
         txn = sandbox.store.get(int(str(transaction_id).strip()))
     except (TypeError, ValueError):
-        raise PaymentError("TransactionId is required") from None
+        raise PaymentError("TransactionId must be an integer") from None
     if txn is None or txn.type != TYPE_PAYMENT:
         raise PaymentError(NOT_FOUND)
     return txn
