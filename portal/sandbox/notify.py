@@ -79,8 +79,8 @@ class Notifier:
         self._closed = False
         # Sends run in a pool so one hanging merchant URL does not hold up the others.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sandbox-notify")
-        self._timer = threading.Thread(target=self._run_timer, name="sandbox-notify-timer", daemon=True)
-        self._timer.start()
+        # Started on the first retry, so apps that never retry (most test apps) cost no thread.
+        self._timer: threading.Thread | None = None
 
     # --- what the payment code calls ---
 
@@ -206,6 +206,9 @@ class Notifier:
             if job == "attempt":
                 delivery.next_attempt = due
             heapq.heappush(self._queue, (due.timestamp(), next(self._seq), delivery.id, job))
+            if self._timer is None and not self._closed:
+                self._timer = threading.Thread(target=self._run_timer, name="sandbox-notify-timer", daemon=True)
+                self._timer.start()
             self._lock.notify_all()
 
     def _run_timer(self) -> None:
