@@ -101,20 +101,25 @@ def _settle_invoice(payment: Payment, invoice: Invoice, facts, *, actor, cause):
         return
     if payment.status != "completed":
         return
-    fire(invoice, "pay", actor=actor, cause=cause)
+    period_start, period_end = _period_bought(sub, invoice)
+    fire(invoice, "pay", actor=actor, cause=cause, period_start=period_start, period_end=period_end)
     _extend_subscription(sub, invoice, actor=actor, cause=cause)
 
 
-def _extend_subscription(sub: Subscription, invoice: Invoice, *, actor, cause):
-    """What a paid invoice buys: the first period, the next one, or days granted."""
+def _period_bought(sub: Subscription, invoice: Invoice):
+    """The first payment buys a period starting now; renewals and repays name their period already."""
     if invoice.kind == "initial":
-        if sub.status == "pending":
-            start = clock.now()
-            fire(sub, "activate", actor=actor, cause=cause, period_start=start,
-                 period_end=add_interval(start, sub.plan.interval_unit, sub.plan.interval_count))
-        return
-    if invoice.kind in ("renewal", "repay"):
-        period = {"period_start": invoice.period_start, "period_end": invoice.period_end}
+        start = clock.now()
+        return start, add_interval(start, sub.plan.interval_unit, sub.plan.interval_count)
+    return invoice.period_start, invoice.period_end
+
+
+def _extend_subscription(sub: Subscription, invoice: Invoice, *, actor, cause):
+    """What a paid invoice buys: the first period or the next one."""
+    period = {"period_start": invoice.period_start, "period_end": invoice.period_end}
+    if invoice.kind == "initial" and sub.status == "pending":
+        fire(sub, "activate", actor=actor, cause=cause, **period)
+    elif invoice.kind in ("renewal", "repay"):
         if sub.status == "trialing":
             fire(sub, "activate", actor=actor, cause=cause, **period)
         elif sub.status in ("active", "past_due"):

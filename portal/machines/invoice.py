@@ -30,7 +30,9 @@ class InvoiceMachine(BillingMachine):
     def refund_clears_balance(self, amount=None):
         return amount is not None and amount == self.model.amount - self.model.amount_refunded
 
-    def on_pay(self):
+    def on_pay(self, period_start=None, period_end=None):
+        if period_start is not None:
+            self.model.period_start, self.model.period_end = period_start, period_end
         self.model.paid_at = clock.now()
         self.model.next_attempt_at = None
 
