@@ -14,6 +14,16 @@ DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 CONNECTION_ERRORS = (pika.exceptions.AMQPConnectionError, ConnectionError, OSError)
 
 
+def require_postgresql() -> None:
+    """The bridge relies on SKIP LOCKED, advisory locks and ON CONFLICT; the embedded SQLite default
+    keeps the outbox unrelayed by design, so say so instead of failing on every poll."""
+    from portal.extensions import db
+
+    if db.engine.dialect.name != "postgresql":
+        raise RuntimeError("the RabbitMQ bridge needs PostgreSQL (set DATABASE_URL); "
+                           "the embedded default keeps the outbox unrelayed")
+
+
 def amqp_url() -> str:
     return current_app.config.get("AMQP_URL") or DEFAULT_URL
 

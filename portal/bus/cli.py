@@ -26,6 +26,7 @@ def init_app(app):
 
 def _logging():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # pika logs every connection step at INFO
 
 
 def _stop_on_signals() -> threading.Event:

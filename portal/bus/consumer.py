@@ -35,7 +35,7 @@ import pika
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from portal.bus.amqp import CONNECTION_ERRORS, Backoff, amqp_url, close_quietly, connect
+from portal.bus.amqp import CONNECTION_ERRORS, Backoff, amqp_url, close_quietly, connect, require_postgresql
 from portal.bus.commands import CommandContext, CommandRejected, domain_errors, handle, validate
 from portal.bus.topology import Topology, current_topology, declare
 from portal.extensions import db
@@ -158,6 +158,7 @@ class CommandConsumer:
 
     def __init__(self, url: str | None = None, topology: Topology | None = None,
                  prefetch: int = DEFAULT_PREFETCH):
+        require_postgresql()
         self.url = url or amqp_url()
         self.topology = topology or current_topology()
         self.prefetch = prefetch
@@ -275,7 +276,7 @@ def run_consumer(stop: threading.Event | None = None, *, url: str | None = None,
             except CONNECTION_ERRORS as exc:
                 log.warning("consumer: RabbitMQ unavailable (%s); reconnecting", exc or type(exc).__name__)
             except DBAPIError as exc:
-                log.warning("consumer: database unavailable (%s)", type(exc).__name__)
+                log.warning("consumer: database error (%s: %s)", type(exc).__name__, str(exc.orig).strip()[:300])
                 db.session.rollback()
             consumer.close()
             stop.wait(backoff.next_delay())

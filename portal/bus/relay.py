@@ -29,7 +29,7 @@ import pika
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from portal.bus.amqp import CONNECTION_ERRORS, Backoff, amqp_url, close_quietly, connect
+from portal.bus.amqp import CONNECTION_ERRORS, Backoff, amqp_url, close_quietly, connect, require_postgresql
 from portal.bus.topology import Topology, current_topology
 from portal.extensions import db
 from portal.models import OutboxMessage
@@ -135,6 +135,7 @@ class OutboxRelay:
     """One relay: one connection, one confirming channel, batches in database transactions."""
 
     def __init__(self, url: str | None = None, topology: Topology | None = None, batch_size: int = 100):
+        require_postgresql()
         self.url = url or amqp_url()
         self.topology = topology or current_topology()
         self.batch_size = batch_size
@@ -231,7 +232,7 @@ def run_relay(stop: threading.Event | None = None, *, batch_size: int = 100, pol
             except RelayError as exc:
                 log.warning("relay: %s", exc)
             except DBAPIError as exc:
-                log.warning("relay: database unavailable (%s)", type(exc).__name__)
+                log.warning("relay: database error (%s: %s)", type(exc).__name__, str(exc.orig).strip()[:300])
                 db.session.rollback()
             except pika.exceptions.AMQPChannelError:
                 relay.close()
