@@ -13,9 +13,10 @@ from sqlalchemy import select
 from portal.bus import schemas
 from portal.bus.relay import OutboxRelay, claim_batch, outbox_backlog, relay_once, run_relay
 from portal.extensions import db
-from portal.models import OutboxMessage
+from portal.machines import atomic, fire, lock
+from portal.models import OutboxMessage, Payment, Refund, Subscription
 from tests.bus.support import wait_until
-from tests.factories import make_subscription
+from tests.factories import make_invoice, make_subscription
 
 
 def outbox_rows():
@@ -59,19 +60,34 @@ def test_committed_outbox_row_is_published_once_with_its_id_as_message_id(app, t
 
 def test_every_published_event_matches_its_schema(app, topology, events, subscription_with_events):
     subscription_with_events(5)
-    from portal.machines import atomic, fire, lock
-    from portal.models import Subscription
-
     sub = make_subscription(status="active")
+    invoice = make_invoice(subscription=sub, status="open")
     with atomic():
         fire(lock(Subscription, sub.id), "cancel", actor="test", cause="schema check")
+    with atomic():
+        paid = Payment(provider="sandbox", provider_transaction_id="tx-1", invoice_id=invoice.id,
+                       customer_id=sub.customer_id, amount=invoice.amount, currency=invoice.currency)
+        db.session.add(paid)
+        fire(paid, "complete", actor="provider", cause="pay notification")
+    with atomic():
+        failed = Payment(provider="sandbox", provider_transaction_id="tx-2", invoice_id=invoice.id,
+                         customer_id=sub.customer_id, amount=invoice.amount, currency=invoice.currency,
+                         reason_code=5051, reason="Insufficient funds")
+        db.session.add(failed)
+        fire(failed, "decline", actor="provider", cause="fail notification")
+    with atomic():
+        refund = Refund(payment_id=paid.id, provider="sandbox", amount=1000, currency=invoice.currency,
+                        reason="goodwill", requested_by="staff:1")
+        db.session.add(refund)
+        fire(refund, "succeed", actor="provider", cause="refund notification")
 
-    assert relay_once(batch_size=100) == 6
+    assert relay_once(batch_size=100) == 9
     messages = events.messages()
-    assert {m.routing_key for m, _, _ in messages} >= {"subscription.activated", "subscription.past_due",
-                                                       "subscription.renewed", "subscription.canceled"}
+    assert {m.routing_key for m, _, _ in messages} == {
+        "subscription.activated", "subscription.past_due", "subscription.renewed", "subscription.canceled",
+        "payment.succeeded", "payment.failed", "refund.succeeded"}
     for _, _, envelope in messages:
-        assert list(schemas.event_validator(envelope["type"]).iter_errors(envelope)) == []
+        assert list(schemas.event_validator(envelope["type"]).iter_errors(envelope)) == [], envelope
 
 
 def test_relay_publishes_a_subscriptions_events_in_the_order_written(app, topology, events,
