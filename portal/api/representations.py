@@ -1,0 +1,55 @@
+"""How billing records look on the wire: money in minor units with its currency, times ISO 8601 UTC."""
+from datetime import UTC, datetime
+
+from portal.billing.entitlement import Entitlement
+from portal.models import Invoice, Subscription
+
+
+def utc(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def subscription(sub: Subscription) -> dict:
+    card = sub.payment_method
+    return {
+        "id": sub.id,
+        "status": sub.status,
+        "plan": {"code": sub.plan.code, "name": sub.plan.name},
+        "customer": {"external_id": sub.customer.external_id, "email": sub.customer.email},
+        "amount": sub.amount,
+        "currency": sub.currency,
+        "current_period_start": utc(sub.current_period_start),
+        "current_period_end": utc(sub.current_period_end),
+        "trial_end": utc(sub.trial_end),
+        "cancel_at_period_end": bool(sub.cancel_at_period_end),
+        "canceled_at": utc(sub.canceled_at),
+        "ended_at": utc(sub.ended_at),
+        "card": {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None,
+    }
+
+
+def invoice(inv: Invoice) -> dict:
+    return {
+        "id": inv.id,
+        "kind": inv.kind,
+        "status": inv.status,
+        "amount": inv.amount,
+        "currency": inv.currency,
+        "amount_refunded": inv.amount_refunded or 0,
+        "period_start": utc(inv.period_start),
+        "period_end": utc(inv.period_end),
+        "attempt_count": inv.attempt_count or 0,
+        "next_attempt_at": utc(inv.next_attempt_at),
+    }
+
+
+def entitlement(found: Entitlement) -> dict:
+    return {
+        "entitled": found.entitled,
+        "status": found.status,
+        "plan": found.plan_code,
+        "until": utc(found.until),
+        "subscription_id": found.subscription_id,
+    }
