@@ -16,10 +16,9 @@ from portal import clock, create_app
 from portal.extensions import db
 
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-# The suite keeps to its own Redis database so a developer's queues are never flushed.
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-if os.environ.get("REDIS_URL") and "TEST_REDIS_URL" not in os.environ:
-    REDIS_URL = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/15"
+RUN_ID = f"portal-tests-{uuid.uuid4().hex}"
+REDIS_CLAIM_KEY = "portal:test-run"
+REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 SANDBOX_PUBLIC_ID = "pk_portal_tests"
 SANDBOX_SECRET = "portal-tests-secret"
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -43,13 +42,30 @@ def database_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _claim_redis_database():
+    """A Redis database of this run's own (never 0, a developer's), claimed with a key so two runs on one
+    machine never flush each other's queues."""
+    for number in range(15, 0, -1):
+        url = f"{REDIS_SERVER}/{number}"
+        if Redis.from_url(url).set(REDIS_CLAIM_KEY, RUN_ID, nx=True, ex=3 * 3600):
+            return url
+    raise RuntimeError("every Redis database from 1 to 15 is claimed by another test run")
+
+
 @pytest.fixture(scope="session")
-def test_config(database_url):
+def redis_url():
+    url = _claim_redis_database()
+    yield url
+    Redis.from_url(url).flushdb()
+
+
+@pytest.fixture(scope="session")
+def test_config(database_url, redis_url):
     return {
         "TESTING": True,
         "EMBEDDED": False,
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "REDIS_URL": REDIS_URL,
+        "REDIS_URL": redis_url,
         "AMQP_URL": AMQP_URL,
         "SECRET_KEY": "test-secret-key",
         "MOUNT_SANDBOX": False,
@@ -104,7 +120,9 @@ def app(migrated_app):
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    Redis.from_url(REDIS_URL).flushdb()
+    redis = Redis.from_url(migrated_app.config["REDIS_URL"])
+    redis.flushdb()
+    redis.set(REDIS_CLAIM_KEY, RUN_ID, ex=3 * 3600)
     clock.reset()
 
 
