@@ -187,3 +187,31 @@ def test_a_cancel_sent_twice_with_one_key_is_queued_once(api, basic, run_jobs):
     assert second.get_json() == first.get_json()
     assert billing_queue().count == 0
     assert db.session.get(Subscription, sub.id).cancel_at_period_end is True
+
+
+@pytest.fixture
+def broken_provider(api_app):
+    """A deployment whose provider setting is wrong, with errors handled as in production (not propagated)."""
+    saved = {k: api_app.config.get(k) for k in ("PAYMENT_PROVIDER", "PROPAGATE_EXCEPTIONS")}
+    provider = api_app.extensions.pop("payment_provider", None)
+    api_app.config.update(PAYMENT_PROVIDER="no-such-provider", PROPAGATE_EXCEPTIONS=False)
+    yield
+    api_app.config.update(saved)
+    api_app.extensions.pop("payment_provider", None)
+    if provider is not None:
+        api_app.extensions["payment_provider"] = provider
+
+
+def test_a_server_failure_is_a_500_problem_that_leaks_nothing_and_frees_the_key(api_app, basic, broken_provider):
+    client = api_app.test_client()
+    headers = {"Authorization": f"Bearer {PLAYER_TOKEN}", "Idempotency-Key": "key-1"}
+
+    response = client.post(PAY, json=BODY, headers=headers)
+
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    assert "no-such-provider" not in response.get_data(as_text=True)
+    assert response.get_json()["status"] == 500
+    # Nothing was committed and the key is free: the same request can simply be sent again.
+    assert key_rows() == []
+    assert db.session.scalar(select(func.count(Subscription.id))) == 0
