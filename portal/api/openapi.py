@@ -197,6 +197,7 @@ SCHEMAS = {
         "properties": {"when": {"enum": ["period_end", "now"], "default": "period_end"}},
         "additionalProperties": False,
     },
+    "RepayRequest": {"type": "object", "properties": {}, "additionalProperties": False},
     "CancelAccepted": {
         "type": "object",
         "required": ["subscription", "when", "refund_amount", "currency"],
@@ -307,7 +308,6 @@ _REPAY = {
     "responses": {"202": _json("RepayAccepted", "Accepted; the charge runs in a job", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
 }
-SCHEMAS["RepayRequest"] = {"type": "object", "properties": {}, "additionalProperties": False}
 
 
 def _operation(op_id: str, spec: dict, params: tuple = ()) -> dict:
