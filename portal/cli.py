@@ -14,8 +14,11 @@ DEMO_STAFF = "staff@demo.cinema"
 
 
 def init_app(app):
+    from portal.bus import cli as bus_cli
+
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
+    bus_cli.init_app(app)
 
 
 def _demo_password(role: str) -> str:

@@ -52,9 +52,18 @@ def _claim_redis_database():
     raise RuntimeError("every Redis database from 1 to 15 is claimed by another test run")
 
 
+def _empty_redis(url):
+    """Everything but the claim goes, so no other run can take this database while we use it."""
+    redis = Redis.from_url(url)
+    keys = [k for k in redis.scan_iter(count=1000) if k != REDIS_CLAIM_KEY.encode()]
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     url = _claim_redis_database()
+    _empty_redis(url)
     yield url
     Redis.from_url(url).flushdb()
 
@@ -120,9 +129,7 @@ def app(migrated_app):
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         with db.engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    redis = Redis.from_url(migrated_app.config["REDIS_URL"])
-    redis.flushdb()
-    redis.set(REDIS_CLAIM_KEY, RUN_ID, ex=3 * 3600)
+    _empty_redis(migrated_app.config["REDIS_URL"])
     clock.reset()
 
 

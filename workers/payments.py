@@ -3,10 +3,11 @@ from workers import job
 
 
 @job
-def charge_invoice(invoice_id: int, customer_present: bool = False) -> str:
+def charge_invoice(invoice_id: int, customer_present: bool = False, actor: str | None = None,
+                   cause: str | None = None) -> str:
     from portal.billing.charging import charge_invoice as charge
 
-    return charge(invoice_id, customer_present=customer_present)
+    return charge(invoice_id, customer_present=customer_present, actor=actor, cause=cause)
 
 
 @job

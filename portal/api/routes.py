@@ -70,7 +70,7 @@ def _subscription(subscription_id: int, external_id: str | None = None) -> Subsc
 def pay():
     body = json_body("PayRequest")
     person = body["customer"]
-    customer = upsert_customer(person["external_id"], person["email"], person.get("name", ""))
+    customer = upsert_customer(person["external_id"], person["email"], person.get("name"))
     sub, invoice = start_checkout(customer, body["plan"])
     widget = widget_parameters(invoice)
     return {

@@ -70,27 +70,30 @@ def refund_if_cancelled_now(sub: Subscription) -> int:
 def cancel(subscription_id: int, when: str, *, actor: str, cause: str, refund: bool = True) -> None:
     """Job body. Safe to run twice: a second run finds the work done and returns."""
     with atomic():
-        sub = lock(Subscription, subscription_id)
-        if sub.status not in LIVE:
-            return
-        if when == "period_end":
-            if not sub.cancel_at_period_end:
-                fire(sub, "schedule_cancel", actor=actor, cause=cause)
-            return
-        amount = refund_if_cancelled_now(sub) if refund else 0
-        invoice = current_paid_invoice(sub)
-        fire(sub, "cancel", actor=actor, cause=cause)
-        for open_invoice in db.session.scalars(select(Invoice).where(
-                Invoice.subscription_id == sub.id, Invoice.status == "open")).all():
-            fire(lock(Invoice, open_invoice.id), "void_invoice", actor=actor, cause=cause)
-        refund_ids = []
-        if amount > 0:
-            payment = next((p for p in invoice.payments if p.status == "completed"), None)
-            if payment is not None:
-                refund_ids.append(request_refund(payment, amount, reason="canceled now: unused days",
-                                                 requested_by=actor).id)
+        refund_ids = cancel_locked(lock(Subscription, subscription_id), when, actor=actor, cause=cause,
+                                   refund=refund)
     for refund_id in refund_ids:
         enqueue("workers.payments.send_refund", refund_id, job_id=f"refund-{refund_id}")
+
+
+def cancel_locked(sub: Subscription, when: str, *, actor: str, cause: str, refund: bool = True) -> list[int]:
+    """Cancel a locked subscription inside the caller's transaction; returns refunds to send."""
+    if sub.status not in LIVE:
+        return []
+    if when == "period_end":
+        if not sub.cancel_at_period_end:
+            fire(sub, "schedule_cancel", actor=actor, cause=cause)
+        return []
+    amount = refund_if_cancelled_now(sub) if refund else 0
+    invoice = current_paid_invoice(sub)
+    fire(sub, "cancel", actor=actor, cause=cause)
+    for open_invoice in db.session.scalars(select(Invoice).where(
+            Invoice.subscription_id == sub.id, Invoice.status == "open")).all():
+        fire(lock(Invoice, open_invoice.id), "void_invoice", actor=actor, cause=cause)
+    payment = next((p for p in invoice.payments if p.status == "completed"), None) if amount > 0 else None
+    if payment is None:
+        return []
+    return [request_refund(payment, amount, reason="canceled now: unused days", requested_by=actor).id]
 
 
 def resume(subscription_id: int, *, actor: str, cause: str) -> None:

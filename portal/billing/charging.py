@@ -10,7 +10,8 @@ from portal.providers import PaymentDeclined, get_provider, request_id
 from portal.queue import enqueue
 
 
-def charge_invoice(invoice_id: int, *, customer_present: bool = False) -> str:
+def charge_invoice(invoice_id: int, *, customer_present: bool = False, actor: str | None = None,
+                   cause: str | None = None) -> str:
     """Job body. Returns what happened: 'paid', 'declined', or why nothing was done."""
     with atomic():
         invoice = lock(Invoice, invoice_id)
@@ -27,8 +28,8 @@ def charge_invoice(invoice_id: int, *, customer_present: bool = False) -> str:
                       account_id=_account(sub), invoice_id=invoice.id, description=invoice.description,
                       email=sub.customer.email, request_id=request_id("invoice", invoice.id, "attempt", attempt),
                       customer_present=customer_present)
-    actor = "customer" if customer_present else "job:charge"
-    cause = f"charge of invoice {invoice_id}, attempt {attempt}"
+    actor = actor or "job:charge"
+    cause = f"{cause or 'scheduled charge'}: invoice {invoice_id}, attempt {attempt}"
     try:
         transaction = get_provider().charge_token(**charge)
     except PaymentDeclined as declined:
@@ -47,7 +48,7 @@ def _account(sub):
     return account_id(sub.customer)
 
 
-def request_repay(subscription_id: int, *, actor: str) -> int:
+def request_repay(subscription_id: int, *, actor: str, cause: str = "pay now") -> int:
     """The customer's "pay now": charge the saved card for the open renewal invoice, in a job."""
     sub = db.session.get(Subscription, subscription_id)
     if sub is None:
@@ -59,7 +60,7 @@ def request_repay(subscription_id: int, *, actor: str) -> int:
         raise NotAllowed(f"subscription {subscription_id} is {sub.status} with nothing to pay")
     if sub.payment_method_id is None:
         raise NotAllowed("no saved card: pay through the checkout widget instead")
-    enqueue("workers.payments.charge_invoice", invoice.id, customer_present=True,
+    enqueue("workers.payments.charge_invoice", invoice.id, customer_present=True, actor=actor, cause=cause,
             job_id=f"repay-invoice-{invoice.id}-attempt-{(invoice.attempt_count or 0) + 1}")
     return invoice.id
 

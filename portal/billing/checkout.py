@@ -7,6 +7,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
+from portal.machines import lock
 from portal.models import Invoice, Plan, Subscription, User
 from portal.money import format_money
 from portal.providers import WidgetRequest, get_provider
@@ -33,6 +34,8 @@ def account_id(customer: User) -> str:
 def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoice]:
     """The customer's pending subscription to this plan with its open invoice, created once and
     reused while the checkout lives. A customer with a live subscription cannot buy a second one."""
+    # Two checkouts of one customer at once (double click, a retried API call) queue up here.
+    lock(User, customer.id)
     plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
     if plan is None or not plan.is_active:
         raise NotFound(f"no plan with code {plan_code!r} is on sale")

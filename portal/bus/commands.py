@@ -6,12 +6,8 @@ billing services are imported lazily so this module loads before (and without) t
 from dataclasses import dataclass
 
 from jsonschema.exceptions import best_match
-from sqlalchemy import select
 
-from portal.accounts import ensure_user, normalise_email
 from portal.bus import schemas
-from portal.extensions import db
-from portal.models import User
 
 
 class CommandRejected(Exception):
@@ -57,29 +53,9 @@ def domain_errors() -> tuple[type[BaseException], ...]:
 
 
 def upsert_customer(payload: dict, ctx: CommandContext) -> None:
-    """Create the customer on first sight, keep e-mail and name in step afterwards; keyed by external id."""
-    external_id = payload["external_id"]
-    email = normalise_email(payload["email"])
-    user = db.session.scalar(select(User).where(User.external_id == external_id).with_for_update())
-    holder = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
-        if holder is not None:
-            # An account made on the web before the auth service told us about it: link it.
-            if holder.external_id is not None or holder.role != "customer":
-                raise CommandRejected(f"email {email} belongs to another account")
-            user = holder
-            user.external_id = external_id
-        else:
-            user, _ = ensure_user(email, password=None, name=payload.get("name", ""), external_id=external_id)
-    else:
-        if user.anonymized_at is not None:
-            raise CommandRejected(f"customer {external_id} was deleted")
-        if holder is not None and holder.id != user.id:
-            raise CommandRejected(f"email {email} belongs to another account")
-        user.email = email
-    if "name" in payload:
-        user.name = payload["name"]
-    db.session.flush()
+    from portal.billing.customers import upsert_customer as upsert
+
+    upsert(payload["external_id"], payload["email"], payload.get("name"))
 
 
 def cancel_subscription(payload: dict, ctx: CommandContext) -> None:

@@ -50,4 +50,10 @@ def readyz():
             ready = False
             if name == "database":
                 db.session.rollback()
-    return jsonify(status="ready" if ready else "not ready", checks=results), (200 if ready else 503)
+    body = {"status": "ready" if ready else "not ready", "checks": results}
+    if results["database"] == "ok" and current_app.config.get("AMQP_URL"):
+        from portal.bus.relay import outbox_backlog
+
+        # Not a readiness failure: RabbitMQ being away only delays events; shown so operators see it grow.
+        body["outbox"] = outbox_backlog()
+    return jsonify(body), (200 if ready else 503)

@@ -19,7 +19,7 @@ from workers import ticks
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def worker_process(app, live):
+def worker_process(app, live, log):
     """`rq worker` as the Procfile runs it, configured only through the environment."""
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
            "SECRET_KEY": app.config["SECRET_KEY"], "PAYMENT_PROVIDER": "sandbox", "SANDBOX_URL": live.sandbox_url,
@@ -28,25 +28,28 @@ def worker_process(app, live):
     env.pop("AMQP_URL", None)
     rq = Path(sys.executable).with_name("rq")
     return subprocess.Popen([str(rq), "worker", "--burst", "--url", app.config["REDIS_URL"], "billing"], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def test_worker_killed_between_provider_charge_and_commit_charges_once(billing, live, app):
+def test_worker_killed_between_provider_charge_and_commit_charges_once(billing, live, app, tmp_path):
     sub = paid_subscription(billing)
     # The period ended a minute ago (real time: the worker process has its own clock).
     sub.current_period_start -= timedelta(days=31)
     sub.current_period_end = clock.now() - timedelta(minutes=1)
     db.session.commit()
-    ticks.renewals()
+    assert ticks.renewals() == 1
     [renewal] = renewal_invoices(sub.id)
+    from portal.queue import billing_queue
+    assert billing_queue().job_ids == [f"charge-invoice-{renewal.id}-attempt-1"], billing_queue().connection
 
     # The provider takes the charge, then the answer never comes back: the worker sits in the call.
     billing.sandbox("POST", "/control", json={"timeout_next": 1, "timeout_seconds": 60})
-    worker = worker_process(app, live)
+    log = (tmp_path / "worker.log").open("w")
+    worker = worker_process(app, live, log)
     deadline = time.monotonic() + 30
     while not billing.provider_transactions(renewal.id) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert billing.provider_transactions(renewal.id), "the worker never reached the provider"
+    assert billing.provider_transactions(renewal.id), (tmp_path / "worker.log").read_text()
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait(timeout=10)
 

@@ -27,7 +27,7 @@ DECODED_BODY = (
     "&AccountId=user-7&Email=viewer@example.com&Name=Иван Петров"
     "&Description=подписка на месяц"
     '&Data={"plan":"monthly"}&Token=tk_abc123'
-).encode("utf-8")
+).encode()
 
 
 def openssl_hmac(key: str, message: bytes) -> str:
