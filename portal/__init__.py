@@ -26,20 +26,30 @@ def create_app(test_config=None):
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
 
     from portal import models  # noqa: F401  (registers the tables with the metadata)
+    from portal.account import bp as account_bp
     from portal.api import bp as api_bp
+    from portal.auth import bp as auth_bp
     from portal.catalog import bp as catalog_bp
     from portal.health import bp as health_bp
+    from portal.security import init_app as init_security
     from portal.webhooks import bp as webhooks_bp
+
+    # CSRF, security headers, cookie flags and HTML error pages; before the blueprints, whose own
+    # error handlers (the JSON API's) chain onto these.
+    init_security(app)
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
 
-    from portal import cli, templating
+    from portal import auth, cli, templating
 
     cli.init_app(app)
     templating.init_app(app)
+    auth.init_app(app)
     if app.config["EMBEDDED"]:
         from portal import embedded
 

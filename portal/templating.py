@@ -1,24 +1,65 @@
-"""Template helpers: the visitor's locale and money formatted for it."""
-from flask import request
+"""Template helpers and languages: the visitor's locale (a sticking switch, else Accept-Language), Flask-Babel
+translations from portal/translations, and money and dates formatted by Babel for that locale."""
+from urllib.parse import urlsplit
+
+from flask import redirect, request, url_for
+from flask_babel import Babel, format_date, format_datetime
 
 from portal.money import format_money
 
 SUPPORTED_LOCALES = ("ru", "en")
+LOCALE_COOKIE = "locale"
+LOCALE_COOKIE_AGE = 365 * 24 * 3600
+
+babel = Babel()
 
 
 def current_locale() -> str:
-    chosen = request.cookies.get("locale") if request else None
+    """The one answer to "which language": every page, the catalogue included, and Flask-Babel ask here."""
+    chosen = request.cookies.get(LOCALE_COOKIE) if request else None
     if chosen in SUPPORTED_LOCALES:
         return chosen
     best = request.accept_languages.best_match(SUPPORTED_LOCALES) if request else None
     return best or "ru"
 
 
+def safe_next(target: str | None, default: str) -> str:
+    """A same-site path to go back to; anything pointing elsewhere (//evil, https://evil) falls back."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def set_locale(code):
+    """The language switch: remembered in a cookie, so it sticks over Accept-Language."""
+    target = safe_next(request.args.get("next"), url_for("catalog.index"))
+    response = redirect(target, code=303)
+    if code in SUPPORTED_LOCALES:
+        response.set_cookie(LOCALE_COOKIE, code, max_age=LOCALE_COOKIE_AGE, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
 def init_app(app):
+    babel.init_app(app, locale_selector=current_locale)
+    app.add_url_rule("/locale/<code>", "set_locale", set_locale)
+
     @app.context_processor
     def inject_locale():
-        return {"locale": current_locale()}
+        return {"locale": current_locale(), "supported_locales": SUPPORTED_LOCALES}
 
     @app.template_filter("money")
     def money_filter(amount, currency):
         return format_money(amount, currency, current_locale())
+
+    @app.template_filter("date")
+    def date_filter(value, format="long"):
+        return format_date(value, format=format) if value is not None else ""
+
+    @app.template_filter("datetime")
+    def datetime_filter(value, format="medium"):
+        return format_datetime(value, format=format) if value is not None else ""

@@ -1,0 +1,83 @@
+"""Words for billing states and provider decline reasons in the reader's language. The reason texts come
+from portal.providers.reason_codes (English) and are translated by their English wording."""
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
+
+from portal.providers import reason_codes
+
+SUBSCRIPTION_STATUS = {
+    "pending": _l("Awaiting payment"),
+    "trialing": _l("Free trial"),
+    "active": _l("Active"),
+    "past_due": _l("Payment failed"),
+    "canceled": _l("Canceled"),
+    "expired": _l("Expired"),
+}
+
+INVOICE_STATUS = {"open": _l("Due"), "paid": _l("Paid"), "void": _l("Void"), "refunded": _l("Refunded")}
+INVOICE_KIND = {
+    "initial": _l("First payment"),
+    "renewal": _l("Renewal"),
+    "repay": _l("Repayment"),
+    "grant": _l("Complimentary"),
+    "verification": _l("Card check"),
+}
+PAYMENT_STATUS = {
+    "pending": _l("Processing"),
+    "authorized": _l("Authorised"),
+    "completed": _l("Paid"),
+    "declined": _l("Declined"),
+    "voided": _l("Released"),
+}
+REFUND_STATUS = {"pending": _l("Refund in progress"), "succeeded": _l("Refunded"), "failed": _l("Refund failed")}
+
+
+def _(text):  # marks a string for extraction; translated at render time by gettext(text)
+    return text
+
+
+# Every customer message of portal.providers.reason_codes, so the catalogue carries their translations.
+DECLINE_MESSAGES = (
+    _("Payment declined. Please try again or use another card"),
+    _("Payment declined by your bank"),
+    _("Invalid card number"),
+    _("Card declined. Contact your bank or use another card"),
+    _("Insufficient funds"),
+    _("Card expired"),
+    _("This card cannot be used for this payment"),
+    _("Incorrect CVV code"),
+    _("Your bank did not answer in time. Please try again later"),
+    _("Payment system error. Please try again later"),
+    _("The payment could not be processed. Please try again later"),
+    _("3-D Secure verification failed"),
+)
+
+
+def decline_message(english: str | None) -> str:
+    return gettext(english) if english else ""
+
+
+def payment_decline(payment) -> str:
+    """Why a payment was declined, in plain words, from its reason code."""
+    return decline_message(reason_codes.customer_message(payment.reason_code))
+
+
+def per_interval(unit: str, count: int = 1) -> str:
+    """"per month", "every 3 months" — the plan's billing period."""
+    if count == 1:
+        return {"day": gettext("per day"), "week": gettext("per week"), "month": gettext("per month"),
+                "year": gettext("per year")}.get(unit, unit)
+    return {
+        "day": ngettext("every %(num)d day", "every %(num)d days", count),
+        "week": ngettext("every %(num)d week", "every %(num)d weeks", count),
+        "month": ngettext("every %(num)d month", "every %(num)d months", count),
+        "year": ngettext("every %(num)d year", "every %(num)d years", count),
+    }.get(unit, unit)
+
+
+def trial_days(days: int) -> str:
+    return ngettext("%(num)d day free", "%(num)d days free", days)
+
+
+def label(table: dict, key: str) -> str:
+    return str(table.get(key, key))

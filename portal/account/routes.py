@@ -1,0 +1,299 @@
+"""Routes of the customer's pages. Each view authenticates, finds the customer's own record (a foreign id is a
+404), calls one billing service and renders a page, or only its fragment for htmx."""
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+from portal.account import bp, labels, service
+from portal.auth import customer_required
+from portal.billing import cancellation
+from portal.billing.charging import request_repay
+from portal.billing.checkout import start_checkout, widget_parameters
+from portal.billing.errors import BillingError, NotAllowed, NotFound
+from portal.extensions import db
+from portal.providers import get_provider
+from portal.security import embeds_widget, error_page
+
+# Polls of a checkout's status before the page stops and says to look again later (~2 minutes).
+MAX_STATUS_POLLS = 80
+POLL_SECONDS = 1.5
+
+
+@bp.app_template_global()
+def customer_subscription():
+    """The signed-in customer's current subscription for any page (the catalogue marks the plan they have)."""
+    if not current_user.is_authenticated:
+        return None
+    return service.current_subscription(current_user.user)
+
+
+@bp.app_context_processor
+def inject_labels():
+    return {"labels": labels}
+
+
+@bp.errorhandler(NotFound)
+def not_found(exc):
+    # Not the customer's, or no such record: the same 404 either way, pages and fragments alike.
+    return error_page(HTTPNotFound())
+
+
+def _customer():
+    return current_user.user
+
+
+def _actor() -> str:
+    return f"customer:{current_user.user.id}"
+
+
+def _cause() -> str:
+    return f"customer page {request.method} {request.path} from {request.remote_addr}"
+
+
+def is_htmx() -> bool:
+    """A fragment request, not a boosted navigation or a history restore (those need the whole page)."""
+    return (request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+    """One view serves the whole page or just its fragment, chosen by HX-Request (and says so in Vary)."""
+    response = make_response(render_template(fragment if is_htmx() else page, **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def _int_arg(name: str) -> int:
+    try:
+        return max(0, min(int(request.args.get(name, 0)), 2**31 - 1))
+    except ValueError:
+        return 0
+
+
+# --- my subscription ---------------------------------------------------------------------------------
+
+
+def _subscription_context(sub, change=None, after=0, error=None):
+    return {
+        "sub": sub,
+        "change": change if change in service.CHANGES else None,
+        "after": after,
+        "next_charge": service.next_charge(sub) if sub else None,
+        "balance": service.open_balance_invoice(sub) if sub is not None and sub.status == "past_due" else None,
+        "last_decline": service.last_decline(sub) if sub is not None and sub.status == "past_due" else None,
+        "checkout_invoice": _checkout_invoice(sub),
+        "error": error,
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+def _checkout_invoice(sub):
+    if sub is None or sub.status != "pending":
+        return None
+    from portal.billing.checkout import open_checkout_invoice
+
+    return open_checkout_invoice(sub)
+
+
+@bp.get("")
+@customer_required
+def subscription():
+    customer = _customer()
+    sub = service.current_subscription(customer)
+    return page_or_fragment(
+        "account/subscription.html", "account/_subscription.html",
+        invoices=service.invoices(customer), payments=service.payments(customer),
+        past=[s for s in service.subscriptions(customer) if sub is None or s.id != sub.id],
+        **_subscription_context(sub))
+
+
+@bp.get("/subscriptions/<int:subscription_id>")
+@customer_required
+def subscription_card(subscription_id):
+    """The subscription card alone; while a requested change has not landed yet it keeps polling itself."""
+    customer = _customer()
+    sub = service.own_subscription(customer, subscription_id)
+    change = request.args.get("change")
+    after = _int_arg("after")
+    landed = bool(change) and service.change_done(sub, change, after)
+    if not is_htmx():
+        return redirect(url_for(".subscription"))
+    response = page_or_fragment("account/subscription.html", "account/_subscription.html",
+                                **_subscription_context(sub, None if landed or not change else change, after))
+    if landed:
+        response.headers["HX-Trigger"] = "billing-changed"  # the history section reloads itself
+    return response
+
+
+@bp.get("/history")
+@customer_required
+def history():
+    """Invoices and payments (fragment); refreshed after a change on the subscription card landed."""
+    if not is_htmx():
+        return redirect(url_for(".subscription") + "#billing-history")
+    customer = _customer()
+    return page_or_fragment("account/subscription.html", "account/_history.html",
+                            invoices=service.invoices(customer), payments=service.payments(customer))
+
+
+def _after_change(sub, change, message, after=0):
+    """Answer a change request: the card (polling until the job has run) for htmx, else back to the page."""
+    if is_htmx():
+        db.session.commit()
+        done = service.change_done(sub, change, after)
+        response = page_or_fragment("account/subscription.html", "account/_subscription.html",
+                                    **_subscription_context(sub, None if done else change, after))
+        if done:
+            response.headers["HX-Trigger"] = "billing-changed"
+        return response
+    flash(message, "success")
+    return redirect(url_for(".subscription"), code=303)
+
+
+def _refused(sub, exc: BillingError):
+    """A request the subscription's state does not allow (someone else changed it meanwhile): say so."""
+    message = _("That cannot be done right now: the subscription has changed meanwhile. The page shows it as it is.")
+    if is_htmx():
+        return page_or_fragment("account/subscription.html", "account/_subscription.html", status=409,
+                                **_subscription_context(sub, error=message))
+    flash(message, "error")
+    return redirect(url_for(".subscription"), code=303)
+
+
+@bp.post("/subscriptions/<int:subscription_id>/auto-renew")
+@customer_required
+def auto_renew(subscription_id):
+    """Auto-renew off = cancel at period end; on = undo that before the period ends."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    turn_on = request.form.get("auto_renew") == "on"
+    try:
+        if turn_on:
+            cancellation.request_resume(sub.id, actor=_actor(), cause=_cause())
+        else:
+            cancellation.request_cancel(sub.id, "period_end", actor=_actor(), cause=_cause())
+    except BillingError as exc:
+        return _refused(sub, exc)
+    if turn_on:
+        return _after_change(sub, "resume", _("Auto-renew is on again."))
+    return _after_change(sub, "cancel_period_end", _("Auto-renew is off. You keep access until the period ends."))
+
+
+@bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
+@customer_required
+def cancel_now(subscription_id):
+    """GET: what cancelling now means, the refund amount included, before anything happens. POST: do it."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    if request.method == "GET":
+        if sub.status not in cancellation.LIVE:
+            return redirect(url_for(".subscription"))
+        return page_or_fragment("account/cancel.html", "account/_cancel_confirm.html", sub=sub,
+                                refund=service.cancel_now_refund(sub))
+    try:
+        cancellation.request_cancel(sub.id, "now", actor=_actor(), cause=_cause())
+    except BillingError as exc:
+        return _refused(sub, exc)
+    return _after_change(sub, "cancel_now", _("Your subscription is canceled. Any refund goes back to your card."))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/pay-now")
+@customer_required
+def pay_now(subscription_id):
+    """Past due: charge the saved card for the open balance now, in a job; the card polls for the answer."""
+    customer = _customer()
+    sub = service.own_subscription(customer, subscription_id)
+    after = service.last_customer_payment_id(customer)
+    try:
+        request_repay(sub.id, actor=_actor())
+    except BillingError as exc:
+        return _refused(sub, exc)
+    return _after_change(sub, "repay", _("We are charging your card."), after)
+
+
+# --- checkout ----------------------------------------------------------------------------------------
+
+
+@bp.get("/checkout/<plan_code>")
+@customer_required
+def checkout_plan(plan_code):
+    """The chosen plan before paying (where a visitor lands after signing in from the catalogue)."""
+    from portal.catalog.service import active_plans
+
+    plan = next((p for p in active_plans() if p.code == plan_code), None)
+    if plan is None:
+        abort(404)
+    return render_template("account/checkout_plan.html", plan=plan, current=service.current_subscription(_customer()))
+
+
+@bp.post("/checkout")
+@customer_required
+def checkout():
+    """Start (or resume) paying for a plan: the pending subscription and its open invoice, then the widget."""
+    try:
+        sub, invoice = start_checkout(_customer(), (request.form.get("plan") or "").strip())
+    except NotFound:
+        abort(404)
+    except NotAllowed:
+        db.session.rollback()
+        flash(_("You already have a subscription. Manage it here, or cancel it before choosing another plan."),
+              "info")
+        return redirect(url_for(".subscription"), code=303)
+    db.session.commit()
+    return redirect(url_for(".pay", invoice_id=invoice.id), code=303)
+
+
+@bp.get("/pay/<int:invoice_id>")
+@customer_required
+def pay(invoice_id):
+    """The payment page: the provider's widget opens on the invoice's parameters; a status fragment follows."""
+    customer = _customer()
+    invoice = service.own_invoice(customer, invoice_id)
+    state = service.checkout_state(invoice)
+    if invoice.status != "open" or invoice.kind == "grant":
+        if state.final and state.state in ("active", "trialing", "paid"):
+            flash(_("This invoice is paid."), "info")
+        return redirect(url_for(".subscription"))
+    params = widget_parameters(invoice)
+    db.session.commit()
+    provider = get_provider()
+    embeds_widget(provider.widget_script_url)
+    scheme = params.pop("scheme")
+    return render_template("account/pay.html", invoice=invoice, sub=invoice.subscription, params=params,
+                           scheme=scheme, widget_script_url=provider.widget_script_url,
+                           after=service.last_payment_id(invoice), status=None, polls=0,
+                           poll_seconds=POLL_SECONDS)
+
+
+@bp.get("/pay/<int:invoice_id>/status")
+@customer_required
+def pay_status(invoice_id):
+    """The checkout's live status, polled by htmx after the widget closed; rendered without its trigger
+    once the outcome is known (active, or the decline in plain words) so the polling stops."""
+    invoice = service.own_invoice(_customer(), invoice_id)
+    if not is_htmx():
+        return redirect(url_for(".pay", invoice_id=invoice.id))
+    polls = _int_arg("n") + 1
+    status = service.checkout_state(invoice, _int_arg("after"))
+    return page_or_fragment("account/pay.html", "account/_checkout_status.html", invoice=invoice,
+                            sub=status.subscription, status=status, after=_int_arg("after"), polls=polls,
+                            gave_up=not status.final and polls >= MAX_STATUS_POLLS, poll_seconds=POLL_SECONDS,
+                            next_after=service.last_payment_id(invoice))
+
+
+# --- history -----------------------------------------------------------------------------------------
+
+
+@bp.get("/invoices/<int:invoice_id>")
+@customer_required
+def invoice(invoice_id):
+    inv = service.own_invoice(_customer(), invoice_id)
+    return render_template("account/invoice.html", invoice=inv, payments=list(inv.payments))
+
+
+@bp.get("/payments/<int:payment_id>/receipt")
+@customer_required
+def receipt(payment_id):
+    """A printable receipt for one payment, with the refunds made from it."""
+    payment = service.own_payment(_customer(), payment_id)
+    return render_template("account/receipt.html", payment=payment, invoice=payment.invoice,
+                           refunds=service.refunds_of(payment), customer=_customer())
