@@ -18,7 +18,9 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox provider mounted.
+# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox provider mounted
+# at /sandbox/cloudpayments on the same port (so its address follows PORT).
+run: export SANDBOX_URL ?= http://127.0.0.1:$(PORT)/sandbox/cloudpayments
 run: $(VENV)/.runtime
 	$(VENV)/bin/flask db upgrade
 	$(VENV)/bin/flask seed-demo

@@ -22,6 +22,7 @@ def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SECRET_KEY", "FLASK_APP")}
     env["PORTAL_INSTANCE"] = str(tmp_path)
+    env["API_TOKENS"] = "smoke:smoke-token"
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -42,6 +43,26 @@ def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
         assert "299,00 ₽" in text and "2 990,00 ₽" in text and "599,00 ₽" in text
         assert "customer@demo.cinema" in output  # the seeded logins are printed for the user
         assert (tmp_path / "portal.sqlite3").exists()
+        assert_paying_through_the_mounted_sandbox_activates(f"http://127.0.0.1:{port}")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def assert_paying_through_the_mounted_sandbox_activates(base):
+    """The embedded default's whole loop: checkout, the in-process sandbox pays and notifies, the job runs
+    in-process, and the customer is entitled within seconds."""
+    auth = {"Authorization": "Bearer smoke-token"}
+    checkout = requests.post(f"{base}/api/v1/pay", headers=auth, timeout=10, json={
+        "customer": {"external_id": "smoke-1", "email": "smoke@example.com"}, "plan": "monthly"}).json()
+    assert checkout["widget_script_url"] == f"{base}/sandbox/cloudpayments/widget.js"
+    card = {"type": "charge", "cardNumber": "4000 0000 0000 3055", "expDate": "12/30", "cvv": "123"}
+    paid = requests.post(f"{base}/sandbox/cloudpayments/widget/pay", json={**checkout["widget"], **card}, timeout=30)
+    assert paid.json()["Success"] is True
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        entitlement = requests.get(f"{base}/api/v1/customers/smoke-1/entitlement", headers=auth, timeout=10).json()
+        if entitlement["entitled"]:
+            break
+        time.sleep(0.5)
+    assert (entitlement["entitled"], entitlement["status"], entitlement["plan"]) == (True, "active", "monthly")
