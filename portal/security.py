@@ -41,6 +41,13 @@ def is_browser_path(path: str) -> bool:
     return not path.startswith(NON_BROWSER_PREFIXES)
 
 
+def _forget_previous_request():
+    # g belongs to the app context, which outlives a request where one context serves several (tests, CLI
+    # scripts): what a request decided about its own response must not leak into the next.
+    for key in ("widget_origin", "auth_failed", "_login_user"):
+        g.pop(key, None)
+
+
 def _check_csrf():
     if request.method not in UNSAFE_METHODS or not is_browser_path(request.path):
         return
@@ -136,6 +143,7 @@ def init_app(app):
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
 
+    app.before_request(_forget_previous_request)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -3,7 +3,7 @@ translations from portal/translations, and money and dates formatted by Babel fo
 from urllib.parse import urlsplit
 
 from flask import redirect, request, url_for
-from flask_babel import Babel, format_date, format_datetime
+from flask_babel import Babel, format_date, format_datetime, refresh
 
 from portal.money import format_money
 
@@ -46,6 +46,9 @@ def set_locale(code):
 
 def init_app(app):
     babel.init_app(app, locale_selector=current_locale)
+    # Flask-Babel caches the locale on the app context, which outlives a request where one context serves
+    # several (tests, CLI): every request asks afresh.
+    app.before_request(refresh)
     app.add_url_rule("/locale/<code>", "set_locale", set_locale)
 
     @app.context_processor

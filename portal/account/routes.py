@@ -57,9 +57,9 @@ def is_htmx() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def page_or_fragment(page: str, fragment: str, status: int = 200, **context):
+def page_or_fragment(page: str, fragment: str, http_status: int = 200, **context):
     """One view serves the whole page or just its fragment, chosen by HX-Request (and says so in Vary)."""
-    response = make_response(render_template(fragment if is_htmx() else page, **context), status)
+    response = make_response(render_template(fragment if is_htmx() else page, **context), http_status)
     response.vary.add("HX-Request")
     return response
 
@@ -155,7 +155,7 @@ def _refused(sub, exc: BillingError):
     """A request the subscription's state does not allow (someone else changed it meanwhile): say so."""
     message = _("That cannot be done right now: the subscription has changed meanwhile. The page shows it as it is.")
     if is_htmx():
-        return page_or_fragment("account/subscription.html", "account/_subscription.html", status=409,
+        return page_or_fragment("account/subscription.html", "account/_subscription.html", http_status=409,
                                 **_subscription_context(sub, error=message))
     flash(message, "error")
     return redirect(url_for(".subscription"), code=303)
