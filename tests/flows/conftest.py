@@ -5,7 +5,7 @@ from rq import SimpleWorker
 
 from portal.billing.checkout import start_checkout, widget_parameters
 from portal.extensions import db
-from portal.queue import billing_queue
+from portal.queue import RETRY_INTERVALS, billing_queue
 
 SUCCESS_CARD = "4000 0000 0000 3055"  # no 3-DS; first payment and later token charges succeed
 LATER_DECLINED_CARD = "4111 1111 1111 1111"  # first payment succeeds, token charges: insufficient funds
@@ -28,14 +28,17 @@ class Billing:
         assert queue.count == 0, "the queue keeps refilling"
 
     def failed_jobs(self):
-        """Jobs that raised: failed for good, or waiting for a retry."""
+        """Jobs that raised: failed for good, or scheduled again for a retry."""
         queue = billing_queue()
-        ids = queue.failed_job_registry.get_job_ids() + queue.scheduled_job_registry.get_job_ids()
-        return [job for job in (queue.fetch_job(job_id) for job_id in ids) if job and job.latest_result()]
+        failed = [queue.fetch_job(job_id) for job_id in queue.failed_job_registry.get_job_ids()]
+        retrying = [job for job in (queue.fetch_job(job_id) for job_id in queue.scheduled_job_registry.get_job_ids())
+                    if job and job.retries_left is not None and job.retries_left < len(RETRY_INTERVALS)]
+        return [job for job in failed if job] + retrying
 
     def assert_no_failed_jobs(self):
         failed = self.failed_jobs()
-        assert not failed, "\n".join(f"{job.func_name}{job.args}: {job.latest_result().exc_string}" for job in failed)
+        assert not failed, "\n".join(f"{job.func_name}{job.args}: {job.exc_info or job.latest_result()}"
+                                      for job in failed)
 
     def checkout(self, customer, plan_code):
         sub, invoice = start_checkout(customer, plan_code)
