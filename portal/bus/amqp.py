@@ -62,3 +62,36 @@ class Backoff:
 
     def reset(self) -> None:
         self.attempt = 0
+
+
+class ConfirmingClient:
+    """One connection and one channel with publisher confirms, opened on demand and opened afresh after
+    the connection broke. Subclasses declare what they need on the channel in `prepare`."""
+
+    client_name = "billing-portal"
+
+    def __init__(self, url: str | None, topology):
+        from portal.bus.topology import current_topology
+
+        require_postgresql()
+        self.url = url or amqp_url()
+        self.topology = topology or current_topology()
+        self.connection = None
+        self.channel = None
+
+    def prepare(self, channel) -> None:
+        """Declarations and settings for a fresh channel, before confirms are switched on."""
+
+    def open(self) -> None:
+        if self.channel is not None and self.channel.is_open:
+            return
+        self.close()
+        self.connection = connect(self.url, client_name=self.client_name)
+        channel = self.connection.channel()
+        self.prepare(channel)
+        channel.confirm_delivery()  # once per channel: basic_publish now returns only once confirmed
+        self.channel = channel
+
+    def close(self) -> None:
+        close_quietly(self.connection)
+        self.connection = self.channel = None

@@ -35,9 +35,9 @@ import pika
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from portal.bus.amqp import CONNECTION_ERRORS, Backoff, amqp_url, close_quietly, connect, require_postgresql
+from portal.bus.amqp import CONNECTION_ERRORS, Backoff, ConfirmingClient
 from portal.bus.commands import CommandContext, CommandRejected, domain_errors, handle, validate
-from portal.bus.topology import Topology, current_topology, declare
+from portal.bus.topology import Topology, declare
 from portal.extensions import db
 from portal.models import BusMessage
 from portal.models.types import utcnow
@@ -152,29 +152,20 @@ def process_command(body: bytes, properties: pika.BasicProperties, routing_key: 
         return Outcome("retry", message_id, command, f"handler error: {type(exc).__name__}", "handler")
 
 
-class CommandConsumer:
+class CommandConsumer(ConfirmingClient):
     """One consumer: one connection, one channel with bounded prefetch and publisher confirms (for
     the dead-letter republish)."""
 
+    client_name = "billing-portal commands"
+
     def __init__(self, url: str | None = None, topology: Topology | None = None,
                  prefetch: int = DEFAULT_PREFETCH):
-        require_postgresql()
-        self.url = url or amqp_url()
-        self.topology = topology or current_topology()
+        super().__init__(url, topology)
         self.prefetch = prefetch
-        self.connection = None
-        self.channel = None
 
-    def open(self) -> None:
-        if self.channel is not None and self.channel.is_open:
-            return
-        self.close()
-        self.connection = connect(self.url, client_name="billing-portal commands")
-        channel = self.connection.channel()
+    def prepare(self, channel) -> None:
         declare(channel, self.topology)
         channel.basic_qos(prefetch_count=self.prefetch)
-        channel.confirm_delivery()
-        self.channel = channel
 
     def close(self) -> None:
         if self.channel is not None and self.channel.is_open:
@@ -182,8 +173,7 @@ class CommandConsumer:
                 self.channel.cancel()
             except Exception:
                 log.debug("cancelling the consumer on a broken channel", exc_info=True)
-        close_quietly(self.connection)
-        self.connection = self.channel = None
+        super().close()
 
     def dead_letter(self, method, properties: pika.BasicProperties, body: bytes, outcome: Outcome) -> None:
         headers = dict(properties.headers or {})

@@ -29,8 +29,8 @@ import pika
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from portal.bus.amqp import CONNECTION_ERRORS, Backoff, amqp_url, close_quietly, connect, require_postgresql
-from portal.bus.topology import Topology, current_topology
+from portal.bus.amqp import CONNECTION_ERRORS, Backoff, ConfirmingClient
+from portal.bus.topology import Topology
 from portal.extensions import db
 from portal.models import OutboxMessage
 from portal.models.types import utcnow
@@ -131,30 +131,17 @@ def outbox_backlog() -> dict:
     return {"unpublished": int(count), "oldest_age_seconds": round(max(age, 0.0), 3)}
 
 
-class OutboxRelay:
+class OutboxRelay(ConfirmingClient):
     """One relay: one connection, one confirming channel, batches in database transactions."""
 
+    client_name = "billing-portal relay"
+
     def __init__(self, url: str | None = None, topology: Topology | None = None, batch_size: int = 100):
-        require_postgresql()
-        self.url = url or amqp_url()
-        self.topology = topology or current_topology()
+        super().__init__(url, topology)
         self.batch_size = batch_size
-        self.connection = None
-        self.channel = None
 
-    def open(self) -> None:
-        if self.channel is not None and self.channel.is_open:
-            return
-        self.close()
-        self.connection = connect(self.url, client_name="billing-portal relay")
-        channel = self.connection.channel()
+    def prepare(self, channel) -> None:
         channel.exchange_declare(self.topology.events_exchange, exchange_type="topic", durable=True)
-        channel.confirm_delivery()  # once per channel: basic_publish now returns only once confirmed
-        self.channel = channel
-
-    def close(self) -> None:
-        close_quietly(self.connection)
-        self.connection = self.channel = None
 
     def relay_batch(self) -> int:
         """Publish one batch; returns how many rows were confirmed and marked published. Raises the
