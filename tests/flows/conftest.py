@@ -1,4 +1,6 @@
 """Whole billing flows: the portal and the sandbox over HTTP, jobs run by real RQ workers on Redis."""
+import time
+
 import pytest
 import requests
 from rq import SimpleWorker
@@ -55,6 +57,16 @@ class Billing:
 
     def sandbox(self, method, path, **kwargs):
         return requests.request(method, f"{self.live.sandbox_url}{path}", timeout=30, **kwargs)
+
+    def wait_for_notification(self, kind, transaction_id, seconds=10):
+        """Until the sandbox has delivered this notification to the portal (answered {"code": 0})."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            log = self.sandbox("GET", f"/notifications?type={kind}&transaction_id={transaction_id}").json()
+            if any(entry["delivered"] for entry in log):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the {kind} notification for {transaction_id} was not delivered")
 
     def provider_transactions(self, invoice_id):
         """What the provider itself holds for an invoice, straight from the sandbox's books."""

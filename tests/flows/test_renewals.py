@@ -8,7 +8,7 @@ from portal import clock
 from portal.billing.charging import request_repay
 from portal.billing.checkout import widget_parameters
 from portal.extensions import db
-from portal.models import Invoice, OutboxMessage, Payment, Subscription
+from portal.models import Invoice, OutboxMessage, Payment, Subscription, WebhookEvent
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
 from workers import ticks
@@ -57,6 +57,16 @@ def test_renewal_charges_the_saved_card_once_and_renews(billing):
     charges = [t for t in billing.provider_transactions(renewal.id) if t["Status"] == "Completed"]
     assert len(charges) == 1
     assert events()[-2:] == ["payment.succeeded", "subscription.renewed"]
+
+    # The provider's Pay notification for the same charge comes too, and converges on the same payment.
+    billing.wait_for_notification("pay", charges[0]["TransactionId"])
+    billing.work()
+    db.session.expire_all()
+    assert [p.provider_transaction_id for p in db.session.scalars(
+        select(Payment).where(Payment.invoice_id == renewal.id))] == [str(charges[0]["TransactionId"])]
+    [stored] = db.session.scalars(select(WebhookEvent).where(
+        WebhookEvent.transaction_id == str(charges[0]["TransactionId"]))).all()
+    assert stored.status == "processed"
 
 
 def test_failed_renewal_goes_past_due_retries_and_expires_when_exhausted(billing):
