@@ -27,6 +27,7 @@ def create_app(test_config=None):
 
     from portal import models  # noqa: F401  (registers the tables with the metadata)
     from portal.account import bp as account_bp
+    from portal.admin import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.auth import bp as auth_bp
     from portal.catalog import bp as catalog_bp
@@ -44,6 +45,7 @@ def create_app(test_config=None):
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(admin_bp)
 
     from portal import auth, cli, templating
 

@@ -1,0 +1,374 @@
+"""What staff can do to a customer's billing, as services: each request is checked, written to the staff audit log
+(who, when, what, from which address) and run by a job (workers.admin.run_staff_action) through the billing
+services and machines, with actor `staff:<id>`. The job writes its progress and result onto the audit row, which
+the admin page polls. Nothing here sets a status or money column of a billing aggregate.
+
+A job may run twice (a worker killed half-way, an RQ retry): each body finds its own earlier work and does not
+repeat it (the refund id and the charge attempt are remembered on the audit row)."""
+import logging
+from dataclasses import dataclass
+
+from rq.job import Job
+from sqlalchemy import select
+from statemachine.exceptions import TransitionNotAllowed
+
+from portal import clock
+from portal.billing import cancellation, charging, grants, notifications, refunds
+from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
+from portal.extensions import db
+from portal.machines import atomic, fire, lock
+from portal.models import Invoice, Payment, Refund, StaffAction, Subscription, User, WebhookEvent
+from portal.queue import enqueue
+
+log = logging.getLogger(__name__)
+
+JOB = "workers.admin.run_staff_action"
+QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = "queued", "running", "retrying", "succeeded", "failed"
+FINISHED = (SUCCEEDED, FAILED)
+LIVE = ("trialing", "active", "past_due")
+MAX_REASON = 500
+REPLAYABLE = ("received", "failed")
+
+
+@dataclass(frozen=True)
+class Staff:
+    """Who asks and from where: everything the audit row needs about the request."""
+
+    user: User
+    remote_addr: str | None
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.user.id}"
+
+
+def actor_of(action: StaffAction) -> str:
+    return f"staff:{action.staff_user_id}"
+
+
+def cause_of(action: StaffAction) -> str:
+    """What the transitions row says caused it: the timeline links it back to this audit row."""
+    reason = (action.details or {}).get("reason") or ""
+    return f"staff action #{action.id} ({action.action})" + (f": {reason}" if reason else "")
+
+
+def audit(staff: Staff, action: str, target_type: str, target_id, details: dict) -> StaffAction:
+    """The audit row of a staff action, in the caller's transaction."""
+    row = StaffAction(staff_user_id=staff.user.id, action=action, target_type=target_type, target_id=str(target_id),
+                      details=details, remote_addr=(staff.remote_addr or "")[:64] or None, created_at=clock.now())
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def _start(staff: Staff, action: str, target_type: str, target_id, details: dict) -> StaffAction:
+    """Record the request, commit it (the job reads it) and hand it to a job."""
+    row = audit(staff, action, target_type, target_id, {**details, "state": QUEUED})
+    db.session.commit()
+    enqueue(JOB, row.id, job_id=f"staff-action-{row.id}")
+    db.session.expire(row)
+    return row
+
+
+def _reason(reason: str | None, required: bool = False) -> str:
+    reason = " ".join((reason or "").split())
+    if required and not reason:
+        raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+    if len(reason) > MAX_REASON:
+        raise InvalidRequest(f"Keep the reason under {MAX_REASON} characters.")
+    return reason
+
+
+def _subscription(subscription_id: int) -> Subscription:
+    sub = db.session.get(Subscription, subscription_id)
+    if sub is None:
+        raise NotFound(f"subscription {subscription_id} does not exist")
+    return sub
+
+
+# --- cancel ----------------------------------------------------------------------------------------------------
+
+
+def cancel_preview(sub: Subscription, when: str, refund: bool) -> dict:
+    """What cancelling does, shown before staff confirm."""
+    if when not in cancellation.WHEN:
+        raise InvalidRequest("Choose when: now or at the end of the period.")
+    if sub.status not in cancellation.LIVE:
+        raise NotAllowed(f"Subscription {sub.id} is already {sub.status}.")
+    if when == "period_end" and sub.status == "pending":
+        raise NotAllowed("A subscription that was never paid has no period to end: cancel it now.")
+    if when == "period_end" and sub.cancel_at_period_end:
+        raise NotAllowed("This subscription is already set to end at the end of its period.")
+    return {"refund_amount": cancellation.refund_if_cancelled_now(sub) if when == "now" and refund else 0}
+
+
+def request_cancel(staff: Staff, subscription_id: int, when: str, *, refund: bool, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason)
+    preview = cancel_preview(sub, when, refund)
+    return _start(staff, "subscription.cancel", "subscription", sub.id,
+                  {"when": when, "refund": bool(refund), "expected_refund": preview["refund_amount"],
+                   "currency": sub.currency, "reason": reason})
+
+
+def _run_cancel(action: StaffAction) -> str:
+    d = action.details
+    sub_id = int(action.target_id)
+    cancellation.cancel(sub_id, d["when"], actor=actor_of(action), cause=cause_of(action), refund=d["refund"])
+    db.session.expire_all()
+    sub = db.session.get(Subscription, sub_id)
+    if d["when"] == "period_end":
+        return f"Subscription {sub_id} ends on {sub.current_period_end:%Y-%m-%d}; auto-renew is off."
+    sent = db.session.scalars(select(Refund).join(Payment).join(Invoice).where(
+        Invoice.subscription_id == sub_id, Refund.requested_by == actor_of(action),
+        Refund.created_at >= action.created_at)).all()
+    text = f"Subscription {sub_id} is {sub.status}."
+    if sent:
+        text += " Refund " + ", ".join(f"#{r.id} of {r.amount} minor units ({r.status})" for r in sent) + "."
+    return text
+
+
+# --- refund ----------------------------------------------------------------------------------------------------
+
+
+def refundable(payment: Payment) -> int:
+    """What can still be refunded of a payment: its amount less what is refunded or being refunded."""
+    if payment.status != "completed":
+        return 0
+    pending = sum(r.amount for r in payment.refunds if r.status == "pending")
+    return max(0, payment.amount - payment.amount_refunded - pending)
+
+
+def refund_preview(payment: Payment, amount: int) -> dict:
+    left = refundable(payment)
+    if payment.status != "completed":
+        raise NotAllowed(f"Payment {payment.id} is {payment.status}: only a completed payment can be refunded.")
+    if amount <= 0:
+        raise InvalidRequest("The refund must be more than zero.")
+    if amount > left:
+        raise InvalidRequest(f"At most {left} minor units of this payment can still be refunded; "
+                             f"{amount} was asked.")
+    invoice, sub = payment.invoice, payment.invoice.subscription if payment.invoice else None
+    # A refund that clears the invoice of the subscription's current period takes the period back.
+    ends_access = bool(
+        invoice is not None and sub is not None and sub.status in LIVE and invoice.status == "paid"
+        and invoice.period_end == sub.current_period_end and amount >= invoice.amount - invoice.amount_refunded)
+    return {"refundable": left, "full": amount == left, "ends_access": ends_access}
+
+
+def request_refund(staff: Staff, payment_id: int, amount: int, *, reason: str) -> StaffAction:
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"payment {payment_id} does not exist")
+    reason = _reason(reason, required=True)
+    preview = refund_preview(payment, amount)
+    return _start(staff, "payment.refund", "payment", payment.id,
+                  {"amount": amount, "currency": payment.currency, "reason": reason, "full": preview["full"],
+                   "subscription_id": payment.invoice.subscription_id if payment.invoice else None})
+
+
+def _run_refund(action: StaffAction) -> str:
+    d = action.details
+    with atomic():
+        row = lock(StaffAction, action.id)
+        refund_id = row.details.get("refund_id")
+        if refund_id is None:
+            payment = lock(Payment, int(row.target_id))
+            if payment.status != "completed":
+                raise NotAllowed(f"payment {payment.id} is {payment.status}")
+            if d["amount"] > refundable(payment):
+                raise InvalidRequest(f"only {refundable(payment)} minor units are still refundable")
+            refund_id = refunds.request_refund(payment, d["amount"], reason=d["reason"],
+                                               requested_by=actor_of(action)).id
+            row.details = {**row.details, "refund_id": refund_id}
+    refunds.send_refund(refund_id)  # the provider call; a stable request id, so a rerun cannot refund twice
+    db.session.expire_all()
+    refund = db.session.get(Refund, refund_id)
+    return f"Refund #{refund.id} of {refund.amount} minor units is {refund.status}."
+
+
+# --- grant days ------------------------------------------------------------------------------------------------
+
+
+def grant_preview(sub: Subscription, days: int) -> dict:
+    if not isinstance(days, int) or not 0 < days <= grants.MAX_GRANT_DAYS:
+        raise InvalidRequest(f"Days must be a whole number from 1 to {grants.MAX_GRANT_DAYS}.")
+    if sub.status not in LIVE:
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription can be extended.")
+    from datetime import timedelta
+
+    return {"new_end": sub.current_period_end + timedelta(days=days)}
+
+
+def request_grant(staff: Staff, subscription_id: int, days: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    grant_preview(sub, days)
+    return _start(staff, "subscription.grant_days", "subscription", sub.id, {"days": days, "reason": reason})
+
+
+def _run_grant(action: StaffAction) -> str | None:
+    """One transaction: the audit row, the complimentary invoice and the extension commit together, so a
+    second run of the job finds the action finished and grants nothing more."""
+    from datetime import timedelta
+
+    with atomic():
+        row = lock(StaffAction, action.id)
+        if row.details.get("state") in FINISHED:
+            return None
+        sub = lock(Subscription, int(row.target_id))
+        if sub.status not in LIVE:
+            raise NotAllowed(f"subscription {sub.id} is {sub.status}")
+        start = sub.current_period_end
+        end = start + timedelta(days=row.details["days"])
+        invoice = grants._grant_invoice(sub, start, end, cause_of(row))
+        fire(invoice, "pay", actor=actor_of(row), cause=cause_of(row))
+        fire(sub, "extend", actor=actor_of(row), cause=cause_of(row), period_end=end)
+        message = f"Subscription {sub.id} now runs until {end:%Y-%m-%d} (complimentary invoice #{invoice.id})."
+        _finish(row, SUCCEEDED, message)
+    return message
+
+
+# --- retry the charge ------------------------------------------------------------------------------------------
+
+
+def chargeable_invoice(sub: Subscription) -> Invoice | None:
+    """The open renewal or repay invoice a past-due subscription owes (what the customer's "pay now" pays)."""
+    return db.session.scalar(select(Invoice).where(
+        Invoice.subscription_id == sub.id, Invoice.status == "open", Invoice.kind.in_(("renewal", "repay")))
+        .order_by(Invoice.id.desc()).limit(1))
+
+
+def retry_preview(sub: Subscription) -> dict:
+    invoice = chargeable_invoice(sub)
+    if sub.status != "past_due" or invoice is None:
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status} with nothing to charge.")
+    if sub.payment_method_id is None:
+        raise NotAllowed("The customer has no saved card: they have to pay through the checkout.")
+    return {"invoice": invoice, "card": sub.payment_method}
+
+
+def request_retry_charge(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason)
+    invoice = retry_preview(sub)["invoice"]
+    return _start(staff, "subscription.retry_charge", "subscription", sub.id,
+                  {"invoice_id": invoice.id, "attempt": (invoice.attempt_count or 0) + 1, "amount": invoice.amount,
+                   "currency": invoice.currency, "reason": reason})
+
+
+def _run_retry_charge(action: StaffAction) -> str:
+    d = action.details
+    invoice = db.session.get(Invoice, d["invoice_id"])
+    if invoice.status == "open" and (invoice.attempt_count or 0) >= d["attempt"]:
+        # This action's attempt was made (by an earlier run of this job): report it, do not charge again.
+        return f"Attempt {d['attempt']} on invoice {invoice.id} was declined; the invoice is still open."
+    outcome = charging.charge_invoice(d["invoice_id"], customer_present=True, actor=actor_of(action),
+                                      cause=cause_of(action))
+    return {"paid": f"Invoice {d['invoice_id']} is paid.",
+            "declined": f"The charge for invoice {d['invoice_id']} was declined."}.get(
+        outcome, f"Nothing was charged: {outcome}.")
+
+
+# --- replay a webhook ------------------------------------------------------------------------------------------
+
+
+def request_webhook_replay(staff: Staff, event_id: int) -> StaffAction:
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None:
+        raise NotFound(f"webhook event {event_id} does not exist")
+    if event.status not in REPLAYABLE:
+        raise NotAllowed(f"Notification #{event.id} is {event.status}: only received or failed ones are replayed.")
+    return _start(staff, "webhook.replay", "webhook_event", event.id,
+                  {"kind": event.kind, "status_before": event.status, "error_before": event.error})
+
+
+def _run_webhook_replay(action: StaffAction) -> str:
+    event_id = int(action.target_id)
+    with atomic():
+        event = lock(WebhookEvent, event_id)
+        if event.status == "failed":
+            # Failed = unreadable when it was processed; staff replay it after a fix. Back to the inbox's start.
+            event.status = "received"
+        elif event.status != "received":
+            return f"Notification #{event_id} is {event.status} already; nothing to do."
+    try:
+        notifications.process(event_id)
+    except Exception as exc:  # still out of order or broken: the row keeps the error, the sweeper tries again
+        log.info("replay of notification %s failed: %s", event_id, exc)
+    db.session.expire_all()
+    event = db.session.get(WebhookEvent, event_id)
+    if event.status == "processed":
+        return f"Notification #{event_id} is processed."
+    raise InvalidRequest(f"Notification #{event_id} is {event.status}: {event.error or 'no error recorded'}")
+
+
+# --- the job ---------------------------------------------------------------------------------------------------
+
+RUNNERS = {
+    "subscription.cancel": _run_cancel,
+    "payment.refund": _run_refund,
+    "subscription.grant_days": _run_grant,
+    "subscription.retry_charge": _run_retry_charge,
+    "webhook.replay": _run_webhook_replay,
+}
+# A refusal is the answer, not a passing problem: the job ends without RQ retrying it.
+REFUSALS = (BillingError, TransitionNotAllowed, ValueError, LookupError)
+
+
+def _finish(row: StaffAction, state: str, message: str) -> None:
+    details = {**row.details, "state": state, "result": message[:2000]}
+    if state in FINISHED:
+        details["finished_at"] = clock.now().isoformat()
+    row.details = details
+
+
+def _set(action_id: int, state: str, message: str | None = None) -> None:
+    with atomic():
+        row = lock(StaffAction, action_id)
+        if message is None:
+            row.details = {**row.details, "state": state}
+        else:
+            _finish(row, state, message)
+
+
+def perform(action_id: int) -> str | None:
+    """Job body: run one staff action and record how it ended on its audit row."""
+    action = db.session.get(StaffAction, action_id)
+    if action is None or action.action not in RUNNERS:
+        return None
+    if action.details.get("state") in FINISHED:
+        return action.details.get("result")
+    _set(action_id, RUNNING)
+    try:
+        message = RUNNERS[action.action](action)
+    except REFUSALS as exc:
+        db.session.rollback()
+        message = getattr(exc, "message", None) or str(exc)
+        _set(action_id, FAILED, message)
+        return message
+    except Exception as exc:
+        db.session.rollback()
+        # A passing problem (provider away, database restarted): RQ runs the job again; the row says so.
+        _set(action_id, RETRYING, f"{type(exc).__name__}: {exc}")
+        raise
+    if message is not None:
+        _set(action_id, SUCCEEDED, message)
+    return message
+
+
+# --- actions that need no job ----------------------------------------------------------------------------------
+
+
+def requeue_failed_job(staff: Staff, job_id: str) -> StaffAction:
+    """Put a failed RQ job back on its queue."""
+    from portal.queue import billing_queue
+
+    queue = billing_queue()
+    if job_id not in queue.failed_job_registry.get_job_ids():
+        raise NotFound(f"no failed job {job_id!r}")
+    job = Job.fetch(job_id, connection=queue.connection)
+    queue.failed_job_registry.requeue(job_id)
+    row = audit(staff, "job.requeue", "rq_job", job_id[:64], {"func": job.func_name, "args": repr(job.args)[:200]})
+    db.session.commit()
+    return row

@@ -1,0 +1,527 @@
+"""Routes of the admin pages. Each view reads through portal.admin.queries or asks one service of
+portal.admin.actions / portal.admin.plans, then renders a page, or its fragment for htmx."""
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+
+from portal import clock
+from portal.admin import actions, bp, charts, plans, queries
+from portal.admin.plans import parse_money
+from portal.auth.session import login_manager
+from portal.billing.errors import BillingError, InvalidRequest, NotFound
+from portal.extensions import db
+from portal.machines.subscription import SubscriptionMachine
+from portal.models import Payment, Plan, StaffAction, Subscription, WebhookEvent
+from portal.models.catalog import INTERVAL_UNITS
+from portal.models.subscription import SUBSCRIPTION_STATUSES
+from portal.money import format_money, to_major
+
+MAX_INT = 2**31 - 1
+POLL_SECONDS = 1
+WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+WEBHOOK_STATUSES = ("received", "processed", "failed", "rejected")
+# Fields of a provider notification that are secrets (a saved-card token) or personal: never shown.
+SECRET_FIELDS = ("token", "cardholder", "cardholdername", "ipaddress", "email", "phone")
+
+
+@bp.before_request
+def staff_only():
+    """Every admin URL, pages and fragments: anonymous → sign in; a customer → 404, as if it did not exist."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not current_user.user.is_staff:
+        abort(404)
+
+
+@bp.errorhandler(NotFound)
+def not_found(exc):
+    abort(404)
+
+
+@bp.app_template_filter("minor")
+def minor_filter(amount, currency):
+    """Money in staff pages: always the English form (RUB 299.00), unambiguous in an audit context."""
+    return format_money(int(amount or 0), currency, "en") if currency else str(amount)
+
+
+@bp.app_template_filter("utc")
+def utc_filter(value, seconds=False):
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " UTC"
+
+
+@bp.app_template_filter("age")
+def age_filter(seconds):
+    seconds = int(seconds or 0)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+@bp.context_processor
+def admin_context():
+    return {"cause_link": queries.cause_link, "poll_seconds": POLL_SECONDS}
+
+
+def is_htmx() -> bool:
+    return (request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+            and request.headers.get("HX-History-Restore-Request") != "true")
+
+
+def page_or_fragment(template: str, fragment: str, status: int = 200, **context):
+    """One view serves the whole page or just its fragment, chosen by HX-Request (and says so in Vary)."""
+    response = make_response(render_template(fragment if is_htmx() else template, fragment=fragment, **context),
+                             status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def staff() -> actions.Staff:
+    return actions.Staff(current_user.user, request.remote_addr)
+
+
+def int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= 2**63 - 1 else None
+
+
+def date_arg(name: str, end: bool = False) -> datetime | None:
+    """A yyyy-mm-dd filter as a UTC moment; an end date includes its whole day."""
+    try:
+        day = datetime.strptime(request.args.get(name, ""), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return day + timedelta(days=1) if end else day
+
+
+def choice_arg(name: str, choices) -> str | None:
+    value = request.args.get(name) or None
+    return value if value in choices else None
+
+
+def get_or_404(model, row_id: int):
+    row = db.session.get(model, row_id) if 0 < row_id <= MAX_INT else None
+    if row is None:
+        abort(404)
+    return row
+
+
+# --- dashboard --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def dashboard():
+    figures = queries.dashboard()
+    revenue_charts = {currency: charts.bar_chart(series) for currency, series in figures["revenue"].items()}
+    revenue_totals = {currency: sum(amount for _, amount in series) for currency, series in figures["revenue"].items()}
+    return render_template("admin/dashboard.html", f=figures, revenue_charts=revenue_charts,
+                           revenue_totals=revenue_totals)
+
+
+# --- plans ------------------------------------------------------------------------------------------------------
+
+
+def _plan_page(template, **context):
+    return render_template(template, units=INTERVAL_UNITS, **context)
+
+
+@bp.get("/plans")
+def plans_index():
+    rows = db.session.scalars(db.select(Plan).order_by(Plan.status, Plan.id)).all()
+    counts = {row["id"]: row for row in queries.active_per_plan()}
+    used = dict(db.session.execute(db.select(Subscription.plan_id, db.func.count(Subscription.id))
+                                   .group_by(Subscription.plan_id)).all())
+    return render_template("admin/plans.html", plans=rows, counts=counts, used=used)
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+def plan_new():
+    form = plans.PlanForm(values={"currency": "RUB", "interval_unit": "month", "interval_count": "1",
+                                  "trial_days": "0"})
+    if request.method == "POST":
+        form = plans.read_form(request.form)
+        if form.ok:
+            plan = plans.create_plan(staff(), form)
+            flash(f"Plan {plan.code} created.", "success")
+            return redirect(url_for(".plans_index"), code=303)
+    return _plan_page("admin/plan_form.html", form=form, plan=None, sold=0), 422 if form.errors else 200
+
+
+@bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
+def plan_edit(plan_id):
+    plan = get_or_404(Plan, plan_id)
+    sold = plans.subscription_count(plan.id)
+    form = plans.PlanForm(values={
+        "code": plan.code, "name": plan.name, "description": plan.description, "currency": plan.currency,
+        "interval_unit": plan.interval_unit, "interval_count": str(plan.interval_count),
+        "trial_days": str(plan.trial_days), "price": str(to_major(plan.amount, plan.currency))})
+    error = None
+    if request.method == "POST":
+        form = plans.read_form(request.form, plan)
+        if form.ok:
+            try:
+                changes = plans.update_plan(staff(), plan.id, form)
+            except BillingError as exc:
+                db.session.rollback()
+                error = exc.message
+            else:
+                flash(f"Plan {plan.code} saved: {', '.join(changes) or 'nothing changed'}.", "success")
+                return redirect(url_for(".plans_index"), code=303)
+    status = 422 if form.errors else 409 if error else 200
+    return _plan_page("admin/plan_form.html", form=form, plan=plan, sold=sold, error=error), status
+
+
+@bp.post("/plans/<int:plan_id>/archive")
+def plan_archive(plan_id):
+    get_or_404(Plan, plan_id)
+    plan = plans.set_archived(staff(), plan_id, request.form.get("archived", "1") == "1")
+    flash(f"Plan {plan.code} is {plan.status}.", "success")
+    return redirect(url_for(".plans_index"), code=303)
+
+
+@bp.post("/plans/<int:plan_id>/delete")
+def plan_delete(plan_id):
+    plan = get_or_404(Plan, plan_id)
+    code = plan.code
+    try:
+        plans.delete_plan(staff(), plan_id)
+    except BillingError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".plans_index"), code=303)
+    flash(f"Plan {code} deleted.", "success")
+    return redirect(url_for(".plans_index"), code=303)
+
+
+# --- customers and subscriptions --------------------------------------------------------------------------------
+
+
+@bp.get("/customers")
+def customers():
+    q = (request.args.get("q") or "").strip()[:200]
+    result = queries.search(q) if q else None
+    page = None if q else queries.customers(int_arg("before"))
+    live = queries.live_subscriptions([c.id for c in page.rows]) if page else {}
+    return page_or_fragment("admin/customers.html", "admin/_customer_results.html", q=q, result=result, page=page,
+                            live=live)
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer(customer_id):
+    view = queries.customer(customer_id)
+    if view is None:
+        abort(404)
+    return render_template("admin/customer.html", v=view, refundable=actions.refundable)
+
+
+@bp.get("/subscriptions")
+def subscriptions():
+    status = choice_arg("status", SUBSCRIPTION_STATUSES)
+    plan_id = int_arg("plan")
+    page = queries.subscriptions(status, plan_id, int_arg("before"))
+    all_plans = db.session.scalars(db.select(Plan).order_by(Plan.code)).all()
+    return page_or_fragment("admin/subscriptions.html", "admin/_subscription_rows.html", page=page, status=status,
+                            plan_id=plan_id, plans=all_plans, statuses=SUBSCRIPTION_STATUSES)
+
+
+def _lifecycle(sub):
+    """The lifecycle for the page: the Mermaid text (current state marked) and the same as a list."""
+    diagram = SubscriptionMachine.diagram().rstrip()
+    diagram += f"\n    classDef current fill:#ffe08a,stroke:#8a6100,stroke-width:3px\n    class {sub.status} current\n"
+    states = []
+    for state in SubscriptionMachine.states:
+        moves = []
+        for t in state.transitions:
+            for event in t.events:
+                moves.append((str(event), t.target.value))
+        states.append({"value": state.value, "name": state.name, "final": state.final,
+                       "current": state.value == sub.status, "moves": moves})
+    return diagram, states
+
+
+def _subscription_context(subscription_id):
+    view = queries.subscription(subscription_id) if 0 < subscription_id <= MAX_INT else None
+    if view is None:
+        abort(404)
+    diagram, states = _lifecycle(view.sub)
+    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable}
+
+
+@bp.get("/subscriptions/<int:subscription_id>")
+def subscription(subscription_id):
+    return page_or_fragment("admin/subscription.html", "admin/_subscription_state.html",
+                            **_subscription_context(subscription_id))
+
+
+# --- actions: confirm, run as a job, poll -----------------------------------------------------------------------
+
+
+def _action_form(template, status=200, **context):
+    return page_or_fragment("admin/action_page.html", template, status=status, **context)
+
+
+def _started(action: StaffAction):
+    """After the job is queued: the progress fragment (polling) for htmx, else the action's own page."""
+    if is_htmx():
+        return _action_status_response(action, 202)
+    return redirect(url_for(".action_status", action_id=action.id), code=303)
+
+
+def _confirmed() -> bool:
+    return request.form.get("confirm") == "yes"
+
+
+@bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
+def cancel(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    when = request.values.get("when", "period_end")
+    refund = request.values.get("refund", "1" if request.method == "GET" else "0") == "1"
+    reason = request.values.get("reason", "")
+    context = {"sub": sub, "when": when, "refund": refund, "reason": reason}
+    try:
+        preview = actions.cancel_preview(sub, when, refund)
+        if request.method == "POST" and _confirmed():
+            return _started(actions.request_cancel(staff(), sub.id, when, refund=refund, reason=reason))
+    except BillingError as exc:
+        return _action_form("admin/_cancel_form.html", exc.status, error=exc.message, preview=None, **context)
+    return _action_form("admin/_cancel_form.html", preview=preview, confirming=request.method == "POST", **context)
+
+
+def _amount_arg(payment: Payment) -> int | None:
+    raw = request.values.get("amount")
+    if raw is None or raw == "":
+        return None
+    return parse_money(raw, payment.currency)
+
+
+@bp.route("/payments/<int:payment_id>/refund", methods=["GET", "POST"])
+def refund(payment_id):
+    payment = get_or_404(Payment, payment_id)
+    left = actions.refundable(payment)
+    reason = request.values.get("reason", "")
+    context = {"payment": payment, "left": left, "reason": reason, "amount_text": request.values.get("amount", "")}
+    if request.method == "GET":
+        return _action_form("admin/_refund_form.html", preview=None, **context)
+    try:
+        amount = _amount_arg(payment)
+        if amount is None:
+            raise InvalidRequest("Enter the amount to refund.")
+        preview = actions.refund_preview(payment, amount)
+        if not reason.strip():
+            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        if _confirmed():
+            return _started(actions.request_refund(staff(), payment.id, amount, reason=reason))
+    except BillingError as exc:
+        return _action_form("admin/_refund_form.html", exc.status, error=exc.message, preview=None, **context)
+    return _action_form("admin/_refund_form.html", preview=preview, amount=amount, confirming=True, **context)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/grant", methods=["GET", "POST"])
+def grant(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    raw_days = (request.values.get("days") or "").strip()
+    reason = request.values.get("reason", "")
+    context = {"sub": sub, "days_text": raw_days, "reason": reason}
+    if request.method == "GET":
+        return _action_form("admin/_grant_form.html", preview=None, **context)
+    try:
+        days = int(raw_days) if raw_days.isdigit() and len(raw_days) < 6 else 0
+        preview = actions.grant_preview(sub, days)
+        if not reason.strip():
+            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        if _confirmed():
+            return _started(actions.request_grant(staff(), sub.id, days, reason=reason))
+    except BillingError as exc:
+        return _action_form("admin/_grant_form.html", exc.status, error=exc.message, preview=None, **context)
+    return _action_form("admin/_grant_form.html", preview=preview, days=days, confirming=True, **context)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/retry-charge", methods=["GET", "POST"])
+def retry_charge(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    reason = request.values.get("reason", "")
+    try:
+        preview = actions.retry_preview(sub)
+        if request.method == "POST" and _confirmed():
+            return _started(actions.request_retry_charge(staff(), sub.id, reason=reason))
+    except BillingError as exc:
+        return _action_form("admin/_retry_form.html", exc.status, error=exc.message, preview=None, sub=sub,
+                            reason=reason)
+    return _action_form("admin/_retry_form.html", preview=preview, sub=sub, reason=reason,
+                        confirming=request.method == "POST")
+
+
+def _action_status_response(action: StaffAction, status=200):
+    state = action.details.get("state")
+    polls = min(int(request.args.get("polls", "0")) if request.args.get("polls", "").isdigit() else 0, 10**6)
+    response = page_or_fragment("admin/action_page.html", "admin/_action.html", status=status, action=action,
+                                state=state, polls=polls, names=queries.actor_names([f"staff:{action.staff_user_id}"]))
+    if state in actions.FINISHED:
+        response.headers["HX-Trigger"] = "billing-changed"  # the page's state section reloads itself
+    return response
+
+
+@bp.get("/actions/<int:action_id>")
+def action_status(action_id):
+    return _action_status_response(get_or_404(StaffAction, action_id))
+
+
+# --- webhook inbox ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/webhooks")
+def webhooks():
+    filters = queries.WebhookFilters(kind=choice_arg("kind", WEBHOOK_KINDS),
+                                     status=choice_arg("status", WEBHOOK_STATUSES),
+                                     since=date_arg("from"), until=date_arg("to", end=True))
+    page = queries.webhooks(filters, int_arg("before"))
+    return page_or_fragment("admin/webhooks.html", "admin/_webhook_rows.html", page=page, filters=filters,
+                            kinds=WEBHOOK_KINDS, statuses=WEBHOOK_STATUSES, args=request.args)
+
+
+def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
+    """The notification's fields as stored, secrets masked (the card number is masked by the provider already)."""
+    import json
+    from urllib.parse import parse_qsl
+
+    text = event.body.decode("utf-8", "replace") if event.body else ""
+    pairs: list[tuple[str, str]] = []
+    try:
+        if text.lstrip().startswith("{"):
+            pairs = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)) for k, v in
+                     json.loads(text).items()]
+        else:
+            pairs = parse_qsl(text, keep_blank_values=True)
+    except (ValueError, AttributeError):
+        return [("(body)", "unreadable; not shown")]
+    return [(k, "••• (hidden)" if k.lower().replace("_", "") in SECRET_FIELDS and v else v) for k, v in pairs]
+
+
+@bp.get("/webhooks/<int:event_id>")
+def webhook(event_id):
+    event = get_or_404(WebhookEvent, event_id)
+    replays = db.session.scalars(db.select(StaffAction).where(StaffAction.target_type == "webhook_event",
+                                                              StaffAction.target_id == str(event.id))
+                                 .order_by(StaffAction.id.desc())).all()
+    return render_template("admin/webhook.html", event=event, fields=masked_fields(event), replays=replays,
+                           replayable=event.status in actions.REPLAYABLE)
+
+
+@bp.route("/webhooks/<int:event_id>/replay", methods=["GET", "POST"])
+def webhook_replay(event_id):
+    event = get_or_404(WebhookEvent, event_id)
+    try:
+        if event.status not in actions.REPLAYABLE:
+            raise actions.NotAllowed(f"Notification #{event.id} is {event.status}: only received or failed ones "
+                                     "are replayed.")
+        if request.method == "POST" and _confirmed():
+            return _started(actions.request_webhook_replay(staff(), event.id))
+    except BillingError as exc:
+        return _action_form("admin/_replay_form.html", exc.status, error=exc.message, event=event)
+    return _action_form("admin/_replay_form.html", event=event, confirming=request.method == "POST")
+
+
+# --- outbox and jobs --------------------------------------------------------------------------------------------
+
+
+@bp.get("/operations")
+def operations():
+    from portal.bus.relay import outbox_backlog
+
+    return render_template("admin/operations.html", backlog=outbox_backlog(), outbox_errors=queries.outbox_errors(),
+                           unpublished=queries.oldest_unpublished(), inbox=queries.inbox_health(),
+                           jobs=queries.jobs_health(), failed=queries.failed_jobs())
+
+
+@bp.post("/jobs/<job_id>/requeue")
+def requeue_job(job_id):
+    if request.form.get("confirm") != "yes":
+        flash("Confirm the requeue.", "error")
+        return redirect(url_for(".operations"), code=303)
+    try:
+        actions.requeue_failed_job(staff(), job_id)
+    except BillingError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Job {job_id} is queued again.", "success")
+    return redirect(url_for(".operations"), code=303)
+
+
+# --- audit log --------------------------------------------------------------------------------------------------
+
+
+@bp.get("/audit")
+def audit():
+    filters = queries.AuditFilters(staff_id=int_arg("staff"), action=request.args.get("action") or None,
+                                   target_type=request.args.get("target_type") or None,
+                                   target_id=(request.args.get("target_id") or "").strip() or None,
+                                   since=date_arg("from"), until=date_arg("to", end=True))
+    page = queries.audit_log(filters, int_arg("before"))
+    names = queries.actor_names([f"staff:{row.staff_user_id}" for row in page.rows])
+    return page_or_fragment("admin/audit.html", "admin/_audit_rows.html", page=page, filters=filters, names=names,
+                            staff_members=queries.staff_members(), action_names=queries.audit_actions(),
+                            args=request.args)
+
+
+# --- exports ----------------------------------------------------------------------------------------------------
+
+EXPORTS = {
+    "invoices": ("id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
+                 "period_start", "period_end", "paid_at", "voided_at", "created_at"),
+    "payments": ("id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
+                 "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode",
+                 "needs_review", "created_at"),
+}
+
+
+def _csv_value(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return "" if value is None else value
+
+
+@bp.get("/export/<kind>.csv")
+def export(kind):
+    """Invoices or payments for accounting, amounts in minor units; filter by created date with ?from=&to=."""
+    from portal.models import Invoice
+
+    if kind not in EXPORTS:
+        abort(404)
+    model = {"invoices": Invoice, "payments": Payment}[kind]
+    columns = EXPORTS[kind]
+    since, until = date_arg("from"), date_arg("to", end=True)
+
+    def rows():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for row in queries.export_rows(model, columns, since, until):
+            writer.writerow([_csv_value(value) for value in row])
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    stamp = clock.now().strftime("%Y%m%d-%H%M")
+    return Response(stream_with_context(rows()), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{kind}-{stamp}.csv"'})
