@@ -78,9 +78,15 @@ def age_filter(seconds):
     return f"{seconds // 86400} days"
 
 
+@bp.app_template_global("admin_cause_link")
+def cause_link(cause):
+    """Globals reach imported macros (context processors do not): the timeline macro links causes with this."""
+    return queries.cause_link(cause)
+
+
 @bp.context_processor
 def admin_context():
-    return {"cause_link": queries.cause_link, "poll_seconds": POLL_SECONDS}
+    return {"poll_seconds": POLL_SECONDS}
 
 
 def is_htmx() -> bool:
