@@ -11,6 +11,8 @@ SUPPORTED_LOCALES = ("ru", "en")
 LOCALE_COOKIE = "locale"
 LOCALE_COOKIE_AGE = 365 * 24 * 3600
 
+LONG_DATE = {"ru": "d MMMM y", "en": "MMMM d, y"}
+
 babel = Babel()
 
 
@@ -61,7 +63,12 @@ def init_app(app):
 
     @app.template_filter("date")
     def date_filter(value, format="long"):
-        return format_date(value, format=format) if value is not None else ""
+        if value is None:
+            return ""
+        if format == "long":
+            # Babel's long Russian date ends in "г.", which doubles the full stop of a sentence.
+            format = LONG_DATE.get(current_locale(), format)
+        return format_date(value, format=format)
 
     @app.template_filter("datetime")
     def datetime_filter(value, format="medium"):
