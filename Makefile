@@ -37,3 +37,10 @@ sandbox: $(VENV)/.runtime
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
+
+# Benchmarks against the production topology (bench/README.md); not part of `make test`. About 10 minutes.
+bench: $(VENV)/.runtime
+	command -v wrk >/dev/null || apt-get install -y wrk || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	bash tests/services.sh
+	$(PY) bench/run.py $(BENCH_ARGS)

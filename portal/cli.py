@@ -19,6 +19,7 @@ def init_app(app):
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     bus_cli.init_app(app)
+    app.cli.add_command(__import__("portal.bench_data").bench_data.bench_data)  # flask bench-data
 
 
 def _demo_password(role: str) -> str:
