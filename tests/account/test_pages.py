@@ -1,4 +1,6 @@
 """The customer's own pages: what they show, what they refuse, and that they never show another customer's."""
+import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -251,3 +253,38 @@ def test_pay_now_refused_when_nothing_is_due_says_so(client, billing):
     response = post(client, f"/account/subscriptions/{sub.id}/pay-now", htmx=True)
     assert response.status_code == 409 and "cannot be done right now" in response.get_data(as_text=True)
     assert billing_queue().count == 0
+
+
+def test_past_due_shows_why_and_pays_now_with_the_saved_card_or_another(client, billing):
+    from tests.account.support import WIDGET_PARAMS
+    from tests.flows.conftest import LATER_DECLINED_CARD
+    from workers import ticks
+
+    make_plan(code="monthly", amount=29900)
+    signed_in_customer(client)
+    sub, _, _ = subscribe(client, billing, card=LATER_DECLINED_CARD)
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+
+    html = page(client, "/account").get_data(as_text=True)
+    assert "Payment failed" in html and "Your last payment did not go through." in html
+    assert "Insufficient funds" in html and "Pay RUB 299.00 now with Visa •••• 1111" in html
+
+    # The saved card declines again: the card polls until the answer is in, then says so.
+    charging = post(client, f"/account/subscriptions/{sub.id}/pay-now", htmx=True).get_data(as_text=True)
+    assert "Charging your card" in charging and "hx-trigger" in charging
+    billing.work()
+    after = re.search(r'after=(\d+)', charging).group(1)
+    html = fragment(client, f"/account/subscriptions/{sub.id}?change=repay&after={after}").get_data(as_text=True)
+    assert "hx-trigger" not in html and "Insufficient funds" in html
+
+    # Another card through the widget pays the renewal invoice.
+    another = re.search(r'href="(/account/pay/\d+)"', html).group(1)
+    params = json.loads(WIDGET_PARAMS.search(page(client, another).get_data(as_text=True)).group(1))
+    assert billing.pay(params)["Success"] is True
+    billing.work()
+    status = fragment(client, f"{another}/status?after=0").get_data(as_text=True)
+    assert "Paid. Thank you!" in status and "hx-trigger" not in status
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).status == "active"
