@@ -57,7 +57,7 @@ def queries_for(staff, count_queries):
         db.session.expire_all()
         assert staff.get(path, **kwargs).status_code == 200  # warm: the session's user and caches
         counted = count_queries(lambda: staff.get(path, **kwargs))
-        assert counted >= 2  # the listener sees the page's queries
+        assert counted >= 1  # the listener sees the page's queries
         return counted
 
     return run
