@@ -1,0 +1,76 @@
+"""In a real Chromium (Debian's /usr/bin/chromium) driven by Playwright against the portal and the sandbox over HTTP:
+staff refund part of a payment from the subscription page (confirm, job, htmx progress) and the customer's own page
+then shows the refund."""
+import os
+import time
+
+import pytest
+
+from portal.extensions import db
+from tests.admin.conftest import make_staff
+from tests.admin.support import paid_subscription
+from tests.auth.helpers import PASSWORD
+from tests.factories import make_customer
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}")
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (requirements-dev.txt)")
+expect = sync_api.expect
+
+
+@pytest.fixture
+def chromium():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+def signed_in_page(chromium, billing, email, problems):
+    context = chromium.new_context(locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(billing.live.portal_url + "/auth/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    return page
+
+
+def until_visible(page, billing, locator, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        billing.work()
+        if locator.count() and locator.first.is_visible():
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{locator} did not appear")
+
+
+def test_staff_refund_shows_on_the_customers_page(chromium, billing):
+    customer = make_customer(email="viewer@example.com")
+    sub = paid_subscription(billing, customer=customer)
+    staff = make_staff()
+    db.session.commit()
+    problems = []
+
+    admin = signed_in_page(chromium, billing, staff.email, problems)
+    admin.goto(billing.live.portal_url + f"/admin/subscriptions/{sub.id}")
+    admin.get_by_role("link", name="Refund…").click()
+    admin.fill("#refund-amount", "100")
+    admin.fill("#refund-reason", "goodwill for a bad stream")
+    admin.get_by_role("button", name="Review").click()
+    expect(admin.locator(".confirm-text")).to_contain_text("RUB 100.00")
+    admin.get_by_role("button", name="Confirm refund").click()
+    until_visible(admin, billing, admin.locator(".action-succeeded"))
+    expect(admin.locator(".action-succeeded")).to_contain_text("succeeded")
+    # The state section reloaded itself (billing-changed): the payment shows the refunded amount.
+    expect(admin.locator("#payments")).to_contain_text("RUB 100.00")
+
+    viewer = signed_in_page(chromium, billing, customer.email, problems)
+    viewer.goto(billing.live.portal_url + "/account")
+    expect(viewer.locator(".refund-line").first).to_contain_text("100")
+    assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems
