@@ -39,6 +39,7 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
 # Benchmarks against the production topology (bench/README.md); not part of `make test`. About 10 minutes.
+.PHONY: bench
 bench: $(VENV)/.runtime
 	command -v wrk >/dev/null || apt-get install -y wrk || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
 	$(PY) -m pip install --quiet -r bench/requirements.txt
