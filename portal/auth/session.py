@@ -176,6 +176,9 @@ def init_app(app):
     login_manager.login_view = "auth.login"
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "portal-limits")
+    # Redis away: count in process memory meanwhile rather than refuse every sign-in.
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter = Limiter(key_func=_address, app=app)
     app.extensions["auth_limiter"] = limiter
     _throttle(app, limiter, "auth.login", [
