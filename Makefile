@@ -27,8 +27,13 @@ run: $(VENV)/.runtime
 	$(VENV)/bin/flask run --host 127.0.0.1 --port $(PORT) --with-threads
 
 # The whole suite against real PostgreSQL, Redis and RabbitMQ (started here when installed but stopped).
+# Browser tests drive Debian's Chromium; it is installed here when apt-get can (they skip, saying so, if not).
 test: $(VENV)/.dev
 	bash tests/services.sh
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
+		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } ; } || \
+		echo "make test: Chromium could not be installed (apt-get install -y chromium); browser tests will skip"
 	$(VENV)/bin/pytest
 
 # The CloudPayments emulator alone, as the sandbox process of the Procfile.
