@@ -43,6 +43,7 @@ def from_environment():
         "SANDBOX_URL": _env("SANDBOX_URL", "http://127.0.0.1:8000/sandbox/cloudpayments"),
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
+        "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         "RQ_QUEUES": ["billing"],
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "ru",

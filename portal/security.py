@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, render_template, request, session
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
@@ -142,6 +143,12 @@ def init_app(app):
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+
+    hops = app.config.get("PROXY_HOPS", 0)
+    if hops:
+        # Behind a load balancer: the client's address (rate limits, audit) and https (cookies, HSTS)
+        # come from the X-Forwarded-* headers that exactly this many trusted proxies set.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     app.before_request(_forget_previous_request)
     app.before_request(_check_csrf)
