@@ -464,7 +464,8 @@ def _query_counts(topo, bench):
     pages = [(who, name, path) for who, pages in bench.page_sets().items() for name, path in pages]
     script = ROOT / "bench" / "querycount.py"
     payload = json.dumps({"credentials": bench.credentials, "pages": pages})
-    done = subprocess.run([str(BIN / "python"), str(script)], input=payload, cwd=ROOT, env=topo.env,
+    done = subprocess.run([str(BIN / "python"), str(script)], input=payload, cwd=ROOT,
+                          env={**topo.env, "PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True)
     if done.returncode != 0:
         log(f"query count failed: {done.stderr[-2000:]}")
