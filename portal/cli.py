@@ -14,12 +14,13 @@ DEMO_STAFF = "staff@demo.cinema"
 
 
 def init_app(app):
+    from portal.bench_data import bench_data
     from portal.bus import cli as bus_cli
 
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_user)
     bus_cli.init_app(app)
-    app.cli.add_command(__import__("portal.bench_data").bench_data.bench_data)  # flask bench-data
+    app.cli.add_command(bench_data)
 
 
 def _demo_password(role: str) -> str:

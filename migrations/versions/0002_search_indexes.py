@@ -6,7 +6,6 @@ Revises: 0001
 Create Date: 2026-11-29 21:00:00
 
 """
-import sqlalchemy as sa
 from alembic import op
 
 revision = '0002'
@@ -20,11 +19,9 @@ def upgrade():
     # type it, cannot use it and read all payments (98 ms at 1,000,000 rows).
     op.create_index('ix_payments_provider_transaction_id', 'payments', ['provider_transaction_id'])
     # "email starts with": LIKE 'prefix%' uses a btree only in the C collation or with pattern ops.
-    if op.get_bind().dialect.name == 'postgresql':
-        op.create_index('ix_users_email_prefix', 'users', [sa.text('email varchar_pattern_ops')])
+    op.create_index('ix_users_email_prefix', 'users', ['email'], postgresql_ops={'email': 'varchar_pattern_ops'})
 
 
 def downgrade():
-    if op.get_bind().dialect.name == 'postgresql':
-        op.drop_index('ix_users_email_prefix', table_name='users')
+    op.drop_index('ix_users_email_prefix', table_name='users')
     op.drop_index('ix_payments_provider_transaction_id', table_name='payments')

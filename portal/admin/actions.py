@@ -16,7 +16,7 @@ from portal import clock
 from portal.billing import cancellation, charging, grants, notifications, refunds
 from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
-from portal.machines import atomic, fire, lock
+from portal.machines import atomic, lock
 from portal.models import Invoice, Payment, Refund, StaffAction, Subscription, User, WebhookEvent
 from portal.queue import enqueue
 
@@ -210,8 +210,6 @@ def request_grant(staff: Staff, subscription_id: int, days: int, *, reason: str)
 def _run_grant(action: StaffAction) -> str | None:
     """One transaction: the audit row, the complimentary invoice and the extension commit together, so a
     second run of the job finds the action finished and grants nothing more."""
-    from datetime import timedelta
-
     with atomic():
         row = lock(StaffAction, action.id)
         if row.details.get("state") in FINISHED:
@@ -219,11 +217,8 @@ def _run_grant(action: StaffAction) -> str | None:
         sub = lock(Subscription, int(row.target_id))
         if sub.status not in LIVE:
             raise NotAllowed(f"subscription {sub.id} is {sub.status}")
-        start = sub.current_period_end
-        end = start + timedelta(days=row.details["days"])
-        invoice = grants._grant_invoice(sub, start, end, cause_of(row))
-        fire(invoice, "pay", actor=actor_of(row), cause=cause_of(row))
-        fire(sub, "extend", actor=actor_of(row), cause=cause_of(row), period_end=end)
+        invoice = grants.extend_locked(sub, row.details["days"], actor=actor_of(row), cause=cause_of(row))
+        end = invoice.period_end
         message = f"Subscription {sub.id} now runs until {end:%Y-%m-%d} (complimentary invoice #{invoice.id})."
         _finish(row, SUCCEEDED, message)
     return message
@@ -285,22 +280,11 @@ def request_webhook_replay(staff: Staff, event_id: int) -> StaffAction:
 
 def _run_webhook_replay(action: StaffAction) -> str:
     event_id = int(action.target_id)
-    with atomic():
-        event = lock(WebhookEvent, event_id)
-        if event.status == "failed":
-            # Failed = unreadable when it was processed; staff replay it after a fix. Back to the inbox's start.
-            event.status = "received"
-        elif event.status != "received":
-            return f"Notification #{event_id} is {event.status} already; nothing to do."
-    try:
-        notifications.process(event_id)
-    except Exception as exc:  # still out of order or broken: the row keeps the error, the sweeper tries again
-        log.info("replay of notification %s failed: %s", event_id, exc)
-    db.session.expire_all()
-    event = db.session.get(WebhookEvent, event_id)
-    if event.status == "processed":
+    status = notifications.replay(event_id)
+    if status == "processed":
         return f"Notification #{event_id} is processed."
-    raise InvalidRequest(f"Notification #{event_id} is {event.status}: {event.error or 'no error recorded'}")
+    event = db.session.get(WebhookEvent, event_id)
+    raise InvalidRequest(f"Notification #{event_id} is {status}: {event.error or 'no error recorded'}")
 
 
 # --- the job ---------------------------------------------------------------------------------------------------

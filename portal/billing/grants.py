@@ -28,10 +28,7 @@ def grant_days(customer_external_id: str, plan_code: str, days: int, *, actor: s
             Subscription.customer_id == customer.id, Subscription.status.in_(("trialing", "active", "past_due"))))
         if live_id is not None:
             sub = lock(Subscription, live_id)
-            start = sub.current_period_end
-            invoice = _grant_invoice(sub, start, start + timedelta(days=days), cause)
-            fire(invoice, "pay", actor=actor, cause=cause)
-            fire(sub, "extend", actor=actor, cause=cause, period_end=invoice.period_end)
+            extend_locked(sub, days, actor=actor, cause=cause)
             return sub.id
         now = clock.now()
         sub = Subscription(customer_id=customer.id, plan_id=plan.id, status="pending", amount=plan.amount,
@@ -43,6 +40,16 @@ def grant_days(customer_external_id: str, plan_code: str, days: int, *, actor: s
         fire(sub, "activate", actor=actor, cause=cause, period_start=invoice.period_start,
              period_end=invoice.period_end)
         return sub.id
+
+
+def extend_locked(sub: Subscription, days: int, *, actor: str, cause: str) -> Invoice:
+    """Add `days` to a live, locked subscription's period inside the caller's transaction, recorded as a
+    paid zero-amount invoice. Returns that invoice."""
+    start = sub.current_period_end
+    invoice = _grant_invoice(sub, start, start + timedelta(days=days), cause)
+    fire(invoice, "pay", actor=actor, cause=cause)
+    fire(sub, "extend", actor=actor, cause=cause, period_end=invoice.period_end)
+    return invoice
 
 
 def _grant_invoice(sub, start, end, cause) -> Invoice:

@@ -117,6 +117,23 @@ def _record_void(notification, *, actor, cause):
         fire(payment, "void", actor=actor, cause=cause)
 
 
+def replay(event_id: int) -> str:
+    """Process a stored notification again on staff's word: a failed one (unreadable when it came, the
+    code fixed since) goes back to the inbox's start first. Returns the row's status afterwards."""
+    with atomic():
+        event = lock(WebhookEvent, event_id)
+        if event.status == "failed":
+            event.status = "received"
+        elif event.status != "received":
+            return event.status
+    try:
+        process(event_id)
+    except Exception as exc:  # still out of order or broken: the row keeps the error, the sweeper tries again
+        log.info("replay of notification %s failed: %s", event_id, exc)
+    db.session.expire_all()
+    return db.session.get(WebhookEvent, event_id).status
+
+
 def unprocessed(older_than) -> list[int]:
     """Inbox rows stored but not processed (a lost job, a crash): the sweeper enqueues them again."""
     return db.session.scalars(select(WebhookEvent.id).where(

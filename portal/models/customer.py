@@ -1,5 +1,5 @@
 """People: customers and staff, and the saved cards a customer pays with."""
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -10,7 +10,11 @@ ROLES = ("customer", "staff")
 
 class User(db.Model):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('customer', 'staff')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('customer', 'staff')", name="role"),
+        # Staff search "email starts with": a LIKE prefix uses a btree only with pattern ops.
+        Index("ix_users_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)  # lower-cased; None once anonymised

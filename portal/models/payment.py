@@ -23,6 +23,8 @@ class Payment(db.Model):
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         Index("ix_payments_customer_created", "customer_id", "created_at"),
         Index("ix_payments_status_created", "status", "created_at"),
+        # Staff search by the transaction id alone, as they type it from the provider's cabinet.
+        Index("ix_payments_provider_transaction_id", "provider_transaction_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
