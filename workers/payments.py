@@ -11,6 +11,13 @@ def charge_invoice(invoice_id: int, customer_present: bool = False, actor: str |
 
 
 @job
+def renew_subscription(subscription_id: int) -> str:
+    from portal.billing.renewals import renew
+
+    return renew(subscription_id)
+
+
+@job
 def send_refund(refund_id: int) -> None:
     from portal.billing.refunds import send_refund as send
 

@@ -6,7 +6,7 @@ from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
 from portal.models import Invoice, Subscription
-from portal.providers import PaymentDeclined, get_provider, request_id
+from portal.providers import PaymentDeclined, ProviderError, RetryableProviderError, get_provider, request_id
 from portal.queue import enqueue
 
 
@@ -22,6 +22,8 @@ def charge_invoice(invoice_id: int, *, customer_present: bool = False, actor: st
         sub = invoice.subscription
         card = sub.payment_method
         if card is None:
+            payments.record_uncollectible(invoice, lock(Subscription, sub.id), actor=actor or "job:charge",
+                                          cause=f"invoice {invoice_id}: no saved card to charge")
             return "no saved card"
         attempt = (invoice.attempt_count or 0) + 1
         charge = dict(token=card.token, amount_minor=invoice.amount, currency=invoice.currency,
@@ -37,6 +39,17 @@ def charge_invoice(invoice_id: int, *, customer_present: bool = False, actor: st
             payments.record_decline(declined.transaction, actor=actor, cause=cause,
                                     retry_allowed=declined.retry_allowed)
         return "declined"
+    except RetryableProviderError:
+        raise  # the job is retried with the same attempt, so the same request id
+    except ProviderError as refused:
+        # The provider will not take this request at all (token unknown or removed, card blocked): no
+        # transaction exists, and asking again cannot help. The customer needs another card.
+        with atomic():
+            invoice = lock(Invoice, invoice_id)
+            if invoice.status == "open" and (invoice.attempt_count or 0) + 1 == attempt:
+                payments.record_uncollectible(invoice, lock(Subscription, invoice.subscription_id), actor=actor,
+                                              cause=f"{cause}: {refused.message}")
+        return "refused"
     with atomic():
         payments.record_success(transaction, actor=actor, cause=cause)
     return "paid"

@@ -50,11 +50,14 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
                          body=raw_body, remote_addr=remote_addr, received_at=clock.now())
     db.session.add(event)
     try:
+        db.session.flush()
+        event_id = event.id  # read before commit, which would expire it and cost a SELECT
         db.session.commit()
     except IntegrityError:
         db.session.rollback()  # a repeat of a stored notification: already ours, nothing to do
         return Answer(200, {"code": 0})
-    enqueue("workers.notifications.process_notification", event.id, job_id=f"notification-{event.id}")
+    # A new row has no job yet, so no job id to look up first; the job itself skips processed rows.
+    enqueue("workers.notifications.process_notification", event_id)
     return Answer(200, {"code": 0})
 
 

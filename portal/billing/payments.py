@@ -161,6 +161,16 @@ def record_decline(facts, *, actor: str, cause: str, retry_allowed: bool = True)
 
 
 
+def record_uncollectible(invoice: Invoice, sub: Subscription, *, actor: str, cause: str) -> None:
+    """A charge that could not even be attempted (no saved card, the provider refused the request): an
+    attempt without a payment. A renewal goes into dunning with no automatic retry; the customer can still
+    pay with another card until the dunning window closes."""
+    if invoice.kind == "renewal":
+        dunning.record_failed_renewal(invoice, sub, None, False, actor=actor, cause=cause)
+    else:
+        fire(invoice, "record_failed_attempt", actor=actor, cause=cause)
+
+
 def void_verification(payment_id: int) -> None:
     """Job body: give back the card check's authorisation and close its invoice. Safe to repeat:
     the request id is stable and a voided payment returns early."""

@@ -190,3 +190,27 @@ def test_trial_converts_to_a_paid_period_at_trial_end(billing, card):
     assert sub.status == "active" and sub.current_period_start == sub.trial_end
     [renewal] = renewal_invoices(sub.id)
     assert (renewal.status, renewal.amount) == ("paid", 59900)
+
+
+@pytest.mark.parametrize("card_problem", ["unknown to the provider", "no saved card"])
+def test_renewal_that_cannot_be_charged_goes_past_due_without_retries(billing, card_problem):
+    sub = paid_subscription(billing)
+    if card_problem == "no saved card":
+        sub.payment_method_id = None
+    else:
+        sub.payment_method.token = "tk_the_provider_never_issued"
+    db.session.commit()
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    billing.assert_no_failed_jobs()
+
+    sub = reload(sub)
+    [renewal] = renewal_invoices(sub.id)
+    assert sub.status == "past_due"
+    assert (renewal.status, renewal.attempt_count, renewal.next_attempt_at) == ("open", 1, None)
+    assert db.session.scalars(select(Payment).where(Payment.invoice_id == renewal.id)).all() == []
+    clock.advance(timedelta(days=5, minutes=1))
+    ticks.dunning()
+    billing.work()
+    assert reload(sub).status == "expired"
