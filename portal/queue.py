@@ -1,9 +1,12 @@
-"""Handing work to the background: RQ on Redis when configured, in-process in the embedded default.
-Jobs are named by dotted path, so the web side never imports the worker side."""
+"""Handing work to the background: RQ on Redis when configured, a thread of this process in the
+embedded default. Jobs are named by dotted path, so the web side never imports the worker side."""
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
 log = logging.getLogger(__name__)
@@ -11,6 +14,7 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "billing"
 # A job that fails on a passing problem (provider throttled, database restarted) is tried again.
 RETRY_INTERVALS = [2, 10, 30, 120, 600]
+_AFTER_COMMIT = "jobs_after_commit"
 
 
 @cache
@@ -28,8 +32,8 @@ def billing_queue():
 
 def enqueue(path: str, *args, job_id: str | None = None, **kwargs):
     """Run `path(*args, **kwargs)` as a job. With Redis: an RQ job, retried on failure; a job_id makes a
-    second enqueue of the same work a no-op while the first is queued. Embedded: run now, in-process;
-    a failure is logged and left to the sweepers, as a failed RQ job would be."""
+    second enqueue of the same work a no-op while the first is waiting. Embedded: on this process's job
+    thread, one job at a time; a failure is logged and left to the sweepers, as a failed RQ job would be."""
     if current_app.config.get("REDIS_URL"):
         from rq import Retry
 
@@ -41,8 +45,41 @@ def enqueue(path: str, *args, job_id: str | None = None, **kwargs):
             if existing is not None and existing.get_status(refresh=True) in ("queued", "deferred", "scheduled"):
                 return existing
         return queue.enqueue(path, args=args, kwargs=kwargs, **options)
-    try:
-        return import_string(path)(*args, **kwargs)
-    except Exception:
-        log.exception("in-process job %s%r failed; the sweepers will pick the work up again", path, args)
-        return None
+    app = current_app._get_current_object()
+    return _embedded_jobs().submit(_run_embedded, app, path, args, kwargs)
+
+
+def enqueue_after_commit(session, path: str, *args, **kwargs) -> None:
+    """Enqueue once the current transaction commits (never if it rolls back): the job must find what
+    this transaction wrote, and must not exist if the transaction never happened."""
+    session.info.setdefault(_AFTER_COMMIT, []).append((current_app._get_current_object(), path, args, kwargs))
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_committed(session):
+    for app, path, args, kwargs in session.info.pop(_AFTER_COMMIT, []):
+        with app.app_context():
+            enqueue(path, *args, **kwargs)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session):
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+@cache
+def _embedded_jobs():
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-job")
+
+
+def _run_embedded(app, path, args, kwargs):
+    from portal.extensions import db
+
+    with app.app_context():
+        try:
+            return import_string(path)(*args, **kwargs)
+        except Exception:
+            log.exception("in-process job %s%r failed; the sweepers will pick the work up again", path, args)
+            return None
+        finally:
+            db.session.remove()

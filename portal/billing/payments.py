@@ -14,7 +14,7 @@ from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, PaymentMethod, Subscription
 from portal.models.types import token_fingerprint
 from portal.providers import get_provider
-from portal.queue import enqueue
+from portal.queue import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,8 @@ def _settle_invoice(payment: Payment, invoice: Invoice, facts, *, actor, cause):
             fire(sub, "start_trial", actor=actor, cause=cause, period_start=start,
                  period_end=start + timedelta(days=sub.plan.trial_days))
         # The card is proven; the authorisation itself is given back, never captured.
-        enqueue("workers.payments.void_verification", payment.id, job_id=f"void-payment-{payment.id}")
+        enqueue_after_commit(db.session(), "workers.payments.void_verification", payment.id,
+                             job_id=f"void-payment-{payment.id}")
         return
     if payment.status != "completed":
         return

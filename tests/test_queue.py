@@ -1,0 +1,23 @@
+"""Jobs that depend on a transaction are enqueued when it commits, never when it rolls back."""
+import pytest
+
+from portal.extensions import db
+from portal.machines import atomic
+from portal.queue import billing_queue, enqueue_after_commit
+
+
+def test_job_is_enqueued_only_after_commit(app):
+    with atomic():
+        enqueue_after_commit(db.session(), "workers.ticks.renewals", job_id="after-commit-1")
+        assert billing_queue().job_ids == []  # the worker must not run before our rows are visible
+    assert billing_queue().job_ids == ["after-commit-1"]
+
+
+def test_job_of_a_rolled_back_transaction_is_never_enqueued(app):
+    with pytest.raises(RuntimeError):
+        with atomic():
+            enqueue_after_commit(db.session(), "workers.ticks.renewals", job_id="after-commit-2")
+            raise RuntimeError("the change failed")
+    with atomic():
+        pass
+    assert billing_queue().job_ids == []
