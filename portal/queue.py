@@ -62,9 +62,11 @@ def _enqueue_committed(session):
             enqueue(path, *args, **kwargs)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_rolled_back(session):
-    session.info.pop(_AFTER_COMMIT, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session, previous_transaction):
+    # Any rollback of the outer transaction, also one that never reached the database.
+    if not previous_transaction.nested:
+        session.info.pop(_AFTER_COMMIT, None)
 
 
 @cache
