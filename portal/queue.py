@@ -52,6 +52,8 @@ def enqueue(path: str, *args, job_id: str | None = None, **kwargs):
 def enqueue_after_commit(session, path: str, *args, **kwargs) -> None:
     """Enqueue once the current transaction commits (never if it rolls back): the job must find what
     this transaction wrote, and must not exist if the transaction never happened."""
+    if not session.in_transaction():
+        session.begin()  # so that a rollback, even of a transaction that wrote nothing, is seen
     session.info.setdefault(_AFTER_COMMIT, []).append((current_app._get_current_object(), path, args, kwargs))
 
 
