@@ -21,10 +21,10 @@ def main():
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
             client.post("/auth/login", data={"email": email, "password": password,
                                              **({"csrf_token": token.group(1)} if token else {})})
-            for page_who, name, path in spec["pages"]:
+            for page_who, name, path, headers in spec["pages"]:
                 if page_who != who:
                     continue
-                client.get(path)  # warm: first-request work is not the page's
+                client.get(path, headers=headers)  # warm: first-request work is not the page's
                 statements = []
 
                 def count(conn, cursor, statement, *args, statements=statements):
@@ -32,7 +32,7 @@ def main():
 
                 event.listen(db.engine, "before_cursor_execute", count)
                 try:
-                    status = client.get(path).status_code
+                    status = client.get(path, headers=headers).status_code
                 finally:
                     event.remove(db.engine, "before_cursor_execute", count)
                 counts[name] = len(statements) if status == 200 else None
