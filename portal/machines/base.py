@@ -56,13 +56,12 @@ class TransitionLog:
         )
         routing_key = machine.announces.get(str(event))
         if routing_key:
+            # Reading the row's relationships for the payload must not flush the session half-way.
+            with db.session.no_autoflush:
+                payload = event_payload(routing_key, row)
             db.session.add(
-                OutboxMessage(
-                    routing_key=routing_key,
-                    aggregate_type=self.entity_type,
-                    aggregate_id=row.id,
-                    payload=event_payload(routing_key, row),
-                )
+                OutboxMessage(routing_key=routing_key, aggregate_type=self.entity_type, aggregate_id=row.id,
+                              payload=payload)
             )
 
 
