@@ -15,6 +15,8 @@ QUEUE_NAME = "billing"
 # A job that fails on a passing problem (provider throttled, database restarted) is tried again.
 RETRY_INTERVALS = [2, 10, 30, 120, 600]
 _AFTER_COMMIT = "jobs_after_commit"
+# A job in one of these states will run: enqueueing the same work again would only run it twice.
+WAITING = ("queued", "deferred", "scheduled")
 
 
 @cache
@@ -35,18 +37,43 @@ def enqueue(path: str, *args, job_id: str | None = None, **kwargs):
     second enqueue of the same work a no-op while the first is waiting. Embedded: on this process's job
     thread, one job at a time; a failure is logged and left to the sweepers, as a failed RQ job would be."""
     if current_app.config.get("REDIS_URL"):
-        from rq import Retry
-
         queue = billing_queue()
-        options = {"job_id": job_id, "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-                   "failure_ttl": 7 * 24 * 3600}
         if job_id is not None:
             existing = queue.fetch_job(job_id)
-            if existing is not None and existing.get_status(refresh=True) in ("queued", "deferred", "scheduled"):
+            if existing is not None and existing.get_status(refresh=True).value in WAITING:
                 return existing
-        return queue.enqueue(path, args=args, kwargs=kwargs, **options)
+        return queue.enqueue(path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
     app = current_app._get_current_object()
     return _embedded_jobs().submit(_run_embedded, app, path, args, kwargs)
+
+
+def enqueue_each(path: str, work: list[tuple[str, tuple]]) -> int:
+    """Many jobs of one kind at once, as (job_id, args) pairs: one round trip to Redis to skip those
+    still waiting, one to enqueue the rest. A tick with ten thousand renewals due stays quick."""
+    if not current_app.config.get("REDIS_URL"):
+        for job_id, args in work:
+            enqueue(path, *args, job_id=job_id)
+        return len(work)
+    from rq import Queue
+    from rq.job import Job
+
+    queue = billing_queue()
+    with queue.connection.pipeline() as pipe:
+        for job_id, _ in work:
+            pipe.hget(Job.key_for(job_id), "status")
+        statuses = pipe.execute()
+    fresh = [Queue.prepare_data(path, args=args, job_id=job_id, **_job_options())
+             for (job_id, args), status in zip(work, statuses, strict=True)
+             if (status or b"").decode() not in WAITING]
+    for start in range(0, len(fresh), 1000):
+        queue.enqueue_many(fresh[start:start + 1000])
+    return len(fresh)
+
+
+def _job_options() -> dict:
+    from rq import Retry
+
+    return {"retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), "failure_ttl": 7 * 24 * 3600}
 
 
 def enqueue_after_commit(session, path: str, *args, **kwargs) -> None:

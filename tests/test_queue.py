@@ -21,3 +21,12 @@ def test_job_of_a_rolled_back_transaction_is_never_enqueued(app):
     with atomic():
         pass
     assert billing_queue().job_ids == []
+
+
+def test_many_jobs_are_enqueued_once_while_they_wait(app):
+    from portal.queue import enqueue_each
+
+    work = [(f"many-{n}", (n,)) for n in range(5)]
+    assert enqueue_each("workers.ticks.renewals", work) == 5
+    assert enqueue_each("workers.ticks.renewals", work + [("many-5", (5,))]) == 1
+    assert sorted(billing_queue().job_ids) == [f"many-{n}" for n in range(6)]

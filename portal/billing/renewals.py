@@ -12,7 +12,7 @@ from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Subscription
-from portal.queue import enqueue
+from portal.queue import enqueue, enqueue_each
 
 RECONCILE_AFTER = timedelta(minutes=15)
 
@@ -30,9 +30,9 @@ def renewals_due(now=None) -> int:
         .where(Subscription.status.in_(("active", "trialing")), Subscription.current_period_end <= now)
         .order_by(Subscription.current_period_end)
     ).all()
-    for sub_id, period_end in due:
-        enqueue("workers.payments.renew_subscription", sub_id,
-                job_id=f"renew-subscription-{sub_id}-{int(period_end.timestamp())}")
+    renewals = [(f"renew-subscription-{sub_id}-{int(period_end.timestamp())}", (sub_id,))
+                for sub_id, period_end in due]
+    enqueue_each("workers.payments.renew_subscription", renewals)
     return len(due)
 
 
