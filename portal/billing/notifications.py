@@ -44,10 +44,13 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
         _reject(provider.name, kind, raw_body, content_type, remote_addr, "TransactionId missing")
         return Answer(400, {"code": 13, "message": "TransactionId is required"})
 
+    # The lookup columns are bounded; what the customer's browser typed into the widget (InvoiceId) can be
+    # anything, and must never cost us the notification. The raw body keeps every byte.
     event = WebhookEvent(provider=provider.name, kind=kind,
-                         transaction_id=notification.transaction_id or notification.raw.get("Id"),
-                         invoice_id=notification.invoice_id, status="received", content_type=content_type,
-                         body=raw_body, remote_addr=remote_addr, received_at=clock.now())
+                         transaction_id=_bounded(notification.transaction_id or notification.raw.get("Id")),
+                         invoice_id=_bounded(notification.invoice_id), status="received",
+                         content_type=_bounded(content_type, 128), body=raw_body,
+                         remote_addr=_bounded(remote_addr), received_at=clock.now())
     db.session.add(event)
     try:
         db.session.flush()
@@ -61,10 +64,14 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
     return Answer(200, {"code": 0})
 
 
+def _bounded(value, length=64):
+    return value[:length] if isinstance(value, str) else value
+
+
 def _reject(provider, kind, raw_body, content_type, remote_addr, why):
     db.session.add(WebhookEvent(provider=provider, kind=kind, status="rejected", rejection=why,
-                                content_type=content_type, body=raw_body, remote_addr=remote_addr,
-                                received_at=clock.now()))
+                                content_type=_bounded(content_type, 128), body=raw_body,
+                                remote_addr=_bounded(remote_addr), received_at=clock.now()))
     db.session.commit()
     log.warning("rejected %s notification from %s: %s", kind, remote_addr, why)
 

@@ -188,3 +188,18 @@ def test_a_pay_that_never_arrives_is_healed_by_reconciliation(billing, live):
     assert db.session.get(Invoice, invoice.id).status == "paid"
     [payment] = db.session.scalars(select(Payment)).all()
     assert payment.status == "completed"
+
+
+def test_fail_notification_for_a_garbage_invoice_id_is_stored_not_a_500(billing, live, open_invoice):
+    # The widget's invoiceId comes from the customer's browser: the provider reports whatever was typed.
+    fields = pay_fields(open_invoice, 5550200, InvoiceId="x" * 300, Reason="Declined", ReasonCode="5051")
+    for key in ("Status", "Token", "GatewayName"):
+        fields.pop(key)
+    body = form(fields)
+    response = post(live, "fail", body, signed(body))
+    assert (response.status_code, response.json()) == (200, {"code": 0})
+    billing.work()
+    [event] = db.session.scalars(select(WebhookEvent)).all()
+    assert event.status == "processed" and event.body == body
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert (payment.status, payment.invoice_id, payment.reason_code) == ("declined", None, 5051)
