@@ -16,6 +16,3 @@ def add_interval(start: datetime, unit: str, count: int = 1) -> datetime:
     day = min(start.day, calendar.monthrange(year, month)[1])
     return start.replace(year=year, month=month, day=day)
 
-
-def next_period(plan, start: datetime) -> tuple[datetime, datetime]:
-    return start, add_interval(start, plan.interval_unit, plan.interval_count)
