@@ -108,6 +108,49 @@ def inner(count: int, skip: int) -> dict:
             "pyinstrument": profiler.output_text(unicode=False, color=False, show_all=False)}
 
 
+def inner_batch() -> dict:
+    """In-process: `inbox.drain()` (the batch path the drain jobs run) over every stored notification
+    left, half timed plainly with statements counted, half under pyinstrument."""
+    from pyinstrument import Profiler
+    from sqlalchemy import event, func, select
+
+    from portal import create_app
+    from portal.billing import inbox
+    from portal.extensions import db
+    from portal.models import WebhookEvent
+
+    app = create_app()
+    statements = collections.Counter()
+
+    def count(conn, cursor, statement, params, context, executemany):
+        statements[" ".join(statement.split()[:3])[:50]] += 1
+
+    with app.app_context():
+        waiting = select(func.count()).select_from(WebhookEvent).where(WebhookEvent.status == "received")
+        total = db.session.scalar(waiting)
+        db.session.remove()
+        inbox.drain()  # warm: the first batch builds the machines and the mappers' caches
+        db.session.remove()
+        event.listen(db.engine, "before_cursor_execute", count)
+        t0, done, batches = time.perf_counter(), 0, 0
+        while done < total // 2:
+            done += inbox.drain()
+            batches += 1
+            db.session.remove()
+        wall = time.perf_counter() - t0
+        event.remove(db.engine, "before_cursor_execute", count)
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        while inbox.drain():
+            db.session.remove()
+        profiler.stop()
+    return {"notifications": done, "batches": batches, "batch_size": inbox.BATCH_SIZE,
+            "wall_ms_per_notification": round(wall / done * 1000, 3),
+            "rate_per_second_one_process": round(done / wall, 1),
+            "statements_per_batch": {k: round(v / batches, 1) for k, v in statements.most_common()},
+            "pyinstrument": profiler.output_text(unicode=False, color=False, show_all=False)}
+
+
 def collapse(raw: Path) -> dict:
     """py-spy raw (collapsed) stacks -> share of samples by the layer the innermost frame belongs to."""
     layers = collections.Counter()
@@ -142,9 +185,10 @@ def main():
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--skip", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", action="store_true", help="profile the batch path (inbox.drain) alone")
     args = parser.parse_args()
     if args.inner:
-        json.dump(inner(args.count, args.skip), sys.stdout)
+        json.dump(inner_batch() if args.batch else inner(args.count, args.skip), sys.stdout)
         return
     topo = bench.Topology(argparse.Namespace(keep=args.keep))
     try:
@@ -181,6 +225,14 @@ def _outer(topo, args):
                                VALUES ('sandbox', 'pay', %s, %s, 'received', 0,
                                        'application/x-www-form-urlencoded', %s, '127.0.0.1', now())""", rows)
     report = {}
+    if args.batch:
+        done = subprocess.run([str(bench.BIN / "python"), __file__, "--inner", "--batch"], cwd=bench.ROOT,
+                              env={**topo.env, "PYTHONPATH": str(bench.ROOT)}, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(done.stderr[-3000:])
+        report["batch_in_process"] = json.loads(done.stdout)
+        report["pyinstrument"] = report["batch_in_process"].pop("pyinstrument")
+        return report
     done = subprocess.run([str(bench.BIN / "python"), __file__, "--inner", "--count", str(args.count)],
                           cwd=bench.ROOT, env={**topo.env, "PYTHONPATH": str(bench.ROOT)},
                           capture_output=True, text=True)

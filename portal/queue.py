@@ -2,6 +2,7 @@
 embedded default. Jobs are named by dotted path, so the web side never imports the worker side."""
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from functools import cache
 
 from flask import current_app
@@ -17,6 +18,7 @@ RETRY_INTERVALS = [2, 10, 30, 120, 600]
 _AFTER_COMMIT = "jobs_after_commit"
 # A job in one of these states will run: enqueueing the same work again would only run it twice.
 WAITING = ("queued", "deferred", "scheduled")
+NUDGE_TTL = 30
 
 
 @cache
@@ -32,19 +34,40 @@ def billing_queue():
     return Queue(QUEUE_NAME, connection=_redis(current_app.config["REDIS_URL"]))
 
 
-def enqueue(path: str, *args, job_id: str | None = None, **kwargs):
-    """Run `path(*args, **kwargs)` as a job. With Redis: an RQ job, retried on failure; a job_id makes a
-    second enqueue of the same work a no-op while the first is waiting. Embedded: on this process's job
-    thread, one job at a time; a failure is logged and left to the sweepers, as a failed RQ job would be."""
+def enqueue(path: str, *args, job_id: str | None = None, delay: timedelta | None = None, **kwargs):
+    """Run `path(*args, **kwargs)` as a job (after `delay`, if given). With Redis: an RQ job, retried on
+    failure; a job_id makes a second enqueue of the same work a no-op while the first is waiting.
+    Embedded: on this process's job thread, one job at a time, without delay; a failure is logged and
+    left to the sweepers, as a failed RQ job would be."""
     if current_app.config.get("REDIS_URL"):
         queue = billing_queue()
         if job_id is not None:
             existing = queue.fetch_job(job_id)
             if existing is not None and existing.get_status(refresh=True).value in WAITING:
                 return existing
+        if delay is not None:
+            return queue.enqueue_in(delay, path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
         return queue.enqueue(path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
     app = current_app._get_current_object()
     return _embedded_jobs().submit(_run_embedded, app, path, args, kwargs)
+
+
+def nudge(path: str) -> None:
+    """Make sure a job of `path` (taking no arguments) runs after this moment, without queueing one per
+    call: the first call since such a job last started enqueues one, the calls while it waits add
+    nothing. The job calls `nudged(path)` before it looks for work, so whatever a later call was about
+    is seen by it or by the job that later call enqueues. A job lost with its worker holds the way for
+    NUDGE_TTL seconds at most (and the sweepers find its work)."""
+    if current_app.config.get("REDIS_URL"):
+        if billing_queue().connection.set(f"portal:nudged:{path}", 1, nx=True, ex=NUDGE_TTL):
+            enqueue(path)
+        return
+    enqueue(path)
+
+
+def nudged(path: str) -> None:
+    if current_app.config.get("REDIS_URL"):
+        _redis(current_app.config["REDIS_URL"]).delete(f"portal:nudged:{path}")
 
 
 def enqueue_each(path: str, work: list[tuple[str, tuple]]) -> int:

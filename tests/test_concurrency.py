@@ -49,3 +49,24 @@ def test_conflicting_events_at_once_let_exactly_one_win(app):
     assert final == {"activate": "active", "expire": "expired"}[winner]
     timeline = db.session.scalars(select(Transition).where(Transition.entity_id == sub_id)).all()
     assert [(t.event, t.to_state) for t in timeline] == [(winner, final)]
+
+
+def test_a_row_locked_once_is_not_asked_for_again_in_the_same_transaction(app):
+    from sqlalchemy import event
+
+    from portal.machines import lock_all
+
+    ids = [make_subscription(status="active").id for _ in range(3)]
+    seen = []
+    counter = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", counter)
+    try:
+        with atomic():
+            held = lock_all(Subscription, ids)
+            assert all(lock(Subscription, i) is held[i] for i in ids)
+        assert len(seen) == 1 and "FOR UPDATE" in seen[0]
+        with atomic():  # a new transaction holds nothing yet
+            lock(Subscription, ids[0])
+        assert len(seen) == 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", counter)

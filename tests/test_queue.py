@@ -30,3 +30,14 @@ def test_many_jobs_are_enqueued_once_while_they_wait(app):
     assert enqueue_each("workers.ticks.renewals", work) == 5
     assert enqueue_each("workers.ticks.renewals", work + [("many-5", (5,))]) == 1
     assert sorted(billing_queue().job_ids) == [f"many-{n}" for n in range(6)]
+
+
+def test_a_nudge_queues_one_job_until_that_job_starts(app):
+    from portal.queue import nudge, nudged
+
+    for _ in range(5):
+        nudge("workers.notifications.drain_inbox")
+    assert len(billing_queue().jobs) == 1
+    nudged("workers.notifications.drain_inbox")  # what the job does first
+    nudge("workers.notifications.drain_inbox")
+    assert len(billing_queue().jobs) == 2

@@ -17,6 +17,8 @@ from portal.queue import enqueue
 
 log = logging.getLogger(__name__)
 
+PROCESS_JOB = "workers.notifications.process_notification"
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -27,6 +29,8 @@ class Answer:
 def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remote_addr: str | None) -> Answer:
     """Everything the webhook endpoint does. The answer {"code": 0} is given only once the
     notification is safely stored (or was stored before)."""
+    from portal.billing import inbox
+
     provider = get_provider()
     if kind not in NOTIFICATION_KINDS:
         return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
@@ -59,8 +63,11 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
     except IntegrityError:
         db.session.rollback()  # a repeat of a stored notification: already ours, nothing to do
         return Answer(200, {"code": 0})
-    # A new row has no job yet, so no job id to look up first; the job itself skips processed rows.
-    enqueue("workers.notifications.process_notification", event_id)
+    if kind in inbox.BATCHED_KINDS:
+        inbox.request_drain()
+    else:
+        # A new row has no job yet, so no job id to look up first; the job itself skips processed rows.
+        enqueue(PROCESS_JOB, event_id)
     return Answer(200, {"code": 0})
 
 
@@ -84,11 +91,7 @@ def process(event_id: int) -> None:
             event = lock(WebhookEvent, event_id)
             if event.status != "received":
                 return
-            notification = get_provider().parse_notification(event.kind, event.body, event.content_type)
-            cause = f"notification {event.kind} #{event.id} (transaction {event.transaction_id})"
-            apply(notification, actor="provider", cause=cause)
-            event.status, event.processed_at, event.error = "processed", clock.now(), None
-            event.attempts += 1
+            apply_stored(event, get_provider().parse_notification(event.kind, event.body, event.content_type))
     except Exception as exc:
         with atomic():
             event = lock(WebhookEvent, event_id)
@@ -99,6 +102,14 @@ def process(event_id: int) -> None:
         if isinstance(exc, InvalidNotification):
             return
         raise
+
+
+def apply_stored(event: WebhookEvent, notification) -> None:
+    """Apply a stored notification (its row locked) and mark it processed, in the caller's transaction."""
+    cause = f"notification {event.kind} #{event.id} (transaction {event.transaction_id})"
+    apply(notification, actor="provider", cause=cause)
+    event.status, event.processed_at, event.error = "processed", clock.now(), None
+    event.attempts += 1
 
 
 def apply(notification, *, actor: str, cause: str) -> None:
@@ -153,5 +164,5 @@ def unprocessed(older_than) -> list[int]:
 def sweep(older_than) -> int:
     ids = unprocessed(older_than)
     for event_id in ids:
-        enqueue("workers.notifications.process_notification", event_id, job_id=f"notification-{event_id}")
+        enqueue(PROCESS_JOB, event_id, job_id=f"notification-{event_id}")
     return len(ids)

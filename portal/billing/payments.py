@@ -10,8 +10,8 @@ from portal import clock
 from portal.billing import dunning
 from portal.billing.periods import add_interval
 from portal.extensions import db
-from portal.machines import atomic, fire, lock
-from portal.models import Invoice, Payment, PaymentMethod, Subscription
+from portal.machines import atomic, fire, held, hold, lock, lock_all, reserve_ids, reserved_id
+from portal.models import Invoice, Payment, PaymentMethod, Plan, Subscription, User
 from portal.models.types import token_fingerprint
 from portal.providers import get_provider
 from portal.queue import enqueue_after_commit
@@ -27,34 +27,74 @@ class Outcome:
     new: bool  # False when this transaction had been recorded already: nothing else changed
 
 
-def _invoice_for(facts) -> Invoice | None:
+def invoice_number(facts) -> int | None:
     try:
-        invoice_id = int(facts.invoice_id or "")
+        number = int(facts.invoice_id or "")
     except ValueError:
         return None
-    if db.session.get(Invoice, invoice_id) is None:
-        return None
-    return lock(Invoice, invoice_id)
+    return number if 0 < number < 2**63 else None
+
+
+def _invoice_for(facts) -> Invoice | None:
+    number = invoice_number(facts)
+    return lock(Invoice, number, missing_ok=True) if number is not None else None
+
+
+def payment_key(provider: str, transaction_id) -> tuple:
+    """How a transaction's payment is remembered as held (see portal.machines.hold)."""
+    return (Payment, "transaction", provider, str(transaction_id))
 
 
 def _payment_for(facts, invoice: Invoice | None, provider: str) -> tuple[Payment, bool]:
-    existing = db.session.scalar(
-        select(Payment).where(Payment.provider == provider,
-                              Payment.provider_transaction_id == str(facts.transaction_id)).with_for_update()
-    )
+    key = payment_key(provider, facts.transaction_id)
+    existing = held(key, default=key)
+    if existing is key:  # not looked up in this transaction yet
+        existing = db.session.scalar(
+            select(Payment).where(Payment.provider == provider,
+                                  Payment.provider_transaction_id == str(facts.transaction_id)).with_for_update()
+        )
     if existing is not None:
         return existing, False
     payment = Payment(
-        provider=provider, provider_transaction_id=str(facts.transaction_id),
-        invoice_id=invoice.id if invoice else None, customer_id=invoice.customer_id if invoice else None,
+        id=reserved_id(Payment), provider=provider, provider_transaction_id=str(facts.transaction_id),
+        invoice=invoice, customer_id=invoice.customer_id if invoice else None,
         amount=facts.amount_minor or 0, currency=facts.currency or (invoice.currency if invoice else "RUB"),
         status="pending", reason_code=facts.reason_code, reason=facts.reason,
         card_first_six=facts.card_first_six, card_last_four=facts.card_last_four, card_type=facts.card_type,
         test_mode=bool(facts.test_mode), raw=dict(facts.raw or {}),
     )
     db.session.add(payment)
-    db.session.flush()
+    if payment.id is None:
+        db.session.flush()
+    hold(key, payment)
     return payment, True
+
+
+def hold_for(transactions: list) -> None:
+    """Lock and load in bulk what `record_success` reads for these transactions, in the order it locks
+    them (invoices, payments, subscriptions): applying a batch then asks the database nothing more."""
+    provider = get_provider().name
+    invoices = lock_all(Invoice, [n for facts in transactions if (n := invoice_number(facts)) is not None])
+    existing = {p.provider_transaction_id: p for p in db.session.scalars(
+        select(Payment).where(Payment.provider == provider, Payment.provider_transaction_id.in_(
+            [str(facts.transaction_id) for facts in transactions])).order_by(Payment.id).with_for_update())}
+    for facts in transactions:
+        hold(payment_key(provider, facts.transaction_id), existing.get(str(facts.transaction_id)))
+    reserve_ids(Payment, len(transactions) - len(existing))
+    subs = lock_all(Subscription, [invoice.subscription_id for invoice in invoices.values()])
+    customers = {sub.customer_id for sub in subs.values()}
+    # Read by the transitions' bus payloads; held so the session keeps them for the whole batch.
+    for row in db.session.scalars(select(User).where(User.id.in_(customers))):
+        hold((User, row.id), row)
+    for row in db.session.scalars(select(Plan).where(Plan.id.in_({sub.plan_id for sub in subs.values()}))):
+        hold((Plan, row.id), row)
+    cards = {(c.user_id, c.token_fingerprint): c for c in db.session.scalars(select(PaymentMethod).where(
+        PaymentMethod.provider == provider, PaymentMethod.user_id.in_(customers)))}
+    for facts in transactions:
+        invoice = invoices.get(invoice_number(facts))
+        if facts.token and invoice is not None:
+            hold(card_key(invoice.customer_id, provider, facts.token),
+                 cards.get((invoice.customer_id, token_fingerprint(facts.token))))
 
 
 def record_success(facts, *, actor: str, cause: str) -> Outcome:
@@ -131,16 +171,23 @@ def _save_card(sub: Subscription, facts):
     if not facts.token:
         return
     provider = get_provider().name
-    card = db.session.scalar(select(PaymentMethod).where(
-        PaymentMethod.user_id == sub.customer_id, PaymentMethod.provider == provider,
-        PaymentMethod.token_fingerprint == token_fingerprint(facts.token)))
+    key = card_key(sub.customer_id, provider, facts.token)
+    card = held(key, default=key)
+    if card is key:
+        card = db.session.scalar(select(PaymentMethod).where(
+            PaymentMethod.user_id == sub.customer_id, PaymentMethod.provider == provider,
+            PaymentMethod.token_fingerprint == token_fingerprint(facts.token)))
     if card is None:
         card = PaymentMethod.for_token(facts.token, user_id=sub.customer_id, provider=provider,
                                        card_first_six=facts.card_first_six, card_last_four=facts.card_last_four,
                                        card_type=facts.card_type, card_exp=facts.card_exp)
         db.session.add(card)
-        db.session.flush()
-    sub.payment_method_id = card.id
+        hold(key, card)
+    sub.payment_method = card
+
+
+def card_key(customer_id: int, provider: str, token: str) -> tuple:
+    return (PaymentMethod, customer_id, provider, token_fingerprint(token))
 
 
 def record_decline(facts, *, actor: str, cause: str, retry_allowed: bool = True) -> Outcome:

@@ -1,8 +1,33 @@
 """The base every billing lifecycle shares, and the listeners that write the audit and outbox rows."""
+import threading
+
 from statemachine import StateChart
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal.extensions import db
+
+# Per thread: machine class -> built machines not running an event right now.
+_IDLE = threading.local()
+
+
+class RowRef:
+    """The model a machine sees: the row it is running for. A machine is costly to build (about 1.4 ms,
+    more than sending it an event), so `BillingMachine.run` keeps built ones per thread and points
+    them at the next row; every attribute read and write goes through to that row."""
+
+    __slots__ = ("row",)
+
+    def __init__(self, row):
+        object.__setattr__(self, "row", row)
+
+    def __getattr__(self, name):
+        return getattr(object.__getattribute__(self, "row"), name)
+
+    def __setattr__(self, name, value):
+        if name == "row":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.row, name, value)
 
 
 class BillingMachine(StateChart):
@@ -19,7 +44,21 @@ class BillingMachine(StateChart):
 
     @classmethod
     def bind(cls, row):
-        return cls(model=row, state_field="status", listeners=[TransitionLog(cls.entity_type)])
+        return cls(model=RowRef(row), state_field="status", listeners=[TransitionLog(cls.entity_type)])
+
+    @classmethod
+    def run(cls, row, event: str, **data):
+        """Send `event` for `row` on a machine of this class that this thread built before, if one is
+        idle. A machine whose event raised, or that reached a final state (its engine stops), is
+        dropped rather than reused."""
+        idle = _IDLE.__dict__.setdefault(cls, [])
+        # A new row without a state yet gets a machine of its own: building one enters the initial state.
+        machine = idle.pop() if idle and row.status is not None else cls.bind(row)
+        machine.model.row = row
+        machine.send(event, **data)
+        machine.model.row = None
+        if not machine.is_terminated:
+            idle.append(machine)
 
     @classmethod
     def diagram(cls) -> str:
@@ -39,7 +78,7 @@ class TransitionLog:
 
         if actor is None:
             raise ValueError(f"{self.entity_type} {event}: every transition needs an actor")
-        row = machine.model
+        row = machine.model.row
         if row.id is None:
             db.session.add(row)
             db.session.flush()
@@ -65,4 +104,4 @@ class TransitionLog:
             )
 
 
-__all__ = ["BillingMachine", "TransitionLog", "TransitionNotAllowed"]
+__all__ = ["BillingMachine", "RowRef", "TransitionLog", "TransitionNotAllowed"]

@@ -192,6 +192,10 @@ def sandbox(sandbox_server, merchant):
     """The running emulator, reset to its start-up settings with empty storage."""
     requests.post(f"{sandbox_server.url}/control/reset", timeout=5).raise_for_status()
     yield sandbox_server
+    # A call a test left hanging (timeout_next) must answer before the next test counts answers.
+    deadline = time.monotonic() + 5
+    while sandbox_server.stats()["in_flight"] > 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
     requests.post(f"{sandbox_server.url}/control/reset", timeout=5).raise_for_status()
 
 

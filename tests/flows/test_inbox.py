@@ -1,0 +1,120 @@
+"""Pay notifications in bulk: a burst is applied a batch per transaction, each one as if alone."""
+from sqlalchemy import event, func, select
+
+from portal.billing import inbox
+from portal.extensions import db
+from portal.models import Invoice, OutboxMessage, Payment, PaymentMethod, Plan, Subscription, Transition, WebhookEvent
+from portal.queue import billing_queue
+from tests.factories import make_customer, make_plan
+from tests.flows.test_notifications import form, pay_fields, post, signed
+
+
+def checkouts(billing, count):
+    if db.session.scalar(select(Plan).where(Plan.code == "monthly")) is None:
+        make_plan(code="monthly", amount=29900)
+    return [billing.checkout(make_customer(), "monthly")[1] for _ in range(count)]
+
+
+def notify(live, invoice, transaction_id, kind="pay", **overrides):
+    body = form(pay_fields(invoice, transaction_id, Token=f"tk_{transaction_id}", **overrides))
+    assert post(live, kind, body, signed(body)).json() == {"code": 0}
+
+
+def transitions_of(entity_type, entity_id):
+    return db.session.execute(select(Transition.from_state, Transition.to_state, Transition.event).where(
+        Transition.entity_type == entity_type, Transition.entity_id == entity_id).order_by(Transition.id)).all()
+
+
+def test_a_burst_of_pays_queues_one_job_and_lands_as_if_each_came_alone(billing, live):
+    invoices = checkouts(billing, 30)
+    for n, invoice in enumerate(invoices):
+        notify(live, invoice, 7770000 + n)
+    assert billing_queue().count == 1  # one drain job for the burst, not one per notification
+
+    billing.work()
+    billing.assert_no_failed_jobs()
+    db.session.expire_all()
+    for n, invoice in enumerate(invoices):
+        invoice = db.session.get(Invoice, invoice.id)
+        sub = db.session.get(Subscription, invoice.subscription_id)
+        [payment] = invoice.payments
+        assert (invoice.status, sub.status, payment.status) == ("paid", "active", "completed")
+        assert (payment.provider_transaction_id, payment.amount, payment.needs_review) == (str(7770000 + n), 29900,
+                                                                                           False)
+        assert sub.current_period_start == invoice.period_start and sub.current_period_end == invoice.period_end
+        assert db.session.get(PaymentMethod, sub.payment_method_id).card_last_four == "3055"
+        assert transitions_of("payment", payment.id) == [("pending", "completed", "complete")]
+        assert transitions_of("invoice", invoice.id) == [("open", "paid", "pay")]
+        assert transitions_of("subscription", sub.id) == [("pending", "active", "activate")]
+        messages = db.session.scalars(select(OutboxMessage).where(
+            OutboxMessage.aggregate_type.in_(["payment", "subscription"]),
+            OutboxMessage.aggregate_id.in_([payment.id, sub.id])).order_by(OutboxMessage.id)).all()
+        by_key = {(m.routing_key, m.aggregate_id): m.payload for m in messages}
+        assert by_key[("payment.succeeded", payment.id)]["subscription_id"] == sub.id
+        assert by_key[("payment.succeeded", payment.id)]["customer_external_id"] == invoice.customer.external_id
+        assert by_key[("subscription.activated", sub.id)]["customer"]["email"] == invoice.customer.email
+    assert db.session.scalar(select(func.count()).select_from(WebhookEvent).where(
+        WebhookEvent.status == "processed", WebhookEvent.attempts == 1)) == 30
+
+
+def test_a_batch_asks_the_database_the_same_number_of_times_whatever_its_size(billing, live):
+    def statements_to_drain(count, first_transaction):
+        for n, invoice in enumerate(checkouts(billing, count)):
+            notify(live, invoice, first_transaction + n)
+        billing_queue().empty()
+        seen = []
+        counter = lambda *args: seen.append(1)  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            assert inbox.drain() == count
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+        return len(seen)
+
+    small, large = statements_to_drain(3, 7771000), statements_to_drain(40, 7772000)
+    assert large == small
+    active = select(func.count()).select_from(Subscription).where(Subscription.status == "active")
+    assert db.session.scalar(active) == 43
+
+
+def test_a_full_batch_queues_the_next_drain_first_so_workers_share_a_backlog(billing, live):
+    for n, invoice in enumerate(checkouts(billing, 5)):
+        notify(live, invoice, 7773000 + n)
+    billing_queue().empty()
+    assert inbox.drain(limit=2) == 2
+    assert [job.func_name for job in billing_queue().jobs] == [inbox.DRAIN_JOB]
+    billing.work()
+    assert db.session.scalar(select(func.count()).select_from(WebhookEvent).where(
+        WebhookEvent.status == "processed")) == 5
+
+
+def test_one_bad_notification_does_not_hold_up_the_batch(billing, live):
+    invoices = checkouts(billing, 4)
+    for n, invoice in enumerate(invoices):
+        # The third one says the payment was declined, at the Pay address: the batch cannot apply it.
+        notify(live, invoice, 7774000 + n, **({"Status": "Declined"} if n == 2 else {}))
+    billing.work(rounds=1)
+
+    db.session.expire_all()
+    statuses = [db.session.get(Subscription, i.subscription_id).status for i in invoices]
+    assert statuses == ["active", "active", "pending", "active"]
+    bad = db.session.scalars(select(WebhookEvent).where(WebhookEvent.transaction_id == "7774002")).one()
+    assert (bad.status, bad.attempts) == ("received", 1) and "not a success" in bad.error
+    # Its own job tries again a little later, then with backoff; no payment was recorded half-way.
+    [retry] = [billing_queue().fetch_job(i) for i in billing_queue().scheduled_job_registry.get_job_ids()]
+    assert (retry.func_name, retry.args) == ("workers.notifications.process_notification", (bad.id,))
+    assert db.session.scalar(select(func.count()).select_from(Payment)) == 3
+
+
+def test_pay_and_confirm_of_one_transaction_in_one_batch_apply_in_order(billing, live):
+    [invoice] = checkouts(billing, 1)
+    notify(live, invoice, 7775000, Status="Authorized")
+    notify(live, invoice, 7775000, kind="confirm", Status="Completed")
+    billing.work()
+    billing.assert_no_failed_jobs()
+    db.session.expire_all()
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert transitions_of("payment", payment.id) == [("pending", "authorized", "authorize"),
+                                                      ("authorized", "completed", "confirm")]
+    assert db.session.get(Invoice, invoice.id).status == "paid"
+    assert db.session.get(Subscription, invoice.subscription_id).status == "active"
