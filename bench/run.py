@@ -517,7 +517,7 @@ def _transitions(topo, bench, args, insert_rate):
     bench.extra["transitions"] = {"processed": processed, "queued": queued, "paid_invoices": paid,
                                   "left_unprocessed_and_dropped": len(dropped)}
     bench.row(f"2 transitions (Pay -> paid + active, {args.workers} workers)", rate, insert_rate, 0.15,
-              "jobs/s vs INSERT+COMMIT/s",
+              "notifications/s vs INSERT+COMMIT/s",
               note=f"{processed} of {queued} processed in the window; {paid} invoices paid")
 
 
