@@ -26,7 +26,6 @@ import run as bench  # noqa: E402  (the harness: Topology, pay_bodies)
 
 def inner(count: int, skip: int) -> dict:
     """Runs with the bench database in the environment: the in-process part."""
-    from pyinstrument import Profiler
     from sqlalchemy import event, select
 
     from portal import create_app
@@ -90,12 +89,7 @@ def inner(count: int, skip: int) -> dict:
             db.session.remove()
         wall = time.perf_counter() - t0
         timing_plain, counting_plain, stmts_plain = dict(timing), dict(counting), dict(stmts)
-        profiler = Profiler(interval=0.0005)
-        profiler.start()
-        for i in profiled:
-            notifications.process(i)
-            db.session.remove()
-        profiler.stop()
+        profiler = profile_each(notifications.process, profiled)
     n = len(plain)
     # Timers overlap: flush includes its SQL, machine_send includes the flushes its listeners trigger.
     per = {k: round(v / n * 1000, 3) for k, v in timing_plain.items()}
@@ -106,6 +100,21 @@ def inner(count: int, skip: int) -> dict:
             "statements_per_notification": {k: round(v / n, 2) for k, v in
                                             sorted(stmts_plain.items(), key=lambda kv: -kv[1])},
             "pyinstrument": profiler.output_text(unicode=False, color=False, show_all=False)}
+
+
+def profile_each(job, args_list):
+    """pyinstrument over `job(args)` for each, as a worker runs them (session removed after each)."""
+    from pyinstrument import Profiler
+
+    from portal.extensions import db
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for args in args_list:
+        job(args)
+        db.session.remove()
+    profiler.stop()
+    return profiler
 
 
 def inner_batch() -> dict:

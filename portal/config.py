@@ -44,6 +44,9 @@ def from_environment():
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
+        # Subscriptions a renewal job charges side by side: worker processes x this is the most provider
+        # calls in flight, to keep under the terminal's concurrency limit.
+        "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
         "RQ_QUEUES": ["billing"],
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "ru",

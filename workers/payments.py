@@ -18,6 +18,13 @@ def renew_subscription(subscription_id: int) -> str:
 
 
 @job
+def renew_subscriptions(subscription_ids: list[int]) -> dict[int, str]:
+    from portal.billing.renewals import renew_many
+
+    return renew_many(subscription_ids)
+
+
+@job
 def send_refund(refund_id: int) -> None:
     from portal.billing.refunds import send_refund as send
 

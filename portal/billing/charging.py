@@ -1,57 +1,140 @@
 """Charging a saved card for an invoice (renewal, dunning retry, repay) with an idempotent request id:
 a retry after a crash asks the provider the same question and gets the same answer, never a second charge."""
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from portal import clock
 from portal.billing import payments
 from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
-from portal.machines import atomic, lock
-from portal.models import Invoice, Subscription
+from portal.machines import atomic, hold, lock, lock_all
+from portal.models import Invoice, PaymentMethod, Subscription, User
 from portal.providers import PaymentDeclined, ProviderError, RetryableProviderError, get_provider, request_id
-from portal.queue import enqueue
+from portal.queue import RETRY_INTERVALS, enqueue
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What one attempt asks the provider: built under the invoice's lock, sent without any lock held."""
+    invoice_id: int
+    attempt: int
+    actor: str
+    cause: str
+    request: dict
 
 
 def charge_invoice(invoice_id: int, *, customer_present: bool = False, actor: str | None = None,
                    cause: str | None = None) -> str:
     """Job body. Returns what happened: 'paid', 'declined', or why nothing was done."""
     with atomic():
-        invoice = lock(Invoice, invoice_id)
-        if invoice.status != "open":
-            return f"invoice is {invoice.status}"
-        if not customer_present and invoice.next_attempt_at and invoice.next_attempt_at > clock.now():
-            return "next attempt not due yet"
-        sub = invoice.subscription
-        card = sub.payment_method
-        if card is None:
-            payments.record_uncollectible(invoice, lock(Subscription, sub.id), actor=actor or "job:charge",
-                                          cause=f"invoice {invoice_id}: no saved card to charge")
-            return "no saved card"
-        attempt = (invoice.attempt_count or 0) + 1
-        charge = dict(token=card.token, amount_minor=invoice.amount, currency=invoice.currency,
-                      account_id=_account(sub), invoice_id=invoice.id, description=invoice.description,
-                      email=sub.customer.email, request_id=request_id("invoice", invoice.id, "attempt", attempt),
-                      customer_present=customer_present)
-    actor = actor or "job:charge"
-    cause = f"{cause or 'scheduled charge'}: invoice {invoice_id}, attempt {attempt}"
+        prepared = _prepare(lock(Invoice, invoice_id), customer_present, actor, cause)
+    if isinstance(prepared, str):
+        return prepared
+    answer = _send(get_provider(), prepared)
+    if isinstance(answer, RetryableProviderError):
+        raise answer  # the job is retried with the same attempt, so the same request id
+    with atomic():
+        return _record(prepared, answer)
+
+
+def charge_invoices(invoice_ids: list[int], *, pool: ThreadPoolExecutor) -> dict[int, str]:
+    """Many invoices at once (a renewal run): prepared under one transaction, sent side by side on
+    `pool`, recorded in one transaction as a batch of notifications is. If the batch cannot be recorded
+    as a whole, each answer is recorded alone; one the provider could not give (a passing error) gets
+    its own charge job, with the same attempt and so the same request id."""
+    outcomes: dict[int, str] = {}
+    with atomic():
+        invoices = lock_all(Invoice, invoice_ids)
+        _hold_cards(invoices.values())
+        for invoice_id, invoice in invoices.items():
+            prepared = _prepare(invoice, False, None, None)
+            outcomes[invoice_id] = prepared
+    charges = [c for c in outcomes.values() if isinstance(c, Charge)]
+    provider = get_provider()
+    answers = list(pool.map(lambda charge: _send(provider, charge), charges))
+    settled = [(c, a) for c, a in zip(charges, answers, strict=True) if not isinstance(a, RetryableProviderError)]
+    for charge, answer in zip(charges, answers, strict=True):
+        if isinstance(answer, RetryableProviderError):
+            outcomes[charge.invoice_id] = "provider unavailable; retried by its own job"
+            enqueue("workers.payments.charge_invoice", charge.invoice_id, job_id=f"charge-invoice-{charge.invoice_id}"
+                    f"-attempt-{charge.attempt}", delay=timedelta(seconds=RETRY_INTERVALS[0]))
     try:
-        transaction = get_provider().charge_token(**charge)
-    except PaymentDeclined as declined:
         with atomic():
-            payments.record_decline(declined.transaction, actor=actor, cause=cause,
-                                    retry_allowed=declined.retry_allowed)
+            payments.hold_for([a.transaction if isinstance(a, PaymentDeclined) else a for _, a in settled
+                               if isinstance(a, PaymentDeclined) or not isinstance(a, ProviderError)])
+            for charge, answer in settled:
+                outcomes[charge.invoice_id] = _record(charge, answer)
+    except Exception:
+        log.exception("recording %d charges as a batch failed; recording them one by one", len(settled))
+        for charge, answer in settled:
+            with atomic():
+                outcomes[charge.invoice_id] = _record(charge, answer)
+    return outcomes
+
+
+def _prepare(invoice: Invoice, customer_present: bool, actor: str | None, cause: str | None) -> Charge | str:
+    """Under the invoice's lock: the charge to send, or why there is none (then recorded if it counts)."""
+    if invoice.status != "open":
+        return f"invoice is {invoice.status}"
+    if not customer_present and invoice.next_attempt_at and invoice.next_attempt_at > clock.now():
+        return "next attempt not due yet"
+    sub = invoice.subscription
+    card = sub.payment_method
+    if card is None:
+        payments.record_uncollectible(invoice, lock(Subscription, sub.id), actor=actor or "job:charge",
+                                      cause=f"invoice {invoice.id}: no saved card to charge")
+        return "no saved card"
+    attempt = (invoice.attempt_count or 0) + 1
+    request = dict(token=card.token, amount_minor=invoice.amount, currency=invoice.currency,
+                   account_id=_account(sub), invoice_id=invoice.id, description=invoice.description,
+                   email=sub.customer.email, request_id=request_id("invoice", invoice.id, "attempt", attempt),
+                   customer_present=customer_present)
+    return Charge(invoice.id, attempt, actor or "job:charge",
+                  f"{cause or 'scheduled charge'}: invoice {invoice.id}, attempt {attempt}", request)
+
+
+def _hold_cards(invoices) -> None:
+    """The subscriptions, cards and customers `_prepare` reads, loaded in three statements."""
+    subs = {s.id: s for s in db.session.scalars(select(Subscription).where(
+        Subscription.id.in_({i.subscription_id for i in invoices})))}
+    for model, ids in ((PaymentMethod, {s.payment_method_id for s in subs.values()}),
+                       (User, {s.customer_id for s in subs.values()})):
+        for row in db.session.scalars(select(model).where(model.id.in_(ids))):
+            hold((model, row.id), row)
+    for sub in subs.values():
+        hold((Subscription, "read", sub.id), sub)
+
+
+def _send(provider, charge: Charge):
+    """The provider's answer: a transaction, a PaymentDeclined, a refusal (ProviderError) or a passing
+    error (RetryableProviderError), returned rather than raised so a batch can sort them."""
+    try:
+        return provider.charge_token(**charge.request)
+    except (PaymentDeclined, ProviderError) as answer:  # RetryableProviderError is a ProviderError
+        return answer
+
+
+def _record(charge: Charge, answer) -> str:
+    """In the caller's transaction: what the provider said about one charge."""
+    if isinstance(answer, PaymentDeclined):
+        payments.record_decline(answer.transaction, actor=charge.actor, cause=charge.cause,
+                                retry_allowed=answer.retry_allowed)
         return "declined"
-    except RetryableProviderError:
-        raise  # the job is retried with the same attempt, so the same request id
-    except ProviderError as refused:
+    if isinstance(answer, ProviderError):
         # The provider will not take this request at all (token unknown or removed, card blocked): no
         # transaction exists, and asking again cannot help. The customer needs another card.
-        with atomic():
-            invoice = lock(Invoice, invoice_id)
-            if invoice.status == "open" and (invoice.attempt_count or 0) + 1 == attempt:
-                payments.record_uncollectible(invoice, lock(Subscription, invoice.subscription_id), actor=actor,
-                                              cause=f"{cause}: {refused.message}")
+        invoice = lock(Invoice, charge.invoice_id)
+        if invoice.status == "open" and (invoice.attempt_count or 0) + 1 == charge.attempt:
+            payments.record_uncollectible(invoice, lock(Subscription, invoice.subscription_id), actor=charge.actor,
+                                          cause=f"{charge.cause}: {answer.message}")
         return "refused"
-    with atomic():
-        payments.record_success(transaction, actor=actor, cause=cause)
+    payments.record_success(answer, actor=charge.actor, cause=charge.cause)
     return "paid"
 
 

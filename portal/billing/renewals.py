@@ -1,7 +1,10 @@
 """Scheduled work: renewals due, dunning retries, checkout expiry and reconciliation. Each tick finds
-the work and hands each piece to its own job; each job locks its row and returns early if done."""
+the work and hands it to jobs; each job locks its rows and returns early where the work is done."""
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import cache
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -10,8 +13,8 @@ from portal.billing import dunning
 from portal.billing.checkout import CHECKOUT_LIFETIME
 from portal.billing.periods import add_interval
 from portal.extensions import db
-from portal.machines import atomic, fire, lock
-from portal.models import Invoice, Subscription
+from portal.machines import atomic, fire, hold, lock, lock_all
+from portal.models import Invoice, Plan, Subscription
 from portal.queue import enqueue, enqueue_each
 
 RECONCILE_AFTER = timedelta(minutes=15)
@@ -22,22 +25,27 @@ def charge_job_id(invoice: Invoice) -> str:
 
 
 def renewals_due(now=None) -> int:
-    """Subscriptions whose period has ended, each handed to its own renewal job: the tick stays quick
-    however many are due, and the worker pool charges them side by side."""
+    """Subscriptions whose period has ended, handed to renewal jobs a group at a time: the tick stays
+    quick however many are due. A group is the due subscriptions among RENEWAL_BATCH consecutive ids,
+    so a later tick names the same job while it waits (and enqueues nothing twice); one job charges its
+    group's cards side by side, so a worker has up to RENEWAL_BATCH provider calls in flight."""
     now = now or clock.now()
-    due = db.session.execute(
-        select(Subscription.id, Subscription.current_period_end)
+    due = db.session.scalars(
+        select(Subscription.id)
         .where(Subscription.status.in_(("active", "trialing")), Subscription.current_period_end <= now)
-        .order_by(Subscription.current_period_end)
+        .order_by(Subscription.id)
     ).all()
-    renewals = [(f"renew-subscription-{sub_id}-{int(period_end.timestamp())}", (sub_id,))
-                for sub_id, period_end in due]
-    enqueue_each("workers.payments.renew_subscription", renewals)
+    size = current_app.config["RENEWAL_BATCH"]
+    groups = {}
+    for sub_id in due:
+        groups.setdefault(sub_id // size, []).append(sub_id)
+    enqueue_each("workers.payments.renew_subscriptions",
+                 [(f"renew-subscriptions-{size}-{group}", (ids,)) for group, ids in groups.items()])
     return len(due)
 
 
 def renew(sub_id: int) -> str:
-    """Job body: the period's renewal invoice (created once), charged; or the end the customer asked for."""
+    """The period's renewal invoice (created once), charged; or the end the customer asked for."""
     from portal.billing.charging import charge_invoice
 
     invoice_id = open_renewal(sub_id)
@@ -46,32 +54,62 @@ def renew(sub_id: int) -> str:
     return charge_invoice(invoice_id)
 
 
+def renew_many(sub_ids: list[int]) -> dict[int, str]:
+    """Job body: `renew` for a group of subscriptions, their cards charged side by side."""
+    from portal.billing.charging import charge_invoices
+
+    invoices = open_renewals(sub_ids)
+    charged = charge_invoices(list(invoices.values()), pool=_charging_pool())
+    return {sub_id: charged.get(invoices.get(sub_id), "nothing to charge") for sub_id in sub_ids}
+
+
+@cache
+def _charging_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=current_app.config["RENEWAL_BATCH"], thread_name_prefix="charge")
+
+
 def open_renewal(sub_id: int) -> int | None:
     """The renewal invoice for the subscription's next period, created once; or the end of a
     subscription set to cancel at period end. Returns the invoice to charge, if any."""
-    with atomic():
-        sub = lock(Subscription, sub_id)
-        if sub.status not in ("active", "trialing") or sub.current_period_end > clock.now():
-            return None
-        if sub.cancel_at_period_end:
-            fire(sub, "cancel", actor="job:renewal", cause="period ended with auto-renew off")
-            return None
-        start = sub.current_period_end
-        existing = db.session.scalar(select(Invoice).where(
-            Invoice.subscription_id == sub.id, Invoice.kind == "renewal", Invoice.period_start == start))
-        if existing is not None:
-            return existing.id if existing.status == "open" else None
-        invoice = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="renewal", status="open",
-                          amount=sub.amount, currency=sub.currency, period_start=start,
-                          period_end=add_interval(start, sub.plan.interval_unit, sub.plan.interval_count),
-                          description=f"Renewal of {sub.plan.name}", next_attempt_at=start)
-        db.session.add(invoice)
-        try:
+    return open_renewals([sub_id]).get(sub_id)
+
+
+def open_renewals(sub_ids: list[int]) -> dict[int, int]:
+    """`open_renewal` for many subscriptions in one transaction: subscription id -> invoice to charge.
+    If another worker created one of the invoices meanwhile (the unique index decides), each is done
+    alone."""
+    try:
+        with atomic():
+            now = clock.now()
+            subs = [s for s in lock_all(Subscription, sub_ids).values()
+                    if s.status in ("active", "trialing") and s.current_period_end <= now]
+            existing = {(i.subscription_id, i.period_start): i for i in db.session.scalars(select(Invoice).where(
+                Invoice.subscription_id.in_([s.id for s in subs]), Invoice.kind == "renewal",
+                Invoice.period_start.in_({s.current_period_end for s in subs})))}
+            for plan in db.session.scalars(select(Plan).where(Plan.id.in_({s.plan_id for s in subs}))):
+                hold((Plan, plan.id), plan)
+            invoices = {}
+            for sub in subs:
+                if sub.cancel_at_period_end:
+                    fire(sub, "cancel", actor="job:renewal", cause="period ended with auto-renew off")
+                    continue
+                invoices[sub.id] = existing.get((sub.id, sub.current_period_end)) or _renewal_invoice(sub)
             db.session.flush()
-        except IntegrityError:
-            # Another worker created it between our check and insert; the unique index decided.
-            return None
-        return invoice.id
+            return {sub_id: invoice.id for sub_id, invoice in invoices.items() if invoice.status == "open"}
+    except IntegrityError:
+        if len(sub_ids) == 1:
+            return {}
+        return {sub_id: invoice_id for one in sub_ids for sub_id, invoice_id in open_renewals([one]).items()}
+
+
+def _renewal_invoice(sub: Subscription) -> Invoice:
+    start = sub.current_period_end
+    invoice = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="renewal", status="open",
+                      amount=sub.amount, currency=sub.currency, period_start=start,
+                      period_end=add_interval(start, sub.plan.interval_unit, sub.plan.interval_count),
+                      description=f"Renewal of {sub.plan.name}", next_attempt_at=start)
+    db.session.add(invoice)
+    return invoice
 
 
 def dunning_due(now=None) -> int:
