@@ -128,9 +128,7 @@ class Topology:
             proc.wait()
 
     def start_web(self):
-        # As the Procfile's web: 2 processes of 4 threads (a request waiting on PostgreSQL's COMMIT or on
-        # Redis leaves its process's CPU to another; +17 % on notification ingest, /healthz unchanged).
-        self.start("web", [str(BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{self.web_port}",
+        self.start("web", [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{self.web_port}",
                            "--log-level", "warning", "wsgi:app"])
         _wait_http(f"{self.web}/healthz")
 
