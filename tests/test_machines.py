@@ -233,3 +233,29 @@ def test_diagram_is_rendered_from_the_class(machine):
     assert diagram.startswith("stateDiagram-v2")
     for state in machine.states:
         assert state.id in diagram
+
+
+def test_a_query_in_the_same_transaction_sees_the_transitions_and_events_so_far(app):
+    sub = make_subscription(status="active")
+    with atomic():
+        fire(lock(Subscription, sub.id), "mark_past_due", actor="test", cause="first")
+        assert [t.event for t in transitions_of("subscription", sub.id)] == ["mark_past_due"]
+        assert outbox_keys() == ["subscription.past_due"]
+        fire(lock(Subscription, sub.id), "expire", actor="test", cause="second")
+    assert [t.event for t in transitions_of("subscription", sub.id)] == ["mark_past_due", "expire"]
+    assert outbox_keys() == ["subscription.past_due", "subscription.expired"]
+
+
+def test_machines_reused_across_rows_follow_each_row(app):
+    subs = [make_subscription(status=status) for status in ("pending", "active", "pending")]
+    with atomic():
+        for sub in subs:
+            sub = lock(Subscription, sub.id)
+            if sub.status == "pending":
+                fire(sub, "activate", actor="test", **period())
+            else:
+                with pytest.raises(TransitionNotAllowed):
+                    fire(sub, "activate", actor="test", **period())
+    db.session.expire_all()
+    assert [db.session.get(Subscription, s.id).status for s in subs] == ["active", "active", "active"]
+    assert [len(transitions_of("subscription", s.id)) for s in subs] == [1, 0, 1]

@@ -1,13 +1,18 @@
 """The base every billing lifecycle shares, and the listeners that write the audit and outbox rows."""
 import threading
 
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session
 from statemachine import StateChart
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal.extensions import db
+from portal.models.types import utcnow
 
 # Per thread: machine class -> built machines not running an event right now.
 _IDLE = threading.local()
+# session.info key: (transitions rows, outbox rows) queued in the current transaction.
+_AUDIT_ROWS = "audit_rows"
 
 
 class RowRef:
@@ -67,14 +72,15 @@ class BillingMachine(StateChart):
 
 class TransitionLog:
     """Writes the transitions row and any outbox row in the session of the change, so the three commit
-    together or not at all."""
+    together or not at all. The rows are queued on the session and written with one multi-row INSERT
+    per table (`write_audit_rows`) before the session flushes, runs a query or commits: a batch of
+    notifications pays for two statements, not a unit-of-work object per row."""
 
     def __init__(self, entity_type):
         self.entity_type = entity_type
 
     def after_transition(self, event, source, target, machine, actor=None, cause=""):
         from portal.events import event_payload
-        from portal.models import OutboxMessage, Transition
 
         if actor is None:
             raise ValueError(f"{self.entity_type} {event}: every transition needs an actor")
@@ -82,26 +88,57 @@ class TransitionLog:
         if row.id is None:
             db.session.add(row)
             db.session.flush()
-        db.session.add(
-            Transition(
-                entity_type=self.entity_type,
-                entity_id=row.id,
-                from_state=source.value,
-                to_state=target.value,
-                event=str(event),
-                actor=actor,
-                cause=cause or "",
-            )
-        )
         routing_key = machine.announces.get(str(event))
         if routing_key:
-            # Reading the row's relationships for the payload must not flush the session half-way.
+            # Reading the row's relationships for the payload must not flush the session half-way (its
+            # queries write the rows queued so far, so the queue is taken only after them).
             with db.session.no_autoflush:
                 payload = event_payload(routing_key, row)
-            db.session.add(
-                OutboxMessage(routing_key=routing_key, aggregate_type=self.entity_type, aggregate_id=row.id,
-                              payload=payload)
-            )
+        now = utcnow()
+        transitions, outbox = db.session.info.setdefault(_AUDIT_ROWS, ([], []))
+        transitions.append({"entity_type": self.entity_type, "entity_id": row.id, "from_state": source.value,
+                            "to_state": target.value, "event": str(event), "actor": actor, "cause": cause or "",
+                            "created_at": now})
+        if routing_key:
+            outbox.append({"routing_key": routing_key, "aggregate_type": self.entity_type, "aggregate_id": row.id,
+                           "payload": payload, "created_at": now, "publish_attempts": 0})
 
 
-__all__ = ["BillingMachine", "RowRef", "TransitionLog", "TransitionNotAllowed"]
+def write_audit_rows(session: Session) -> None:
+    """Write the transitions and outbox rows queued in this session's transaction, in order."""
+    from portal.models import OutboxMessage, Transition
+
+    queued = session.info.pop(_AUDIT_ROWS, None)
+    if queued is None:
+        return
+    transitions, outbox = queued
+    connection = session.connection()
+    for table, rows in ((Transition.__table__, transitions), (OutboxMessage.__table__, outbox)):
+        if rows:
+            connection.execute(insert(table), rows)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session, flush_context, instances):
+    write_audit_rows(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session):
+    write_audit_rows(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_query(orm_execute_state):
+    # A query in the same transaction sees the rows, as it would see flushed objects.
+    if _AUDIT_ROWS in orm_execute_state.session.info:
+        write_audit_rows(orm_execute_state.session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session, previous_transaction):
+    if not previous_transaction.nested:
+        session.info.pop(_AUDIT_ROWS, None)
+
+
+__all__ = ["BillingMachine", "RowRef", "TransitionLog", "TransitionNotAllowed", "write_audit_rows"]
