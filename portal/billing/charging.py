@@ -61,9 +61,7 @@ def charge_invoices(invoice_ids: list[int], *, pool: ThreadPoolExecutor) -> dict
     settled = [(c, a) for c, a in zip(charges, answers, strict=True) if not isinstance(a, RetryableProviderError)]
     for charge, answer in zip(charges, answers, strict=True):
         if isinstance(answer, RetryableProviderError):
-            outcomes[charge.invoice_id] = "provider unavailable; retried by its own job"
-            enqueue("workers.payments.charge_invoice", charge.invoice_id, job_id=f"charge-invoice-{charge.invoice_id}"
-                    f"-attempt-{charge.attempt}", delay=timedelta(seconds=RETRY_INTERVALS[0]))
+            outcomes[charge.invoice_id] = _retry_alone(charge, "provider unavailable")
     try:
         with atomic():
             payments.hold_for([a.transaction if isinstance(a, PaymentDeclined) else a for _, a in settled
@@ -73,9 +71,22 @@ def charge_invoices(invoice_ids: list[int], *, pool: ThreadPoolExecutor) -> dict
     except Exception:
         log.exception("recording %d charges as a batch failed; recording them one by one", len(settled))
         for charge, answer in settled:
-            with atomic():
-                outcomes[charge.invoice_id] = _record(charge, answer)
+            try:
+                with atomic():
+                    outcomes[charge.invoice_id] = _record(charge, answer)
+            except Exception as exc:
+                log.warning("charge of invoice %s not recorded (%s)", charge.invoice_id, exc)
+                outcomes[charge.invoice_id] = _retry_alone(charge, "not recorded")
     return outcomes
+
+
+def _retry_alone(charge: Charge, why: str) -> str:
+    """Its own charge job, a little later: the same attempt, so the same request id, so the provider's
+    same answer (a charge it took is replayed, never taken twice)."""
+    enqueue("workers.payments.charge_invoice", charge.invoice_id,
+            job_id=f"charge-invoice-{charge.invoice_id}-attempt-{charge.attempt}",
+            delay=timedelta(seconds=RETRY_INTERVALS[0]))
+    return f"{why}; retried by its own job"
 
 
 def _prepare(invoice: Invoice, customer_present: bool, actor: str | None, cause: str | None) -> Charge | str:
@@ -116,7 +127,7 @@ def _send(provider, charge: Charge):
     error (RetryableProviderError), returned rather than raised so a batch can sort them."""
     try:
         return provider.charge_token(**charge.request)
-    except (PaymentDeclined, ProviderError) as answer:  # RetryableProviderError is a ProviderError
+    except ProviderError as answer:  # PaymentDeclined and RetryableProviderError are ProviderErrors
         return answer
 
 
