@@ -211,17 +211,8 @@ def main():
         json.dumps(report, indent=2))
 
 
-def _outer(topo, args):
-    from redis import Redis
-    from rq import Queue
-
-    topo.prepare()
-    topo.env.pop("AMQP_URL", None)
-    n_rq = args.count
-    topo.flask("bench-data", "--open-invoices", str(args.count + n_rq + 100))
-    topo.last_notified_invoice = 0
-    path = topo.tmp / "pay.tsv"
-    bench.pay_bodies(topo, path, args.count + n_rq, 800000000)
+def store_unprocessed(topo, path):
+    """The signed Pay bodies in `path` stored in the inbox as if just received, no job queued."""
     rows = []
     for line in path.read_text().splitlines():
         _, body = line.split("\t", 1)
@@ -233,6 +224,20 @@ def _outer(topo, args):
                                attempts, content_type, body, remote_addr, received_at)
                                VALUES ('sandbox', 'pay', %s, %s, 'received', 0,
                                        'application/x-www-form-urlencoded', %s, '127.0.0.1', now())""", rows)
+
+
+def _outer(topo, args):
+    from redis import Redis
+    from rq import Queue
+
+    topo.prepare()
+    topo.env.pop("AMQP_URL", None)
+    n_rq = args.count
+    topo.flask("bench-data", "--open-invoices", str(args.count + n_rq + 100))
+    topo.last_notified_invoice = 0
+    path = topo.tmp / "pay.tsv"
+    bench.pay_bodies(topo, path, args.count + n_rq, 800000000)
+    store_unprocessed(topo, path)
     report = {}
     if args.batch:
         done = subprocess.run([str(bench.BIN / "python"), __file__, "--inner", "--batch"], cwd=bench.ROOT,
@@ -289,17 +294,7 @@ def _outer(topo, args):
     topo.flask("bench-data", "--open-invoices", str(more + 50))
     path2 = topo.tmp / "pay2.tsv"
     bench.pay_bodies(topo, path2, more, 810000000)
-    rows = []
-    for line in path2.read_text().splitlines():
-        _, body = line.split("\t", 1)
-        fields = dict(p.split("=", 1) for p in body.split("&"))
-        rows.append((fields["TransactionId"], fields["InvoiceId"], body.encode()))
-    with bench.psycopg.connect(topo.db_url) as conn:
-        with conn.cursor() as cur:
-            cur.executemany("""INSERT INTO webhook_events (provider, kind, transaction_id, invoice_id, status,
-                               attempts, content_type, body, remote_addr, received_at)
-                               VALUES ('sandbox', 'pay', %s, %s, 'received', 0,
-                                       'application/x-www-form-urlencoded', %s, '127.0.0.1', now())""", rows)
+    store_unprocessed(topo, path2)
     fresh = [i for (i,) in topo.sql("SELECT id FROM webhook_events WHERE status = 'received' ORDER BY id")]
     raw = topo.tmp / "pyspy.txt"
     drain([Queue.prepare_data("workers.notifications.process_notification", args=(i,), result_ttl=600)

@@ -7,25 +7,16 @@ from sqlalchemy import event, select
 from portal import clock
 from portal.billing import renewals
 from portal.extensions import db
-from portal.models import Invoice, Plan, Subscription, Transition
+from portal.models import Invoice, Subscription, Transition
 from portal.queue import billing_queue
-from tests.factories import make_customer, make_plan
+from tests.admin.support import paid_subscription
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
 from tests.flows.test_renewals import renewal_invoices
 from workers import ticks
 
 
 def subscriptions_paid_with(billing, cards):
-    if db.session.scalar(select(Plan).where(Plan.code == "monthly")) is None:
-        make_plan(code="monthly", amount=29900)
-    subs = []
-    for card in cards:
-        sub, _, params = billing.checkout(make_customer(), "monthly")
-        assert billing.pay(params, card=card)["Success"] is True
-        subs.append(sub.id)
-    billing.work()
-    db.session.expire_all()
-    return [db.session.get(Subscription, i) for i in subs]
+    return [paid_subscription(billing, card=card) for card in cards]
 
 
 def test_a_renewal_run_charges_each_card_once_a_group_per_job(billing, app):
