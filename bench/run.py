@@ -306,6 +306,12 @@ class Bench:
             rates.append(result["rate"])
         return median(rates)
 
+    def entitlement(self, customers):
+        """GET the entitlement of random customers among bench-1..bench-<customers>."""
+        return median([wrk(f"{self.topo.web}/api/v1", seconds=self.args.seconds, script=LUA / "entitlement.lua",
+                           script_args=(customers,), headers=[f"Authorization: Bearer {API_TOKEN}"])["rate"]
+                       for _ in range(self.args.rounds)])
+
     def pages(self, label):
         """Median latency of each customer/staff page that exists (one client, so latency not queueing)."""
         found = {}
@@ -418,6 +424,12 @@ def _run(topo, bench, args):
     if args.only == "transitions":
         _transitions(topo, bench, args, bench.insert_commit_rate())
         return
+    if args.only == "web":
+        bench.row("1 notification ingest (Pay, small database)", ingest_small, bench.healthz_rate, 0.30,
+                  "req/s vs /healthz")
+        bench.row(f"4 entitlement read ({small_subs:,} customers)", bench.entitlement(small_subs),
+                  bench.healthz_rate, 0.6, "req/s vs /healthz")
+        return
     pages_small = bench.pages("small")
     queries_small = _query_counts(topo, bench)
 
@@ -434,11 +446,8 @@ def _run(topo, bench, args):
     ingest_large = bench.ingest("large")
     bench.row("1 notification ingest (Pay, 1M rows)", ingest_large, healthz, 0.30, "req/s vs /healthz")
 
-    ent = []
-    for _ in range(args.rounds):
-        ent.append(wrk(f"{topo.web}/api/v1", seconds=args.seconds, script=LUA / "entitlement.lua",
-                       script_args=(large_subs,), headers=[f"Authorization: Bearer {API_TOKEN}"])["rate"])
-    bench.row(f"4 entitlement read ({large_subs:,} customers)", median(ent), healthz, 0.6, "req/s vs /healthz")
+    bench.row(f"4 entitlement read ({large_subs:,} customers)", bench.entitlement(large_subs), healthz, 0.6,
+              "req/s vs /healthz")
 
     pages_large = bench.pages("large")
     queries_large = _query_counts(topo, bench)
@@ -708,8 +717,9 @@ def main(argv=None):
     parser.add_argument("--renewal-batch", type=int, default=6,
                         help="RENEWAL_BATCH of the renewal run's workers (30 / it worker processes)")
     parser.add_argument("--renewal-timeout", type=int, default=420)
-    parser.add_argument("--only", choices=("all", "renewal", "transitions"), default="all",
-                        help="renewal: item 3 alone; transitions: small data, ingest, then item 2 alone")
+    parser.add_argument("--only", choices=("all", "renewal", "transitions", "web"), default="all",
+                        help="renewal: item 3 alone; transitions: small data, ingest, then item 2 alone; "
+                             "web: small data, items 1 and 4 against /healthz (quick A/Bs)")
     parser.add_argument("--keep", action="store_true", help="keep the database, vhost and process logs")
     args = parser.parse_args(argv)
     bench = run(args)

@@ -10,6 +10,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 from portal import clock, create_app
@@ -126,11 +127,24 @@ def app(migrated_app):
         yield migrated_app
         db.session.rollback()
         db.session.remove()
-        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
-        with db.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        _empty_tables()
     _empty_redis(migrated_app.config["REDIS_URL"])
     clock.reset()
+
+
+def _empty_tables(attempts=3):
+    """TRUNCATE locks every table; a request still running in a background thread (a late provider
+    notification to the live server) may hold one and wait for another: PostgreSQL then picks one of the
+    two to fail. When that is the TRUNCATE, it goes again once the other has finished."""
+    tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    for attempt in range(attempts):
+        try:
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as error:
+            if not isinstance(error.orig, psycopg.errors.DeadlockDetected) or attempt == attempts - 1:
+                raise
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from datetime import datetime
 from sqlalchemy import bindparam, literal_column, select
 
 from portal import clock
-from portal.extensions import db
 from portal.models import Plan, Subscription, User
+from portal.statements import AutocommitStatement
 
 # Past due keeps access while dunning runs: the customer is usually one card update away.
 ENTITLED_STATUSES = ("trialing", "active", "past_due")
@@ -23,7 +23,7 @@ class Entitlement:
 
 # Built and compiled once: constructing an ORM select per call costs more than running it, and the
 # endpoint's whole budget is a fraction of a millisecond (bench/README.md, entitlement read).
-_ENTITLEMENT_QUERY = (
+_ENTITLEMENT_QUERY = AutocommitStatement(
     select(User.id, Subscription.id, Subscription.status, Subscription.current_period_end, Plan.code)
     .select_from(User)
     .outerjoin(Subscription, (Subscription.customer_id == User.id)
@@ -37,11 +37,8 @@ _ENTITLEMENT_QUERY = (
 
 
 def entitlement(external_id: str) -> Entitlement | None:
-    """None when the customer is unknown. One read on a pooled connection in autocommit: no ORM session,
-    no BEGIN/ROLLBACK round trips, as nothing here is written."""
-    with db.engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        row = conn.execute(_ENTITLEMENT_QUERY, {"external_id": external_id}).first()
+    """None when the customer is unknown. One read in autocommit, as nothing here is written."""
+    row = _ENTITLEMENT_QUERY.first(external_id=external_id)
     if row is None:
         return None
     _, sub_id, status, until, plan_code = row

@@ -2,7 +2,7 @@
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -14,10 +14,21 @@ from portal.machines import atomic, fire, lock
 from portal.models import Payment, WebhookEvent
 from portal.providers import NOTIFICATION_KINDS, InvalidNotification, get_provider
 from portal.queue import enqueue
+from portal.statements import AutocommitStatement
 
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "workers.notifications.process_notification"
+
+
+# The inbox row of a notification received: one statement, its own transaction.
+_STORE = AutocommitStatement(
+    insert(WebhookEvent.__table__)
+    .values(status="received", attempts=0,
+            **{name: bindparam(name) for name in ("provider", "kind", "transaction_id", "invoice_id",
+                                                  "content_type", "body", "remote_addr", "received_at")})
+    .returning(WebhookEvent.id)
+)
 
 
 @dataclass(frozen=True)
@@ -50,16 +61,12 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
 
     # The lookup columns are bounded; what the customer's browser typed into the widget (InvoiceId) can be
     # anything, and must never cost us the notification. The raw body keeps every byte.
-    # One statement in autocommit: the INSERT is its own transaction, without BEGIN and COMMIT round trips.
     transaction_id = notification.transaction_id or notification.raw.get("Id")
-    stored = insert(WebhookEvent.__table__).values(
-        provider=provider.name, kind=kind, transaction_id=_bounded(transaction_id),
-        invoice_id=_bounded(notification.invoice_id), status="received", attempts=0,
-        content_type=_bounded(content_type, 128), body=raw_body, remote_addr=_bounded(remote_addr),
-        received_at=clock.now()).returning(WebhookEvent.id)
     try:
-        with db.engine.connect() as connection:
-            event_id = connection.execution_options(isolation_level="AUTOCOMMIT").execute(stored).scalar_one()
+        (event_id,) = _STORE.first(
+            provider=provider.name, kind=kind, transaction_id=_bounded(transaction_id),
+            invoice_id=_bounded(notification.invoice_id), content_type=_bounded(content_type, 128), body=raw_body,
+            remote_addr=_bounded(remote_addr), received_at=clock.now())
     except IntegrityError:
         return Answer(200, {"code": 0})  # a repeat of a stored notification: already ours, nothing to do
     if kind in inbox.BATCHED_KINDS:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from portal import clock
+from portal import clock, statements
 from portal.extensions import db
 from tests.factories import make_customer, make_plan, make_subscription
 
@@ -76,19 +76,21 @@ def test_an_active_subscription_past_its_period_end_gives_no_access(api, basic):
     assert body["entitled"] is False and body["status"] == "active"
 
 
-def test_entitlement_is_answered_with_one_query(api, basic):
+def test_entitlement_is_answered_with_one_statement(api, basic, monkeypatch):
     make_subscription("active", plan=basic, customer=make_customer(external_id="auth-7"))
     db.session.commit()
-    statements = []
+    through_core, direct = [], []
 
     def count(conn, cursor, statement, *args):
-        statements.append(statement)
+        through_core.append(statement)
 
+    run = statements._run
+    monkeypatch.setattr(statements, "_run", lambda url, sql, params: direct.append(sql) or run(url, sql, params))
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         response = entitlement(api)
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
 
-    assert response.status_code == 200
-    assert len(statements) == 1, statements
+    assert response.status_code == 200 and response.get_json()["entitled"] is True
+    assert through_core == [] and len(direct) == 1, (through_core, direct)

@@ -1,0 +1,59 @@
+"""Statements on the hot paths run without the pool's pre-ping: what that must not cost."""
+import psycopg
+import pytest
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from portal import clock
+from portal.extensions import db
+from portal.models import User, WebhookEvent
+from portal.statements import AutocommitStatement
+from tests.conftest import _admin_dsn
+from tests.factories import make_customer
+
+CUSTOMER_BY_EXTERNAL_ID = AutocommitStatement(
+    select(User.id, User.email).where(User.external_id == bindparam("external_id")))
+STORE_EVENT = AutocommitStatement(
+    insert(WebhookEvent.__table__)
+    .values(provider="sandbox", kind="pay", status="received", attempts=0, body=b"TransactionId=1",
+            transaction_id=bindparam("transaction_id"), received_at=bindparam("received_at"))
+    .returning(WebhookEvent.id))
+
+
+def drop_connections_that_ran(app, statement_start):
+    """What a database restart does to idle pooled connections, done to those that ran `statement_start`."""
+    with psycopg.connect(_admin_dsn(app.config["SQLALCHEMY_DATABASE_URI"]), autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND query LIKE %s",
+            (db.engine.url.database, statement_start + "%")).fetchone()[0]
+    assert dropped >= 1
+
+
+def test_a_read_on_a_connection_the_server_dropped_is_answered_from_a_new_one(app):
+    customer = make_customer(email="kept@example.com", external_id="ext-kept")
+    db.session.commit()
+    assert CUSTOMER_BY_EXTERNAL_ID.first(external_id="ext-kept") == (customer.id, "kept@example.com")
+
+    drop_connections_that_ran(app, "SELECT users.id, users.email")
+
+    assert CUSTOMER_BY_EXTERNAL_ID.first(external_id="ext-kept") == (customer.id, "kept@example.com")
+    assert CUSTOMER_BY_EXTERNAL_ID.first(external_id="nobody") is None
+
+
+def test_an_insert_after_the_server_dropped_the_connection_is_stored_once(app):
+    (first_id,) = STORE_EVENT.first(transaction_id="tx-1", received_at=clock.now())
+    drop_connections_that_ran(app, "INSERT INTO webhook_events")
+
+    (second_id,) = STORE_EVENT.first(transaction_id="tx-2", received_at=clock.now())
+
+    stored = db.session.execute(select(WebhookEvent.id, WebhookEvent.transaction_id).order_by(WebhookEvent.id)).all()
+    assert stored == [(first_id, "tx-1"), (second_id, "tx-2")]
+
+
+def test_a_duplicate_key_is_sqlalchemys_integrity_error_and_stores_nothing(app):
+    STORE_EVENT.first(transaction_id="tx-1", received_at=clock.now())
+
+    with pytest.raises(IntegrityError):
+        STORE_EVENT.first(transaction_id="tx-1", received_at=clock.now())
+
+    assert db.session.scalar(select(db.func.count()).select_from(WebhookEvent)) == 1
