@@ -128,7 +128,7 @@ class Topology:
             proc.wait()
 
     def start_web(self):
-        self.start("web", [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{self.web_port}",
+        self.start("web", [str(BIN / "gunicorn"), "-w", str(self.args.web_workers), "-b", f"127.0.0.1:{self.web_port}",
                            "--log-level", "warning", "wsgi:app"])
         _wait_http(f"{self.web}/healthz")
 
@@ -597,10 +597,11 @@ def _renewal_run(topo, bench, args):
     topo.sql("""CREATE TABLE bench_due AS SELECT id, current_period_end AS old_end FROM subscriptions
                 WHERE id BETWEEN %s AND %s""", (first, last))
     limit = 30
-    # Each renewal job charges RENEWAL_BATCH cards side by side: workers x batch = the terminal's limit.
+    # Each renewal job charges RENEWAL_BATCH cards side by side; PROVIDER_CONCURRENCY keeps the calls of
+    # all workers together under the terminal's limit, so there may be more charges ready than slots.
     batch = args.renewal_batch
-    topo.env["RENEWAL_BATCH"] = str(batch)
-    topo.start_workers(-(-limit // batch), prefix="renewal")
+    topo.env.update(RENEWAL_BATCH=str(batch), PROVIDER_CONCURRENCY=str(limit))
+    topo.start_workers(args.renewal_workers, prefix="renewal")
     known = requests.post(f"{sandbox}/control", json={"latency_ms": 300, "concurrency_limit": limit},
                           timeout=10).json()
     bench.extra["renewal_run"] = {"sandbox_settings": {
@@ -666,7 +667,8 @@ def _renewal_run(topo, bench, args):
         "in_flight_max": window["in_flight_max"], "rejected_429": stats["rejected_429"],
         "api_calls": stats["api_calls"], "failed_jobs": failed_jobs,
         "settled_over_time": progress[::max(1, len(progress) // 40)]})
-    bench.row(f"3 renewal run: avg charges in flight ({args.due:,} due, {-(-limit // batch)}x{batch} side by side)",
+    bench.row(f"3 renewal run: avg charges in flight ({args.due:,} due, {args.renewal_workers}x{batch} side by side, "
+              f"{limit} slots)",
               window["in_flight_avg"],
               limit, 0.8, "calls", note=f"settled in {elapsed:.0f}s ({'all' if settled_at else 'NOT all'}), "
               f"{args.due / elapsed:.0f} subscriptions/s; tick job {_fmt(tick_seconds)}s; "
@@ -707,6 +709,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure; the median is reported")
     parser.add_argument("--seconds", type=int, default=4, help="wrk duration of each throughput round")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers (the Procfile's default)")
     parser.add_argument("--workers", type=int, default=3, help="worker processes for the transition benchmark")
     parser.add_argument("--due", type=int, default=10000, help="subscriptions due in the renewal run")
     parser.add_argument("--small", type=int, nargs=2, default=(100, 1000), metavar=("SUBS", "INVOICES"))
@@ -715,7 +718,10 @@ def main(argv=None):
     parser.add_argument("--transitions-seconds", type=int, default=60,
                         help="window of the transition benchmark (item 2)")
     parser.add_argument("--renewal-batch", type=int, default=6,
-                        help="RENEWAL_BATCH of the renewal run's workers (30 / it worker processes)")
+                        help="RENEWAL_BATCH of the renewal run's workers")
+    parser.add_argument("--renewal-workers", type=int, default=8,
+                        help="worker processes of the renewal run (x --renewal-batch may exceed the terminal's 30: "
+                             "PROVIDER_CONCURRENCY=30 keeps the calls under it)")
     parser.add_argument("--renewal-timeout", type=int, default=420)
     parser.add_argument("--only", choices=("all", "renewal", "transitions", "web"), default="all",
                         help="renewal: item 3 alone; transitions: small data, ingest, then item 2 alone; "

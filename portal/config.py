@@ -47,6 +47,9 @@ def from_environment():
         # Subscriptions a renewal job charges side by side: worker processes x this is the most provider
         # calls in flight, to keep under the terminal's concurrency limit.
         "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
+        # The terminal's limit on API calls in flight, kept by all our processes together (unset: no
+        # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).
+        "PROVIDER_CONCURRENCY": int(_env("PROVIDER_CONCURRENCY", "0")) or None,
         "RQ_QUEUES": ["billing"],
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "ru",

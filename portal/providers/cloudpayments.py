@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from contextlib import nullcontext
 
 import requests
 
@@ -18,6 +19,7 @@ from portal.providers.base import (
     Transaction,
     WidgetRequest,
 )
+from portal.providers.call_slots import call_slots_from_config
 from portal.providers.cloudpayments_models import (
     Fields,
     looks_like_transaction,
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.cloudpayments.ru"
 DEFAULT_WIDGET_URL = "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
+DEFAULT_TIMEOUT = (3.05, 30)  # (connect, read) seconds
 # The emulator's built-in credentials; they guard nothing, so a sandbox config may leave them out.
 SANDBOX_PUBLIC_ID = "pk_sandbox"
 SANDBOX_API_SECRET = "sandbox-secret"
@@ -46,9 +49,10 @@ class CloudPaymentsProvider(PaymentProvider):
         api_secret: str,
         api_url: str = DEFAULT_API_URL,
         widget_url: str = DEFAULT_WIDGET_URL,
-        timeout: tuple[float, float] = (3.05, 30),
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         *,
         widget_skin: str = "classic",
+        call_slots=None,
     ):
         if not public_id or not api_secret:
             raise ProviderError("CloudPayments needs both a Public ID and an API Secret")
@@ -56,18 +60,21 @@ class CloudPaymentsProvider(PaymentProvider):
         self._api_secret = api_secret
         self.api_url = api_url.rstrip("/")
         self.widget_script_url = widget_url
-        self.timeout = timeout  # (connect, read) seconds
+        self.timeout = timeout
         self.widget_skin = widget_skin
+        self.call_slots = call_slots  # the terminal's concurrency limit, shared by all processes (or None)
         # requests.Session is not documented as thread-safe and in-process jobs share this provider.
         self._local = threading.local()
 
     @classmethod
     def from_config(cls, config: Mapping) -> CloudPaymentsProvider:
+        public_id = required_setting(config, "CLOUDPAYMENTS_PUBLIC_ID")
         return cls(
-            public_id=required_setting(config, "CLOUDPAYMENTS_PUBLIC_ID"),
+            public_id=public_id,
             api_secret=required_setting(config, "CLOUDPAYMENTS_API_SECRET"),
             api_url=config.get("CLOUDPAYMENTS_API_URL") or DEFAULT_API_URL,
             widget_url=config.get("CLOUDPAYMENTS_WIDGET_URL") or DEFAULT_WIDGET_URL,
+            call_slots=_call_slots(config, public_id),
         )
 
     def __repr__(self) -> str:
@@ -206,9 +213,10 @@ class CloudPaymentsProvider(PaymentProvider):
         """POST one API call; returns the envelope as {"success", "message", "model"} or raises."""
         headers = {"X-Request-ID": request_id} if request_id else {}
         try:
-            response = self._session().post(
-                f"{self.api_url}/{endpoint}", json=payload, headers=headers, timeout=self.timeout
-            )
+            with self.call_slots.held() if self.call_slots else nullcontext():
+                response = self._session().post(
+                    f"{self.api_url}/{endpoint}", json=payload, headers=headers, timeout=self.timeout
+                )
         except requests.Timeout as error:
             raise RetryableProviderError(f"CloudPayments {endpoint} timed out: {error}") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
@@ -252,12 +260,19 @@ class CloudPaymentsProvider(PaymentProvider):
 def sandbox_from_config(config: Mapping) -> CloudPaymentsProvider:
     """The same adapter pointed at the CloudPayments emulator at SANDBOX_URL."""
     sandbox_url = required_setting(config, "SANDBOX_URL").rstrip("/")
+    public_id = config.get("CLOUDPAYMENTS_PUBLIC_ID") or SANDBOX_PUBLIC_ID
     return CloudPaymentsProvider(
-        public_id=config.get("CLOUDPAYMENTS_PUBLIC_ID") or SANDBOX_PUBLIC_ID,
+        public_id=public_id,
         api_secret=config.get("CLOUDPAYMENTS_API_SECRET") or SANDBOX_API_SECRET,
         api_url=sandbox_url,
         widget_url=f"{sandbox_url}/widget.js",
+        call_slots=_call_slots(config, f"sandbox:{public_id}"),
     )
+
+
+def _call_slots(config: Mapping, terminal: str):
+    # A lease outlives the longest call the client allows (connect + read timeouts).
+    return call_slots_from_config(config, terminal, lease_seconds=sum(DEFAULT_TIMEOUT) + 5)
 
 
 def _envelope(endpoint: str, response: requests.Response) -> dict:

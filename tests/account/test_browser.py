@@ -89,6 +89,9 @@ def sign_up(page, billing, email):
     page.locator("#password_again").fill(PASSWORD)
     page.locator("form button[type=submit]").click()
     expect(page).to_have_url(url(billing, "/account"))
+    # The URL changes before the page's scripts have run: a click before htmx has taken over the forms
+    # would be a plain form post (the no-script path) instead of the htmx request the test is about.
+    page.wait_for_load_state("load")
 
 
 def sign_in(page, billing, email):
@@ -97,6 +100,9 @@ def sign_in(page, billing, email):
     page.locator("#password").fill(PASSWORD)
     page.locator("form button[type=submit]").click()
     expect(page).to_have_url(url(billing, "/account"))
+    # The URL changes before the page's scripts have run: a click before htmx has taken over the forms
+    # would be a plain form post (the no-script path) instead of the htmx request the test is about.
+    page.wait_for_load_state("load")
 
 
 def pay_in_widget(page, card):

@@ -1,5 +1,6 @@
 """Many renewals due at once: charged a group per job, side by side, each exactly once."""
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from sqlalchemy import event, select
@@ -68,3 +69,26 @@ def test_a_group_is_recorded_in_one_transaction_and_a_few_statements(billing, ap
     # commits, storing the Pay notifications the sandbox sends meanwhile, run on other threads).
     assert len(commits) == 2
     assert {db.session.get(Invoice, i).status for i in invoices} == {"paid"}
+
+
+def test_more_charges_side_by_side_than_the_terminal_takes_wait_for_a_slot_without_a_429(billing, app,
+                                                                                        monkeypatch):
+    subs = subscriptions_paid_with(billing, [SUCCESS_CARD] * 6)
+    clock.freeze(max(sub.current_period_end for sub in subs) + timedelta(minutes=1))
+    invoices = [renewals.open_renewal(sub.id) for sub in subs]
+    billing.sandbox("POST", "/control", json={"concurrency_limit": 2, "latency_ms": 200})
+    billing.sandbox("POST", "/stats/reset")
+    monkeypatch.setitem(app.config, "PROVIDER_CONCURRENCY", 2)
+    app.extensions.pop("payment_provider", None)  # built again from the configuration
+    from portal.billing.charging import charge_invoices
+
+    try:
+        with ThreadPoolExecutor(6) as six_side_by_side:
+            outcomes = charge_invoices(invoices, pool=six_side_by_side)
+    finally:
+        app.extensions.pop("payment_provider", None)
+
+    assert outcomes == {invoice_id: "paid" for invoice_id in invoices}
+    stats = billing.sandbox("GET", "/stats").json()
+    assert (stats["rejected_429"], stats["in_flight_max"]) == (0, 2)
+    assert all(len(billing.provider_transactions(invoice_id)) == 1 for invoice_id in invoices)
