@@ -128,8 +128,10 @@ class Topology:
             proc.wait()
 
     def start_web(self):
-        self.start("web", [str(BIN / "gunicorn"), "-w", str(self.args.web_workers), "-b", f"127.0.0.1:{self.web_port}",
-                           "--log-level", "warning", "wsgi:app"])
+        # The Procfile's settings (portal/web_server.py), bound to loopback.
+        workers = ["-w", str(self.args.web_workers)] if self.args.web_workers else []
+        self.start("web", [str(BIN / "gunicorn"), "--config", "python:portal.web_server", *workers,
+                           "-b", f"127.0.0.1:{self.web_port}", "--log-level", "warning", "wsgi:app"])
         _wait_http(f"{self.web}/healthz")
 
     def start_sandbox(self):
@@ -709,7 +711,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3, help="rounds per figure; the median is reported")
     parser.add_argument("--seconds", type=int, default=4, help="wrk duration of each throughput round")
-    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn sync workers (the Procfile's default)")
+    parser.add_argument("--web-workers", type=int, default=0,
+                        help="gunicorn sync workers (default: the Procfile's, portal/web_server.py)")
     parser.add_argument("--workers", type=int, default=3, help="worker processes for the transition benchmark")
     parser.add_argument("--due", type=int, default=10000, help="subscriptions due in the renewal run")
     parser.add_argument("--small", type=int, nargs=2, default=(100, 1000), metavar=("SUBS", "INVOICES"))

@@ -1,0 +1,12 @@
+"""gunicorn's settings for the `web` process: `gunicorn --config python:portal.web_server wsgi:app`.
+
+Sync workers, (2 x cores) + 1 of them unless WEB_CONCURRENCY says otherwise (gunicorn's own starting
+point). A sync worker is idle while its request waits on PostgreSQL or Redis, and the provider's
+notifications wait on a synchronous COMMIT each: with only one worker per core, those waits leave the
+cores unused. Measured on 2 cores (bench/README.md, items 1 and 4): 5 workers against 2 take 17-19 % more
+Pay notifications per second, and serve /healthz and the entitlement read 5-8 % slower, the price of
+more processes sharing two cores for requests that hardly wait."""
+import os
+
+workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
+bind = f"0.0.0.0:{os.environ.get('PORT') or 8000}"

@@ -1,0 +1,72 @@
+"""The Procfile's `web` process: gunicorn with portal/web_server.py, configured through the environment."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.test_embedded_default import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def procfile_command(process):
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process:
+            return command.strip()
+    raise AssertionError(f"the Procfile has no {process} process")
+
+
+def gunicorn_workers(master_pid):
+    children = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master_pid:
+            children.append(int(pid))
+    return children
+
+
+def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_path):
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "WEB_CONCURRENCY": "3",
+           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "REDIS_URL": app.config["REDIS_URL"],
+           "SECRET_KEY": app.config["SECRET_KEY"],
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    log = (tmp_path / "web.log").open("w+")
+    web = subprocess.Popen(["sh", "-c", f"exec {procfile_command('web')}"], cwd=ROOT, env=env, stdout=log,
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        answer, deadline = None, time.monotonic() + 30
+        while answer is None and time.monotonic() < deadline and web.poll() is None:
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        log.seek(0)
+        assert answer is not None and answer.json() == {"status": "ok"}, log.read()
+        deadline = time.monotonic() + 10
+        while len(gunicorn_workers(web.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(gunicorn_workers(web.pid)) == 3
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=20)
+
+
+def test_without_web_concurrency_there_are_two_workers_per_core_and_one(monkeypatch):
+    import importlib
+
+    import portal.web_server
+
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("PORT", raising=False)
+    settings = importlib.reload(portal.web_server)
+    assert settings.workers == 2 * os.cpu_count() + 1
+    assert settings.bind == "0.0.0.0:8000"
