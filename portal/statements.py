@@ -52,6 +52,7 @@ def _run(url, sql, params, *, again=True):
         if again and pooled.driver_connection.broken:
             pooled.invalidate()
             return _run(url, sql, params, again=False)
-        raise DBAPIError.instance(sql, params, error, psycopg.Error) from error
+        # Parameters stay out of the message: an inbox row's body carries the card token.
+        raise DBAPIError.instance(sql, params, error, psycopg.Error, hide_parameters=True) from error
     finally:
         pooled.close()

@@ -9,12 +9,17 @@ in one round trip each. A process killed in the middle of a call frees its slot 
 the job tries again later. Without Redis (the embedded default) the slots are a semaphore of the process."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 
+from redis.exceptions import RedisError
+
 from portal.providers.base import RetryableProviderError
+
+log = logging.getLogger(__name__)
 
 # Take a slot if one is free: slots whose lease ran out are dropped first. Redis's own clock, so the
 # processes' clocks need not agree.
@@ -55,6 +60,20 @@ class SharedCallSlots:
     @contextmanager
     def held(self):
         token = uuid.uuid4().hex
+        try:
+            self._wait_for_slot(token)
+        except RedisError as error:
+            # No way to know what the other processes have in flight: no call, and the job goes again.
+            raise RetryableProviderError(f"provider call slots unavailable (Redis: {error})") from None
+        try:
+            yield
+        finally:
+            try:
+                self._give_back(keys=self._keys, args=[token, self.limit, self._lease_ms])
+            except RedisError as error:
+                log.warning("provider call slot not handed back (Redis: %s); it frees when its lease ends", error)
+
+    def _wait_for_slot(self, token: str) -> None:
         deadline = time.monotonic() + self.wait_seconds
         while not self._take(keys=self._keys[:1], args=[self.limit, self._lease_ms, token]):
             left = deadline - time.monotonic()
@@ -62,10 +81,6 @@ class SharedCallSlots:
                 raise RetryableProviderError(f"all {self.limit} provider call slots stayed taken for "
                                              f"{self.wait_seconds:g}s (PROVIDER_CONCURRENCY)")
             self._redis.blpop([self._keys[1]], timeout=min(left, _RECHECK_SECONDS))
-        try:
-            yield
-        finally:
-            self._give_back(keys=self._keys, args=[token, self.limit, self._lease_ms])
 
     def taken(self) -> int:
         return self._redis.zcard(self._keys[0])

@@ -11,6 +11,7 @@ from redis import Redis
 from portal.providers import CloudPaymentsProvider, RetryableProviderError
 from portal.providers.call_slots import LocalCallSlots, SharedCallSlots, call_slots_from_config
 from tests.providers.support import API_SECRET, PUBLIC_ID
+from tests.test_embedded_default import free_port
 
 
 @pytest.fixture
@@ -112,3 +113,16 @@ def test_slots_follow_the_configuration(redis_url):
     assert isinstance(call_slots_from_config({"PROVIDER_CONCURRENCY": 3}, "t", lease_seconds=40), LocalCallSlots)
     shared = call_slots_from_config({"PROVIDER_CONCURRENCY": 3, "REDIS_URL": redis_url}, "t", lease_seconds=40)
     assert isinstance(shared, SharedCallSlots) and shared.limit == 3
+
+
+def test_without_redis_no_call_is_made_and_the_job_goes_again(sandbox):
+    requests.post(f"{sandbox.url}/stats/reset", timeout=5)
+    unreachable = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    provider = CloudPaymentsProvider(PUBLIC_ID, API_SECRET, api_url=sandbox.url, timeout=(2, 10),
+                                     call_slots=SharedCallSlots(unreachable, "down", 2, lease_seconds=40,
+                                                                wait_seconds=1))
+
+    with pytest.raises(RetryableProviderError, match="call slots unavailable"):
+        provider.find_by_invoice("no-such-invoice")
+
+    assert sandbox_stats(sandbox)["api_calls_total"] == 0
