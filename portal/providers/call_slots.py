@@ -5,7 +5,7 @@ number of workers without a 429.
 With Redis, a slot is a lease: a member of a sorted set scored by when it runs out, taken and handed back
 in one round trip each. A process killed in the middle of a call frees its slot when the lease ends
 (longer than any call may take). A call that finds every slot taken waits for one to be handed back
-(each hand-back wakes one waiter through a list), up to `wait` seconds; then it is a passing error and
+(each hand-back wakes one waiter through a list), up to `wait_seconds`; then it is a passing error and
 the job tries again later. Without Redis (the embedded default) the slots are a semaphore of the process."""
 from __future__ import annotations
 
