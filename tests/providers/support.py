@@ -106,6 +106,13 @@ class Sandbox:
     def reset(self) -> None:
         requests.post(f"{self.url}/control/reset", timeout=5).raise_for_status()
 
+    def stats(self) -> dict:
+        """The emulator's counters: calls, 429s, most in flight at once."""
+        return requests.get(f"{self.url}/stats", timeout=5).json()
+
+    def reset_stats(self) -> None:
+        requests.post(f"{self.url}/stats/reset", timeout=5).raise_for_status()
+
     def pay_with_widget(self, provider, card: str, *, invoice_id: int, amount_minor: int = 29900) -> dict:
         """Pay an invoice as the widget does, with a card typed in; returns the emulator's answer."""
         params = provider.widget_params(

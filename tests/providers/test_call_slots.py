@@ -5,7 +5,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 from redis import Redis
 
 from portal.providers import CloudPaymentsProvider, RetryableProviderError
@@ -29,14 +28,10 @@ def process(redis_url, terminal, limit, **timing):
     return SharedCallSlots(Redis.from_url(redis_url), terminal, limit, **timing)
 
 
-def sandbox_stats(sandbox):
-    return requests.get(f"{sandbox.url}/stats", timeout=5).json()
-
-
 def test_calls_of_two_processes_over_the_limit_wait_for_a_slot_instead_of_getting_a_429(sandbox, redis_url,
                                                                                       terminal):
     sandbox.control(concurrency_limit=2, latency_ms=300)
-    requests.post(f"{sandbox.url}/stats/reset", timeout=5)
+    sandbox.reset_stats()
     providers = [CloudPaymentsProvider(PUBLIC_ID, API_SECRET, api_url=sandbox.url, timeout=(2, 10),
                                        call_slots=process(redis_url, terminal, 2)) for _ in range(2)]
 
@@ -47,7 +42,7 @@ def test_calls_of_two_processes_over_the_limit_wait_for_a_slot_instead_of_gettin
         answers = list(pool.map(look_up, range(6)))
 
     assert answers == [None] * 6
-    stats = sandbox_stats(sandbox)
+    stats = sandbox.stats()
     assert stats["rejected_429"] == 0
     assert stats["in_flight_max"] == 2
     assert providers[0].call_slots.taken() == 0
@@ -56,7 +51,7 @@ def test_calls_of_two_processes_over_the_limit_wait_for_a_slot_instead_of_gettin
 def test_without_slots_the_same_calls_get_429s(sandbox):
     # The counterpart of the test above: what PROVIDER_CONCURRENCY saves a renewal run from.
     sandbox.control(concurrency_limit=2, latency_ms=300)
-    requests.post(f"{sandbox.url}/stats/reset", timeout=5)
+    sandbox.reset_stats()
     provider = CloudPaymentsProvider(PUBLIC_ID, API_SECRET, api_url=sandbox.url, timeout=(2, 10))
 
     def look_up(n):
@@ -69,7 +64,7 @@ def test_without_slots_the_same_calls_get_429s(sandbox):
         answers = list(pool.map(look_up, range(6)))
 
     assert 429 in answers
-    assert sandbox_stats(sandbox)["rejected_429"] >= 1
+    assert sandbox.stats()["rejected_429"] >= 1
 
 
 def test_a_slot_held_by_a_process_that_died_is_free_when_its_lease_ends(redis_url, terminal):
@@ -116,7 +111,7 @@ def test_slots_follow_the_configuration(redis_url):
 
 
 def test_without_redis_no_call_is_made_and_the_job_goes_again(sandbox):
-    requests.post(f"{sandbox.url}/stats/reset", timeout=5)
+    sandbox.reset_stats()
     unreachable = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
     provider = CloudPaymentsProvider(PUBLIC_ID, API_SECRET, api_url=sandbox.url, timeout=(2, 10),
                                      call_slots=SharedCallSlots(unreachable, "down", 2, lease_seconds=40,
@@ -125,4 +120,4 @@ def test_without_redis_no_call_is_made_and_the_job_goes_again(sandbox):
     with pytest.raises(RetryableProviderError, match="call slots unavailable"):
         provider.find_by_invoice("no-such-invoice")
 
-    assert sandbox_stats(sandbox)["api_calls_total"] == 0
+    assert sandbox.stats()["api_calls_total"] == 0
