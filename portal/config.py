@@ -44,8 +44,7 @@ def from_environment():
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
-        # Subscriptions a renewal job charges side by side: worker processes x this is the most provider
-        # calls in flight, to keep under the terminal's concurrency limit.
+        # Subscriptions a renewal job charges side by side (a thread each).
         "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
         # The terminal's limit on API calls in flight, kept by all our processes together (unset: no
         # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).

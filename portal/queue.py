@@ -59,7 +59,7 @@ def nudge(path: str) -> None:
     is seen by it or by the job that later call enqueues. A job lost with its worker holds the way for
     NUDGE_TTL seconds at most (and the sweepers find its work)."""
     if current_app.config.get("REDIS_URL"):
-        if billing_queue().connection.set(f"portal:nudged:{path}", 1, nx=True, ex=NUDGE_TTL):
+        if _redis(current_app.config["REDIS_URL"]).set(f"portal:nudged:{path}", 1, nx=True, ex=NUDGE_TTL):
             enqueue(path)
         return
     enqueue(path)

@@ -3,7 +3,8 @@ provider notification), each its own transaction. On PostgreSQL they are compile
 pooled connection of their own, in autocommit and without the pre-ping: no unit of work, no Core
 execution per call, no BEGIN/COMMIT or ping round trips (together most of these requests' cost, see
 bench/README.md). Without the ping, a connection the server dropped (a restart) is found by the
-statement itself, thrown away, and the statement run once more on a new one: safe for a read, and for
+statement itself, thrown away with the pool's other idle connections (a restart drops them all), and
+the statement run once more on a new one: safe for a read, and for
 an INSERT guarded by a unique key (a repeat of one that did commit fails as a duplicate). Elsewhere
 (SQLite, the embedded default) the same statement runs through Core."""
 import os
@@ -50,7 +51,9 @@ def _run(url, sql, params, *, again=True):
         return pooled.driver_connection.execute(sql, params).fetchone()
     except psycopg.Error as error:
         if again and pooled.driver_connection.broken:
+            # What dropped this connection (a restart) dropped the other idle ones too: a new pool.
             pooled.invalidate()
+            _engine(url, os.getpid()).dispose()
             return _run(url, sql, params, again=False)
         # Parameters stay out of the message: an inbox row's body carries the card token.
         raise DBAPIError.instance(sql, params, error, psycopg.Error, hide_parameters=True) from error

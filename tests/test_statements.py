@@ -1,4 +1,6 @@
 """Statements on the hot paths run without the pool's pre-ping: what that must not cost."""
+import os
+
 import psycopg
 import pytest
 from sqlalchemy import bindparam, insert, select
@@ -7,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import clock
 from portal.extensions import db
 from portal.models import User, WebhookEvent
-from portal.statements import AutocommitStatement
+from portal.statements import AutocommitStatement, _engine
 from tests.conftest import _admin_dsn
 from tests.factories import make_customer
 
@@ -21,19 +23,30 @@ STORE_EVENT = AutocommitStatement(
     .returning(WebhookEvent.id))
 
 
-def drop_connections_that_ran(app, statement_start):
-    """What a database restart does to idle pooled connections, done to those that ran `statement_start`."""
+def several_pooled_connections_ran(statement: AutocommitStatement, **params):
+    """The statements' pool holding three idle connections that each ran `statement`, as after a busy minute."""
+    held = [_engine(db.engine.url, os.getpid()).raw_connection() for _ in range(3)]
+    for pooled in held:
+        pooled.driver_connection.execute(statement.statement.compile(dialect=db.engine.dialect).string,
+                                         {**statement.statement.compile().params, **params}).fetchone()
+    for pooled in held:
+        pooled.close()
+
+
+def drop_connections_that_ran(app, *statement_starts):
+    """What a database restart does to idle pooled connections, done to those whose last statement began
+    with one of `statement_starts`."""
     with psycopg.connect(_admin_dsn(app.config["SQLALCHEMY_DATABASE_URI"]), autocommit=True) as admin:
         dropped = admin.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND query LIKE %s",
-            (db.engine.url.database, statement_start + "%")).fetchone()[0]
-    assert dropped >= 1
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND query LIKE ANY(%s)",
+            (db.engine.url.database, [start + "%" for start in statement_starts])).fetchone()[0]
+    assert dropped >= 3
 
 
 def test_a_read_on_a_connection_the_server_dropped_is_answered_from_a_new_one(app):
     customer = make_customer(email="kept@example.com", external_id="ext-kept")
     db.session.commit()
-    assert CUSTOMER_BY_EXTERNAL_ID.first(external_id="ext-kept") == (customer.id, "kept@example.com")
+    several_pooled_connections_ran(CUSTOMER_BY_EXTERNAL_ID, external_id="ext-kept")
 
     drop_connections_that_ran(app, "SELECT users.id, users.email")
 
@@ -43,7 +56,8 @@ def test_a_read_on_a_connection_the_server_dropped_is_answered_from_a_new_one(ap
 
 def test_an_insert_after_the_server_dropped_the_connection_is_stored_once(app):
     (first_id,) = STORE_EVENT.first(transaction_id="tx-1", received_at=clock.now())
-    drop_connections_that_ran(app, "INSERT INTO webhook_events")
+    several_pooled_connections_ran(CUSTOMER_BY_EXTERNAL_ID, external_id="nobody")
+    drop_connections_that_ran(app, "INSERT INTO webhook_events", "SELECT users.id, users.email")
 
     (second_id,) = STORE_EVENT.first(transaction_id="tx-2", received_at=clock.now())
 
