@@ -19,8 +19,7 @@ def create_app(test_config=None):
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.update(test_config)
-    if not app.config.get("SECRET_KEY"):
-        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL is (see README, production topology)")
+    config.settle(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

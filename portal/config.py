@@ -1,8 +1,15 @@
 """Configuration from the environment, with an embedded default that needs no services."""
 import os
+import secrets
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY_FILE = "secret_key"
+
+
+class ConfigurationError(RuntimeError):
+    """The process cannot start on this configuration; the message names the variable to set."""
 
 
 def _env(name, default=None):
@@ -12,11 +19,13 @@ def _env(name, default=None):
 
 def from_environment():
     """Settings for this process. Without DATABASE_URL/REDIS_URL/AMQP_URL the portal runs embedded:
-    SQLite under instance/, jobs in-process, outbox kept unrelayed, sandbox provider mounted in-process."""
+    SQLite under instance/, jobs in-process, outbox kept unrelayed, sandbox provider mounted in-process.
+    Defaults for the provider and the secrets exist only there; a configured deployment (DATABASE_URL
+    set) names every one of them, which `check` enforces at start."""
     database_url = _env("DATABASE_URL")
     embedded = database_url is None
+    instance = Path(_env("PORTAL_INSTANCE", ROOT / "instance"))
     if embedded:
-        instance = Path(_env("PORTAL_INSTANCE", ROOT / "instance"))
         instance.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{instance / 'portal.sqlite3'}"
     elif database_url.startswith("postgres://"):
@@ -24,23 +33,27 @@ def from_environment():
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
 
+    def embedded_default(name, value):
+        return _env(name, value if embedded else None)
+
     return {
         "EMBEDDED": embedded,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": _env("REDIS_URL"),
         "AMQP_URL": _env("AMQP_URL"),
-        # Embedded default only: a fixed development key so `make run` works on a fresh machine.
-        # Any configured deployment (DATABASE_URL set) must provide its own.
-        "SECRET_KEY": _env("SECRET_KEY", "embedded-development-key" if embedded else None),
+        # Embedded and unset: made on the first start and kept in the instance folder (`settle`).
+        "SECRET_KEY": _env("SECRET_KEY"),
+        "PORTAL_INSTANCE": str(instance),
         "TOKEN_ENCRYPTION_KEY": _env("TOKEN_ENCRYPTION_KEY"),
-        "PAYMENT_PROVIDER": _env("PAYMENT_PROVIDER", "sandbox"),
-        "CLOUDPAYMENTS_PUBLIC_ID": _env("CLOUDPAYMENTS_PUBLIC_ID", "pk_sandbox"),
-        "CLOUDPAYMENTS_API_SECRET": _env("CLOUDPAYMENTS_API_SECRET", "sandbox-secret"),
+        # The sandbox's public credentials are for the embedded default, whose sandbox is in-process.
+        "PAYMENT_PROVIDER": embedded_default("PAYMENT_PROVIDER", "sandbox"),
+        "CLOUDPAYMENTS_PUBLIC_ID": embedded_default("CLOUDPAYMENTS_PUBLIC_ID", "pk_sandbox"),
+        "CLOUDPAYMENTS_API_SECRET": embedded_default("CLOUDPAYMENTS_API_SECRET", "sandbox-secret"),
         "CLOUDPAYMENTS_API_URL": _env("CLOUDPAYMENTS_API_URL", "https://api.cloudpayments.ru"),
         "CLOUDPAYMENTS_WIDGET_URL": _env(
             "CLOUDPAYMENTS_WIDGET_URL", "https://widget.cloudpayments.ru/bundles/cloudpayments.js"
         ),
-        "SANDBOX_URL": _env("SANDBOX_URL", "http://127.0.0.1:8000/sandbox/cloudpayments"),
+        "SANDBOX_URL": embedded_default("SANDBOX_URL", "http://127.0.0.1:8000/sandbox/cloudpayments"),
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
@@ -54,3 +67,71 @@ def from_environment():
         "BABEL_DEFAULT_LOCALE": "ru",
         "LANGUAGES": ["ru", "en"],
     }
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """The embedded default's session key: read from the instance folder, or made there once, mode
+    0600. Written whole to a file of its own and then linked into place, so two processes starting
+    together end up with the same key and a crash never leaves half of one."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / SECRET_KEY_FILE
+    if not path.exists():
+        fd, draft = tempfile.mkstemp(dir=instance, prefix=".secret_key.")  # mkstemp makes it 0600
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_urlsafe(48) + "\n")
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process was first: its key it is
+        finally:
+            os.unlink(draft)
+    key = path.read_text().strip()
+    if not key:
+        raise ConfigurationError(f"{path} is empty: delete it to have a new SECRET_KEY made")
+    return key
+
+
+# Per provider, the settings it cannot run without (beyond PAYMENT_PROVIDER itself).
+PROVIDER_SETTINGS = {
+    "cloudpayments": ("CLOUDPAYMENTS_PUBLIC_ID", "CLOUDPAYMENTS_API_SECRET"),
+    "sandbox": ("CLOUDPAYMENTS_PUBLIC_ID", "CLOUDPAYMENTS_API_SECRET", "SANDBOX_URL"),
+}
+
+
+def settle(config) -> None:
+    """Complete and check the app's final configuration (the environment's, with a test's overrides):
+    the embedded default gets its instance's session key, a configured deployment must name its own."""
+    if config.get("EMBEDDED") and not config.get("SECRET_KEY"):
+        # A random key kept in the instance folder, so sessions survive a restart and nobody can forge
+        # one from a constant in the repository.
+        config["SECRET_KEY"] = _instance_secret_key(Path(config["PORTAL_INSTANCE"]))
+    check(config)
+
+
+def check(config) -> None:
+    """Refuse to start a configured deployment that is missing a setting, rather than run it on a
+    default anyone can read in this repository (a public notification secret, a known session key)."""
+    def require(names, because):
+        for name in names:
+            value = config.get(name)
+            if value is None or str(value).strip() == "":
+                raise ConfigurationError(f"{name} must be set {because} (see README, configuration)")
+
+    if not config.get("EMBEDDED"):
+        require(("SECRET_KEY", "PAYMENT_PROVIDER"), "when DATABASE_URL is")
+        provider = str(config["PAYMENT_PROVIDER"]).strip().lower()
+        if provider not in PROVIDER_SETTINGS:
+            raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "
+                                     f"(known: {', '.join(sorted(PROVIDER_SETTINGS))})")
+        require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
+    key = config.get("TOKEN_ENCRYPTION_KEY")
+    if key:
+        from cryptography.fernet import Fernet
+
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigurationError(
+                "TOKEN_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes: "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+            ) from None

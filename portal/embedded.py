@@ -4,6 +4,7 @@ import threading
 import time
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import import_string
 
 log = logging.getLogger(__name__)
@@ -18,7 +19,13 @@ def init_app(app):
             "CLOUDPAYMENTS_PUBLIC_ID": app.config["CLOUDPAYMENTS_PUBLIC_ID"],
             "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"],
             "SANDBOX_MERCHANT_URL": app.config["SANDBOX_URL"].rsplit(SANDBOX_PREFIX, 1)[0],
+            # In the portal its controls stay loopback-only, whatever the environment says.
+            "SANDBOX_CONTROL_FROM_ANYWHERE": "0",
         })
+        hops = app.config.get("PROXY_HOPS", 0)
+        if hops:
+            # Behind a proxy every request comes from the proxy: the client is in X-Forwarded-For.
+            sandbox.wsgi_app = ProxyFix(sandbox.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
         app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox})
 
     if app.config.get("EMBEDDED_CRON", True) and not app.testing:

@@ -80,6 +80,7 @@ def test_config(database_url, redis_url):
         "SECRET_KEY": "test-secret-key",
         "MOUNT_SANDBOX": False,
         "PAYMENT_PROVIDER": "sandbox",
+        "SANDBOX_URL": "http://127.0.0.1:9",  # nothing listens there; the `live` fixture sets the real one
         "CLOUDPAYMENTS_PUBLIC_ID": SANDBOX_PUBLIC_ID,
         "CLOUDPAYMENTS_API_SECRET": SANDBOX_SECRET,
         "API_TOKENS": "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import Blueprint, jsonify, request
 
 from . import fields, payments, wire
@@ -10,6 +12,27 @@ from .runtime import current
 from .settings import ControlError
 
 bp = Blueprint("control", __name__)
+# Open to anyone: the index of URLs, and the cabinet refund, which takes the terminal's Basic auth.
+OPEN_ENDPOINTS = {"control.index", "control.cabinet_refund"}
+
+
+@bp.before_request
+def loopback_only():
+    """The delivery log and transactions show card tokens and emails, and the controls take writes
+    (where notifications go) with no login: they answer only this machine's clients unless the
+    sandbox was started with SANDBOX_CONTROL_FROM_ANYWHERE=1."""
+    if request.endpoint in OPEN_ENDPOINTS or current().settings.control_from_anywhere:
+        return None
+    if not _is_loopback(request.remote_addr):
+        return jsonify({"error": "the sandbox's controls answer loopback clients only"}), 403
+    return None
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False  # a unix socket or a proxy's garbage: not known to be this machine
 
 
 @bp.get("/")

@@ -20,6 +20,8 @@ STARTUP_DEFAULTS = {
     "SANDBOX_LATENCY_MS": "0",
     "SANDBOX_CONCURRENCY_LIMIT": "5",
     "SANDBOX_TIMEOUT_SECONDS": "35",  # how long a timeout_next call hangs
+    # "1": the delivery log, transactions and test controls answer any client, not only loopback ones.
+    "SANDBOX_CONTROL_FROM_ANYWHERE": "0",
 }
 
 
@@ -50,6 +52,7 @@ class Settings:
     def __init__(self, config: dict):
         self.public_id = startup_value(config, "CLOUDPAYMENTS_PUBLIC_ID")
         self.api_secret = startup_value(config, "CLOUDPAYMENTS_API_SECRET")
+        self.control_from_anywhere = startup_value(config, "SANDBOX_CONTROL_FROM_ANYWHERE") == "1"
         self._lock = threading.Lock()
         self._defaults = {
             "latency_ms": int(startup_value(config, "SANDBOX_LATENCY_MS")),
