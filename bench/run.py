@@ -28,12 +28,13 @@ import requests
 from redis import Redis
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests import isolation  # noqa: E402, I001  (claims shared with the test suite: never another's Redis data)
 BIN = Path(sys.executable).parent
 RESULTS = ROOT / "bench" / "results"
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_SERVER = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379")
 AMQP_BASE = os.environ.get("BENCH_AMQP", "amqp://guest:guest@127.0.0.1:5672")
-REDIS_CLAIM_KEY = "portal:test-run"  # the test suite's claim key: claimed databases are never shared
 SECRET = "bench-sandbox-secret"
 PUBLIC_ID = "pk_bench"
 API_TOKEN = secrets.token_hex(16)
@@ -55,6 +56,7 @@ class Topology:
     def __init__(self, args):
         self.args = args
         self.run_id = uuid.uuid4().hex[:8]
+        self.owner = f"bench-{self.run_id}"
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
         self.db_name = f"bench_{self.run_id}"
         self.vhost = None
@@ -69,17 +71,10 @@ class Topology:
         with psycopg.connect(PG, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         self.db_url = PG.rsplit("/", 1)[0] + "/" + self.db_name
-        for number in range(15, 0, -1):
-            url = f"{REDIS_SERVER}/{number}"
-            redis = Redis.from_url(url)
-            if redis.set(REDIS_CLAIM_KEY, f"bench-{self.run_id}", nx=True, ex=3600):
-                for key in redis.scan_iter(count=1000):
-                    if key != REDIS_CLAIM_KEY.encode():
-                        redis.delete(key)
-                self.redis_url = url
-                break
-        else:
-            raise SystemExit("every Redis database 1-15 is claimed (by test runs); try again later")
+        try:
+            self.redis_url = isolation.claim_redis_database(REDIS_SERVER, self.owner, seconds=3600)
+        except RuntimeError as error:
+            raise SystemExit(f"{error}; try again later") from None
         self.amqp_url = self._vhost()
         self.env = {**os.environ, "DATABASE_URL": self.db_url, "REDIS_URL": self.redis_url,
                     "AMQP_URL": self.amqp_url or "", "SECRET_KEY": "bench-" + secrets.token_hex(8),
@@ -92,17 +87,13 @@ class Topology:
 
     def _vhost(self):
         """A RabbitMQ vhost of our own, so the bridge's events never reach anyone else's queues."""
-        ctl = shutil.which("rabbitmqctl")
-        if not ctl:
-            return None
         name = f"bench_{self.run_id}"
-        done = subprocess.run([ctl, "add_vhost", name], capture_output=True, text=True)
-        if done.returncode != 0:
-            log(f"no RabbitMQ vhost ({done.stderr.strip()[:200]}): running without the bridge")
+        url = isolation.add_vhost(f"{AMQP_BASE}/%2F", name)
+        if url is None:
+            log("no RabbitMQ vhost of our own (rabbitmqctl absent or refused): running without the bridge")
             return None
-        subprocess.run([ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], capture_output=True)
         self.vhost = name
-        return f"{AMQP_BASE}/{name}"
+        return url
 
     def flask(self, *argv, check=True):
         done = subprocess.run([str(BIN / "flask"), *argv], cwd=ROOT, env=self.env, capture_output=True, text=True)
@@ -173,10 +164,10 @@ class Topology:
             with psycopg.connect(PG, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
             if self.vhost:
-                subprocess.run(["rabbitmqctl", "delete_vhost", self.vhost], capture_output=True)
+                isolation.delete_vhost(self.vhost)
             shutil.rmtree(self.tmp, ignore_errors=True)
         if self.redis_url:
-            Redis.from_url(self.redis_url).flushdb()
+            isolation.release_redis_database(self.redis_url, self.owner, empty=True)
 
     def sql(self, query, params=None):
         with psycopg.connect(self.db_url, autocommit=True) as conn:

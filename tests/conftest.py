@@ -7,7 +7,6 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -15,10 +14,10 @@ from werkzeug.serving import make_server
 
 from portal import clock, create_app
 from portal.extensions import db
+from tests import isolation
 
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = f"portal-tests-{uuid.uuid4().hex}"
-REDIS_CLAIM_KEY = "portal:test-run"
 REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 SANDBOX_PUBLIC_ID = "pk_portal_tests"
 SANDBOX_SECRET = "portal-tests-secret"
@@ -43,40 +42,34 @@ def database_url():
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _claim_redis_database():
-    """A Redis database of this run's own (never 0, a developer's), claimed with a key so two runs on one
-    machine never flush each other's queues."""
-    for number in range(15, 0, -1):
-        url = f"{REDIS_SERVER}/{number}"
-        if Redis.from_url(url).set(REDIS_CLAIM_KEY, RUN_ID, nx=True, ex=3 * 3600):
-            return url
-    raise RuntimeError("every Redis database from 1 to 15 is claimed by another test run")
-
-
-def _empty_redis(url):
-    """Everything but the claim goes, so no other run can take this database while we use it."""
-    redis = Redis.from_url(url)
-    keys = [k for k in redis.scan_iter(count=1000) if k != REDIS_CLAIM_KEY.encode()]
-    if keys:
-        redis.delete(*keys)
-
-
 @pytest.fixture(scope="session")
 def redis_url():
-    url = _claim_redis_database()
-    _empty_redis(url)
+    """A Redis database of this run's own, found empty and claimed (never 0, a developer's): two runs on
+    one machine, or a deployment sharing the server, never lose a key to this one."""
+    url = isolation.claim_redis_database(REDIS_SERVER, RUN_ID, seconds=3 * 3600)
     yield url
-    Redis.from_url(url).flushdb()
+    isolation.release_redis_database(url, RUN_ID, empty=True)
 
 
 @pytest.fixture(scope="session")
-def test_config(database_url, redis_url):
+def amqp_url():
+    """A RabbitMQ vhost of this run's own where the broker is local and rabbitmqctl may add one; else
+    AMQP_URL's vhost, where every test declares exchanges and queues under names of its own."""
+    vhost = RUN_ID.replace("-", "_")
+    url = isolation.add_vhost(AMQP_URL, vhost)
+    yield url or AMQP_URL
+    if url:
+        isolation.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="session")
+def test_config(database_url, redis_url, amqp_url):
     return {
         "TESTING": True,
         "EMBEDDED": False,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
-        "AMQP_URL": AMQP_URL,
+        "AMQP_URL": amqp_url,
         "SECRET_KEY": "test-secret-key",
         "MOUNT_SANDBOX": False,
         "PAYMENT_PROVIDER": "sandbox",
@@ -129,7 +122,7 @@ def app(migrated_app):
         db.session.rollback()
         db.session.remove()
         _empty_tables()
-    _empty_redis(migrated_app.config["REDIS_URL"])
+    isolation.empty_redis_database(migrated_app.config["REDIS_URL"], RUN_ID)
     clock.reset()
 
 

@@ -4,6 +4,7 @@ import json
 import socket
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import pika
 import pytest
@@ -99,8 +100,8 @@ def subscription_with_events():
 
 
 @pytest.fixture
-def broker_proxy():
-    proxy = TcpProxy()
+def broker_proxy(test_config):
+    proxy = TcpProxy(vhost_path=urlsplit(test_config["AMQP_URL"]).path)  # the suite's own vhost
     yield proxy
     proxy.stop()
 

@@ -48,8 +48,9 @@ class TcpProxy:
     """A local port forwarding to RabbitMQ that can be stopped (connections cut, port refusing) and
     started again: the broker going away and returning, without touching the shared broker."""
 
-    def __init__(self, target=("127.0.0.1", 5672)):
+    def __init__(self, target=("127.0.0.1", 5672), vhost_path="/%2F"):
         self.target = target
+        self.vhost_path = vhost_path
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -60,7 +61,7 @@ class TcpProxy:
 
     @property
     def url(self):
-        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+        return f"amqp://guest:guest@127.0.0.1:{self.port}{self.vhost_path}"
 
     def start(self):
         server = socket.socket()
