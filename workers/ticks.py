@@ -42,11 +42,21 @@ def inbox_sweeper() -> int:
     return sweep(clock.now() - SWEEP_AFTER)
 
 
+@job
+def drain_recovery() -> bool:
+    from portal import clock
+    from portal.billing.inbox import recover_stranded
+
+    return recover_stranded(clock.now())
+
+
 # name, function, seconds between runs: the one schedule, read by `rq cron` and the embedded thread.
+# drain-recovery is short: a Pay whose drain died with its worker is a paid customer left pending.
 SCHEDULE = (
     ("renewals", renewals, 60),
     ("dunning", dunning, 300),
     ("checkout-expiry", checkout_expiry, 600),
     ("reconciliation", reconciliation, 300),
     ("inbox-sweeper", inbox_sweeper, 60),
+    ("drain-recovery", drain_recovery, 15),
 )

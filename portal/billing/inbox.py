@@ -7,7 +7,11 @@ writes go to the database in one flush and one COMMIT.
 Idempotency stays per notification: the inbox row is claimed FOR UPDATE SKIP LOCKED and marked
 processed in the batch's transaction, and the payment's unique (provider, transaction id) guards the
 money. Anything the batch cannot take (an unreadable body, a batch that fails as a whole) is processed
-one notification at a time, as every other kind is."""
+one notification at a time, as every other kind is.
+
+A drain whose worker dies mid-batch leaves its rows `received` (its transaction rolls back) and nothing
+queued to take them: `recover_stranded`, on a short tick, queues a drain for them within seconds
+rather than leaving paid customers pending until the sweeper's minutes."""
 import logging
 from datetime import timedelta
 
@@ -25,6 +29,9 @@ log = logging.getLogger(__name__)
 DRAIN_JOB = "workers.notifications.drain_inbox"
 BATCHED_KINDS = ("pay", "confirm")
 BATCH_SIZE = 100
+# A Pay stored this long ago and never tried has lost its drain (a drain starts within a second or two of
+# its nudge; a backlog only delays it, and a drain queued already makes the nudge a no-op).
+STRANDED_AFTER = timedelta(seconds=10)
 
 
 def request_drain() -> None:
@@ -58,6 +65,19 @@ def drain(limit: int = BATCH_SIZE) -> int:
     for event_id in one_by_one:
         _process_alone(event_id)
     return len(claimed)
+
+
+def recover_stranded(now) -> bool:
+    """Tick body: queue a drain if a Pay or Confirm has waited untried longer than STRANDED_AFTER (its
+    drain was lost with a killed worker, or its nudge with Redis). Returns whether one was asked for."""
+    stranded = db.session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.status == "received", WebhookEvent.attempts == 0, WebhookEvent.kind.in_(BATCHED_KINDS),
+        WebhookEvent.received_at <= now - STRANDED_AFTER).limit(1))
+    if stranded is None:
+        return False
+    log.info("inbox: Pay notifications waiting untried since before %s; asking for a drain", now - STRANDED_AFTER)
+    request_drain()
+    return True
 
 
 def _readable(events) -> tuple[list, list[int]]:
