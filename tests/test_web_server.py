@@ -48,8 +48,8 @@ def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_pa
         answer, deadline = None, time.monotonic() + 30
         while answer is None and time.monotonic() < deadline and web.poll() is None:
             try:
-                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-            except requests.ConnectionError:
+                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still booting
                 time.sleep(0.2)
         log.seek(0)
         assert answer is not None and answer.json() == {"status": "ok"}, log.read()
