@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import clock
 from portal.billing import dunning
 from portal.billing.checkout import CHECKOUT_LIFETIME
-from portal.billing.periods import add_interval
+from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
@@ -106,7 +106,8 @@ def _renewal_invoice(sub: Subscription) -> Invoice:
     start = sub.current_period_end
     invoice = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="renewal", status="open",
                       amount=sub.amount, currency=sub.currency, period_start=start,
-                      period_end=add_interval(start, sub.plan.interval_unit, sub.plan.interval_count),
+                      period_end=anchored_period_end(sub.billing_anchor, start, sub.plan.interval_unit,
+                                                     sub.plan.interval_count),
                       description=f"Renewal of {sub.plan.name}", next_attempt_at=start)
     db.session.add(invoice)
     return invoice

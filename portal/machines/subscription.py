@@ -54,9 +54,13 @@ class SubscriptionMachine(BillingMachine):
     def on_start_trial(self, period_start=None, period_end=None):
         self._set_period(period_start, period_end)
         self.model.trial_end = period_end
+        # The first paid period starts when the trial ends, and so do all the later ones.
+        self.model.billing_anchor = period_end
 
     def on_activate(self, period_start=None, period_end=None):
         self._set_period(period_start, period_end)
+        if self.model.billing_anchor is None:
+            self.model.billing_anchor = period_start
 
     def on_renew(self, period_start=None, period_end=None):
         self._set_period(period_start, period_end)
