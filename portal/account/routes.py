@@ -9,7 +9,7 @@ from portal.account import bp, labels, service
 from portal.auth import customer_required
 from portal.billing import cancellation
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, widget_parameters
+from portal.billing.checkout import start_checkout, trial_available, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound
 from portal.extensions import db
 from portal.providers import get_provider
@@ -30,7 +30,12 @@ def customer_subscription():
 
 @bp.app_context_processor
 def inject_labels():
-    return {"labels": labels}
+    return {"labels": labels, "trial_offered": trial_offered}
+
+
+def trial_offered(plan) -> bool:
+    """Whether this visitor would get the plan's free trial (one per customer)."""
+    return trial_available(current_user.user if current_user.is_authenticated else None, plan)
 
 
 @bp.errorhandler(NotFound)
@@ -83,6 +88,7 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "balance": service.open_balance_invoice(sub) if sub is not None and sub.status == "past_due" else None,
         "last_decline": service.last_decline(sub) if sub is not None and sub.status == "past_due" else None,
         "checkout_invoice": _checkout_invoice(sub),
+        "ending": service.ending(sub),
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
-from portal.machines import lock
+from portal.machines import fire, lock
 from portal.models import Invoice, Plan, Subscription, User
 from portal.money import format_money
 from portal.providers import WidgetRequest, get_provider
@@ -33,7 +33,8 @@ def account_id(customer: User) -> str:
 
 def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoice]:
     """The customer's pending subscription to this plan with its open invoice, created once and
-    reused while the checkout lives. A customer with a live subscription cannot buy a second one."""
+    reused while the checkout lives. A customer with a live subscription cannot buy a second one, and
+    has one checkout at a time: choosing another plan closes the checkout of the first."""
     # Two checkouts of one customer at once (double click, a retried API call) queue up here.
     lock(User, customer.id)
     plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
@@ -47,27 +48,50 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
         raise NotAllowed(f"customer already has subscription {live.id} ({live.status}); cancel it or change plan")
 
     now = clock.now()
-    pending = db.session.scalar(
-        select(Subscription).where(Subscription.customer_id == customer.id, Subscription.plan_id == plan.id,
-                                   Subscription.status == "pending",
-                                   Subscription.created_at > now - CHECKOUT_LIFETIME)
-        .order_by(Subscription.id.desc()).limit(1)
-    )
-    if pending is not None:
-        invoice = open_checkout_invoice(pending)
-        if invoice is not None:
-            return pending, invoice
+    pending = db.session.scalars(
+        select(Subscription).where(Subscription.customer_id == customer.id, Subscription.status == "pending")
+        .order_by(Subscription.id.desc())
+    ).all()
+    for other in pending:
+        if other.plan_id == plan.id and other.created_at > now - CHECKOUT_LIFETIME:
+            invoice = open_checkout_invoice(other)
+            if invoice is not None:
+                return other, invoice
+    for other in pending:
+        close_checkout(lock(Subscription, other.id), "cancel", actor=f"customer:{customer.id}",
+                       cause=f"replaced by a checkout of {plan.code}")
 
     sub = Subscription(customer=customer, plan=plan, status="pending", amount=plan.amount,
                        currency=plan.currency, created_at=now)
     db.session.add(sub)
     db.session.flush()
-    kind, amount = ("verification", VERIFICATION_AMOUNT) if plan.trial_days else ("initial", plan.amount)
+    kind, amount = ("verification", VERIFICATION_AMOUNT) if trial_available(customer, plan) else (
+        "initial", plan.amount)
     invoice = Invoice(subscription=sub, customer_id=customer.id, kind=kind, status="open", amount=amount,
                       currency=plan.currency, description=_description(plan), created_at=now)
     db.session.add(invoice)
     db.session.flush()
     return sub, invoice
+
+
+def trial_available(customer: User | None, plan: Plan) -> bool:
+    """A plan's free trial is offered once per customer: whoever has had a trial of any plan (ended,
+    cancelled or converted) pays from the first day."""
+    if not plan.trial_days:
+        return False
+    if customer is None:
+        return True
+    return db.session.scalar(select(Subscription.id).where(
+        Subscription.customer_id == customer.id, Subscription.trial_end.is_not(None)).limit(1)) is None
+
+
+def close_checkout(sub: Subscription, event: str, *, actor: str, cause: str) -> None:
+    """A pending subscription that will not be paid: its open invoices are voided, then it ends
+    (`cancel` when the customer replaced it, `expire` when nobody paid in time). `sub` is locked."""
+    for invoice in db.session.scalars(select(Invoice).where(
+            Invoice.subscription_id == sub.id, Invoice.status == "open")):
+        fire(lock(Invoice, invoice.id), "void_invoice", actor=actor, cause=cause)
+    fire(sub, event, actor=actor, cause=cause)
 
 
 def open_checkout_invoice(sub: Subscription) -> Invoice | None:

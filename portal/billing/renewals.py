@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.billing import dunning
-from portal.billing.checkout import CHECKOUT_LIFETIME
+from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
 from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
@@ -146,13 +146,8 @@ def checkouts_expired(now=None) -> int:
     for sub_id in stale:
         with atomic():
             sub = lock(Subscription, sub_id)
-            if sub.status != "pending":
-                continue
-            for invoice in db.session.scalars(select(Invoice).where(
-                    Invoice.subscription_id == sub_id, Invoice.status == "open")):
-                fire(lock(Invoice, invoice.id), "void_invoice", actor="job:checkout-expiry",
-                     cause="checkout not paid within 24 hours")
-            fire(sub, "expire", actor="job:checkout-expiry", cause="checkout not paid within 24 hours")
+            if sub.status == "pending":
+                close_checkout(sub, "expire", actor="job:checkout-expiry", cause="checkout not paid within 24 hours")
     return len(stale)
 
 
