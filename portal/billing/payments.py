@@ -164,7 +164,7 @@ def _record(payment: Payment, invoice: Invoice | None, facts, event: str, *, act
         if mismatch is not None and mismatch.paid_twice and payment.status == "completed":
             _refund_paid_twice(payment, cause=cause)
         return
-    _settle_invoice(payment, invoice, sub, facts, actor=actor, cause=cause)
+    settle_invoice(payment, invoice, sub, facts, actor=actor, cause=cause)
 
 
 def _refund_paid_twice(payment: Payment, *, cause: str) -> None:
@@ -176,8 +176,11 @@ def _refund_paid_twice(payment: Payment, *, cause: str) -> None:
     enqueue_after_commit(db.session(), "workers.payments.send_refund", refund.id, job_id=f"refund-{refund.id}")
 
 
-def _settle_invoice(payment: Payment, invoice: Invoice, sub: Subscription, facts, *, actor, cause):
-    _save_card(sub, facts)
+def settle_invoice(payment: Payment, invoice: Invoice, sub: Subscription, facts, *, actor, cause):
+    """What a matching payment does: the card is saved (if the transaction carries one), the invoice paid and the
+    subscription started or extended. `facts` is None for a payment staff attach from the review queue."""
+    if facts is not None:
+        _save_card(sub, facts)
     if invoice.kind == "verification":
         if payment.status == "authorized" and sub.status == "pending":
             start = clock.now()

@@ -32,7 +32,7 @@ def apply_succeeded_refund(refund: Refund, provider_refund_id: str, *, actor: st
     if not payment.settles_invoice:
         # A held payment paid no invoice, so giving it back takes nothing from one; in full, it closes the review.
         if payment.needs_review and payment.amount_refunded == payment.amount:
-            fire(payment, "refund_held", actor=actor, cause=cause, note=f"refunded in full (refund #{refund.id})")
+            fire(payment, "refund_held", actor=actor, cause=cause, note=f"{refund.reason} (refund #{refund.id})")
         return
     if payment.invoice_id is None:
         return
