@@ -209,3 +209,15 @@ def test_a_second_charge_the_check_never_saw_is_refunded_through_the_provider(bi
     # The invoice the first payment paid keeps its money and its period: the refund was the extra charge's.
     assert db.session.get(Invoice, invoice.id).amount_refunded == 0
     assert db.session.get(Subscription, sub.id).status == "active"
+
+
+def test_someone_elses_payment_naming_my_invoice_is_not_shown_to_me(billing, live, open_invoice, client):
+    from tests.auth.helpers import sign_in
+
+    stranger = make_customer()
+    notify(live, "pay", pay_fields(open_invoice, 5560050, AccountId=stranger.external_id, CardLastFour="4321"))
+    billing.work()
+    assert sign_in(client, open_invoice.customer.email).status_code == 303
+    page = client.get(f"/account/invoices/{open_invoice.id}").get_data(as_text=True)
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert 'id="invoice"' in page and f'id="payment-{payment.id}"' not in page
