@@ -292,8 +292,11 @@ def pay_status(invoice_id):
 @bp.get("/invoices/<int:invoice_id>")
 @customer_required
 def invoice(invoice_id):
-    inv = service.own_invoice(_customer(), invoice_id)
-    return render_template("account/invoice.html", invoice=inv, payments=list(inv.payments))
+    customer = _customer()
+    inv = service.own_invoice(customer, invoice_id)
+    # A payment someone else made naming this invoice (held for staff) is not the customer's to see.
+    return render_template("account/invoice.html", invoice=inv,
+                           payments=[p for p in inv.payments if p.customer_id == customer.id])
 
 
 @bp.get("/payments/<int:payment_id>/receipt")

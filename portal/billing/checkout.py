@@ -7,12 +7,15 @@ from sqlalchemy import select
 from portal import clock
 from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
-from portal.machines import fire, lock
-from portal.models import Invoice, Plan, Subscription, User
+from portal.machines import atomic, fire, lock
+from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
 from portal.money import format_money
 from portal.providers import WidgetRequest, get_provider
 
 CHECKOUT_LIFETIME = timedelta(hours=24)
+# How long an accepted Check holds the invoice for its transaction when neither its Pay nor its Fail comes
+# (a payment abandoned on the 3-D Secure page): after that another payment may try.
+RESERVATION_LIFETIME = timedelta(minutes=5)
 # The small authorisation that proves a card before a trial; voided right after, never captured.
 VERIFICATION_AMOUNT = 100
 
@@ -128,11 +131,26 @@ def widget_parameters(invoice: Invoice) -> dict:
 
 
 def check_payment(notification) -> int:
-    """The provider's Check: may this payment go ahead? Answered from the invoice alone."""
-    try:
-        invoice = db.session.get(Invoice, int(notification.invoice_id or ""))
-    except ValueError:
-        invoice = None
+    """The provider's Check: may this payment go ahead? Answered from the invoice, and from what we know of
+    other payments for it: while one is being applied (its Pay in the inbox, or the transaction this Check
+    let through still under way) a second is refused, so one invoice is charged once. An accepted Check
+    reserves the invoice for its transaction, committed before the answer."""
+    from portal.billing.payments import invoice_number
+
+    number = invoice_number(notification)
+    if number is None:
+        return CheckCode.UNKNOWN_INVOICE
+    with atomic():
+        # Two Checks for one invoice at the same moment queue here: the second sees the first's reservation.
+        invoice = lock(Invoice, number, missing_ok=True)
+        code = _check_code(invoice, notification)
+        if code == CheckCode.ACCEPT:
+            invoice.reserved_transaction_id = _transaction_key(notification)
+            invoice.reserved_at = clock.now()
+    return code
+
+
+def _check_code(invoice: Invoice | None, notification) -> int:
     if invoice is None:
         return CheckCode.UNKNOWN_INVOICE
     if notification.account_id != account_id(invoice.customer):
@@ -144,5 +162,35 @@ def check_payment(notification) -> int:
         return CheckCode.NOT_PAYABLE
     if invoice.kind in ("initial", "verification") and invoice.created_at < clock.now() - CHECKOUT_LIFETIME:
         return CheckCode.EXPIRED
+    if another_payment_under_way(invoice, _transaction_key(notification)):
+        return CheckCode.NOT_PAYABLE
     return CheckCode.ACCEPT
 
+
+def _transaction_key(notification) -> str | None:
+    transaction_id = notification.transaction_id
+    return str(transaction_id)[:64] if transaction_id is not None else None
+
+
+def another_payment_under_way(invoice: Invoice, transaction_id: str | None) -> bool:
+    """Whether a payment other than `transaction_id` may be paying this open invoice right now: its Pay or
+    Confirm is stored but not applied yet, or a Check let it through moments ago and neither its Fail nor
+    its payment has come back since (a declined or held payment frees the invoice for another try)."""
+    provider = get_provider().name
+    waiting = db.session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.provider == provider, WebhookEvent.invoice_id == str(invoice.id),
+        WebhookEvent.kind.in_(("pay", "confirm")), WebhookEvent.status == "received",
+        WebhookEvent.transaction_id.is_distinct_from(transaction_id)).limit(1))
+    if waiting is not None:
+        return True
+    reserved = invoice.reserved_transaction_id
+    if reserved is None or reserved == transaction_id or invoice.reserved_at < clock.now() - RESERVATION_LIFETIME:
+        return False
+    failed = db.session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.provider == provider, WebhookEvent.kind == "fail", WebhookEvent.transaction_id == reserved,
+        WebhookEvent.status != "rejected").limit(1))
+    if failed is not None:
+        return False
+    recorded = db.session.scalar(select(Payment).where(
+        Payment.provider == provider, Payment.provider_transaction_id == reserved))
+    return recorded is None or recorded.settles_invoice and recorded.status != "declined"

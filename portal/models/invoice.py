@@ -49,6 +49,9 @@ class Invoice(db.Model):
     dunning_ends_at = mapped_column(UTCDateTime)
     last_reason_code: Mapped[int | None] = mapped_column(Integer)
     checkout_started_at = mapped_column(UTCDateTime)
+    # The provider transaction a Check let through for this invoice: another is refused while it is applied.
+    reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reserved_at = mapped_column(UTCDateTime)
     paid_at = mapped_column(UTCDateTime)
     voided_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
