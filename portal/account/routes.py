@@ -10,7 +10,7 @@ from portal.auth import customer_required
 from portal.billing import cancellation
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, trial_available, widget_parameters
-from portal.billing.errors import BillingError, NotAllowed, NotFound
+from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
 from portal.extensions import db
 from portal.providers import get_provider
 from portal.security import embeds_widget, error_page
@@ -239,6 +239,11 @@ def checkout():
         sub, invoice = start_checkout(_customer(), (request.form.get("plan") or "").strip())
     except NotFound:
         abort(404)
+    except PaymentUnderWay:
+        db.session.rollback()
+        flash(_("Your payment for the plan you chose before is being confirmed. Wait a moment: if it does not "
+                "go through, you can choose another plan."), "info")
+        return redirect(url_for(".subscription"), code=303)
     except NotAllowed:
         db.session.rollback()
         flash(_("You already have a subscription. Manage it here, or cancel it before choosing another plan."),

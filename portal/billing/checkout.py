@@ -5,7 +5,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import NotAllowed, NotFound
+from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
@@ -60,6 +60,10 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
             invoice = open_checkout_invoice(other)
             if invoice is not None:
                 return other, invoice
+    for other in pending:
+        paying = open_checkout_invoice(other)
+        if paying is not None and another_payment_under_way(lock(Invoice, paying.id), None):
+            raise PaymentUnderWay(f"the payment for checkout {other.id} ({other.plan.code}) is being confirmed")
     for other in pending:
         close_checkout(lock(Subscription, other.id), "cancel", actor=f"customer:{customer.id}",
                        cause=f"replaced by a checkout of {plan.code}")

@@ -152,3 +152,20 @@ def test_auto_renew_off_ends_with_the_period_and_says_so(client, billing):
     assert "Auto-renew was off, so it ended with the paid period." in html
     assert db.session.scalars(select(OutboxMessage.routing_key).where(
         OutboxMessage.routing_key == "subscription.canceled")).all() == ["subscription.canceled"]
+
+
+def test_a_checkout_being_paid_is_not_replaced_by_another_plan(client, billing):
+    make_plan(code="premium", amount=59900)
+    make_plan(code="monthly", amount=29900)
+    signed_in_customer(client)
+    premium_invoice, params, _ = start_checkout(client, "premium")
+    assert billing.pay(params)["Success"] is True  # the provider charged it; its Pay waits in the inbox
+
+    refused = post(client, "/account/checkout", {"plan": "monthly"})
+    assert refused.status_code == 303
+    assert "Your payment for the plan you chose before is being confirmed" in page(client, "/account")
+    billing.work()
+    db.session.expire_all()
+    assert db.session.get(Subscription, premium_invoice.subscription_id).status == "active"
+    assert db.session.get(Invoice, premium_invoice.id).status == "paid"
+    assert db.session.scalars(select(Subscription.id)).all() == [premium_invoice.subscription_id]
