@@ -7,7 +7,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation
+from portal.billing import cancellation, cards
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, trial_available, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
@@ -89,6 +89,8 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "last_decline": service.last_decline(sub) if sub is not None and sub.status == "past_due" else None,
         "checkout_invoice": _checkout_invoice(sub),
         "ending": service.ending(sub),
+        "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
+            service.next_charge(sub), "at", None)),
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -216,6 +218,20 @@ def pay_now(subscription_id):
     return _after_change(sub, "repay", _("We are charging your card."), after)
 
 
+@bp.post("/subscriptions/<int:subscription_id>/card")
+@customer_required
+def replace_card(subscription_id):
+    """Replace the renewal card: a card check opens in the widget; the proven card is used from then on."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    try:
+        check = cards.start_card_replacement(sub)
+    except BillingError as exc:
+        db.session.rollback()
+        return _refused(sub, exc)
+    db.session.commit()
+    return redirect(url_for(".pay", invoice_id=check.id), code=303)
+
+
 # --- checkout ----------------------------------------------------------------------------------------
 
 
@@ -261,7 +277,9 @@ def pay(invoice_id):
     invoice = service.own_invoice(customer, invoice_id)
     state = service.checkout_state(invoice)
     if invoice.status != "open" or invoice.kind == "grant":
-        if state.final and state.state in ("active", "trialing", "paid"):
+        if state.state == "card_saved":
+            flash(_("Your new card is saved."), "info")
+        elif state.final and state.state in ("active", "trialing", "paid"):
             flash(_("This invoice is paid."), "info")
         return redirect(url_for(".subscription"))
     params = widget_parameters(invoice)

@@ -140,7 +140,9 @@ def last_payment_id(invoice: Invoice) -> int:
 class CheckoutState:
     """Where a payment through the widget stands, from what the notifications have recorded so far."""
 
-    state: str  # "processing" (not heard from the provider yet), "active", "trialing", "paid", "declined", "closed"
+    # "processing" (not heard from the provider yet), "active", "trialing", "paid", "card_saved" (a card
+    # check proved the new card), "declined", "closed"
+    state: str
     subscription: Subscription
     invoice: Invoice
     decline_message: str | None = None
@@ -157,12 +159,19 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
     db.session.refresh(invoice)
     sub = db.session.get(Subscription, invoice.subscription_id)
     db.session.refresh(sub)
+    if invoice.kind == "card_check":
+        return _card_check_state(invoice, sub, after_payment_id)
     if sub.status in ("active", "trialing") and invoice.kind in ("initial", "verification"):
         return CheckoutState(sub.status, sub, invoice)
     if invoice.status == "paid":
         return CheckoutState("paid", sub, invoice)
     if invoice.status != "open" or sub.status in ("canceled", "expired"):
         return CheckoutState("closed", sub, invoice)
+    return _attempt_state(invoice, sub, after_payment_id)
+
+
+def _attempt_state(invoice: Invoice, sub: Subscription, after_payment_id: int) -> CheckoutState:
+    """Declined when the latest attempt since `after_payment_id` was declined and none succeeded; else processing."""
     newer = db.session.scalars(select(Payment).where(Payment.invoice_id == invoice.id,
                                                      Payment.id > after_payment_id)
                                .order_by(Payment.id.desc())).all()
@@ -171,6 +180,18 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
         return CheckoutState("declined", sub, invoice, reason_codes.customer_message(declined.reason_code),
                              declined.reason_code)
     return CheckoutState("processing", sub, invoice)
+
+
+def _card_check_state(invoice: Invoice, sub: Subscription, after_payment_id: int) -> CheckoutState:
+    """A card replacement is done once a payment proved the card (authorised, then voided) and settled it."""
+    proved = db.session.scalar(select(Payment.id).where(
+        Payment.invoice_id == invoice.id, Payment.id > after_payment_id, Payment.needs_review.is_(False),
+        Payment.status.in_(("authorized", "voided"))).limit(1))
+    if proved is not None:
+        return CheckoutState("card_saved", sub, invoice)
+    if invoice.status != "open" or sub.status in ("canceled", "expired"):
+        return CheckoutState("closed", sub, invoice)
+    return _attempt_state(invoice, sub, after_payment_id)
 
 
 @dataclass(frozen=True)

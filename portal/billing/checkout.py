@@ -9,6 +9,7 @@ from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
+from portal.models.invoice import CARD_CHECK_KINDS, CHECKOUT_KINDS
 from portal.money import format_money
 from portal.providers import WidgetRequest, get_provider
 
@@ -116,7 +117,7 @@ def _description(plan: Plan) -> str:
 
 def widget_scheme(invoice: Invoice) -> str:
     """'auth' for a card verification (voided later), 'charge' for a payment."""
-    return "auth" if invoice.kind == "verification" else "charge"
+    return "auth" if invoice.kind in CARD_CHECK_KINDS else "charge"
 
 
 def widget_parameters(invoice: Invoice) -> dict:
@@ -164,7 +165,7 @@ def _check_code(invoice: Invoice | None, notification) -> int:
     sub = invoice.subscription
     if invoice.status != "open" or sub.status in ("canceled", "expired"):
         return CheckCode.NOT_PAYABLE
-    if invoice.kind in ("initial", "verification") and invoice.created_at < clock.now() - CHECKOUT_LIFETIME:
+    if invoice.kind in CHECKOUT_KINDS and invoice.created_at < clock.now() - CHECKOUT_LIFETIME:
         return CheckCode.EXPIRED
     if another_payment_under_way(invoice, _transaction_key(notification)):
         return CheckCode.NOT_PAYABLE

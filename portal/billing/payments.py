@@ -12,6 +12,7 @@ from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, held, hold, lock, lock_all, reserve_ids, reserved_id
 from portal.models import Invoice, Payment, PaymentMethod, Plan, Subscription, User
+from portal.models.invoice import CARD_CHECK_KINDS
 from portal.models.types import token_fingerprint
 from portal.providers import get_provider
 from portal.queue import enqueue_after_commit
@@ -179,10 +180,14 @@ def _refund_paid_twice(payment: Payment, *, cause: str) -> None:
 def settle_invoice(payment: Payment, invoice: Invoice, sub: Subscription, facts, *, actor, cause):
     """What a matching payment does: the card is saved (if the transaction carries one), the invoice paid and the
     subscription started or extended. `facts` is None for a payment staff attach from the review queue."""
-    if facts is not None:
+    if invoice.kind == "card_check" and facts is not None and facts.token:
+        from portal.billing.cards import replace_card
+
+        replace_card(sub, _card_for(sub, facts), actor=actor, cause=cause)
+    elif facts is not None:
         _save_card(sub, facts)
-    if invoice.kind == "verification":
-        if payment.status == "authorized" and sub.status == "pending":
+    if invoice.kind in CARD_CHECK_KINDS:
+        if invoice.kind == "verification" and payment.status == "authorized" and sub.status == "pending":
             start = clock.now()
             fire(sub, "start_trial", actor=actor, cause=cause, period_start=start,
                  period_end=start + timedelta(days=sub.plan.trial_days))
@@ -218,8 +223,12 @@ def _extend_subscription(sub: Subscription, invoice: Invoice, *, actor, cause):
 
 
 def _save_card(sub: Subscription, facts):
-    if not facts.token:
-        return
+    if facts.token:
+        sub.payment_method = _card_for(sub, facts)
+
+
+def _card_for(sub: Subscription, facts) -> PaymentMethod:
+    """The customer's saved card for this transaction's token, recorded on first sight."""
     provider = get_provider().name
     key = card_key(sub.customer_id, provider, facts.token)
     card = held(key, default=key)
@@ -233,7 +242,7 @@ def _save_card(sub: Subscription, facts):
                                        card_type=facts.card_type, card_exp=facts.card_exp)
         db.session.add(card)
         hold(key, card)
-    sub.payment_method = card
+    return card
 
 
 def card_key(customer_id: int, provider: str, token: str) -> tuple:

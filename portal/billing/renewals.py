@@ -15,6 +15,7 @@ from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
+from portal.models.invoice import CHECKOUT_KINDS
 from portal.queue import enqueue, enqueue_each
 
 RECONCILE_AFTER = timedelta(minutes=15)
@@ -148,14 +149,22 @@ def checkouts_expired(now=None) -> int:
             sub = lock(Subscription, sub_id)
             if sub.status == "pending":
                 close_checkout(sub, "expire", actor="job:checkout-expiry", cause="checkout not paid within 24 hours")
-    return len(stale)
+    # A card replacement nobody finished: its check closes; the subscription keeps its card.
+    abandoned = db.session.scalars(select(Invoice.id).where(
+        Invoice.kind == "card_check", Invoice.status == "open", Invoice.created_at <= now - CHECKOUT_LIFETIME)).all()
+    for invoice_id in abandoned:
+        with atomic():
+            invoice = lock(Invoice, invoice_id)
+            if invoice.status == "open":
+                fire(invoice, "void_invoice", actor="job:checkout-expiry", cause="card check not made within 24 hours")
+    return len(stale) + len(abandoned)
 
 
 def reconciliation_due(now=None) -> int:
     """Open checkout invoices older than 15 minutes: ask the provider whether they were paid."""
     now = now or clock.now()
     ids = db.session.scalars(select(Invoice.id).where(
-        Invoice.status == "open", Invoice.kind.in_(("initial", "verification")),
+        Invoice.status == "open", Invoice.kind.in_(CHECKOUT_KINDS),
         Invoice.checkout_started_at <= now - RECONCILE_AFTER,
         Invoice.created_at > now - CHECKOUT_LIFETIME)).all()
     for invoice_id in ids:
