@@ -6,13 +6,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 from portal.providers.base import NOTIFICATION_KINDS, InvalidNotification, Notification
 from portal.providers.cloudpayments_models import Fields, parse_datetime, to_minor
 
 RAW_SIGNATURE_HEADER = "Content-HMAC"
-DECODED_SIGNATURE_HEADER = "X-Content-HMAC"
 
 # A notification has a few dozen fields; a body with thousands is not one of ours.
 _MAX_FIELDS = 200
@@ -25,21 +24,16 @@ def signature(secret: str, message: bytes) -> str:
 
 
 def verify_signature(secret: str, raw_body: bytes, headers: Mapping[str, str]) -> bool:
-    """Check Content-HMAC over the raw bytes; only when it is absent, X-Content-HMAC over the decoded body.
+    """Check Content-HMAC over the raw bytes, the bytes the parser reads.
 
-    The decoded form is the weaker check (decoding merges "%26" with "&", so two different bodies can
-    share it), which is why a present but wrong Content-HMAC is never rescued by the fallback."""
+    X-Content-HMAC (over the URL-decoded body) is never accepted, not even as a fallback: decoding
+    merges "%26" with "&", so a body signed in its decoded form can be re-sent with other fields
+    (an `InvoiceId` smuggled inside `Name`) under the same signature. The provider always sends
+    Content-HMAC (shared/cloudpayments.md), so a notification without it is refused."""
     raw_header = _header(headers, RAW_SIGNATURE_HEADER)
-    if raw_header is not None:
-        return _matches(signature(secret, raw_body), raw_header)
-    decoded_header = _header(headers, DECODED_SIGNATURE_HEADER)
-    if decoded_header is None:
+    if raw_header is None:
         return False
-    try:
-        decoded = unquote_plus(raw_body.decode("utf-8"), errors="strict").encode("utf-8")
-    except UnicodeError:
-        return False
-    return _matches(signature(secret, decoded), decoded_header)
+    return _matches(signature(secret, raw_body), raw_header)
 
 
 def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> Notification:
