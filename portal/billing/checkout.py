@@ -105,10 +105,10 @@ def widget_parameters(invoice: Invoice) -> dict:
 
 def check_payment(notification) -> int:
     """The provider's Check: may this payment go ahead? Answered from the invoice alone."""
-    try:
-        invoice = db.session.get(Invoice, int(notification.invoice_id or ""))
-    except ValueError:
-        invoice = None
+    from portal.billing.payments import invoice_number
+
+    number = invoice_number(notification)
+    invoice = db.session.get(Invoice, number) if number is not None else None
     if invoice is None:
         return CheckCode.UNKNOWN_INVOICE
     if notification.account_id != account_id(invoice.customer):

@@ -3,16 +3,22 @@ answered with a clean 4xx (or stored and marked failed), and the database holds 
 import base64
 import hashlib
 import hmac
+from datetime import timedelta
 from urllib.parse import unquote_plus
 
 import pytest
 from sqlalchemy import select
 
+from portal import clock
+from portal.billing import notifications
+from portal.billing.errors import NotYetKnown
 from portal.extensions import db
 from portal.models import Invoice, Payment, WebhookEvent
+from portal.queue import billing_queue
 from tests.conftest import SANDBOX_SECRET
 from tests.factories import make_customer, make_plan
-from tests.flows.test_notifications import form, pay_fields, post
+from tests.flows.test_notifications import form, pay_fields, post, signed
+from workers import ticks
 
 
 def hmac_b64(message: bytes) -> str:
@@ -54,3 +60,166 @@ def test_a_decoded_form_signature_cannot_smuggle_another_invoice_into_a_re_encod
     assert db.session.scalars(select(Payment)).all() == []
     [event] = events()
     assert (event.status, event.rejection) == ("rejected", "signature missing or invalid")
+
+
+# --- finding 5: strict parsing; every key whole; nothing retried forever ----------------------------------------
+
+
+def test_transaction_ids_that_differ_after_64_characters_are_both_refused_never_cut_into_one(billing, live,
+                                                                                            open_invoice):
+    answers = []
+    for transaction_id in ("1" * 64 + "A", "1" * 64 + "B"):
+        body = form(pay_fields(open_invoice, transaction_id))
+        answers.append(post(live, "pay", body, signed(body)))
+    assert [a.status_code for a in answers] == [400, 400]
+    assert all(a.json()["code"] != 0 and "TransactionId" in a.json()["message"] for a in answers)
+    billing.work()
+    stored = events()
+    assert [(e.status, e.transaction_id) for e in stored] == [("rejected", None), ("rejected", None)]
+    assert all("TransactionId" in (e.rejection or "") for e in stored)
+    assert db.session.get(Invoice, open_invoice.id).status == "open"
+
+
+@pytest.mark.parametrize("amount", ["-1.00", "-299.00", "0.00", "1e308", "99999999999999999999999.00", "1e3",
+                                    "1_000", "２９９.00", " 299.00", "299.00 ", "299.001", "NaN", "0x12B"])
+def test_a_signed_pay_with_a_malformed_amount_is_stored_failed_with_its_reason_and_settles_nothing(
+        billing, live, open_invoice, amount):
+    body = form(pay_fields(open_invoice, 7770100, Amount=amount))
+    response = post(live, "pay", body, signed(body))
+    assert (response.status_code, response.json()) == (200, {"code": 0})  # stored under its own key
+    billing.work()
+    [event] = events()
+    assert (event.status, event.transaction_id, event.attempts) == ("failed", "7770100", 0)
+    assert "Amount" in event.error or "amount" in event.error
+    assert db.session.get(Invoice, open_invoice.id).status == "open"
+    assert db.session.scalars(select(Payment)).all() == []
+    billing.assert_no_failed_jobs()
+
+
+def test_a_repeat_of_a_failed_notification_is_acknowledged_and_kept_once(billing, live, open_invoice):
+    body = form(pay_fields(open_invoice, 7770101, Amount="-1.00"))
+    answers = [post(live, "pay", body, signed(body)).json() for _ in range(3)]
+    assert answers == [{"code": 0}] * 3
+    assert [e.status for e in events()] == ["failed"]
+
+
+@pytest.mark.parametrize(("kind", "overrides"), [
+    ("fail", {"ReasonCode": "9" * 30, "Reason": "Declined"}),
+    ("refund", {"Amount": "-1.00", "PaymentTransactionId": "7770000", "OperationType": "Refund"}),
+    ("refund", {"Amount": "0.00", "PaymentTransactionId": "7770000", "OperationType": "Refund"}),
+    ("pay", {"Currency": "RUBX"}),
+    ("pay", {"Currency": "rub"}),
+    ("pay", {"Token": "t" * 300}),
+    ("refund", {"PaymentTransactionId": "1" * 64 + "A", "OperationType": "Refund"}),
+], ids=["30-digit-reason-code", "refund-negative", "refund-zero", "currency-4-letters", "currency-lowercase",
+        "token-300-chars", "refund-of-a-cut-key"])
+def test_signed_notifications_no_column_can_hold_are_failed_at_once_not_poison_rows(billing, live, open_invoice,
+                                                                                     kind, overrides):
+    body = form(pay_fields(open_invoice, 7770200, **overrides))
+    response = post(live, kind, body, signed(body))
+    assert (response.status_code, response.json()) == (200, {"code": 0})
+    billing.work()
+    [event] = events()
+    assert event.status == "failed" and event.error.startswith("InvalidNotification")
+    assert db.session.scalars(select(Payment)).all() == []
+    billing.assert_no_failed_jobs()
+
+
+def test_a_pay_that_is_no_success_is_marked_failed_after_one_try_not_retried_forever(billing, live, open_invoice):
+    body = form(pay_fields(open_invoice, 7770300, Status="Declined"))
+    assert post(live, "pay", body, signed(body)).json() == {"code": 0}
+    billing.work()
+    [event] = events()
+    assert (event.status, event.attempts) == ("failed", 1)
+    assert "Declined" in event.error or "declined" in event.error
+    clock.advance(timedelta(minutes=10))
+    assert ticks.inbox_sweeper() == 0  # nothing left for the sweeper to retry
+    assert db.session.get(Invoice, open_invoice.id).status == "open"
+
+
+def test_a_notification_that_keeps_failing_is_marked_failed_after_a_bounded_number_of_tries_then_replayed(
+        billing, live, open_invoice):
+    """A Refund of a payment we never heard of: retried (it may be out of order), then failed for staff,
+    and once the payment is known (the fix), replayed to success."""
+    refund = form({"TransactionId": 7770401, "PaymentTransactionId": 7770400, "Amount": "299.00",
+                   "OperationType": "Refund", "DateTime": "2026-11-29 10:05:00"})
+    assert post(live, "refund", refund, signed(refund)).json() == {"code": 0}
+    [event] = events()
+    for _ in range(notifications.MAX_ATTEMPTS + 3):  # the job's retries and the sweeper's rounds
+        try:
+            notifications.process(event.id)
+        except NotYetKnown:
+            pass
+    [event] = events()
+    assert (event.status, event.attempts) == ("failed", notifications.MAX_ATTEMPTS)
+    assert "not recorded yet" in event.error
+    billing_queue().empty()
+
+    pay = form(pay_fields(open_invoice, 7770400))
+    assert post(live, "pay", pay, signed(pay)).json() == {"code": 0}
+    billing.work()
+    assert notifications.replay(event.id) == "processed"
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert payment.amount_refunded == 29900
+
+
+# --- finding 6: no 500 from any input ---------------------------------------------------------------------------
+
+
+def test_a_check_naming_an_invoice_of_thirty_nines_is_answered_unknown_invoice(billing, live, open_invoice):
+    fields = pay_fields(open_invoice, 7770500, InvoiceId="9" * 30)
+    fields.pop("Token")
+    body = form(fields)
+    response = post(live, "check", body, signed(body))
+    assert (response.status_code, response.json()) == (200, {"code": 10})
+
+
+def test_a_pay_naming_an_invoice_beyond_the_id_column_is_recorded_for_review_not_a_poison_row(billing, live,
+                                                                                             open_invoice):
+    body = form(pay_fields(open_invoice, 7770501, InvoiceId=str(2**40)))
+    assert post(live, "pay", body, signed(body)).json() == {"code": 0}
+    billing.work()
+    billing.assert_no_failed_jobs()
+    [event] = events()
+    assert event.status == "processed"
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert (payment.invoice_id, payment.needs_review) == (None, True)
+
+
+JSON = "application/json"
+
+
+def signed_as(body: bytes, content_type: str) -> dict:
+    return {**signed(body), "Content-Type": content_type}
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (b'{"TransactionId": 7770600, "Amount": "299.00", "Data": ' + b"[" * 5000 + b"]" * 5000 + b"}", JSON),
+    (b'{"TransactionId": 7770601, "Amount": "299.00", "Name": "\\ud800"}', JSON),
+    (b'{"TransactionId": 7770602, "Amount": "299.00", "Name": "\\udfff\\ud800"}', JSON),
+    (b"TransactionId=7770603&Amount=299.00&Name=%ff%fe", "application/x-www-form-urlencoded"),
+    (b"TransactionId=7770604&Amount=299.00&Name=\xff\xfe", "application/x-www-form-urlencoded"),
+    (b"TransactionId=7770605&Amount=299.00&Name=%ed%a0%80", "application/x-www-form-urlencoded"),
+    (b"TransactionId=7770606&Amount=299.00&Description=a%00b", "application/x-www-form-urlencoded"),
+    (b'{"TransactionId": 7770607, "Amount": "299.00", "Description": "a\\u0000b"}', JSON),
+    (b"TransactionId=7770608&transactionid=7770609&Amount=299.00", "application/x-www-form-urlencoded"),
+], ids=["json-5000-deep", "json-lone-surrogate", "json-reversed-surrogates", "form-invalid-utf8-escaped",
+        "form-invalid-utf8-raw", "form-encoded-surrogate", "form-nul-byte", "json-nul-byte", "duplicate-key"])
+def test_bodies_no_parser_or_column_can_take_are_answered_400_and_recorded(billing, live, body, content_type):
+    response = post(live, "pay", body, signed_as(body, content_type))
+    assert response.status_code == 400 and response.json()["code"] != 0
+    billing.work()
+    [event] = events()
+    assert event.status == "rejected" and event.rejection.startswith("unreadable")
+
+
+def test_display_fields_too_long_for_their_columns_do_not_cost_the_payment(billing, live, open_invoice):
+    body = form(pay_fields(open_invoice, 7770700, CardFirstSix="4000001234", CardLastFour="30555",
+                           CardType="V" * 100, CardExpDate="12/2030"))
+    assert post(live, "pay", body, signed(body)).json() == {"code": 0}
+    billing.work()
+    billing.assert_no_failed_jobs()
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert (payment.status, payment.card_first_six, payment.card_last_four, payment.card_type) == (
+        "completed", None, None, None)
+    assert db.session.get(Invoice, open_invoice.id).status == "paid"
