@@ -63,6 +63,9 @@ def from_environment():
         # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).
         "PROVIDER_CONCURRENCY": int(_env("PROVIDER_CONCURRENCY", "0")) or None,
         "RQ_QUEUES": ["billing"],
+        # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
+        # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "ru",
         "LANGUAGES": ["ru", "en"],

@@ -1,8 +1,10 @@
 """Provider notifications: verified on the raw body, stored once in the inbox, processed by a job."""
+import hashlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from portal import clock
@@ -22,6 +24,10 @@ PROCESS_JOB = "workers.notifications.process_notification"
 # Tries of a notification that keeps failing (its job's retries and the sweeper's rounds together)
 # before it is marked failed for staff: out of order for more than about half an hour is no longer order.
 MAX_ATTEMPTS = 12
+# A real notification is a few KiB: larger posts are refused unread (413).
+MAX_NOTIFICATION_BYTES = 64 * 1024
+# What is kept of a refused post, for staff to recognise it.
+REJECTED_BODY_PREFIX = 2 * 1024
 # Errors that the same notification will raise on every try.
 NEVER_APPLIES = (InvalidNotification, ValueError, DataError)
 
@@ -55,7 +61,7 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
         notification = provider.parse_notification(kind, raw_body, content_type)
     except InvalidNotification as exc:
         if exc.transaction_id is None or kind == "check":
-            _reject(provider.name, kind, raw_body, content_type, remote_addr, f"unreadable: {exc}")
+            _reject(provider.name, kind, raw_body, content_type, remote_addr, "unreadable", str(exc))
             return Answer(400, {"code": 13, "message": f"unreadable notification: {exc}"})
         # Signed and keyed, but not something we can apply: kept under its own key, failed with the
         # reason, for staff to see and replay after a fix. Refused, the provider would retry it for days.
@@ -82,7 +88,9 @@ def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, r
             invoice_id=_bounded(invoice_id), status="failed" if failure else "received", error=failure,
             content_type=_bounded(content_type, 128), body=raw_body, remote_addr=_bounded(remote_addr),
             received_at=clock.now())
-    except IntegrityError:
+    except IntegrityError as exc:
+        if not _is_duplicate(exc):
+            raise  # not a repeat: the notification is not stored, so it must not be acknowledged
         return Answer(200, {"code": 0})
     if failure:
         log.warning("stored %s notification #%s as failed: %s", kind, event_id, failure)
@@ -94,15 +102,48 @@ def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, r
     return Answer(200, {"code": 0})
 
 
+def _is_duplicate(exc: IntegrityError) -> bool:
+    """Whether the INSERT failed on the inbox's unique key (a repeat), not on some other constraint."""
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
 def _bounded(value, length=64):
     # Headers and the widget's fields, for display and lookups: cut to their columns, NULs dropped.
     return value.replace("\x00", "")[:length] if isinstance(value, str) else value
 
 
-def _reject(provider, kind, raw_body, content_type, remote_addr, why):
-    db.session.add(WebhookEvent(provider=provider, kind=kind, status="rejected", rejection=why,
-                                content_type=_bounded(content_type, 128), body=raw_body,
-                                remote_addr=_bounded(remote_addr), received_at=clock.now()))
+def refuse_oversized(kind: str, length: int | None, content_type: str | None, remote_addr: str | None) -> Answer:
+    """A notification larger than any real one (a real one is a few KiB): refused before its body is
+    read, so only its declared length is recorded."""
+    provider = get_provider()
+    if kind not in NOTIFICATION_KINDS:
+        return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
+    _reject(provider.name, kind, b"", content_type, remote_addr, "too large",
+            f"{length if length is not None else 'more than'} bytes; at most {MAX_NOTIFICATION_BYTES} are read",
+            length=length)
+    return Answer(413, {"code": 13, "message": f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes"})
+
+
+def _reject(provider, kind, raw_body, content_type, remote_addr, why, detail=None, *, length=None):
+    """Record a refused post boundedly: its first REJECTED_BODY_PREFIX bytes, length and SHA-256, the
+    address and reason. Refusals from one address for one reason within a minute share one counted row,
+    so a flood of them cannot grow the database without bound."""
+    now = clock.now()
+    values = dict(provider=provider, kind=kind, status="rejected", rejection=why, error=_bounded(detail, 500),
+                  content_type=_bounded(content_type, 128), body=raw_body[:REJECTED_BODY_PREFIX],
+                  body_length=len(raw_body) if length is None else length,
+                  body_sha256=hashlib.sha256(raw_body).hexdigest() if raw_body else None,
+                  remote_addr=_bounded(remote_addr) or "unknown", received_at=now, attempts=0,
+                  rejected_count=1, rejection_window=now.replace(second=0, microsecond=0))
+    table = WebhookEvent.__table__
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["provider", "kind", "remote_addr", "rejection", "rejection_window"],
+        index_where=text("status = 'rejected'"),
+        set_={"rejected_count": table.c.rejected_count + 1, "received_at": now,
+              **{name: statement.excluded[name] for name in ("error", "content_type", "body", "body_length",
+                                                              "body_sha256")}}))
     db.session.commit()
     log.warning("rejected %s notification from %s: %s", kind, remote_addr, why)
 

@@ -3,11 +3,13 @@ answered with a clean 4xx (or stored and marked failed), and the database holds 
 import base64
 import hashlib
 import hmac
+import os
 from datetime import timedelta
 from urllib.parse import unquote_plus
 
 import pytest
-from sqlalchemy import select
+import requests
+from sqlalchemy import select, text
 
 from portal import clock
 from portal.billing import notifications
@@ -74,9 +76,9 @@ def test_transaction_ids_that_differ_after_64_characters_are_both_refused_never_
     assert [a.status_code for a in answers] == [400, 400]
     assert all(a.json()["code"] != 0 and "TransactionId" in a.json()["message"] for a in answers)
     billing.work()
-    stored = events()
-    assert [(e.status, e.transaction_id) for e in stored] == [("rejected", None), ("rejected", None)]
-    assert all("TransactionId" in (e.rejection or "") for e in stored)
+    [refused] = events()  # both refusals, counted on one row
+    assert (refused.status, refused.transaction_id, refused.rejected_count) == ("rejected", None, 2)
+    assert refused.rejection == "unreadable" and "TransactionId" in refused.error
     assert db.session.get(Invoice, open_invoice.id).status == "open"
 
 
@@ -223,3 +225,60 @@ def test_display_fields_too_long_for_their_columns_do_not_cost_the_payment(billi
     assert (payment.status, payment.card_first_six, payment.card_last_four, payment.card_type) == (
         "completed", None, None, None)
     assert db.session.get(Invoice, open_invoice.id).status == "paid"
+
+
+# --- finding 1: bounded requests, bounded records of refused ones -----------------------------------------------
+
+
+def table_bytes():
+    return db.session.execute(text("SELECT pg_total_relation_size('webhook_events')")).scalar()
+
+
+def test_a_ten_megabyte_unsigned_post_is_refused_413_unread_and_recorded_by_its_length_only(billing, live):
+    response = post(live, "pay", b"x=" + b"a" * 10_000_000, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413 and response.json()["code"] != 0
+    [event] = events()
+    assert (event.status, event.rejection, event.body_length) == ("rejected", "too large", 10_000_002)
+    assert event.body == b""
+
+
+def test_a_notification_one_byte_over_the_limit_is_refused_even_when_signed(billing, live, open_invoice):
+    body = form(pay_fields(open_invoice, 7770800, Description="x"))
+    body += b"&Name=" + b"n" * (notifications.MAX_NOTIFICATION_BYTES - len(body) - 5)
+    assert len(body) == notifications.MAX_NOTIFICATION_BYTES + 1
+    assert post(live, "pay", body, signed(body)).status_code == 413
+    assert db.session.get(Invoice, open_invoice.id).status == "open"
+
+
+def test_a_refused_post_keeps_a_prefix_its_length_and_sha256_never_the_whole_body(billing, live):
+    body = b"x=" + b"b" * 60_000
+    assert post(live, "pay", body, {"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    [event] = events()
+    assert event.body == body[:notifications.REJECTED_BODY_PREFIX]
+    assert (event.body_length, event.body_sha256) == (len(body), hashlib.sha256(body).hexdigest())
+
+
+def test_a_flood_of_refused_posts_is_counted_on_one_row_per_address_and_reason_and_barely_grows_the_table(
+        billing, live):
+    before = table_bytes()
+    for _ in range(40):
+        body = b"x=" + base64.b64encode(os.urandom(45_000))  # 60 KB that no compression shrinks
+        assert post(live, "pay", body, {"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    for _ in range(10):
+        assert post(live, "fail", b"x=1", {"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    counted = {(e.kind, e.rejection): e.rejected_count for e in events()}
+    assert counted == {("pay", "signature missing or invalid"): 40, ("fail", "signature missing or invalid"): 10}
+    # 40 x 60 KB posted; what is kept is a prefix each time (old row versions until VACUUM included).
+    assert table_bytes() - before < 1024 * 1024
+
+
+def test_the_next_minute_starts_a_new_counted_row(billing, live):
+    post(live, "pay", b"x=1", {})
+    clock.advance(timedelta(minutes=1))
+    post(live, "pay", b"x=1", {})
+    assert [e.rejected_count for e in events()] == [1, 1]
+
+
+def test_the_whole_app_refuses_bodies_over_a_megabyte_with_413(billing, live):
+    response = requests.post(f"{live.portal_url}/login", data={"email": "a" * (2 * 1024 * 1024)}, timeout=20)
+    assert response.status_code == 413
