@@ -3,7 +3,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import LargeBinary, bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
@@ -14,6 +14,7 @@ from portal.billing.errors import NotYetKnown
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Payment, WebhookEvent
+from portal.models.types import seal
 from portal.providers import NOTIFICATION_KINDS, InvalidNotification, get_provider
 from portal.queue import enqueue
 from portal.statements import AutocommitStatement
@@ -36,8 +37,10 @@ NEVER_APPLIES = (InvalidNotification, ValueError, DataError)
 _STORE = AutocommitStatement(
     insert(WebhookEvent.__table__)
     .values(attempts=0,
+            # The hot path compiles this once and skips SQLAlchemy's type processing: the body comes sealed.
+            body=bindparam("body", type_=LargeBinary),
             **{name: bindparam(name) for name in ("provider", "kind", "transaction_id", "invoice_id", "status",
-                                                  "error", "content_type", "body", "remote_addr", "received_at")})
+                                                  "error", "content_type", "remote_addr", "received_at")})
     .returning(WebhookEvent.id)
 )
 
@@ -86,7 +89,7 @@ def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, r
             provider=provider, kind=kind, transaction_id=transaction_id,
             # A lookup column only: what the customer's browser put into the widget can be anything.
             invoice_id=_bounded(invoice_id), status="failed" if failure else "received", error=failure,
-            content_type=_bounded(content_type, 128), body=raw_body, remote_addr=_bounded(remote_addr),
+            content_type=_bounded(content_type, 128), body=seal(raw_body), remote_addr=_bounded(remote_addr),
             received_at=clock.now())
     except IntegrityError as exc:
         if not _is_duplicate(exc):

@@ -1,13 +1,14 @@
 """Inboxes and the outbox: how outside messages come in once and our events go out once."""
-from sqlalchemy import BigInteger, Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models.types import BigId, Json, UTCDateTime, utcnow
+from portal.models.types import BigId, EncryptedBytes, Json, UTCDateTime, utcnow
 
 
 class WebhookEvent(db.Model):
-    """A provider notification as received: raw body kept, so nothing sent is ever lost."""
+    """A provider notification as received: raw body kept (encrypted: it carries the card token), so
+    nothing sent is ever lost."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (
@@ -48,7 +49,7 @@ class WebhookEvent(db.Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     content_type: Mapped[str | None] = mapped_column(String(128))
     # Everything a stored notification sent; of a rejected post, only its first REJECTED_BODY_PREFIX bytes.
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    body: Mapped[bytes] = mapped_column(EncryptedBytes)
     body_length: Mapped[int | None] = mapped_column(BigInteger)
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     # Rejected posts from one address for one reason within one minute (rejection_window) share a row.

@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import os
 from datetime import timedelta
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_plus, urlencode
 
 import pytest
 import requests
@@ -282,3 +282,64 @@ def test_the_next_minute_starts_a_new_counted_row(billing, live):
 def test_the_whole_app_refuses_bodies_over_a_megabyte_with_413(billing, live):
     response = requests.post(f"{live.portal_url}/login", data={"email": "a" * (2 * 1024 * 1024)}, timeout=20)
     assert response.status_code == 413
+
+
+# --- finding 3: card tokens never in clear ----------------------------------------------------------------------
+
+TOKEN = "tk_0123456789abcdef_secret"
+
+
+def raw_columns():
+    """What a database dump would show, read past the models' decryption."""
+    db.session.expire_all()
+    rows = db.session.execute(text("SELECT body::text FROM webhook_events UNION ALL SELECT raw FROM payments "
+                                   "UNION ALL SELECT coalesce(error, '') FROM webhook_events "
+                                   "UNION ALL SELECT token FROM payment_methods")).scalars().all()
+    return " ".join(row or "" for row in rows) + " " + " ".join(
+        bytes(b).decode("latin-1") for b in db.session.execute(text("SELECT body FROM webhook_events")).scalars())
+
+
+def test_the_card_token_is_stored_encrypted_in_the_inbox_and_the_payment_and_still_saves_the_card(billing, live,
+                                                                                                 open_invoice):
+    body = form(pay_fields(open_invoice, 7770900, Token=TOKEN))
+    assert post(live, "pay", body, signed(body)).json() == {"code": 0}
+    billing.work()
+    [event] = events()
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert event.body == body and payment.raw["Token"] == TOKEN  # readable through the models
+    assert db.session.get(Invoice, open_invoice.id).status == "paid"
+    assert db.session.execute(text("SELECT count(*) FROM payment_methods")).scalar() == 1
+    dump = raw_columns()
+    assert "TransactionId" not in dump and TOKEN not in dump
+
+
+def test_refused_posts_are_encrypted_too(billing, live, open_invoice):
+    body = form(pay_fields(open_invoice, 7770901, Token=TOKEN))
+    assert post(live, "pay", body, {"Content-Type": "application/x-www-form-urlencoded"}).status_code == 401
+    assert TOKEN not in raw_columns()
+
+
+def test_sql_errors_carry_no_parameters_into_error_texts(app):
+    from sqlalchemy.exc import IntegrityError
+
+    db.session.add(Payment(provider="sandbox", provider_transaction_id="1", amount=-1, currency="RUB",
+                           raw={"Token": TOKEN}))
+    with pytest.raises(IntegrityError) as caught:
+        db.session.flush()
+    db.session.rollback()
+    assert TOKEN not in str(caught.value) and TOKEN not in notifications.describe_error(caught.value)
+    assert "amount_not_negative" in notifications.describe_error(caught.value)
+
+
+def test_a_signed_get_notification_is_applied_and_its_query_string_stays_out_of_the_access_log(
+        billing, live, open_invoice, caplog):
+    query = urlencode(pay_fields(open_invoice, 7770902, Token=TOKEN)).encode()  # upper-case hex, as urllib3 sends
+    with caplog.at_level("INFO", logger="werkzeug"):
+        response = requests.get(f"{live.portal_url}/webhooks/cloudpayments/pay?{query.decode()}",
+                                headers={"Content-HMAC": hmac_b64(query)}, timeout=10)
+        assert response.json() == {"code": 0}
+        billing.work()
+    access = [r.getMessage() for r in caplog.records if r.name == "werkzeug" and "/webhooks/" in r.getMessage()]
+    assert access and all(TOKEN not in line and "TransactionId" not in line for line in access)
+    assert db.session.get(Invoice, open_invoice.id).status == "paid"
+    assert TOKEN not in raw_columns()
