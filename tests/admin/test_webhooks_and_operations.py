@@ -154,3 +154,21 @@ def test_webhook_pages_show_bounded_bodies_of_a_refused_flood_and_of_long_values
     stored = db.session.scalars(select(WebhookEvent).where(WebhookEvent.status == "failed")).one()
     page = staff.get(f"/admin/webhooks/{stored.id}").get_data(as_text=True)
     assert "(50000 characters)" in page and "d" * 301 not in page
+
+
+def test_no_staff_page_shows_the_card_token(staff, billing):
+    from portal.models import PaymentMethod
+
+    sub = paid_subscription(billing)
+    [card] = db.session.scalars(select(PaymentMethod)).all()
+    [event] = db.session.scalars(select(WebhookEvent).where(WebhookEvent.kind == "pay")).all()
+    payment = db.session.scalars(select(Payment)).first()
+    assert card.token and card.token.encode() in event.body  # the notification did carry it
+    pages = ["/admin/", "/admin/webhooks", f"/admin/webhooks/{event.id}", f"/admin/webhooks/{event.id}/replay",
+             f"/admin/customers/{sub.customer_id}", f"/admin/subscriptions/{sub.id}", "/admin/subscriptions",
+             f"/admin/payments/{payment.id}/refund", "/admin/operations", "/admin/audit",
+             "/admin/export/payments.csv", "/admin/export/invoices.csv"]
+    for path in pages:
+        response = staff.get(path)
+        assert response.status_code in (200, 409), path
+        assert card.token not in response.get_data(as_text=True), path
