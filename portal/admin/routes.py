@@ -432,8 +432,14 @@ def webhooks():
                             kinds=WEBHOOK_KINDS, statuses=WEBHOOK_STATUSES, args=request.args)
 
 
+# What the notification page shows of a body: enough to recognise one, never megabytes.
+SHOWN_FIELDS = 100
+SHOWN_VALUE_CHARS = 300
+
+
 def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
-    """The notification's fields as stored, secrets masked (the card number is masked by the provider already)."""
+    """The notification's fields as stored, secrets masked (the card number is masked by the provider
+    already), bounded: at most SHOWN_FIELDS fields of at most SHOWN_VALUE_CHARS characters each."""
     import json
     from urllib.parse import parse_qsl
 
@@ -445,9 +451,17 @@ def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
                      json.loads(text).items()]
         else:
             pairs = parse_qsl(text, keep_blank_values=True)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return [("(body)", "unreadable; not shown")]
-    return [(k, "••• (hidden)" if k.lower().replace("_", "") in SECRET_FIELDS and v else v) for k, v in pairs]
+    shown = [(_shorten(k), "••• (hidden)" if k.lower().replace("_", "") in SECRET_FIELDS and v else _shorten(v))
+             for k, v in pairs[:SHOWN_FIELDS]]
+    if len(pairs) > SHOWN_FIELDS:
+        shown.append(("…", f"{len(pairs) - SHOWN_FIELDS} more fields not shown"))
+    return shown
+
+
+def _shorten(value: str) -> str:
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + f"… ({len(value)} characters)"
 
 
 @bp.get("/webhooks/<int:event_id>")

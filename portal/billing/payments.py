@@ -31,11 +31,13 @@ class Outcome:
 
 
 def invoice_number(facts) -> int | None:
-    try:
-        number = int(facts.invoice_id or "")
-    except ValueError:
+    """The invoice a transaction names, when it can be one of ours: ASCII digits within the id column's
+    32-bit range (int() would also take " 41", "4_1" and other scripts' digits)."""
+    text = facts.invoice_id or ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         return None
-    return number if 0 < number < 2**63 else None
+    number = int(text)
+    return number if 0 < number < 2**31 else None
 
 
 def _invoice_for(facts) -> Invoice | None:

@@ -5,7 +5,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import Json, UTCDateTime, utcnow
+from portal.models.types import EncryptedJson, UTCDateTime, utcnow
 
 PAYMENT_STATUSES = ("pending", "authorized", "completed", "declined", "voided")
 REFUND_STATUSES = ("pending", "succeeded", "failed")
@@ -51,7 +51,8 @@ class Payment(db.Model):
     review_reason: Mapped[str | None] = mapped_column(Text)
     review_resolution: Mapped[str | None] = mapped_column(String(16))  # refunded | attached | dismissed
     review_note: Mapped[str | None] = mapped_column(Text)
-    raw = mapped_column(Json)
+    # The provider's report of the transaction, encrypted at rest: it carries the card token.
+    raw = mapped_column(EncryptedJson)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     invoice = relationship("Invoice", back_populates="payments")
