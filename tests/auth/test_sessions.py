@@ -77,25 +77,6 @@ def test_sign_out_everywhere_is_a_post_with_the_token(client, app):
     assert client.get("/account").status_code == 200
 
 
-def test_a_password_change_ends_the_other_sessions_and_renews_this_one(app):
-    customer = make_customer()
-    laptop, phone = app.test_client(), app.test_client()
-    for device in (laptop, phone):
-        assert sign_in(device, customer.email).status_code == 303
-    old_laptop_cookie = _cookie(laptop)
-
-    changed = laptop.post("/auth/password", data={
-        "current_password": "correct horse", "new_password": "brand new pw", "new_password_again": "brand new pw",
-        "csrf_token": csrf_token(laptop, "/auth/password")})
-
-    assert changed.status_code == 303
-    assert laptop.get("/account").status_code == 200
-    assert phone.get("/account").status_code == 302
-    assert _replay(app, old_laptop_cookie).status_code == 302  # this browser's old session ended too
-    reasons = [s.end_reason for s in _sessions(customer)]
-    assert reasons == ["password changed", "password changed", None]
-
-
 def test_end_all_sessions_can_spare_the_current_one(app):
     customer = make_customer()
     laptop, phone = app.test_client(), app.test_client()
