@@ -11,6 +11,8 @@ from flask import current_app, g, render_template, request, session
 from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal.proxies import note_forwarded_request
+
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -172,6 +174,7 @@ def init_app(app):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     app.before_request(_refuse_untrusted_host)
+    app.before_request(note_forwarded_request)
     app.before_request(_forget_previous_request)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)

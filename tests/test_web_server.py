@@ -53,6 +53,7 @@ def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_pa
                 time.sleep(0.2)
         log.seek(0)
         assert answer is not None and answer.json() == {"status": "ok"}, log.read()
+        assert answer.headers["Server"] == "gunicorn"  # no version for a scanner to match against advisories
         deadline = time.monotonic() + 10
         while len(gunicorn_workers(web.pid)) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
