@@ -49,7 +49,7 @@ def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_pa
         while answer is None and time.monotonic() < deadline and web.poll() is None:
             try:
                 answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or its workers still booting
                 time.sleep(0.2)
         log.seek(0)
         assert answer is not None and answer.json() == {"status": "ok"}, log.read()

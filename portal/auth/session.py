@@ -18,6 +18,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
 from portal.models import User, UserSession
@@ -117,7 +118,9 @@ def _load_account(session_id: str):
     user_id, _, token = session_id.partition(".")
     if not user_id.isdigit() or int(user_id) > MAX_USER_ID or not token:
         return None
-    user_session = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    # One query per request: the session with its user.
+    user_session = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
+                                     .where(UserSession.token_hash == _token_hash(token)))
     if user_session is None or user_session.user_id != int(user_id):
         return None
     user, at = user_session.user, _now()
