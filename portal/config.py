@@ -17,6 +17,11 @@ def _env(name, default=None):
     return value if value not in (None, "") else default
 
 
+def _hosts(setting: str | None) -> list[str] | None:
+    hosts = [host.strip() for host in (setting or "").split(",") if host.strip()]
+    return hosts or None
+
+
 def from_environment():
     """Settings for this process. Without DATABASE_URL/REDIS_URL/AMQP_URL the portal runs embedded:
     SQLite under instance/, jobs in-process, outbox kept unrelayed, sandbox provider mounted in-process.
@@ -57,6 +62,9 @@ def from_environment():
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
+        # The host names this portal answers to; any other Host header gets a 400 instead of being echoed
+        # into redirects and links. Required once DATABASE_URL is set; the embedded default answers any.
+        "TRUSTED_HOSTS": _hosts(_env("TRUSTED_HOSTS")),
         # Subscriptions a renewal job charges side by side (a thread each).
         "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
         # The terminal's limit on API calls in flight, kept by all our processes together (unset: no
@@ -122,7 +130,7 @@ def check(config) -> None:
                 raise ConfigurationError(f"{name} must be set {because} (see README, configuration)")
 
     if not config.get("EMBEDDED"):
-        require(("SECRET_KEY", "PAYMENT_PROVIDER"), "when DATABASE_URL is")
+        require(("SECRET_KEY", "PAYMENT_PROVIDER", "TRUSTED_HOSTS"), "when DATABASE_URL is")
         provider = str(config["PAYMENT_PROVIDER"]).strip().lower()
         if provider not in PROVIDER_SETTINGS:
             raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "

@@ -19,6 +19,7 @@ CONFIGURED = {
     "DATABASE_URL": "postgresql://billing@db.invalid/billing", "SECRET_KEY": "a-deployment-secret",
     "PAYMENT_PROVIDER": "sandbox", "CLOUDPAYMENTS_PUBLIC_ID": "pk_deployment",
     "CLOUDPAYMENTS_API_SECRET": "deployment-api-secret", "SANDBOX_URL": "http://127.0.0.1:8001",
+    "TRUSTED_HOSTS": "billing.example.com",
 }
 SETTINGS = (*CONFIGURED, "TOKEN_ENCRYPTION_KEY", "REDIS_URL", "AMQP_URL", "CLOUDPAYMENTS_API_URL")
 EMBEDDED_CONSTANT = "embedded-development-key"  # the key every embedded portal once signed sessions with

@@ -17,6 +17,9 @@ ENTITLEMENT_MAX_AGE = 30  # seconds; see the entitlement operation's description
 
 # Strings that end up in PostgreSQL text columns: no control characters (a NUL is refused by the database).
 _NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+# Exactly the Idempotency-Key the server takes (portal/api/idempotency.py matches this very pattern): 1 to
+# 255 printable ASCII characters, no space at either end (HTTP would strip it on the way).
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]([ -~]{0,253}[!-~])?$"
 _EMAIL_PATTERN = "^[^@\\s\\u0000-\\u001f\\u007f]+@[^@\\s\\u0000-\\u001f\\u007f]+\\.[^@\\s\\u0000-\\u001f\\u007f]+$"
 _UTC_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 
@@ -235,6 +238,11 @@ RESPONSES = {
     "Unauthorized": _problem_response(
         "Missing or invalid bearer token",
         {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="billing-api"'}}),
+    "Forbidden": _problem_response(
+        "The token is valid but its API_TOKENS entry lacks the scope the operation needs (`read` for GET, "
+        "`write` for POST)",
+        {"WWW-Authenticate": {"schema": {"type": "string"},
+                              "description": 'Bearer realm="billing-api", error="insufficient_scope", scope="…"'}}),
     "NotFound": _problem_response("Unknown id (also: a subscription asked for under another customer's path)"),
     "Conflict": _problem_response("The subscription's state does not allow this now, or a request with the "
                                   "same Idempotency-Key is still in flight"),
@@ -247,11 +255,12 @@ RESPONSES = {
 PARAMETERS = {
     "IdempotencyKey": {
         "name": "Idempotency-Key", "in": "header", "required": False,
-        "description": "Any unique string up to 255 printable ASCII characters (a UUID is a good choice). "
+        "description": "Any unique string of 1 to 255 printable ASCII characters, no space at either end "
+                       "(a UUID is a good choice). "
                        "A repeat within 24 h with the same body returns the first answer with "
                        "`Idempotent-Replayed: true`; with a different body it is refused (422); while the first "
                        "is still being handled it is refused (409). Keys are per client.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
     },
     "SubscriptionId": {"name": "subscription_id", "in": "path", "required": True,
                        "schema": {"type": "integer", "minimum": 1}},
@@ -273,8 +282,10 @@ def _json(schema_name: str, description: str, headers: dict | None = None) -> di
 
 
 def _errors(*codes: int) -> dict:
-    names = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 409: "Conflict",
+    names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
              415: "UnsupportedMediaType", 422: "UnprocessableEntity"}
+    # Every operation needs a scope: a token without it gets 403.
+    codes = tuple(sorted({*codes, 403}))
     responses = {str(code): {"$ref": f"#/components/responses/{names[code]}"} for code in codes}
     responses["default"] = {"$ref": "#/components/responses/Problem"}
     return responses
@@ -405,7 +416,8 @@ DOCUMENT = {
         "parameters": PARAMETERS,
         "securitySchemes": {"bearer": {
             "type": "http", "scheme": "bearer",
-            "description": "A token from API_TOKENS, issued per calling service",
+            "description": "A token from API_TOKENS, issued per calling service with its scopes: `read` "
+                           "(subscriptions, entitlement: every GET) and `write` (pay, cancel, repay: every POST)",
         }},
     },
 }

@@ -152,7 +152,7 @@ def replace_subscription_card(subscription_id, external_id=None):
 def repay_subscription(subscription_id, external_id=None):
     json_body("RepayRequest", required=False)
     sub = _subscription(subscription_id, external_id)
-    invoice_id = request_repay(sub.id, actor=_actor())
+    invoice_id = request_repay(sub.id, actor=_actor(), cause=_cause())
     return {"subscription": rep.subscription(sub), "invoice": rep.invoice(db.session.get(Invoice, invoice_id))}, 202
 
 

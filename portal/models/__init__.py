@@ -5,6 +5,7 @@ from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
+from portal.models.session import UserSession
 from portal.models.subscription import Subscription
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "Subscription",
     "Transition",
     "User",
+    "UserSession",
     "WebhookEvent",
 ]
