@@ -56,6 +56,12 @@ def from_environment():
         "SANDBOX_URL": embedded_default("SANDBOX_URL", "http://127.0.0.1:8000/sandbox/cloudpayments"),
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
+        # Outgoing mail (portal/mail). Embedded and unset: mails are written under instance/mail/ and
+        # listed at /dev/mail; a configured deployment must name its SMTP server and sender.
+        "SMTP_URL": _env("SMTP_URL"),
+        "MAIL_FROM": embedded_default("MAIL_FROM", "Cinema <billing@localhost>"),
+        # Where the links in mails point (https://cinema.example); unset: the address the request came to.
+        "PUBLIC_URL": _env("PUBLIC_URL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         # Subscriptions a renewal job charges side by side (a thread each).
         "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
@@ -124,6 +130,15 @@ def check(config) -> None:
             raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "
                                      f"(known: {', '.join(sorted(PROVIDER_SETTINGS))})")
         require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
+        # Verification and password-reset links must reach people: no silent mail folder in production.
+        require(("SMTP_URL", "MAIL_FROM"), "when DATABASE_URL is")
+    if config.get("SMTP_URL"):
+        from portal.mail.transport import parse_smtp_url
+
+        try:
+            parse_smtp_url(config["SMTP_URL"])
+        except ValueError as exc:
+            raise ConfigurationError(f"SMTP_URL: {exc}") from None
     key = config.get("TOKEN_ENCRYPTION_KEY")
     if key:
         from cryptography.fernet import Fernet

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from portal import clock, create_app
 from portal.extensions import db
 from tests import isolation
+from tests.mailbox import Mailbox
 
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = f"portal-tests-{uuid.uuid4().hex}"
@@ -63,7 +64,23 @@ def amqp_url():
 
 
 @pytest.fixture(scope="session")
-def test_config(database_url, redis_url, amqp_url):
+def smtp_server():
+    """The run's SMTP server (aiosmtpd, in this process): the portal sends over real SMTP to it."""
+    server = Mailbox().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server, app):
+    """The test SMTP server's mailbox, empty at the start of the test."""
+    smtp_server.clear()
+    yield smtp_server
+    smtp_server.clear()
+
+
+@pytest.fixture(scope="session")
+def test_config(database_url, redis_url, amqp_url, smtp_server):
     return {
         "TESTING": True,
         "EMBEDDED": False,
@@ -77,6 +94,8 @@ def test_config(database_url, redis_url, amqp_url):
         "CLOUDPAYMENTS_PUBLIC_ID": SANDBOX_PUBLIC_ID,
         "CLOUDPAYMENTS_API_SECRET": SANDBOX_SECRET,
         "API_TOKENS": "",
+        "SMTP_URL": smtp_server.url,
+        "MAIL_FROM": "Cinema <billing@cinema.test>",
     }
 
 
