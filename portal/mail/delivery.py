@@ -37,10 +37,10 @@ def compose(mail: OutgoingMail) -> EmailMessage:
     message["Date"] = format_datetime(mail.created_at)
     domain = sender.rpartition("@")[2].strip(" >") or "localhost"
     message["Message-ID"] = f"<portal-mail-{mail.id}.{mail.purpose}@{domain}>"
-    message["Content-Language"] = mail.locale
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.text_body)
     message.add_alternative(mail.html_body, subtype="html")
+    message["Content-Language"] = mail.locale  # after the bodies: setting content clears Content-* headers
     return message
 
 
