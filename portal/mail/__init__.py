@@ -4,7 +4,7 @@ in the embedded default into instance/mail/ for the local page /dev/mail. Tries 
 retried with backoff and given up after a bound; staff see those on the operations page."""
 from datetime import timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -29,6 +29,11 @@ DELIVER_JOB = "workers.mail.deliver"
 
 
 def mail_locale(locale: str | None) -> str:
+    """The reader's language; unknown (a customer the platform created), the one they are browsing in."""
+    if locale is None and has_request_context():
+        from portal.templating import current_locale
+
+        locale = current_locale()
     return locale if locale in current_app.config["LANGUAGES"] else current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
