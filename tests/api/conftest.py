@@ -12,6 +12,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from portal.extensions import db
 from portal.queue import billing_queue
+from tests.flows.conftest import billing  # noqa: F401  (whole flows: the platform's customer pays in the sandbox)
 
 API_TOKENS = "catalog:catalog-secret-token,player:player-secret-token,bare-secret-token"
 CATALOG_TOKEN = "catalog-secret-token"

@@ -8,9 +8,8 @@ from portal.accounts import find_by_email, password_matches
 from portal.extensions import db
 from portal.models import Subscription, Transition, User
 from tests.auth.helpers import csrf_token, sign_in
-from tests.auth.test_email_links import form_post, mail_to, path_of, sign_up
+from tests.auth.mail_helpers import form_post, mail_to, path_of, sign_up
 from tests.factories import make_plan
-from tests.flows.conftest import billing  # noqa: F401  (the sandbox over HTTP and real RQ workers)
 from tests.mailbox import link_to
 
 PAY = "/api/v1/pay"

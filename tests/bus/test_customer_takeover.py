@@ -7,7 +7,7 @@ from portal.bus.consumer import consume_available
 from portal.extensions import db
 from portal.models import User
 from tests.auth.helpers import sign_in
-from tests.auth.test_email_links import form_post, mail_to, path_of, sign_up
+from tests.auth.mail_helpers import form_post, mail_to, path_of, sign_up
 from tests.mailbox import link_to
 
 
