@@ -3,6 +3,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
@@ -60,7 +61,9 @@ def from_environment():
         # listed at /dev/mail; a configured deployment must name its SMTP server and sender.
         "SMTP_URL": _env("SMTP_URL"),
         "MAIL_FROM": embedded_default("MAIL_FROM", "Cinema <billing@localhost>"),
-        # Where the links in mails point (https://cinema.example); unset: the address the request came to.
+        # Where the links in mails point (https://cinema.example). Embedded and unset: the address the
+        # request came to; a configured deployment names it, so a forged Host header cannot point a
+        # password-reset link at someone else's server.
         "PUBLIC_URL": _env("PUBLIC_URL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         # Subscriptions a renewal job charges side by side (a thread each).
@@ -131,7 +134,10 @@ def check(config) -> None:
                                      f"(known: {', '.join(sorted(PROVIDER_SETTINGS))})")
         require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
         # Verification and password-reset links must reach people: no silent mail folder in production.
-        require(("SMTP_URL", "MAIL_FROM"), "when DATABASE_URL is")
+        require(("SMTP_URL", "MAIL_FROM", "PUBLIC_URL"), "when DATABASE_URL is")
+    public = config.get("PUBLIC_URL")
+    if public and not (urlsplit(public).scheme in ("http", "https") and urlsplit(public).netloc):
+        raise ConfigurationError(f"PUBLIC_URL must be the portal's address, like https://cinema.example (got {public!r})")
     if config.get("SMTP_URL"):
         from portal.mail.transport import parse_smtp_url
 

@@ -96,6 +96,7 @@ def test_config(database_url, redis_url, amqp_url, smtp_server):
         "API_TOKENS": "",
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "Cinema <billing@cinema.test>",
+        "PUBLIC_URL": "http://portal.test",  # the `live` fixture sets the served address
     }
 
 
@@ -126,6 +127,7 @@ def live(migrated_app):
     for server in (portal_server, sandbox_server):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     migrated_app.config["SANDBOX_URL"] = sandbox_url
+    migrated_app.config["PUBLIC_URL"] = portal_url  # the links in mails open the served portal
     migrated_app.extensions.pop("payment_provider", None)
     yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url)
     portal_server.shutdown()

@@ -41,6 +41,7 @@ def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_pa
            "SANDBOX_URL": "http://127.0.0.1:9", "CLOUDPAYMENTS_PUBLIC_ID": app.config["CLOUDPAYMENTS_PUBLIC_ID"],
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"],
            "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
+           "PUBLIC_URL": app.config["PUBLIC_URL"],
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = (tmp_path / "web.log").open("w+")
     web = subprocess.Popen(["sh", "-c", f"exec {procfile_command('web')}"], cwd=ROOT, env=env, stdout=log,

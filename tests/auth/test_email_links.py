@@ -248,3 +248,17 @@ def test_mails_are_written_in_the_language_the_person_signed_up_in(client, mailb
                 headers={"Accept-Language": "ru"})
     assert mail_to(mailbox, "zritel@example.com")["Subject"] == "Подтвердите адрес электронной почты"
     assert user("zritel@example.com").locale == "ru"
+
+
+def test_a_forged_host_header_never_reaches_a_mailed_link(client, app, mailbox):
+    """Password-reset poisoning: the links in mails are built on PUBLIC_URL, not on the request's Host."""
+    make_customer(email="poisoned@example.com")
+    token = csrf_token(client, "/auth/forgot")
+    response = client.post("/auth/forgot", data={"email": "poisoned@example.com", "csrf_token": token},
+                           headers={"Host": "evil.example"})
+    run_jobs()
+    if response.status_code == 400:  # refused outright (a host outside TRUSTED_HOSTS)
+        assert mailbox.messages("poisoned@example.com") == []
+        return
+    link = link_to(mail_to(mailbox, "poisoned@example.com"), "/auth/reset/")
+    assert link.startswith(app.config["PUBLIC_URL"] + "/auth/reset/") and "evil.example" not in link

@@ -33,6 +33,7 @@ def process_environment(app, live):
            "CLOUDPAYMENTS_PUBLIC_ID": app.config["CLOUDPAYMENTS_PUBLIC_ID"],
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"],
            "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
+           "PUBLIC_URL": app.config["PUBLIC_URL"],
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("AMQP_URL", None)
     return env
