@@ -137,7 +137,8 @@ def check(config) -> None:
         require(("SMTP_URL", "MAIL_FROM", "PUBLIC_URL"), "when DATABASE_URL is")
     public = config.get("PUBLIC_URL")
     if public and not (urlsplit(public).scheme in ("http", "https") and urlsplit(public).netloc):
-        raise ConfigurationError(f"PUBLIC_URL must be the portal's address, like https://cinema.example (got {public!r})")
+        raise ConfigurationError(f"PUBLIC_URL must be the portal's address, like https://cinema.example "
+                                 f"(got {public!r})")
     if config.get("SMTP_URL"):
         from portal.mail.transport import parse_smtp_url
 
