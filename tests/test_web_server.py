@@ -44,6 +44,8 @@ def web_process(app, tmp_path, **env_overrides):
            "SECRET_KEY": app.config["SECRET_KEY"], "PAYMENT_PROVIDER": "sandbox",
            "SANDBOX_URL": "http://127.0.0.1:9", "CLOUDPAYMENTS_PUBLIC_ID": app.config["CLOUDPAYMENTS_PUBLIC_ID"],
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"], "TRUSTED_HOSTS": "127.0.0.1",
+           "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
+           "PUBLIC_URL": app.config["PUBLIC_URL"],
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **env_overrides}
     log = (tmp_path / "web.log").open("w+")
     web = subprocess.Popen(["sh", "-c", f"exec {procfile_command('web')}"], cwd=ROOT, env=env, stdout=log,
