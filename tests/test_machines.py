@@ -22,9 +22,14 @@ def later(days=40):
     return {"period_end": clock.now() + timedelta(days=days)}
 
 
-SUBSCRIPTION_STATES = ["pending", "trialing", "active", "past_due", "canceled", "expired"]
+SUBSCRIPTION_STATES = ["pending", "trialing", "active", "past_due", "paused", "canceled", "expired"]
 SUBSCRIPTION_EVENTS = ["start_trial", "activate", "renew", "extend", "mark_past_due", "schedule_cancel",
-                       "resume", "cancel", "expire"]
+                       "undo_cancel", "cancel", "expire", "schedule_pause", "unschedule_pause", "pause", "resume",
+                       "replace_card"]
+
+
+def pause_for_two_months():
+    return {"resumes_at": clock.now() + timedelta(days=90)}
 
 # (from, event, arguments, to, routing key announced on the bus or None) — the whole legal table.
 SUBSCRIPTION_LEGAL = [
@@ -47,13 +52,20 @@ SUBSCRIPTION_LEGAL = [
     ("past_due", "cancel", dict, "canceled", "subscription.canceled"),
     ("pending", "expire", dict, "expired", "subscription.expired"),
     ("past_due", "expire", dict, "expired", "subscription.expired"),
+    ("active", "schedule_pause", pause_for_two_months, "active", None),
+    ("paused", "resume", dict, "active", "subscription.resumed"),
+    ("paused", "cancel", dict, "canceled", "subscription.canceled"),
 ]
-# resume is legal only once a cancellation is scheduled; covered by its own test below.
+# Legal with a card, from every live state: covered by its own test below.
+CARD_REPLACEABLE = {("trialing", "replace_card"), ("active", "replace_card"), ("past_due", "replace_card"),
+                    ("paused", "replace_card")}
+# undo_cancel is legal only once a cancellation is scheduled, unschedule_pause and pause once a pause is:
+# covered by their own tests below.
 SUBSCRIPTION_ILLEGAL = [
     (state, event)
     for state in SUBSCRIPTION_STATES
     for event in SUBSCRIPTION_EVENTS
-    if (state, event) not in {(f, e) for f, e, *_ in SUBSCRIPTION_LEGAL}
+    if (state, event) not in {(f, e) for f, e, *_ in SUBSCRIPTION_LEGAL} | CARD_REPLACEABLE
 ]
 
 
@@ -106,19 +118,64 @@ def test_cancel_at_period_end_can_be_undone_once_scheduled(app):
         with atomic():
             fire(lock(Subscription, sub.id), "schedule_cancel", actor="customer:1")
     with atomic():
-        fire(lock(Subscription, sub.id), "resume", actor="customer:1")
+        fire(lock(Subscription, sub.id), "undo_cancel", actor="customer:1")
 
     db.session.expire_all()
     sub = db.session.get(Subscription, sub.id)
     assert sub.status == "active" and sub.cancel_at_period_end is False
-    assert [t.event for t in transitions_of("subscription", sub.id)] == ["schedule_cancel", "resume"]
+    assert [t.event for t in transitions_of("subscription", sub.id)] == ["schedule_cancel", "undo_cancel"]
 
 
-def test_resume_without_a_scheduled_cancel_is_refused(app):
+def test_a_scheduled_pause_pauses_at_the_period_end_or_is_taken_back(app):
+    taken_back, paused = make_subscription(status="active"), make_subscription(status="active")
+    for sub in (taken_back, paused):
+        with atomic():
+            fire(lock(Subscription, sub.id), "schedule_pause", actor="customer:1", **pause_for_two_months())
+        with pytest.raises(TransitionNotAllowed):  # one pause at a time
+            with atomic():
+                fire(lock(Subscription, sub.id), "schedule_pause", actor="customer:1", **pause_for_two_months())
+    with atomic():
+        fire(lock(Subscription, taken_back.id), "unschedule_pause", actor="customer:1")
+    with atomic():
+        fire(lock(Subscription, paused.id), "pause", actor="job:renewal")
+
+    db.session.expire_all()
+    assert (db.session.get(Subscription, taken_back.id).status, db.session.get(Subscription, paused.id).status) == (
+        "active", "paused")
+    assert db.session.get(Subscription, taken_back.id).resumes_at is None
+    assert [t.event for t in transitions_of("subscription", paused.id)] == ["schedule_pause", "pause"]
+    assert outbox_keys() == ["subscription.paused"]
+
+
+def test_a_pause_must_end_after_the_period_it_starts_from(app):
+    sub = make_subscription(status="active")
+    with pytest.raises(ValueError):
+        with atomic():
+            fire(lock(Subscription, sub.id), "schedule_pause", actor="customer:1", resumes_at=sub.current_period_end)
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).pause_starts_at is None
+
+
+@pytest.mark.parametrize("source", ["trialing", "active", "past_due", "paused"])
+def test_a_live_subscription_takes_a_new_card(app, source):
+    from portal.models import PaymentMethod
+
+    sub = make_subscription(status=source)
+    card = PaymentMethod.for_token("tk_new_card", user_id=sub.customer_id, provider="sandbox", card_last_four="3055")
+    db.session.add(card)
+    db.session.commit()
+    with atomic():
+        fire(lock(Subscription, sub.id), "replace_card", actor="customer:1", payment_method=card)
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).payment_method.card_last_four == "3055"
+    assert [(t.event, t.to_state) for t in transitions_of("subscription", sub.id)] == [("replace_card", source)]
+
+
+def test_undo_cancel_without_a_scheduled_cancel_is_refused(app):
     sub = make_subscription(status="active")
     with pytest.raises(TransitionNotAllowed):
         with atomic():
-            fire(lock(Subscription, sub.id), "resume", actor="customer:1")
+            fire(lock(Subscription, sub.id), "undo_cancel", actor="customer:1")
 
 
 def test_final_state_reloaded_from_the_database_is_final(app):

@@ -10,7 +10,25 @@ def cancel_subscription(subscription_id: int, when: str, actor: str, cause: str)
 
 
 @job
-def resume_subscription(subscription_id: int, actor: str, cause: str) -> None:
-    from portal.billing.cancellation import resume
+def undo_cancel_subscription(subscription_id: int, actor: str, cause: str) -> None:
+    from portal.billing.cancellation import undo_cancel
 
-    resume(subscription_id, actor=actor, cause=cause)
+    undo_cancel(subscription_id, actor=actor, cause=cause)
+
+
+# Jobs queued before "resume" came to mean the end of a pause still run, as what they meant then.
+resume_subscription = undo_cancel_subscription
+
+
+@job
+def schedule_pause(subscription_id: int, months: int, actor: str, cause: str) -> None:
+    from portal.billing.pauses import schedule_pause as schedule
+
+    schedule(subscription_id, months, actor=actor, cause=cause)
+
+
+@job
+def resume_paused_subscription(subscription_id: int, actor: str, cause: str) -> None:
+    from portal.billing.pauses import resume_or_unschedule
+
+    resume_or_unschedule(subscription_id, actor=actor, cause=cause)

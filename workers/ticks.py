@@ -28,6 +28,13 @@ def checkout_expiry() -> int:
 
 
 @job
+def pause_ends() -> int:
+    from portal.billing.pauses import pauses_ending
+
+    return pauses_ending()
+
+
+@job
 def reconciliation() -> int:
     from portal.billing.renewals import reconciliation_due
 
@@ -63,6 +70,7 @@ SCHEDULE = (
     ("renewals", renewals, 60),
     ("dunning", dunning, 300),
     ("checkout-expiry", checkout_expiry, 600),
+    ("pause-ends", pause_ends, 60),
     ("reconciliation", reconciliation, 300),
     ("inbox-sweeper", inbox_sweeper, 60),
     ("drain-recovery", drain_recovery, 15),

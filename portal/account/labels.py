@@ -10,6 +10,7 @@ SUBSCRIPTION_STATUS = {
     "trialing": _l("Free trial"),
     "active": _l("Active"),
     "past_due": _l("Payment failed"),
+    "paused": _l("Paused"),
     "canceled": _l("Canceled"),
     "expired": _l("Expired"),
 }

@@ -7,7 +7,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation, cards
+from portal.billing import cancellation, cards, pauses
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, trial_available, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
@@ -69,9 +69,9 @@ def page_or_fragment(page: str, fragment: str, http_status: int = 200, **context
     return response
 
 
-def _int_arg(name: str) -> int:
+def _int_arg(name: str, source=None) -> int:
     try:
-        return max(0, min(int(request.args.get(name, 0)), 2**31 - 1))
+        return max(0, min(int((request.args if source is None else source).get(name, 0)), 2**31 - 1))
     except ValueError:
         return 0
 
@@ -177,14 +177,38 @@ def auto_renew(subscription_id):
     turn_on = request.form.get("auto_renew") == "on"
     try:
         if turn_on:
-            cancellation.request_resume(sub.id, actor=_actor(), cause=_cause())
+            cancellation.request_undo_cancel(sub.id, actor=_actor(), cause=_cause())
         else:
             cancellation.request_cancel(sub.id, "period_end", actor=_actor(), cause=_cause())
     except BillingError as exc:
         return _refused(sub, exc)
     if turn_on:
-        return _after_change(sub, "resume", _("Auto-renew is on again."))
+        return _after_change(sub, "undo_cancel", _("Auto-renew is on again."))
     return _after_change(sub, "cancel_period_end", _("Auto-renew is off. You keep access until the period ends."))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/pause")
+@customer_required
+def pause(subscription_id):
+    """Pause from the period end for one to three months; or, with months=0, take a scheduled pause back."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    try:
+        pauses.request_pause(sub.id, _int_arg("months", request.form), actor=_actor(), cause=_cause())
+    except BillingError as exc:
+        return _refused(sub, exc)
+    return _after_change(sub, "pause", _("Your pause is scheduled."))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/resume")
+@customer_required
+def resume(subscription_id):
+    """Resume a paused subscription now (its new period is charged), or keep renewing instead of pausing."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    try:
+        pauses.request_resume(sub.id, actor=_actor(), cause=_cause())
+    except BillingError as exc:
+        return _refused(sub, exc)
+    return _after_change(sub, "resume", _("Your subscription continues."))
 
 
 @bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])

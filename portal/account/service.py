@@ -10,10 +10,11 @@ from portal.billing.cancellation import refund_if_cancelled_now
 from portal.billing.errors import NotFound
 from portal.extensions import db
 from portal.models import Invoice, Payment, Refund, Subscription, Transition, User
+from portal.models.subscription import LIVE_STATUSES
 from portal.providers import reason_codes
 
 MAX_ID = 2**31 - 1
-LIVE = ("trialing", "active", "past_due")
+LIVE = LIVE_STATUSES
 HISTORY_LIMIT = 100
 
 
@@ -219,15 +220,19 @@ def cancel_now_refund(sub: Subscription) -> int:
 
 
 # A subscription's pending change: the page polls until the job that makes it has run.
-CHANGES = ("cancel_period_end", "resume", "cancel_now", "repay")
+CHANGES = ("cancel_period_end", "undo_cancel", "cancel_now", "repay", "pause", "resume")
 
 
 def change_done(sub: Subscription, change: str | None, after_payment_id: int = 0) -> bool:
     db.session.refresh(sub)
     if change == "cancel_period_end":
         return sub.cancel_at_period_end or sub.status not in LIVE
-    if change == "resume":
+    if change == "undo_cancel":
         return not sub.cancel_at_period_end or sub.status not in LIVE
+    if change == "pause":
+        return sub.pause_starts_at is not None or sub.status != "active"
+    if change == "resume":
+        return sub.status != "paused" and sub.pause_starts_at is None
     if change == "cancel_now":
         return sub.status in ("canceled", "expired")
     if change == "repay":

@@ -18,6 +18,7 @@ from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotF
 from portal.extensions import db
 from portal.machines import atomic, lock
 from portal.models import Invoice, Payment, Refund, StaffAction, Subscription, User, WebhookEvent
+from portal.models.subscription import ENTITLED_STATUSES
 from portal.queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 JOB = "workers.admin.run_staff_action"
 QUEUED, RUNNING, RETRYING, SUCCEEDED, FAILED = "queued", "running", "retrying", "succeeded", "failed"
 FINISHED = (SUCCEEDED, FAILED)
-LIVE = ("trialing", "active", "past_due")
+# What staff may extend or cut short: a subscription with access (a paused one has none to change).
+LIVE = ENTITLED_STATUSES
 MAX_REASON = 500
 REPLAYABLE = ("received", "failed")
 

@@ -8,9 +8,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from portal.api.problems import PROBLEM_MEDIA_TYPE
-from portal.billing.entitlement import ENTITLED_STATUSES
 from portal.models.invoice import INVOICE_KINDS, INVOICE_STATUSES
-from portal.models.subscription import SUBSCRIPTION_STATUSES
+from portal.models.subscription import LIVE_STATUSES, SUBSCRIPTION_STATUSES
 
 DOCUMENT_URI = "urn:cinema-billing:api:v1"
 ENTITLEMENT_MAX_AGE = 30  # seconds; see the entitlement operation's description
@@ -86,7 +85,8 @@ SCHEMAS = {
     "Subscription": {
         "type": "object",
         "required": ["id", "status", "plan", "customer", "amount", "currency", "current_period_start",
-                     "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card"],
+                     "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card",
+                     "pause"],
         "properties": {
             "id": {"type": "integer"},
             "status": {"enum": list(SUBSCRIPTION_STATUSES)},
@@ -101,6 +101,11 @@ SCHEMAS = {
             "canceled_at": _NULLABLE_TIME,
             "ended_at": _NULLABLE_TIME,
             "card": _nullable(_ref("Card")),
+            "pause": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["starts_at", "resumes_at"],
+                "properties": {"starts_at": _NULLABLE_TIME, "resumes_at": _NULLABLE_TIME},
+                "additionalProperties": False,
+                "description": "A pause asked for (it starts at the period end) or under way; null without one"}]},
         },
         "additionalProperties": False,
     },
@@ -147,8 +152,9 @@ SCHEMAS = {
         "required": ["entitled", "status", "plan", "until", "subscription_id"],
         "properties": {
             "entitled": {"type": "boolean", "description": "May the customer watch now"},
-            "status": {"oneOf": [{"enum": list(ENTITLED_STATUSES)}, {"type": "null"}],
-                       "description": "Status of the subscription giving access; null without one"},
+            "status": {"oneOf": [{"enum": list(LIVE_STATUSES)}, {"type": "null"}],
+                       "description": "Status of the customer's live subscription (paused: not entitled until "
+                                      "it resumes); null without one"},
             "plan": {"type": ["string", "null"], "description": "Plan code"},
             "until": {**_NULLABLE_TIME, "description": "End of the paid (or trial) period. A past_due "
                       "subscription stays entitled while dunning runs, past this time"},
@@ -201,6 +207,15 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "RepayRequest": {"type": "object", "properties": {}, "additionalProperties": False},
+    "PauseRequest": {"type": "object", "required": ["months"], "properties": {"months": {"enum": [1, 2, 3]}},
+                     "additionalProperties": False},
+    "ResumeRequest": {"type": "object", "properties": {}, "additionalProperties": False},
+    "ChangeAccepted": {
+        "type": "object", "required": ["subscription"],
+        "properties": {"subscription": {**_ref("Subscription"),
+                                        "description": "As it is now; the job that makes the change runs right after"}},
+        "additionalProperties": False,
+    },
     "CardCheckRequest": {"type": "object", "properties": {}, "additionalProperties": False},
     "CancelAccepted": {
         "type": "object",
@@ -322,6 +337,23 @@ _CARD = {
     "responses": {"201": _json("PayResponse", "The card check", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
 }
+_PAUSE = {
+    "summary": "Pause an active subscription from its period end for 1 to 3 months",
+    "description": "Accepted for a background job. No access and no charges while paused; the subscription "
+                   "resumes by itself when the pause ends (or on resume) with a new period charged on the saved "
+                   "card. 409 when it is not active, auto-renew is off, or a pause is scheduled already.",
+    "requestBody": _post_body("PauseRequest", True),
+    "responses": {"202": _json("ChangeAccepted", "Accepted; the pause is scheduled in a job", _REPLAYED),
+                  **_errors(400, 401, 404, 409, 415, 422)},
+}
+_RESUME = {
+    "summary": "Resume a paused subscription now, or take back a pause that has not started",
+    "description": "Accepted for a background job. A paused subscription starts a new period now, charged on "
+                   "the saved card. 409 when it is neither paused nor has a pause scheduled.",
+    "requestBody": _post_body("ResumeRequest", False),
+    "responses": {"202": _json("ChangeAccepted", "Accepted; the change runs in a job", _REPLAYED),
+                  **_errors(400, 401, 404, 409, 415, 422)},
+}
 _REPAY = {
     "summary": "Charge the saved card for a past-due subscription's open invoice",
     "description": "Accepted for a background job, which charges the card; the subscription becomes active when "
@@ -371,6 +403,10 @@ DOCUMENT = {
             "cancelSubscription", _CANCEL, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repaySubscription", _REPAY, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/pause": {"post": _operation(
+            "pauseSubscription", _PAUSE, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/resume": {"post": _operation(
+            "resumeSubscription", _RESUME, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/card": {"post": _operation(
             "replaceSubscriptionCard", _CARD, ("SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions": {"get": {
@@ -385,6 +421,10 @@ DOCUMENT = {
             "cancelCustomerSubscription", _CANCEL, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repayCustomerSubscription", _REPAY, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/pause": {"post": _operation(
+            "pauseCustomerSubscription", _PAUSE, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/resume": {"post": _operation(
+            "resumeCustomerSubscription", _RESUME, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/card": {"post": _operation(
             "replaceCustomerSubscriptionCard", _CARD, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/entitlement": {"get": {

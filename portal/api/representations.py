@@ -27,6 +27,8 @@ def subscription(sub: Subscription) -> dict:
         "canceled_at": utc(sub.canceled_at),
         "ended_at": utc(sub.ended_at),
         "card": {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None,
+        "pause": ({"starts_at": utc(sub.pause_starts_at), "resumes_at": utc(sub.resumes_at)}
+                  if sub.resumes_at is not None else None),
     }
 
 

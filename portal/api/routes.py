@@ -9,7 +9,7 @@ from portal.api.auth import authenticate
 from portal.api.bodies import json_body
 from portal.api.idempotency import idempotent
 from portal.api.openapi import DOCUMENT, ENTITLEMENT_MAX_AGE
-from portal.billing import cancellation
+from portal.billing import cancellation, pauses
 from portal.billing.cards import start_card_replacement
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, widget_parameters
@@ -135,6 +135,26 @@ def cancel_subscription(subscription_id, external_id=None):
     cancellation.request_cancel(sub.id, when, actor=_actor(), cause=_cause())
     return {"subscription": rep.subscription(sub), "when": when, "refund_amount": refund,
             "currency": sub.currency}, 202
+
+
+@bp.post("/subscriptions/<int:subscription_id>/pause")
+@bp.post("/customers/<external_id>/subscriptions/<int:subscription_id>/pause")
+@idempotent
+def pause_subscription(subscription_id, external_id=None):
+    months = json_body("PauseRequest")["months"]
+    sub = _subscription(subscription_id, external_id)
+    pauses.request_pause(sub.id, months, actor=_actor(), cause=_cause())
+    return {"subscription": rep.subscription(sub)}, 202
+
+
+@bp.post("/subscriptions/<int:subscription_id>/resume")
+@bp.post("/customers/<external_id>/subscriptions/<int:subscription_id>/resume")
+@idempotent
+def resume_subscription(subscription_id, external_id=None):
+    json_body("ResumeRequest", required=False)
+    sub = _subscription(subscription_id, external_id)
+    pauses.request_resume(sub.id, actor=_actor(), cause=_cause())
+    return {"subscription": rep.subscription(sub)}, 202
 
 
 @bp.post("/subscriptions/<int:subscription_id>/card")

@@ -8,9 +8,10 @@ from portal.billing.refunds import request_refund
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Subscription, User
+from portal.models.subscription import LIVE_STATUSES
 from portal.queue import enqueue
 
-LIVE = ("pending", "trialing", "active", "past_due")
+LIVE = ("pending", *LIVE_STATUSES)
 WHEN = ("period_end", "now")
 
 
@@ -28,17 +29,17 @@ def request_cancel(subscription_id: int, when: str, *, actor: str, cause: str) -
     if when not in WHEN:
         raise InvalidRequest(f"when must be one of {', '.join(WHEN)}, not {when!r}")
     sub = _live_subscription(subscription_id)
-    if when == "period_end" and sub.status == "pending":
-        raise NotAllowed("a subscription that was never paid has no period to end; cancel it now")
+    if when == "period_end" and sub.status in ("pending", "paused"):
+        raise NotAllowed(f"a {sub.status} subscription has no paid period to end; cancel it now")
     enqueue("workers.subscriptions.cancel_subscription", subscription_id, when, actor=actor, cause=cause,
             job_id=f"cancel-{subscription_id}-{when}")
 
 
-def request_resume(subscription_id: int, *, actor: str, cause: str) -> None:
+def request_undo_cancel(subscription_id: int, *, actor: str, cause: str) -> None:
     sub = _live_subscription(subscription_id)
     if not sub.cancel_at_period_end:
         raise NotAllowed(f"subscription {subscription_id} renews automatically already")
-    enqueue("workers.subscriptions.resume_subscription", subscription_id, actor=actor, cause=cause)
+    enqueue("workers.subscriptions.undo_cancel_subscription", subscription_id, actor=actor, cause=cause)
 
 
 def cancel_customer_subscriptions(customer_external_id: str, when: str, *, actor: str, cause: str) -> int:
@@ -97,8 +98,9 @@ def cancel_locked(sub: Subscription, when: str, *, actor: str, cause: str, refun
     return [request_refund(payment, amount, reason="canceled now: unused days", requested_by=actor).id]
 
 
-def resume(subscription_id: int, *, actor: str, cause: str) -> None:
+def undo_cancel(subscription_id: int, *, actor: str, cause: str) -> None:
+    """Job body: auto-renew on again, before the period ends."""
     with atomic():
         sub = lock(Subscription, subscription_id)
         if sub.status in ("trialing", "active", "past_due") and sub.cancel_at_period_end:
-            fire(sub, "resume", actor=actor, cause=cause)
+            fire(sub, "undo_cancel", actor=actor, cause=cause)

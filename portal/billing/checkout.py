@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
 from portal.models.invoice import CARD_CHECK_KINDS, CHECKOUT_KINDS
+from portal.models.subscription import LIVE_STATUSES
 from portal.money import format_money
 from portal.providers import WidgetRequest, get_provider
 
@@ -46,7 +47,7 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
         raise NotFound(f"no plan with code {plan_code!r} is on sale")
     live = db.session.scalar(
         select(Subscription).where(Subscription.customer_id == customer.id,
-                                   Subscription.status.in_(("trialing", "active", "past_due")))
+                                   Subscription.status.in_(LIVE_STATUSES))
     )
     if live is not None:
         raise NotAllowed(f"customer already has subscription {live.id} ({live.status}); cancel it or change plan")

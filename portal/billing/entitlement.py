@@ -6,10 +6,8 @@ from sqlalchemy import bindparam, literal_column, select
 
 from portal import clock
 from portal.models import Plan, Subscription, User
+from portal.models.subscription import ENTITLED_STATUSES, LIVE_STATUSES
 from portal.statements import AutocommitStatement
-
-# Past due keeps access while dunning runs: the customer is usually one card update away.
-ENTITLED_STATUSES = ("trialing", "active", "past_due")
 
 
 @dataclass(frozen=True)
@@ -28,7 +26,8 @@ _ENTITLEMENT_QUERY = AutocommitStatement(
     .select_from(User)
     .outerjoin(Subscription, (Subscription.customer_id == User.id)
                # Constants rendered into the SQL: an expanding IN parameter is re-rendered on every call.
-               & Subscription.status.in_([literal_column(f"'{status}'") for status in ENTITLED_STATUSES]))
+               # A paused subscription is reported (status "paused", not entitled) rather than none.
+               & Subscription.status.in_([literal_column(f"'{status}'") for status in LIVE_STATUSES]))
     .outerjoin(Plan, Plan.id == Subscription.plan_id)
     .where(User.external_id == bindparam("external_id"))
     .order_by(Subscription.current_period_end.desc().nulls_last())
@@ -44,5 +43,6 @@ def entitlement(external_id: str) -> Entitlement | None:
     _, sub_id, status, until, plan_code = row
     if sub_id is None:
         return Entitlement(entitled=False)
-    entitled = status == "past_due" or (until is not None and until > clock.now())
+    # Past due keeps access while dunning runs: the customer is usually one card update away.
+    entitled = status == "past_due" or (status in ENTITLED_STATUSES and until is not None and until > clock.now())
     return Entitlement(entitled=entitled, status=status, plan_code=plan_code, until=until, subscription_id=sub_id)

@@ -8,6 +8,7 @@ from portal.billing.errors import InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Plan, Subscription, User
+from portal.models.subscription import LIVE_STATUSES
 
 MAX_GRANT_DAYS = 366
 
@@ -25,7 +26,7 @@ def grant_days(customer_external_id: str, plan_code: str, days: int, *, actor: s
         raise NotFound(f"no plan with code {plan_code!r}")
     with atomic():
         live_id = db.session.scalar(select(Subscription.id).where(
-            Subscription.customer_id == customer.id, Subscription.status.in_(("trialing", "active", "past_due"))))
+            Subscription.customer_id == customer.id, Subscription.status.in_(LIVE_STATUSES)))
         if live_id is not None:
             sub = lock(Subscription, live_id)
             extend_locked(sub, days, actor=actor, cause=cause)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
-from portal.billing import dunning
+from portal.billing import dunning, pauses
 from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
 from portal.billing.periods import anchored_period_end
 from portal.extensions import db
@@ -93,6 +93,8 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
             for sub in subs:
                 if sub.cancel_at_period_end:
                     fire(sub, "cancel", actor="job:renewal", cause="period ended with auto-renew off")
+                    continue
+                if pauses.pause_locked(sub, actor="job:renewal", cause="period ended; the customer asked for a pause"):
                     continue
                 invoices[sub.id] = existing.get((sub.id, sub.current_period_end)) or _renewal_invoice(sub)
             db.session.flush()

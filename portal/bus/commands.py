@@ -76,6 +76,18 @@ def grant_subscription(payload: dict, ctx: CommandContext) -> None:
                actor=ctx.actor, cause=ctx.cause)
 
 
+def pause_subscription(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.pauses import request_pause
+
+    request_pause(payload["subscription_id"], payload["months"], actor=ctx.actor, cause=ctx.cause)
+
+
+def resume_subscription(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.pauses import request_resume
+
+    request_resume(payload["subscription_id"], actor=ctx.actor, cause=ctx.cause)
+
+
 def forget_customer(payload: dict, ctx: CommandContext) -> None:
     from portal.billing.customers import forget_customer as forget
 
@@ -87,6 +99,8 @@ HANDLERS = {
     "customer.deleted": forget_customer,
     "subscription.cancel": cancel_subscription,
     "subscription.grant": grant_subscription,
+    "subscription.pause": pause_subscription,
+    "subscription.resume": resume_subscription,
 }
 
 

@@ -1,4 +1,4 @@
-"""The subscription lifecycle: pending → trialing/active ⇄ past_due → canceled/expired."""
+"""The subscription lifecycle: pending → trialing/active ⇄ past_due → canceled/expired, and active ⇄ paused."""
 from statemachine import State
 
 from portal import clock
@@ -15,12 +15,15 @@ class SubscriptionMachine(BillingMachine):
         "mark_past_due": "subscription.past_due",
         "cancel": "subscription.canceled",
         "expire": "subscription.expired",
+        "pause": "subscription.paused",
+        "resume": "subscription.resumed",
     }
 
     pending = State("Pending", initial=True, value="pending")
     trialing = State("Trialing", value="trialing")
     active = State("Active", value="active")
     past_due = State("Past due", value="past_due")
+    paused = State("Paused", value="paused")
     canceled = State("Canceled", final=True, value="canceled")
     expired = State("Expired", final=True, value="expired")
 
@@ -34,15 +37,24 @@ class SubscriptionMachine(BillingMachine):
         | active.to.itself(cond="renews_automatically")
         | past_due.to.itself(cond="renews_automatically")
     )
-    resume = (
+    # Undo a scheduled cancel: auto-renew is on again.
+    undo_cancel = (
         trialing.to.itself(unless="renews_automatically")
         | active.to.itself(unless="renews_automatically")
         | past_due.to.itself(unless="renews_automatically")
     )
-    cancel = pending.to(canceled) | trialing.to(canceled) | active.to(canceled) | past_due.to(canceled)
+    cancel = (pending.to(canceled) | trialing.to(canceled) | active.to(canceled) | past_due.to(canceled)
+              | paused.to(canceled))
     expire = pending.to(expired) | past_due.to(expired)
+    # A pause is asked for ahead (from the period end, for whole months) and can be taken back until then;
+    # at the period end the subscription is paused instead of renewed, and resumes (early or when the
+    # pause ends) with a new period, and a new anchor, from that moment (portal/billing/pauses.py).
+    schedule_pause = active.to.itself(cond=["renews_automatically", "no_pause_scheduled"])
+    unschedule_pause = active.to.itself(unless="no_pause_scheduled")
+    pause = active.to(paused, unless="no_pause_scheduled")
+    resume = paused.to(active)
     # A new card proven in the widget becomes the renewal card (portal/billing/cards.py).
-    replace_card = trialing.to.itself() | active.to.itself() | past_due.to.itself()
+    replace_card = trialing.to.itself() | active.to.itself() | past_due.to.itself() | paused.to.itself()
 
     def renews_automatically(self):
         return not self.model.cancel_at_period_end
@@ -72,6 +84,27 @@ class SubscriptionMachine(BillingMachine):
             raise ValueError("an extension must move the period end later")
         self.model.current_period_end = period_end
 
+    def no_pause_scheduled(self):
+        return self.model.pause_starts_at is None
+
+    def on_schedule_pause(self, resumes_at=None):
+        if resumes_at is None or resumes_at <= self.model.current_period_end:
+            raise ValueError("a pause must end after the period it starts from")
+        self.model.pause_starts_at = self.model.current_period_end
+        self.model.resumes_at = resumes_at
+
+    def on_unschedule_pause(self):
+        self.model.pause_starts_at = self.model.resumes_at = None
+
+    def on_resume(self):
+        # The paused stretch is closed as the "period" that ends now: the renewal that follows bills the
+        # first period from here, anchored here.
+        now = clock.now()
+        self.model.current_period_start = self.model.pause_starts_at or self.model.current_period_end
+        self.model.current_period_end = max(now, self.model.current_period_start)
+        self.model.billing_anchor = self.model.current_period_end
+        self.model.pause_starts_at = self.model.resumes_at = None
+
     def on_replace_card(self, payment_method=None):
         if payment_method is None:
             raise ValueError("a card replacement needs the new card")
@@ -80,7 +113,7 @@ class SubscriptionMachine(BillingMachine):
     def on_schedule_cancel(self):
         self.model.cancel_at_period_end = True
 
-    def on_resume(self):
+    def on_undo_cancel(self):
         self.model.cancel_at_period_end = False
 
     def on_enter_canceled(self):

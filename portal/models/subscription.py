@@ -7,14 +7,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.extensions import db
 from portal.models.types import UTCDateTime, utcnow
 
-SUBSCRIPTION_STATUSES = ("pending", "trialing", "active", "past_due", "canceled", "expired")
+SUBSCRIPTION_STATUSES = ("pending", "trialing", "active", "past_due", "paused", "canceled", "expired")
+# The groups billing reasons with. Live: the one subscription a customer may hold at a time (it blocks a
+# second checkout and can be cancelled). Entitled: may watch (past due keeps access while dunning runs).
+ENTITLED_STATUSES = ("trialing", "active", "past_due")
+LIVE_STATUSES = (*ENTITLED_STATUSES, "paused")
+ENDED_STATUSES = ("canceled", "expired")
 
 
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'trialing', 'active', 'past_due', 'canceled', 'expired')", name="status"
+            "status IN ('pending', 'trialing', 'active', 'past_due', 'paused', 'canceled', 'expired')", name="status"
         ),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         # Renewal cron scans live subscriptions by period end.
@@ -34,6 +39,9 @@ class Subscription(db.Model):
     trial_end = mapped_column(UTCDateTime)
     # Where every paid period is counted from (portal/billing/periods.py): the first paid period's start.
     billing_anchor = mapped_column(UTCDateTime)
+    # A pause asked for: from the period end (pause_starts_at) until resumes_at; cleared on resume.
+    pause_starts_at = mapped_column(UTCDateTime)
+    resumes_at = mapped_column(UTCDateTime)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     canceled_at = mapped_column(UTCDateTime)
     ended_at = mapped_column(UTCDateTime)

@@ -207,7 +207,7 @@ def test_auto_renew_off_and_on_again(client, billing):
 
     post(client, f"/account/subscriptions/{sub.id}/auto-renew", {"auto_renew": "on"}, htmx=True)
     billing.work()
-    html = fragment(client, f"/account/subscriptions/{sub.id}?change=resume").get_data(as_text=True)
+    html = fragment(client, f"/account/subscriptions/{sub.id}?change=undo_cancel").get_data(as_text=True)
     assert "Turn auto-renew off" in html
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).cancel_at_period_end is False

@@ -117,3 +117,21 @@ def test_customer_deleted_cancels_and_anonymises_keeping_invoices(app, topology,
     user = fresh(User, customer.id)
     assert user.email is None and user.anonymized_at is not None
     assert fresh(Subscription, sub.id).status == "canceled"
+
+
+def test_pause_and_resume_commands_schedule_and_take_back_a_pause(app, topology, send_command, dead_letters):
+    from portal.queue import billing_queue
+
+    sub = make_subscription(status="active")
+    send_command({"subscription_id": sub.id, "months": 2}, command="subscription.pause")
+    assert [o.status for o in consume_available()] == ["processed"]
+    billing_queue().fetch_job(f"pause-{sub.id}-2").perform()
+    assert fresh(Subscription, sub.id).resumes_at is not None
+
+    send_command({"subscription_id": sub.id}, command="subscription.resume")
+    assert [o.status for o in consume_available()] == ["processed"]
+    billing_queue().fetch_job(f"resume-{sub.id}-active").perform()
+    assert fresh(Subscription, sub.id).resumes_at is None
+
+    send_command({"subscription_id": sub.id, "months": 5}, command="subscription.pause")
+    assert [o.status for o in consume_available()] == ["rejected"]

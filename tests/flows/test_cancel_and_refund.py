@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.billing import notifications
-from portal.billing.cancellation import refund_if_cancelled_now, request_cancel, request_resume
+from portal.billing.cancellation import refund_if_cancelled_now, request_cancel, request_undo_cancel
 from portal.billing.errors import NotAllowed
 from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, Payment, Refund, WebhookEvent
@@ -27,7 +27,7 @@ def test_cancel_at_period_end_keeps_access_can_be_undone_and_ends_at_period_end(
     sub = reload(sub)
     assert (sub.status, sub.cancel_at_period_end) == ("active", True)
 
-    request_resume(sub.id, actor="customer:1", cause="changed my mind")
+    request_undo_cancel(sub.id, actor="customer:1", cause="changed my mind")
     billing.work()
     assert reload(sub).cancel_at_period_end is False
 
