@@ -15,6 +15,7 @@ class SubscriptionMachine(BillingMachine):
         "mark_past_due": "subscription.past_due",
         "cancel": "subscription.canceled",
         "expire": "subscription.expired",
+        "change_plan": "subscription.plan_changed",
     }
 
     pending = State("Pending", initial=True, value="pending")
@@ -41,9 +42,19 @@ class SubscriptionMachine(BillingMachine):
     )
     cancel = pending.to(canceled) | trialing.to(canceled) | active.to(canceled) | past_due.to(canceled)
     expire = pending.to(expired) | past_due.to(expired)
+    # Plan changes: at once (an upgrade, paid; any change during a trial), or at the period end (a downgrade).
+    change_plan = active.to.itself() | trialing.to.itself()
+    schedule_plan_change = active.to.itself() | trialing.to.itself()
+    unschedule_plan_change = (
+        active.to.itself(cond="plan_change_scheduled") | trialing.to.itself(cond="plan_change_scheduled")
+        | past_due.to.itself(cond="plan_change_scheduled")
+    )
 
     def renews_automatically(self):
         return not self.model.cancel_at_period_end
+
+    def plan_change_scheduled(self):
+        return self.model.scheduled_plan_id is not None
 
     def _set_period(self, period_start, period_end):
         if period_start is None or period_end is None or period_end <= period_start:
@@ -75,6 +86,31 @@ class SubscriptionMachine(BillingMachine):
 
     def on_resume(self):
         self.model.cancel_at_period_end = False
+
+    def on_change_plan(self, plan=None, period_start=None, period_end=None):
+        """Move to `plan` at its price. An interval change starts a new period of the new plan, its own anchor."""
+        if plan is None or plan.id == self.model.plan_id or plan.currency != self.model.currency:
+            raise ValueError("a plan change needs another plan in the subscription's currency")
+        # The bus event names the plan the subscription left (portal.events).
+        self.model.previous_plan = self.model.plan
+        self.model.plan = plan
+        self.model.plan_id = plan.id
+        self.model.amount = plan.amount
+        self.model.scheduled_plan_id = None
+        self.model.scheduled_plan = None
+        if period_start is not None:
+            self._set_period(period_start, period_end)
+            self.model.billing_anchor = period_start
+
+    def on_schedule_plan_change(self, plan=None):
+        if plan is None or plan.id == self.model.plan_id or plan.currency != self.model.currency:
+            raise ValueError("a scheduled plan change needs another plan in the subscription's currency")
+        self.model.scheduled_plan = plan
+        self.model.scheduled_plan_id = plan.id
+
+    def on_unschedule_plan_change(self):
+        self.model.scheduled_plan = None
+        self.model.scheduled_plan_id = None
 
     def on_enter_canceled(self):
         self.model.canceled_at = clock.now()

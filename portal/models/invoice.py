@@ -8,7 +8,8 @@ from portal.extensions import db
 from portal.models.types import UTCDateTime, utcnow
 
 # verification: the small authorisation that checks a card before a trial; voided, never captured.
-INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification")
+# proration: the prorated price of an upgrade; paying it moves the subscription to the invoice's plan.
+INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification", "proration")
 INVOICE_STATUSES = ("open", "paid", "void", "refunded")
 
 
@@ -16,7 +17,7 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
-        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification')", name="kind"),
+        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification', 'proration')", name="kind"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         # One renewal invoice per subscription period, whatever the number of cron ticks or workers.
@@ -52,12 +53,15 @@ class Invoice(db.Model):
     # The provider transaction a Check let through for this invoice: another is refused while it is applied.
     reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
     reserved_at = mapped_column(UTCDateTime)
+    # A proration invoice: the plan its payment moves the subscription to.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     paid_at = mapped_column(UTCDateTime)
     voided_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     subscription = relationship("Subscription", back_populates="invoices")
     customer = relationship("User")
+    plan = relationship("Plan")
     payments = relationship("Payment", back_populates="invoice", order_by="Payment.id")
 
     @property
