@@ -83,7 +83,8 @@ SCHEMAS = {
     "Subscription": {
         "type": "object",
         "required": ["id", "status", "plan", "customer", "amount", "currency", "current_period_start",
-                     "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card"],
+                     "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card",
+                     "scheduled_plan"],
         "properties": {
             "id": {"type": "integer"},
             "status": {"enum": list(SUBSCRIPTION_STATUSES)},
@@ -98,6 +99,8 @@ SCHEMAS = {
             "canceled_at": _NULLABLE_TIME,
             "ended_at": _NULLABLE_TIME,
             "card": _nullable(_ref("Card")),
+            "scheduled_plan": {**_nullable(_ref("PlanRef")),
+                               "description": "A downgrade waiting for the period end: the plan the renewal bills"},
         },
         "additionalProperties": False,
     },
@@ -212,6 +215,45 @@ SCHEMAS = {
         },
         "additionalProperties": False,
     },
+    "ChangePlanRequest": {
+        "type": "object",
+        "required": ["plan"],
+        "properties": {
+            "plan": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": _NO_CONTROL,
+                     "description": "Code of the plan to change to, in the subscription's currency"},
+            "when": {"enum": ["now", "period_end"],
+                     "description": "now: an upgrade (or any change during a trial), charged the prorated price "
+                                    "now; period_end: from the next period, nothing charged now. Default: now for "
+                                    "an upgrade, period_end for a downgrade (which cannot be made now)"},
+        },
+        "additionalProperties": False,
+    },
+    "ChangePlanAccepted": {
+        "type": "object",
+        "required": ["subscription", "plan", "when", "direction", "amount", "currency", "effective_at", "invoice",
+                     "charging_card"],
+        "properties": {
+            "subscription": {**_ref("Subscription"),
+                             "description": "As it is now: the plan changes once the proration is paid (now), or "
+                                            "at the period end (a job schedules it right after)"},
+            "plan": _ref("PlanRef"),
+            "when": {"enum": ["now", "period_end"]},
+            "direction": {"enum": ["upgrade", "downgrade", "switch"],
+                          "description": "upgrade: a longer interval or a higher price; downgrade: a shorter "
+                                         "interval or a lower price; switch: the same price"},
+            "amount": {**_MONEY, "description": "Charged now: the price difference for the unused whole days of "
+                                                "the period (half-up to the minor unit); for a longer interval, "
+                                                "the new price less the unused days' credit; 0 for period_end"},
+            "currency": _CURRENCY,
+            "effective_at": {**_NULLABLE_TIME, "description": "period_end: when the new plan starts; now: null "
+                                                              "(once the invoice is paid)"},
+            "invoice": {**_nullable(_ref("Invoice")),
+                        "description": "The proration invoice; the saved card is charged for it in a job, or the "
+                                       "customer pays it in the widget (its id is the widget's invoiceId)"},
+            "charging_card": {"type": "boolean", "description": "The saved card is being charged for the invoice"},
+        },
+        "additionalProperties": False,
+    },
     "RepayAccepted": {
         "type": "object",
         "required": ["subscription", "invoice"],
@@ -300,6 +342,18 @@ _CANCEL = {
     "responses": {"202": _json("CancelAccepted", "Accepted; the cancellation runs in a job", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
 }
+_CHANGE_PLAN = {
+    "summary": "Change plan: an upgrade now with proration, a downgrade at the period end",
+    "description": "An upgrade (a longer interval, or a higher price on the same interval) gets a proration "
+                   "invoice, charged on the saved card in a job; the plan changes once it is paid (without a card, "
+                   "or when it declines, pay the invoice in the widget). Monthly to yearly starts a new yearly "
+                   "period now, for the yearly price less the unused days' credit. A downgrade is scheduled for "
+                   "the period end (the renewal bills the new plan); asking for the current plan again undoes a "
+                   "scheduled change. A past-due, pending or "
+                   "ended subscription cannot change plan (409).",
+    "requestBody": _post_body("ChangePlanRequest", True),
+    "responses": {"202": _json("ChangePlanAccepted", "Accepted", _REPLAYED), **_errors(400, 401, 404, 409, 415, 422)},
+}
 _REPAY = {
     "summary": "Charge the saved card for a past-due subscription's open invoice",
     "description": "Accepted for a background job, which charges the card; the subscription becomes active when "
@@ -349,6 +403,8 @@ DOCUMENT = {
             "cancelSubscription", _CANCEL, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repaySubscription", _REPAY, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/change-plan": {"post": _operation(
+            "changeSubscriptionPlan", _CHANGE_PLAN, ("SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions": {"get": {
             "operationId": "listCustomerSubscriptions",
             "summary": "A customer's subscriptions, newest first",
@@ -361,6 +417,8 @@ DOCUMENT = {
             "cancelCustomerSubscription", _CANCEL, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repayCustomerSubscription", _REPAY, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/change-plan": {"post": _operation(
+            "changeCustomerSubscriptionPlan", _CHANGE_PLAN, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/entitlement": {"get": {
             "operationId": "getEntitlement",
             "summary": "May the customer watch now, on which plan, until when",

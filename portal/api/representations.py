@@ -27,6 +27,8 @@ def subscription(sub: Subscription) -> dict:
         "canceled_at": utc(sub.canceled_at),
         "ended_at": utc(sub.ended_at),
         "card": {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None,
+        "scheduled_plan": ({"code": sub.scheduled_plan.code, "name": sub.scheduled_plan.name}
+                           if sub.scheduled_plan_id is not None else None),
     }
 
 

@@ -82,6 +82,11 @@ def request_plan_change(subscription_id: int, plan_code: str, when: str | None =
     charged by a job after commit); every subscription transition runs in a job."""
     # Two requests of one subscription at once (double click, a retried call) queue up here.
     sub = lock(Subscription, subscription_id, missing_ok=True) or _subscription(subscription_id)
+    if sub.scheduled_plan_id is not None and when != "now" and _plan(plan_code).id == sub.plan_id:
+        # Back to the plan it is on: the scheduled change is undone.
+        request_undo(sub.id, actor=actor, cause=cause)
+        return PlanChange(sub, sub.plan, "period_end", proration.Quote(
+            proration.SWITCH, clock.now(), 0, sub.currency, 0, 0, 0, None, None, False))
     change = preview(sub, plan_code, when)
     if change.when == "period_end" or change.quote.amount == 0:
         enqueue_after_commit(db.session(), "workers.subscriptions.change_plan", sub.id, change.plan.code,
