@@ -76,6 +76,13 @@ def grant_subscription(payload: dict, ctx: CommandContext) -> None:
                actor=ctx.actor, cause=ctx.cause)
 
 
+def change_plan(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.plan_change import request_plan_change
+
+    request_plan_change(payload["subscription_id"], payload["plan"], payload.get("when"), actor=ctx.actor,
+                        cause=ctx.cause)
+
+
 def forget_customer(payload: dict, ctx: CommandContext) -> None:
     from portal.billing.customers import forget_customer as forget
 
@@ -87,6 +94,7 @@ HANDLERS = {
     "customer.deleted": forget_customer,
     "subscription.cancel": cancel_subscription,
     "subscription.grant": grant_subscription,
+    "subscription.change_plan": change_plan,
 }
 
 
