@@ -254,8 +254,8 @@ def confirm_plan_change(subscription_id):
     except BillingError as exc:
         db.session.rollback()
         return _refused(sub, exc)
+    db.session.commit()  # the proration invoice, and the jobs queued once it is committed
     if change.invoice is not None and not change.charging_card:
-        db.session.commit()
         return redirect(url_for(".pay", invoice_id=change.invoice.id), code=303)
     if change.invoice is not None:
         return _after_change(sub, "upgrade", _("We are charging your card for the change."), change.invoice.id)

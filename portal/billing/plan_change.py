@@ -63,9 +63,7 @@ def preview(sub: Subscription, plan_code: str, when: str | None = None) -> PlanC
         raise NotAllowed(f"subscription {sub.id} is on {plan.code} already")
     if plan.currency != sub.currency:
         raise InvalidRequest(f"plan {plan.code} is billed in {plan.currency}, the subscription in {sub.currency}")
-    quote = proration.quote(old_plan=sub.plan, old_amount=sub.amount, new_plan=plan,
-                            period_start=sub.current_period_start, period_end=sub.current_period_end,
-                            at=clock.now(), trialing=sub.status == "trialing")
+    quote = _quote(sub, plan)
     when = when or ("now" if quote.immediate else "period_end")
     if when == "now" and not quote.immediate:
         raise NotAllowed(f"{plan.code} costs less than {sub.plan.code}: a downgrade takes effect at the period end "
@@ -74,6 +72,12 @@ def preview(sub: Subscription, plan_code: str, when: str | None = None) -> PlanC
         raise NotAllowed(f"subscription {sub.id} ends at its period end (auto-renew is off): turn auto-renew on "
                          "before scheduling a plan for the next period")
     return PlanChange(sub, plan, when, quote)
+
+
+def _quote(sub: Subscription, plan: Plan) -> proration.Quote:
+    return proration.quote(old_plan=sub.plan, old_amount=sub.amount, new_plan=plan,
+                           period_start=sub.current_period_start, period_end=sub.current_period_end,
+                           at=clock.now(), trialing=sub.status == "trialing")
 
 
 def request_plan_change(subscription_id: int, plan_code: str, when: str | None = None, *, actor: str,
@@ -158,7 +162,10 @@ def change_plan(subscription_id: int, plan_code: str, when: str, *, actor: str, 
         if sub.plan_id == plan.id:
             return "changed already"
         _void_prorations(sub, actor, f"{cause}: changed to {plan.code}")
-        fire(sub, "change_plan", actor=actor, cause=cause, plan=plan)
+        quote = _quote(sub, plan)
+        # A longer interval whose credit covers its price still starts its own period now.
+        period = {"period_start": quote.period_start, "period_end": quote.period_end} if quote.new_period else {}
+        fire(sub, "change_plan", actor=actor, cause=cause, plan=plan, **period)
         return "changed"
 
 

@@ -113,3 +113,22 @@ def test_a_change_that_cannot_be_made_says_why_on_the_preview(client, billing):
     assert 'id="change-plan-refused"' in html and "billed in USD" in html
     assert 'id="confirm-plan-change"' not in html
     assert client.get(f"/account/subscriptions/{sub.id}/change-plan?plan=nope").status_code == 404
+
+
+def test_without_scripts_confirming_an_upgrade_without_a_saved_card_opens_the_pay_page(client, billing):
+    make_plan(code="monthly", amount=29900)
+    make_plan(code="premium", amount=49900)
+    signed_in_customer(client)
+    sub, _, _ = subscribe(client, billing, "monthly")
+    with db.session.begin_nested():
+        db.session.get(Subscription, sub.id).payment_method_id = None
+    db.session.commit()
+
+    response = post(client, f"/account/subscriptions/{sub.id}/change-plan", {"plan": "premium"})
+
+    assert response.status_code == 303
+    [invoice] = db.session.query(Invoice).filter_by(subscription_id=sub.id, kind="proration").all()
+    assert response.headers["Location"] == f"/account/pay/{invoice.id}"
+    again = post(client, f"/account/subscriptions/{sub.id}/change-plan", {"plan": "premium"})
+    assert again.headers["Location"] == f"/account/pay/{invoice.id}"  # asked again: the same open invoice
+    assert db.session.query(Invoice).filter_by(subscription_id=sub.id, kind="proration").count() == 1

@@ -221,3 +221,18 @@ def test_changes_that_cannot_be_made_are_refused_with_the_reason(billing):
     with pytest.raises(InvalidRequest):
         change(sub, "premium", "tomorrow")
     assert prorations(sub) == []
+
+
+def test_a_longer_interval_whose_credit_covers_its_price_starts_its_own_period_for_nothing(billing):
+    sub = subscribed(billing)
+    make_plan(code="cheap-yearly", amount=10000, interval_unit="year")
+    now = sub.current_period_start + timedelta(hours=1)
+    clock.freeze(now)
+
+    requested = change(sub, "cheap-yearly")
+    assert (requested.when, requested.quote.amount, requested.invoice) == ("now", 0, None)
+    billing.work()
+    billing.assert_no_failed_jobs()
+    sub = reload(sub)
+    assert (sub.plan.code, sub.current_period_start, sub.billing_anchor) == ("cheap-yearly", now, now)
+    assert sub.current_period_end == now.replace(year=now.year + 1)
