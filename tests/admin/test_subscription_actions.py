@@ -242,6 +242,8 @@ def test_staff_schedule_a_downgrade_and_undo_it(staff, billing):
     run_action(staff, billing, staff.post(url, {"plan": "monthly", "reason": "cheaper", "confirm": "yes"}, htmx=True))
     billing.work()
     assert reload(Subscription, sub.id).scheduled_plan.code == "monthly"
+    assert 'id="sub-scheduled-plan">monthly from the period end' in staff.get(
+        f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
     review = staff.post(url, {"plan": "premium", "reason": "changed their mind"}, htmx=True)
     assert "Undo the scheduled change" in review.get_data(as_text=True)
     run_action(staff, billing, staff.post(url, {"plan": "premium", "reason": "changed their mind", "confirm": "yes"},
