@@ -187,10 +187,26 @@ def undo(subscription_id: int, *, actor: str, cause: str) -> str:
         return "undone"
 
 
-def take_effect_at_period_end(sub: Subscription, *, actor: str) -> None:
+def open_prorations_of(sub_ids: list[int]) -> dict[int, list[Invoice]]:
+    """The open proration invoices of many subscriptions, in one statement (a renewal run)."""
+    found: dict[int, list[Invoice]] = {}
+    if sub_ids:
+        for invoice in db.session.scalars(select(Invoice).where(
+                Invoice.subscription_id.in_(sub_ids), Invoice.kind == "proration", Invoice.status == "open")):
+            found.setdefault(invoice.subscription_id, []).append(invoice)
+    return found
+
+
+def lapse(prorations: list[Invoice], *, actor: str) -> None:
+    for invoice in prorations:
+        fire(lock(Invoice, invoice.id), "void_invoice", actor=actor, cause="the period it was priced for ended")
+
+
+def take_effect_at_period_end(sub: Subscription, prorations: list[Invoice], *, actor: str) -> None:
     """At the renewal (the subscription locked, its period ended): a scheduled change takes effect, so the
-    renewal bills the new plan; an upgrade still unpaid lapses with the period it was priced for."""
-    _void_prorations(sub, actor, "the period it was priced for ended")
+    renewal bills the new plan; an upgrade still unpaid (`prorations`, its open proration invoices) lapses with
+    the period it was priced for."""
+    lapse(prorations, actor=actor)
     if sub.scheduled_plan_id is not None:
         fire(sub, "change_plan", actor=actor, cause="scheduled plan change at the period end",
              plan=db.session.get(Plan, sub.scheduled_plan_id))

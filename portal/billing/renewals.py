@@ -9,10 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
-from portal.billing import dunning
+from portal.billing import dunning, plan_change
 from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
 from portal.billing.periods import anchored_period_end
-from portal.billing.plan_change import take_effect_at_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
@@ -90,13 +89,15 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
             for plan in db.session.scalars(select(Plan).where(Plan.id.in_(
                     {s.plan_id for s in subs} | {s.scheduled_plan_id for s in subs if s.scheduled_plan_id}))):
                 hold((Plan, plan.id), plan)
+            lapsing = plan_change.open_prorations_of([s.id for s in subs])
             invoices = {}
             for sub in subs:
                 if sub.cancel_at_period_end:
+                    plan_change.lapse(lapsing.get(sub.id, []), actor="job:renewal")
                     fire(sub, "cancel", actor="job:renewal", cause="period ended with auto-renew off")
                     continue
                 if (sub.id, sub.current_period_end) not in existing:
-                    take_effect_at_period_end(sub, actor="job:renewal")
+                    plan_change.take_effect_at_period_end(sub, lapsing.get(sub.id, []), actor="job:renewal")
                 invoices[sub.id] = existing.get((sub.id, sub.current_period_end)) or _renewal_invoice(sub)
             db.session.flush()
             return {sub_id: invoice.id for sub_id, invoice in invoices.items() if invoice.status == "open"}

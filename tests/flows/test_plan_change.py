@@ -236,3 +236,19 @@ def test_a_longer_interval_whose_credit_covers_its_price_starts_its_own_period_f
     sub = reload(sub)
     assert (sub.plan.code, sub.current_period_start, sub.billing_anchor) == ("cheap-yearly", now, now)
     assert sub.current_period_end == now.replace(year=now.year + 1)
+
+
+def test_an_unpaid_upgrade_of_a_subscription_ending_at_its_period_end_is_voided_with_it(billing):
+    from portal.billing.cancellation import cancel
+
+    sub = subscribed(billing, card=LATER_DECLINED_CARD)
+    make_plan(code="premium", amount=49900)
+    change(sub, "premium")
+    billing.work()
+    cancel(sub.id, "period_end", actor=ACTOR, cause="test")
+    clock.freeze(reload(sub).current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    sub = reload(sub)
+    assert (sub.status, sub.plan.code) == ("canceled", "monthly")
+    assert [i.status for i in prorations(sub)] == ["void"]
