@@ -252,3 +252,30 @@ def test_an_unpaid_upgrade_of_a_subscription_ending_at_its_period_end_is_voided_
     sub = reload(sub)
     assert (sub.status, sub.plan.code) == ("canceled", "monthly")
     assert [i.status for i in prorations(sub)] == ["void"]
+
+
+def test_cancelling_now_after_an_upgrade_refunds_the_unused_days_of_both_payments(billing):
+    from portal.billing import cancellation, refund_policy
+    from portal.models import Refund
+
+    sub = subscribed(billing)
+    make_plan(code="premium", amount=49900)
+    clock.freeze(sub.current_period_start + timedelta(days=4, hours=1))
+    change(sub, "premium")
+    billing.work()
+    sub = reload(sub)
+    [proration_invoice] = prorations(sub)
+    assert (sub.plan.code, proration_invoice.status) == ("premium", "paid")
+    clock.freeze(sub.current_period_start + timedelta(days=9, hours=1))
+    now = clock.now()
+    first = next(i for i in sub.invoices if i.kind == "initial")
+    expected = [refund_policy.unused_days_refund(i.amount, i.period_start, i.period_end, now)
+                for i in (first, proration_invoice)]
+    assert cancellation.refund_if_cancelled_now(sub) == sum(expected)
+
+    cancellation.cancel(sub.id, "now", actor=ACTOR, cause="test")
+    billing.work()
+    billing.assert_no_failed_jobs()
+    refunds = db.session.scalars(select(Refund).order_by(Refund.id)).all()
+    assert [(r.payment.invoice_id, r.amount, r.status) for r in refunds] == [
+        (first.id, expected[0], "succeeded"), (proration_invoice.id, expected[1], "succeeded")]
