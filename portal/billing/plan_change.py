@@ -6,7 +6,7 @@ the amounts is portal/billing/proration.py.
 Why the plan changes only once the proration is paid (Stripe's `pending_if_incomplete`): the customer
 gets the dearer plan for what they paid, never for a debt we would have to dun or write off, and a
 declined card leaves them exactly where they were, on the plan they paid for."""
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 
@@ -102,7 +102,9 @@ def request_plan_change(subscription_id: int, plan_code: str, when: str | None =
     if charging:
         enqueue_after_commit(db.session(), "workers.payments.charge_invoice", invoice.id, customer_present=True,
                              actor=actor, cause=cause, job_id=f"charge-invoice-{invoice.id}-attempt-1")
-    return PlanChange(sub, change.plan, change.when, change.quote, invoice, charging)
+    # A reused invoice keeps the amount first quoted: that is what is charged, so what is answered.
+    quote = replace(change.quote, amount=invoice.amount)
+    return PlanChange(sub, change.plan, change.when, quote, invoice, charging)
 
 
 def _moment() -> int:
