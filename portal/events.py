@@ -57,5 +57,14 @@ def refund_data(refund) -> dict:
 _BUILDERS = {"subscription": subscription_data, "payment": payment_data, "refund": refund_data}
 
 
+def plan_changed_data(sub) -> dict:
+    """subscription.plan_changed: the subscription on its new plan, and the plan it left."""
+    previous = getattr(sub, "previous_plan", None)
+    return {**subscription_data(sub),
+            "previous_plan": {"code": previous.code, "name": previous.name} if previous is not None else None}
+
+
 def event_payload(routing_key: str, row) -> dict:
+    if routing_key == "subscription.plan_changed":
+        return plan_changed_data(row)
     return _BUILDERS[routing_key.split(".", 1)[0]](row)

@@ -10,7 +10,7 @@ from portal.machines import TransitionNotAllowed, atomic, fire, lock
 from portal.machines.invoice import InvoiceMachine
 from portal.machines.subscription import SubscriptionMachine
 from portal.models import Invoice, OutboxMessage, Subscription, Transition
-from tests.factories import make_invoice, make_subscription
+from tests.factories import make_invoice, make_plan, make_subscription
 
 
 def period(days=30):
@@ -22,10 +22,14 @@ def later(days=40):
     return {"period_end": clock.now() + timedelta(days=days)}
 
 
+def another_plan():
+    return {"plan": make_plan(amount=49900)}
+
+
 SUBSCRIPTION_STATES = ["pending", "trialing", "active", "past_due", "paused", "canceled", "expired"]
 SUBSCRIPTION_EVENTS = ["start_trial", "activate", "renew", "extend", "mark_past_due", "schedule_cancel",
                        "undo_cancel", "cancel", "expire", "schedule_pause", "unschedule_pause", "pause", "resume",
-                       "replace_card"]
+                       "replace_card", "change_plan", "schedule_plan_change", "unschedule_plan_change"]
 
 
 def pause_for_two_months():
@@ -55,11 +59,16 @@ SUBSCRIPTION_LEGAL = [
     ("active", "schedule_pause", pause_for_two_months, "active", None),
     ("paused", "resume", dict, "active", "subscription.resumed"),
     ("paused", "cancel", dict, "canceled", "subscription.canceled"),
+    ("active", "change_plan", another_plan, "active", "subscription.plan_changed"),
+    ("trialing", "change_plan", another_plan, "trialing", "subscription.plan_changed"),
+    ("active", "schedule_plan_change", another_plan, "active", None),
+    ("trialing", "schedule_plan_change", another_plan, "trialing", None),
 ]
 # Legal with a card, from every live state: covered by its own test below.
 CARD_REPLACEABLE = {("trialing", "replace_card"), ("active", "replace_card"), ("past_due", "replace_card"),
                     ("paused", "replace_card")}
-# undo_cancel is legal only once a cancellation is scheduled, unschedule_pause and pause once a pause is:
+# undo_cancel is legal only once a cancellation is scheduled, unschedule_pause and pause once a pause is,
+# unschedule_plan_change once a plan change is:
 # covered by their own tests below.
 SUBSCRIPTION_ILLEGAL = [
     (state, event)
@@ -316,3 +325,49 @@ def test_machines_reused_across_rows_follow_each_row(app):
     db.session.expire_all()
     assert [db.session.get(Subscription, s.id).status for s in subs] == ["active", "active", "active"]
     assert [len(transitions_of("subscription", s.id)) for s in subs] == [1, 0, 1]
+
+
+def test_a_scheduled_plan_change_can_be_undone_once_scheduled(app):
+    sub = make_subscription(status="active")
+    monthly_plan_id = sub.plan_id
+    with pytest.raises(TransitionNotAllowed):
+        with atomic():
+            fire(lock(Subscription, sub.id), "unschedule_plan_change", actor="customer:1")
+    cheaper = make_plan(amount=9900)
+    with atomic():
+        fire(lock(Subscription, sub.id), "schedule_plan_change", actor="customer:1", plan=cheaper)
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).scheduled_plan_id == cheaper.id
+    with atomic():
+        fire(lock(Subscription, sub.id), "unschedule_plan_change", actor="customer:1")
+
+    db.session.expire_all()
+    sub = db.session.get(Subscription, sub.id)
+    assert (sub.status, sub.plan_id, sub.scheduled_plan_id) == ("active", monthly_plan_id, None)
+    assert [t.event for t in transitions_of("subscription", sub.id)] == ["schedule_plan_change",
+                                                                         "unschedule_plan_change"]
+    assert outbox_keys() == []
+
+
+def test_change_plan_moves_to_the_plans_price_and_an_interval_change_to_a_new_anchored_period(app):
+    sub = make_subscription(status="active")
+    yearly = make_plan(amount=299000, interval_unit="year")
+    start = clock.now()
+    with atomic():
+        fire(lock(Subscription, sub.id), "change_plan", actor="customer:1", plan=yearly, period_start=start,
+             period_end=start + timedelta(days=365))
+    db.session.expire_all()
+    sub = db.session.get(Subscription, sub.id)
+    assert (sub.plan_id, sub.amount, sub.billing_anchor, sub.current_period_start) == (yearly.id, 299000, start, start)
+    [message] = db.session.scalars(select(OutboxMessage)).all()
+    assert message.payload["plan"]["code"] == yearly.code and message.payload["previous_plan"]["code"] != yearly.code
+
+
+@pytest.mark.parametrize("event", ["change_plan", "schedule_plan_change"])
+def test_a_plan_change_to_the_same_plan_or_another_currency_is_refused(app, event):
+    sub = make_subscription(status="active")
+    for plan in (sub.plan, make_plan(currency="USD")):
+        with pytest.raises(ValueError):
+            with atomic():
+                fire(lock(Subscription, sub.id), event, actor="customer:1", plan=plan)
+    assert transitions_of("subscription", sub.id) == []

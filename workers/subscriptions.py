@@ -32,3 +32,17 @@ def resume_paused_subscription(subscription_id: int, actor: str, cause: str) -> 
     from portal.billing.pauses import resume_or_unschedule
 
     resume_or_unschedule(subscription_id, actor=actor, cause=cause)
+
+
+@job
+def change_plan(subscription_id: int, plan_code: str, when: str, actor: str, cause: str) -> str:
+    from portal.billing.plan_change import change_plan as change
+
+    return change(subscription_id, plan_code, when, actor=actor, cause=cause)
+
+
+@job
+def undo_plan_change(subscription_id: int, actor: str, cause: str) -> str:
+    from portal.billing.plan_change import undo
+
+    return undo(subscription_id, actor=actor, cause=cause)

@@ -34,6 +34,7 @@ INVOICE_KIND = {
     "repay": _l("Repayment"),
     "grant": _l("Complimentary"),
     "verification": _l("Card check"),
+    "proration": _l("Plan change"),
 }
 PAYMENT_STATUS = {
     "pending": _l("Processing"),

@@ -7,7 +7,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation, cards, pauses
+from portal.billing import cancellation, cards, pauses, plan_change
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, trial_available, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
@@ -91,6 +91,7 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "ending": service.ending(sub),
         "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
             service.next_charge(sub), "at", None)),
+        "upgrade_due": plan_change.open_proration(sub),
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -254,6 +255,65 @@ def replace_card(subscription_id):
         return _refused(sub, exc)
     db.session.commit()
     return redirect(url_for(".pay", invoice_id=check.id), code=303)
+
+
+# --- change plan -------------------------------------------------------------------------------------
+
+
+@bp.get("/subscriptions/<int:subscription_id>/change-plan")
+@customer_required
+def change_plan(subscription_id):
+    """The plans to change to; with ?plan=, what changing to it costs now and when it takes effect, before the
+    customer confirms (or why it cannot be done)."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    if sub.status not in plan_change.CHANGEABLE:
+        return redirect(url_for(".subscription"))
+    chosen, refusal = None, None
+    if request.args.get("plan"):
+        try:
+            chosen = plan_change.preview(sub, request.args["plan"])
+        except NotFound:
+            abort(404)
+        except BillingError as exc:
+            refusal = exc.message
+    return page_or_fragment("account/change_plan.html", "account/_change_plan.html", sub=sub, chosen=chosen,
+                            refusal=refusal, plans=service.plans_to_change_to(sub))
+
+
+@bp.post("/subscriptions/<int:subscription_id>/change-plan")
+@customer_required
+def confirm_plan_change(subscription_id):
+    """Confirmed: an upgrade charges the saved card (the card polls for the answer) or opens the widget; a
+    downgrade is scheduled for the period end."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    try:
+        change = plan_change.request_plan_change(sub.id, (request.form.get("plan") or "").strip(), actor=_actor(),
+                                                 cause=_cause())
+    except NotFound:
+        abort(404)
+    except BillingError as exc:
+        db.session.rollback()
+        return _refused(sub, exc)
+    db.session.commit()  # the proration invoice, and the jobs queued once it is committed
+    if change.invoice is not None and not change.charging_card:
+        return redirect(url_for(".pay", invoice_id=change.invoice.id), code=303)
+    if change.invoice is not None:
+        return _after_change(sub, "upgrade", _("We are charging your card for the change."), change.invoice.id)
+    if change.when == "period_end":
+        return _after_change(sub, "plan_scheduled", _("Your plan changes at the end of the period."), change.plan.id)
+    return _after_change(sub, "plan_changed", _("Your plan has changed."), change.plan.id)
+
+
+@bp.post("/subscriptions/<int:subscription_id>/change-plan/undo")
+@customer_required
+def undo_plan_change(subscription_id):
+    """Keep the current plan: the change scheduled for the period end is undone."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    try:
+        plan_change.request_undo(sub.id, actor=_actor(), cause=_cause())
+    except BillingError as exc:
+        return _refused(sub, exc)
+    return _after_change(sub, "plan_unscheduled", _("You keep your current plan."))
 
 
 # --- checkout ----------------------------------------------------------------------------------------

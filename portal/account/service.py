@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.billing.errors import NotFound
 from portal.extensions import db
-from portal.models import Invoice, Payment, Refund, Subscription, Transition, User
+from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
 from portal.models.subscription import LIVE_STATUSES
 from portal.providers import reason_codes
 
@@ -211,7 +211,15 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         if invoice is not None and invoice.next_attempt_at is not None:
             return NextCharge(invoice.next_attempt_at, invoice.amount, invoice.currency)
         return None
+    if sub.scheduled_plan_id is not None:  # the renewal bills the plan it changes to
+        return NextCharge(sub.current_period_end, sub.scheduled_plan.amount, sub.currency)
     return NextCharge(sub.current_period_end, sub.amount, sub.currency)
+
+
+def plans_to_change_to(sub: Subscription) -> list[Plan]:
+    """The plans on sale in the subscription's currency, other than its own."""
+    return list(db.session.scalars(select(Plan).where(
+        Plan.status == "active", Plan.currency == sub.currency, Plan.id != sub.plan_id).order_by(Plan.amount, Plan.id)))
 
 
 def cancel_now_refund(sub: Subscription) -> int:
@@ -220,7 +228,8 @@ def cancel_now_refund(sub: Subscription) -> int:
 
 
 # A subscription's pending change: the page polls until the job that makes it has run.
-CHANGES = ("cancel_period_end", "undo_cancel", "cancel_now", "repay", "pause", "resume")
+CHANGES = ("cancel_period_end", "undo_cancel", "cancel_now", "repay", "pause", "resume", "upgrade", "plan_changed",
+           "plan_scheduled", "plan_unscheduled")
 
 
 def change_done(sub: Subscription, change: str | None, after_payment_id: int = 0) -> bool:
@@ -241,6 +250,17 @@ def change_done(sub: Subscription, change: str | None, after_payment_id: int = 0
         return db.session.scalar(select(Payment.id).where(
             Payment.customer_id == sub.customer_id, Payment.id > after_payment_id,
             Payment.status.in_(("declined", "completed"))).limit(1)) is not None
+    if change == "upgrade":  # `after` is the proration invoice: paid, or its charge declined
+        invoice = db.session.get(Invoice, after_payment_id)
+        if invoice is None:
+            return True
+        db.session.refresh(invoice)
+        return invoice.status != "open" or bool(invoice.attempt_count)
+    if change in ("plan_changed", "plan_scheduled"):  # `after` is the plan changed to
+        return (sub.plan_id if change == "plan_changed" else sub.scheduled_plan_id) == after_payment_id \
+            or sub.status not in LIVE
+    if change == "plan_unscheduled":
+        return sub.scheduled_plan_id is None
     return True
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
-from portal.billing import cancellation, charging, grants, notifications, refunds, review
+from portal.billing import cancellation, charging, grants, notifications, plan_change, refunds, review
 from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
@@ -267,6 +267,47 @@ def _run_retry_charge(action: StaffAction) -> str:
         outcome, f"Nothing was charged: {outcome}.")
 
 
+# --- change plan -----------------------------------------------------------------------------------------------
+
+
+def change_plan_preview(sub: Subscription, plan_code: str, when: str | None) -> plan_change.PlanChange | None:
+    """What the change does (the prorated amount charged now, or the date it takes effect); None when the plan
+    named is the current one and a scheduled change is undone."""
+    if sub.scheduled_plan_id is not None and plan_code == sub.plan.code and when != "now":
+        return None
+    return plan_change.preview(sub, plan_code, when or None)
+
+
+def request_change_plan(staff: Staff, subscription_id: int, plan_code: str, when: str | None, *,
+                        reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    change = change_plan_preview(sub, plan_code, when)
+    details = {"plan": plan_code, "from_plan": sub.plan.code, "reason": reason, "currency": sub.currency}
+    if change is None:
+        details.update(when="period_end", undo=True, amount=0)
+    else:
+        details.update(when=change.when, direction=change.quote.direction, amount=change.quote.amount)
+    return _start(staff, "subscription.change_plan", "subscription", sub.id, details)
+
+
+def _run_change_plan(action: StaffAction) -> str:
+    d = action.details
+    with atomic():
+        change = plan_change.request_plan_change(int(action.target_id), d["plan"], d["when"], actor=actor_of(action),
+                                                 cause=cause_of(action))
+    if d.get("undo"):
+        return f"The scheduled plan change of subscription {action.target_id} is being undone; it stays on {d['plan']}."
+    if change.invoice is not None:
+        how = ("the saved card is being charged" if change.charging_card
+               else "the customer pays it from their account page")
+        return (f"Proration invoice #{change.invoice.id} of {change.invoice.amount} minor units is open: {how}. "
+                f"The plan changes to {d['plan']} once it is paid.")
+    if change.when == "period_end":
+        return f"Subscription {action.target_id} changes to {d['plan']} at its period end."
+    return f"Subscription {action.target_id} is changing to {d['plan']} now (nothing to pay)."
+
+
 # --- replay a webhook ------------------------------------------------------------------------------------------
 
 
@@ -348,6 +389,7 @@ RUNNERS = {
     "payment.refund": _run_refund,
     "subscription.grant_days": _run_grant,
     "subscription.retry_charge": _run_retry_charge,
+    "subscription.change_plan": _run_change_plan,
     "webhook.replay": _run_webhook_replay,
     "payment.review.refund": _run_review_refund,
     "payment.review.attach": _run_review_attach,

@@ -456,3 +456,10 @@ def export_rows(model, columns, since: datetime | None, until: datetime | None):
             return
         yield from batch
         last = batch[-1][0]
+
+
+def plans_for_change(sub: Subscription) -> list[Plan]:
+    """The plans on sale in the subscription's currency: what staff may move it to (its own undoes a scheduled
+    change)."""
+    return list(db.session.scalars(select(Plan).where(Plan.status == "active", Plan.currency == sub.currency)
+                                   .order_by(Plan.amount, Plan.id)))

@@ -377,6 +377,29 @@ def retry_charge(subscription_id):
                         confirming=request.method == "POST")
 
 
+@bp.route("/subscriptions/<int:subscription_id>/change-plan", methods=["GET", "POST"])
+def change_plan(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    plan_code = (request.values.get("plan") or "").strip()
+    when = request.values.get("when") or None
+    reason = request.values.get("reason", "")
+    context = {"sub": sub, "plan_code": plan_code, "when": when, "reason": reason,
+               "plans": queries.plans_for_change(sub)}
+    if request.method == "GET":
+        return _action_form("admin/_change_plan_form.html", preview=None, **context)
+    try:
+        if not plan_code:
+            raise InvalidRequest("Choose the plan to change to.")
+        preview = actions.change_plan_preview(sub, plan_code, when)
+        if not reason.strip():
+            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        if _confirmed():
+            return _started(actions.request_change_plan(staff(), sub.id, plan_code, when, reason=reason))
+    except BillingError as exc:
+        return _action_form("admin/_change_plan_form.html", exc.status, error=exc.message, preview=None, **context)
+    return _action_form("admin/_change_plan_form.html", preview=preview, confirming=True, **context)
+
+
 def _action_status_response(action: StaffAction, status=200):
     state = action.details.get("state")
     polls = min(int(request.args.get("polls", "0")) if request.args.get("polls", "").isdigit() else 0, 10**6)

@@ -86,7 +86,7 @@ SCHEMAS = {
         "type": "object",
         "required": ["id", "status", "plan", "customer", "amount", "currency", "current_period_start",
                      "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card",
-                     "pause"],
+                     "pause", "scheduled_plan"],
         "properties": {
             "id": {"type": "integer"},
             "status": {"enum": list(SUBSCRIPTION_STATUSES)},
@@ -106,6 +106,8 @@ SCHEMAS = {
                 "properties": {"starts_at": _NULLABLE_TIME, "resumes_at": _NULLABLE_TIME},
                 "additionalProperties": False,
                 "description": "A pause asked for (it starts at the period end) or under way; null without one"}]},
+            "scheduled_plan": {**_nullable(_ref("PlanRef")),
+                               "description": "A downgrade waiting for the period end: the plan the renewal bills"},
         },
         "additionalProperties": False,
     },
@@ -228,6 +230,45 @@ SCHEMAS = {
                               "description": "now: the prorated refund of the unused paid days, in minor units, "
                                              "as computed when the request was accepted; period_end: null"},
             "currency": _CURRENCY,
+        },
+        "additionalProperties": False,
+    },
+    "ChangePlanRequest": {
+        "type": "object",
+        "required": ["plan"],
+        "properties": {
+            "plan": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": _NO_CONTROL,
+                     "description": "Code of the plan to change to, in the subscription's currency"},
+            "when": {"enum": ["now", "period_end"],
+                     "description": "now: an upgrade (or any change during a trial), charged the prorated price "
+                                    "now; period_end: from the next period, nothing charged now. Default: now for "
+                                    "an upgrade, period_end for a downgrade (which cannot be made now)"},
+        },
+        "additionalProperties": False,
+    },
+    "ChangePlanAccepted": {
+        "type": "object",
+        "required": ["subscription", "plan", "when", "direction", "amount", "currency", "effective_at", "invoice",
+                     "charging_card"],
+        "properties": {
+            "subscription": {**_ref("Subscription"),
+                             "description": "As it is now: the plan changes once the proration is paid (now), or "
+                                            "at the period end (a job schedules it right after)"},
+            "plan": _ref("PlanRef"),
+            "when": {"enum": ["now", "period_end"]},
+            "direction": {"enum": ["upgrade", "downgrade", "switch"],
+                          "description": "upgrade: a longer interval or a higher price; downgrade: a shorter "
+                                         "interval or a lower price; switch: the same price"},
+            "amount": {**_MONEY, "description": "Charged now: the price difference for the unused whole days of "
+                                                "the period (half-up to the minor unit); for a longer interval, "
+                                                "the new price less the unused days' credit; 0 for period_end"},
+            "currency": _CURRENCY,
+            "effective_at": {**_NULLABLE_TIME, "description": "period_end: when the new plan starts; now: null "
+                                                              "(once the invoice is paid)"},
+            "invoice": {**_nullable(_ref("Invoice")),
+                        "description": "The proration invoice; the saved card is charged for it in a job, or the "
+                                       "customer pays it in the widget (its id is the widget's invoiceId)"},
+            "charging_card": {"type": "boolean", "description": "The saved card is being charged for the invoice"},
         },
         "additionalProperties": False,
     },
@@ -354,6 +395,18 @@ _RESUME = {
     "responses": {"202": _json("ChangeAccepted", "Accepted; the change runs in a job", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
 }
+_CHANGE_PLAN = {
+    "summary": "Change plan: an upgrade now with proration, a downgrade at the period end",
+    "description": "An upgrade (a longer interval, or a higher price on the same interval) gets a proration "
+                   "invoice, charged on the saved card in a job; the plan changes once it is paid (without a card, "
+                   "or when it declines, pay the invoice in the widget). Monthly to yearly starts a new yearly "
+                   "period now, for the yearly price less the unused days' credit. A downgrade is scheduled for "
+                   "the period end (the renewal bills the new plan); asking for the current plan again undoes a "
+                   "scheduled change. A past-due, pending or "
+                   "ended subscription cannot change plan (409).",
+    "requestBody": _post_body("ChangePlanRequest", True),
+    "responses": {"202": _json("ChangePlanAccepted", "Accepted", _REPLAYED), **_errors(400, 401, 404, 409, 415, 422)},
+}
 _REPAY = {
     "summary": "Charge the saved card for a past-due subscription's open invoice",
     "description": "Accepted for a background job, which charges the card; the subscription becomes active when "
@@ -409,6 +462,8 @@ DOCUMENT = {
             "resumeSubscription", _RESUME, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/card": {"post": _operation(
             "replaceSubscriptionCard", _CARD, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/change-plan": {"post": _operation(
+            "changeSubscriptionPlan", _CHANGE_PLAN, ("SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions": {"get": {
             "operationId": "listCustomerSubscriptions",
             "summary": "A customer's subscriptions, newest first",
@@ -427,6 +482,8 @@ DOCUMENT = {
             "resumeCustomerSubscription", _RESUME, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/card": {"post": _operation(
             "replaceCustomerSubscriptionCard", _CARD, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/change-plan": {"post": _operation(
+            "changeCustomerSubscriptionPlan", _CHANGE_PLAN, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/entitlement": {"get": {
             "operationId": "getEntitlement",
             "summary": "May the customer watch now, on which plan, until when",

@@ -29,6 +29,8 @@ def subscription(sub: Subscription) -> dict:
         "card": {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None,
         "pause": ({"starts_at": utc(sub.pause_starts_at), "resumes_at": utc(sub.resumes_at)}
                   if sub.resumes_at is not None else None),
+        "scheduled_plan": ({"code": sub.scheduled_plan.code, "name": sub.scheduled_plan.name}
+                           if sub.scheduled_plan_id is not None else None),
     }
 
 

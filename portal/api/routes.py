@@ -9,7 +9,7 @@ from portal.api.auth import authenticate
 from portal.api.bodies import json_body
 from portal.api.idempotency import idempotent
 from portal.api.openapi import DOCUMENT, ENTITLEMENT_MAX_AGE
-from portal.billing import cancellation, pauses
+from portal.billing import cancellation, pauses, plan_change
 from portal.billing.cards import start_card_replacement
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, widget_parameters
@@ -164,6 +164,21 @@ def replace_subscription_card(subscription_id, external_id=None):
     json_body("CardCheckRequest", required=False)
     sub = _subscription(subscription_id, external_id)
     return _widget_answer(sub, start_card_replacement(sub)), 201
+
+
+@bp.post("/subscriptions/<int:subscription_id>/change-plan")
+@bp.post("/customers/<external_id>/subscriptions/<int:subscription_id>/change-plan")
+@idempotent
+def change_subscription_plan(subscription_id, external_id=None):
+    body = json_body("ChangePlanRequest")
+    sub = _subscription(subscription_id, external_id)
+    change = plan_change.request_plan_change(sub.id, body["plan"], body.get("when"), actor=_actor(), cause=_cause())
+    return {"subscription": rep.subscription(sub), "plan": {"code": change.plan.code, "name": change.plan.name},
+            "when": change.when, "direction": change.quote.direction, "amount": change.quote.amount,
+            "currency": change.quote.currency,
+            "effective_at": rep.utc(sub.current_period_end) if change.when == "period_end" else None,
+            "invoice": rep.invoice(change.invoice) if change.invoice is not None else None,
+            "charging_card": change.charging_card}, 202
 
 
 @bp.post("/subscriptions/<int:subscription_id>/repay")

@@ -54,18 +54,24 @@ def cancel_customer_subscriptions(customer_external_id: str, when: str, *, actor
     return len(ids)
 
 
-def current_paid_invoice(sub: Subscription) -> Invoice | None:
-    """The paid invoice covering the subscription's current period, if any."""
-    return db.session.scalar(select(Invoice).where(
+def current_paid_invoices(sub: Subscription) -> list[Invoice]:
+    """The paid invoices covering the subscription's current period: the period's own and an upgrade's
+    proration paid during it (which covers the rest of the period, or the whole new one)."""
+    return list(db.session.scalars(select(Invoice).where(
         Invoice.subscription_id == sub.id, Invoice.status == "paid",
-        Invoice.period_end == sub.current_period_end).order_by(Invoice.id.desc()).limit(1))
+        Invoice.period_end == sub.current_period_end).order_by(Invoice.id)))
+
+
+def _refunds_due(sub: Subscription) -> list[tuple[Invoice, int]]:
+    if sub.status not in ("active", "past_due"):
+        return []
+    now = clock.now()
+    return [(invoice, refund_policy.refund_for_cancel_now(invoice, now)) for invoice in current_paid_invoices(sub)]
 
 
 def refund_if_cancelled_now(sub: Subscription) -> int:
     """Shown to the customer before they confirm, and used when they do."""
-    if sub.status not in ("active", "past_due"):
-        return 0
-    return refund_policy.refund_for_cancel_now(current_paid_invoice(sub), clock.now())
+    return sum(amount for _, amount in _refunds_due(sub))
 
 
 def cancel(subscription_id: int, when: str, *, actor: str, cause: str, refund: bool = True) -> None:
@@ -85,17 +91,18 @@ def cancel_locked(sub: Subscription, when: str, *, actor: str, cause: str, refun
         if not sub.cancel_at_period_end:
             fire(sub, "schedule_cancel", actor=actor, cause=cause)
         return []
-    amount = refund_if_cancelled_now(sub) if refund else 0
-    invoice = current_paid_invoice(sub)
+    due = _refunds_due(sub) if refund else []
     fire(sub, "cancel", actor=actor, cause=cause)
     for open_invoice in db.session.scalars(select(Invoice).where(
             Invoice.subscription_id == sub.id, Invoice.status == "open")).all():
         fire(lock(Invoice, open_invoice.id), "void_invoice", actor=actor, cause=cause)
-    paid_by = [p for p in invoice.payments if p.status == "completed" and p.settles_invoice] if amount > 0 else []
-    payment = paid_by[0] if paid_by else None
-    if payment is None:
-        return []
-    return [request_refund(payment, amount, reason="canceled now: unused days", requested_by=actor).id]
+    refund_ids = []
+    for invoice, amount in due:
+        paid_by = [p for p in invoice.payments if p.status == "completed" and p.settles_invoice] if amount > 0 else []
+        if paid_by:
+            refund_ids.append(request_refund(paid_by[0], amount, reason="canceled now: unused days",
+                                             requested_by=actor).id)
+    return refund_ids
 
 
 def undo_cancel(subscription_id: int, *, actor: str, cause: str) -> None:

@@ -222,6 +222,10 @@ def _extend_subscription(sub: Subscription, invoice: Invoice, *, actor, cause):
             fire(sub, "activate", actor=actor, cause=cause, **period)
         elif sub.status in ("active", "past_due"):
             fire(sub, "renew", actor=actor, cause=cause, **period)
+    elif invoice.kind == "proration":
+        from portal.billing.plan_change import proration_paid
+
+        proration_paid(sub, invoice, actor=actor, cause=cause)
 
 
 def _save_card(sub: Subscription, facts):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
-from portal.billing import dunning, pauses
+from portal.billing import dunning, pauses, plan_change
 from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
 from portal.billing.periods import anchored_period_end
 from portal.extensions import db
@@ -87,15 +87,20 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
             existing = {(i.subscription_id, i.period_start): i for i in db.session.scalars(select(Invoice).where(
                 Invoice.subscription_id.in_([s.id for s in subs]), Invoice.kind == "renewal",
                 Invoice.period_start.in_({s.current_period_end for s in subs})))}
-            for plan in db.session.scalars(select(Plan).where(Plan.id.in_({s.plan_id for s in subs}))):
+            for plan in db.session.scalars(select(Plan).where(Plan.id.in_(
+                    {s.plan_id for s in subs} | {s.scheduled_plan_id for s in subs if s.scheduled_plan_id}))):
                 hold((Plan, plan.id), plan)
+            lapsing = plan_change.open_prorations_of([s.id for s in subs])
             invoices = {}
             for sub in subs:
                 if sub.cancel_at_period_end:
+                    plan_change.lapse(lapsing.get(sub.id, []), actor="job:renewal")
                     fire(sub, "cancel", actor="job:renewal", cause="period ended with auto-renew off")
                     continue
                 if pauses.pause_locked(sub, actor="job:renewal", cause="period ended; the customer asked for a pause"):
                     continue
+                if (sub.id, sub.current_period_end) not in existing:
+                    plan_change.take_effect_at_period_end(sub, lapsing.get(sub.id, []), actor="job:renewal")
                 invoices[sub.id] = existing.get((sub.id, sub.current_period_end)) or _renewal_invoice(sub)
             db.session.flush()
             return {sub_id: invoice.id for sub_id, invoice in invoices.items() if invoice.status == "open"}
@@ -166,7 +171,7 @@ def reconciliation_due(now=None) -> int:
     """Open checkout invoices older than 15 minutes: ask the provider whether they were paid."""
     now = now or clock.now()
     ids = db.session.scalars(select(Invoice.id).where(
-        Invoice.status == "open", Invoice.kind.in_(CHECKOUT_KINDS),
+        Invoice.status == "open", Invoice.kind.in_((*CHECKOUT_KINDS, "proration")),
         Invoice.checkout_started_at <= now - RECONCILE_AFTER,
         Invoice.created_at > now - CHECKOUT_LIFETIME)).all()
     for invoice_id in ids:

@@ -88,6 +88,13 @@ def resume_subscription(payload: dict, ctx: CommandContext) -> None:
     request_resume(payload["subscription_id"], actor=ctx.actor, cause=ctx.cause)
 
 
+def change_plan(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.plan_change import request_plan_change
+
+    request_plan_change(payload["subscription_id"], payload["plan"], payload.get("when"), actor=ctx.actor,
+                        cause=ctx.cause)
+
+
 def forget_customer(payload: dict, ctx: CommandContext) -> None:
     from portal.billing.customers import forget_customer as forget
 
@@ -101,6 +108,7 @@ HANDLERS = {
     "subscription.grant": grant_subscription,
     "subscription.pause": pause_subscription,
     "subscription.resume": resume_subscription,
+    "subscription.change_plan": change_plan,
 }
 
 

@@ -17,6 +17,7 @@ class SubscriptionMachine(BillingMachine):
         "expire": "subscription.expired",
         "pause": "subscription.paused",
         "resume": "subscription.resumed",
+        "change_plan": "subscription.plan_changed",
     }
 
     pending = State("Pending", initial=True, value="pending")
@@ -55,9 +56,19 @@ class SubscriptionMachine(BillingMachine):
     resume = paused.to(active)
     # A new card proven in the widget becomes the renewal card (portal/billing/cards.py).
     replace_card = trialing.to.itself() | active.to.itself() | past_due.to.itself() | paused.to.itself()
+    # Plan changes: at once (an upgrade, paid; any change during a trial), or at the period end (a downgrade).
+    change_plan = active.to.itself() | trialing.to.itself()
+    schedule_plan_change = active.to.itself() | trialing.to.itself()
+    unschedule_plan_change = (
+        active.to.itself(cond="plan_change_scheduled") | trialing.to.itself(cond="plan_change_scheduled")
+        | past_due.to.itself(cond="plan_change_scheduled")
+    )
 
     def renews_automatically(self):
         return not self.model.cancel_at_period_end
+
+    def plan_change_scheduled(self):
+        return self.model.scheduled_plan_id is not None
 
     def _set_period(self, period_start, period_end):
         if period_start is None or period_end is None or period_end <= period_start:
@@ -115,6 +126,31 @@ class SubscriptionMachine(BillingMachine):
 
     def on_undo_cancel(self):
         self.model.cancel_at_period_end = False
+
+    def on_change_plan(self, plan=None, period_start=None, period_end=None):
+        """Move to `plan` at its price. An interval change starts a new period of the new plan, its own anchor."""
+        if plan is None or plan.id == self.model.plan_id or plan.currency != self.model.currency:
+            raise ValueError("a plan change needs another plan in the subscription's currency")
+        # The bus event names the plan the subscription left (portal.events).
+        self.model.previous_plan = self.model.plan
+        self.model.plan = plan
+        self.model.plan_id = plan.id
+        self.model.amount = plan.amount
+        self.model.scheduled_plan_id = None
+        self.model.scheduled_plan = None
+        if period_start is not None:
+            self._set_period(period_start, period_end)
+            self.model.billing_anchor = period_start
+
+    def on_schedule_plan_change(self, plan=None):
+        if plan is None or plan.id == self.model.plan_id or plan.currency != self.model.currency:
+            raise ValueError("a scheduled plan change needs another plan in the subscription's currency")
+        self.model.scheduled_plan = plan
+        self.model.scheduled_plan_id = plan.id
+
+    def on_unschedule_plan_change(self):
+        self.model.scheduled_plan = None
+        self.model.scheduled_plan_id = None
 
     def on_enter_canceled(self):
         self.model.canceled_at = clock.now()

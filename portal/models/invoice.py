@@ -9,7 +9,8 @@ from portal.models.types import UTCDateTime, utcnow
 
 # verification: the small authorisation that checks a card before a trial; voided, never captured.
 # card_check: the same for a new card replacing a live subscription's saved one.
-INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification", "card_check")
+# proration: the prorated price of an upgrade; paying it moves the subscription to the invoice's plan.
+INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification", "card_check", "proration")
 # Card checks are authorised, never captured; what a customer pays in the widget to start or change something.
 CARD_CHECK_KINDS = ("verification", "card_check")
 CHECKOUT_KINDS = ("initial", *CARD_CHECK_KINDS)
@@ -20,7 +21,7 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
-        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification', 'card_check')",
+        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification', 'card_check', 'proration')",
                         name="kind"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
@@ -57,12 +58,15 @@ class Invoice(db.Model):
     # The provider transaction a Check let through for this invoice: another is refused while it is applied.
     reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
     reserved_at = mapped_column(UTCDateTime)
+    # A proration invoice: the plan its payment moves the subscription to.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     paid_at = mapped_column(UTCDateTime)
     voided_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     subscription = relationship("Subscription", back_populates="invoices")
     customer = relationship("User")
+    plan = relationship("Plan")
     payments = relationship("Payment", back_populates="invoice", order_by="Payment.id")
 
     @property

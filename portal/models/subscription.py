@@ -46,11 +46,14 @@ class Subscription(db.Model):
     canceled_at = mapped_column(UTCDateTime)
     ended_at = mapped_column(UTCDateTime)
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+    # A downgrade waiting for the period end: the renewal moves the subscription to this plan.
+    scheduled_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
     customer = relationship("User")
-    plan = relationship("Plan")
+    plan = relationship("Plan", foreign_keys=[plan_id])
+    scheduled_plan = relationship("Plan", foreign_keys=[scheduled_plan_id])
     payment_method = relationship("PaymentMethod")
     invoices = relationship("Invoice", back_populates="subscription", order_by="Invoice.id")
 

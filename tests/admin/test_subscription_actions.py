@@ -201,3 +201,53 @@ def test_without_htmx_an_action_is_a_page_and_a_redirect_to_its_status(staff, bi
     assert re.fullmatch(r"/admin/actions/\d+", response.headers["Location"])
     billing.work()
     assert "Done." in staff.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_staff_upgrade_is_confirmed_audited_and_charges_the_prorated_difference(staff, billing):
+    from tests.factories import make_plan
+
+    sub = paid_subscription(billing)
+    make_plan(code="premium", amount=49900)
+    url = f"/admin/subscriptions/{sub.id}/change-plan"
+    form = staff.get(url, htmx=True).get_data(as_text=True)
+    assert 'id="change-plan-plan"' in form and "Premium" in form
+    unreasoned = staff.post(url, {"plan": "premium"}, htmx=True)
+    assert unreasoned.status_code == 422 and "Give a reason" in unreasoned.get_data(as_text=True)
+    review = staff.post(url, {"plan": "premium", "reason": "customer asked by phone"}, htmx=True)
+    assert review.status_code == 200 and "is charged at once" in review.get_data(as_text=True)
+    assert reload(Subscription, sub.id).plan.code == "monthly"  # the review changes nothing
+
+    action, page = run_action(staff, billing, staff.post(
+        url, {"plan": "premium", "reason": "customer asked by phone", "confirm": "yes"}, htmx=True))
+    billing.work()
+    assert action.details["state"] == "succeeded" and action.details["direction"] == "upgrade"
+    assert "Proration invoice" in page
+    sub = reload(Subscription, sub.id)
+    assert (sub.plan.code, sub.amount) == ("premium", 49900)
+    [proration] = db.session.scalars(select(Invoice).where(Invoice.kind == "proration")).all()
+    assert proration.status == "paid" and proration.amount == action.details["amount"]
+    changed = db.session.scalars(select(Transition).where(Transition.event == "change_plan")).one()
+    assert changed.actor == f"staff:{staff.user.id}" and "customer asked by phone" in changed.cause
+
+
+def test_staff_schedule_a_downgrade_and_undo_it(staff, billing):
+    from tests.factories import make_plan
+
+    sub = paid_subscription(billing, plan_code="premium", amount=49900)
+    make_plan(code="monthly", amount=29900)
+    url = f"/admin/subscriptions/{sub.id}/change-plan"
+    refused = staff.post(url, {"plan": "monthly", "when": "now", "reason": "x"}, htmx=True)
+    assert refused.status_code == 409 and "period end" in refused.get_data(as_text=True)
+
+    run_action(staff, billing, staff.post(url, {"plan": "monthly", "reason": "cheaper", "confirm": "yes"}, htmx=True))
+    billing.work()
+    assert reload(Subscription, sub.id).scheduled_plan.code == "monthly"
+    assert 'id="sub-scheduled-plan">monthly from the period end' in staff.get(
+        f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    review = staff.post(url, {"plan": "premium", "reason": "changed their mind"}, htmx=True)
+    assert "Undo the scheduled change" in review.get_data(as_text=True)
+    run_action(staff, billing, staff.post(url, {"plan": "premium", "reason": "changed their mind", "confirm": "yes"},
+                                          htmx=True))
+    billing.work()
+    assert reload(Subscription, sub.id).scheduled_plan_id is None
+    assert [a.action for a in staff_actions()] == ["subscription.change_plan", "subscription.change_plan"]

@@ -135,3 +135,61 @@ def test_pause_and_resume_commands_schedule_and_take_back_a_pause(app, topology,
 
     send_command({"subscription_id": sub.id, "months": 5}, command="subscription.pause")
     assert [o.status for o in consume_available()] == ["rejected"]
+
+
+def test_change_plan_command_schedules_a_downgrade_as_the_bus_message_and_can_undo_it(app, topology, send_command):
+    from rq import SimpleWorker
+
+    from portal.queue import billing_queue
+
+    premium = make_plan(code="bus-premium", amount=49900)
+    make_plan(code="bus-basic", amount=29900)
+    sub = make_subscription(status="active", plan=premium)
+
+    message_id = send_command({"subscription_id": sub.id, "plan": "bus-basic"}, command="subscription.change_plan")
+    assert [o.status for o in consume_available()] == ["processed"]
+    queue = billing_queue()
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+    sub = fresh(Subscription, sub.id)
+    assert (sub.plan.code, sub.scheduled_plan.code) == ("bus-premium", "bus-basic")
+    [transition] = db.session.scalars(select(Transition).where(Transition.entity_id == sub.id)).all()
+    assert (transition.event, transition.actor) == ("schedule_plan_change", f"bus:{message_id}")
+    assert transition.cause == f"subscription.change_plan {message_id}"
+
+    send_command({"subscription_id": sub.id, "plan": "bus-premium", "when": "period_end"},
+                 command="subscription.change_plan")
+    assert [o.status for o in consume_available()] == ["processed"]
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert fresh(Subscription, sub.id).scheduled_plan_id is None
+
+
+def test_change_plan_command_upgrade_opens_the_proration_invoice(app, topology, send_command):
+    basic = make_plan(code="bus-basic", amount=29900)
+    make_plan(code="bus-premium", amount=49900)
+    sub = make_subscription(status="active", plan=basic)
+
+    send_command({"subscription_id": sub.id, "plan": "bus-premium", "when": "now"}, command="subscription.change_plan")
+    assert [o.status for o in consume_available()] == ["processed"]
+
+    [invoice] = db.session.scalars(select(Invoice).where(Invoice.subscription_id == sub.id)).all()
+    assert (invoice.kind, invoice.status, invoice.plan.code) == ("proration", "open", "bus-premium")
+    assert invoice.amount > 0
+
+
+@pytest.mark.parametrize("payload,reason", [
+    ({"subscription_id": 1, "plan": "bus-basic", "when": "now"}, "a downgrade takes effect at the period end"),
+    ({"subscription_id": 1, "plan": "bus-premium"}, "is on bus-premium already"),
+    ({"subscription_id": 1, "plan": "gold"}, "no plan with code 'gold'"),
+    ({"subscription_id": 1}, "schema: 'plan' is a required property"),
+])
+def test_change_plan_command_that_cannot_be_made_is_dead_lettered(app, topology, send_command, dead_letters,
+                                                                 payload, reason):
+    premium = make_plan(code="bus-premium", amount=49900)
+    make_plan(code="bus-basic", amount=29900)
+    make_subscription(status="active", plan=premium)
+    send_command(payload, command="subscription.change_plan")
+    [outcome] = consume_available()
+    assert outcome.status == "rejected"
+    [(_, props, _)] = dead_letters()
+    assert reason in props.headers["x-rejection-reason"]

@@ -48,7 +48,7 @@ def test_schema_command_lists_and_prints_the_published_schemas(runner, topology)
     listing = runner.invoke(args=["bus", "schema"])
     assert listing.exit_code == 0
     assert {"commands/customer.upsert", "commands/customer.deleted", "commands/subscription.cancel",
-            "commands/subscription.grant", "events/subscription", "events/payment",
+            "commands/subscription.grant", "commands/subscription.change_plan", "events/subscription", "events/payment",
             "events/refund"} <= set(listing.output.split())
     shown = runner.invoke(args=["bus", "schema", "commands/subscription.cancel"])
     assert json.loads(shown.output)["title"] == "subscription.cancel"
