@@ -165,12 +165,12 @@ def _record(payment: Payment, invoice: Invoice | None, facts, event: str, *, act
     if not payment.settles_invoice:
         log.warning("payment %s needs review: %s", payment.id, payment.review_reason)
         if mismatch is not None and mismatch.paid_twice and payment.status == "completed":
-            _refund_paid_twice(payment, cause=cause)
+            _refund_paid_twice(payment)
         return
     settle_invoice(payment, invoice, sub, facts, actor=actor, cause=cause)
 
 
-def _refund_paid_twice(payment: Payment, *, cause: str) -> None:
+def _refund_paid_twice(payment: Payment) -> None:
     """The second charge of one invoice goes back to the card through the provider, in a job after commit."""
     from portal.billing import refunds
 

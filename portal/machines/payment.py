@@ -34,7 +34,7 @@ class PaymentMachine(BillingMachine):
     # Money that settles nothing of ours goes in front of staff, with the reason, before it is recorded.
     hold_for_review = pending.to.itself() | authorized.to.itself() | completed.to.itself()
     # How staff (or the duplicate-charge refund) close a review: each is a timeline entry of its own.
-    refund_held = completed.to.itself(cond="needs_review") | authorized.to(voided, cond="needs_review")
+    refund_held = completed.to.itself(cond="needs_review")
     attach_to_invoice = completed.to.itself(cond="needs_review")
     dismiss_review = (pending.to.itself(cond="needs_review") | authorized.to.itself(cond="needs_review")
                       | completed.to.itself(cond="needs_review"))
