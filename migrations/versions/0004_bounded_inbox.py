@@ -4,7 +4,7 @@ encrypted at rest with the card-token key: webhook_events.body and payments.raw 
 both carry the card token (finding 3).
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-06 22:40:00
 
 """
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from portal.models.types import seal, unseal
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

@@ -21,6 +21,7 @@ from portal import clock
 from portal.admin import actions, bp, charts, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
+from portal.billing import review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
@@ -391,6 +392,33 @@ def action_status(action_id):
     return _action_status_response(get_or_404(StaffAction, action_id))
 
 
+# --- review queue -----------------------------------------------------------------------------------------------
+
+
+def _review_page(status=200, **context):
+    held = review.held_payments()
+    actors = [r.requested_by for p in held for r in p.refunds]
+    return make_response(render_template("admin/review.html", held=held, resolved=review.recently_resolved(),
+                                         names=queries.actor_names(actors), **context), status)
+
+
+@bp.get("/review")
+def review_queue():
+    return _review_page()
+
+
+@bp.post("/review/<int:payment_id>/<resolution>")
+def resolve_review(payment_id, resolution):
+    payment = get_or_404(Payment, payment_id)
+    raw_invoice = (request.form.get("invoice_id") or "").strip().lstrip("#")
+    invoice_id = int(raw_invoice) if raw_invoice.isdigit() and len(raw_invoice) < 19 else None
+    try:
+        return _started(actions.request_review_resolution(staff(), payment.id, resolution,
+                                                          note=request.form.get("note", ""), invoice_id=invoice_id))
+    except BillingError as exc:
+        return _review_page(exc.status, error=exc.message, error_payment_id=payment.id)
+
+
 # --- webhook inbox ----------------------------------------------------------------------------------------------
 
 
@@ -466,10 +494,12 @@ def webhook_replay(event_id):
 @bp.get("/operations")
 def operations():
     from portal.bus.relay import outbox_backlog
+    from portal.mail.delivery import MAX_ATTEMPTS, undelivered
 
     return render_template("admin/operations.html", backlog=outbox_backlog(), outbox_errors=queries.outbox_errors(),
                            unpublished=queries.oldest_unpublished(), inbox=queries.inbox_health(),
-                           jobs=queries.jobs_health(), failed=queries.failed_jobs())
+                           jobs=queries.jobs_health(), failed=queries.failed_jobs(), undelivered_mail=undelivered(),
+                           mail_max_attempts=MAX_ATTEMPTS)
 
 
 @bp.post("/jobs/<job_id>/requeue")

@@ -3,8 +3,10 @@ from portal.models.audit import StaffAction, Transition
 from portal.models.catalog import Plan
 from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
+from portal.models.mail import OutgoingMail
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
+from portal.models.session import UserSession
 from portal.models.subscription import Subscription
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "IdempotencyKey",
     "Invoice",
     "OutboxMessage",
+    "OutgoingMail",
     "Payment",
     "PaymentMethod",
     "Plan",
@@ -20,5 +23,6 @@ __all__ = [
     "Subscription",
     "Transition",
     "User",
+    "UserSession",
     "WebhookEvent",
 ]
