@@ -110,13 +110,16 @@ def parse_datetime(value: object) -> datetime | None:
     if value is None or value == "":
         return None
     text = str(value).strip()
-    dotnet = _DOTNET_DATE.match(text)
-    if dotnet:
-        return datetime.fromtimestamp(int(dotnet.group(1)) / 1000, tz=timezone.utc)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        dotnet = _DOTNET_DATE.match(text)
+        if dotnet:
+            return datetime.fromtimestamp(int(dotnet.group(1)) / 1000, tz=timezone.utc)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc)
+    except (OverflowError, OSError):  # a moment beyond what a datetime (or the platform's clock) can hold
+        raise ValueError(f"not a date and time we can hold: {text[:40]!r}") from None
 
 
 def parse_transaction(model: Mapping[str, object]) -> Transaction:

@@ -113,8 +113,12 @@ def test_a_repeat_of_a_failed_notification_is_acknowledged_and_kept_once(billing
     ("pay", {"Currency": "rub"}),
     ("pay", {"Token": "t" * 300}),
     ("refund", {"PaymentTransactionId": "1" * 64 + "A", "OperationType": "Refund"}),
+    ("pay", {"DateTime": "/Date(99999999999999999999)/"}),
+    ("pay", {"DateTime": "9999-12-31 23:59:59-05:00"}),
+    ("pay", {"DateTime": "２０２６-11-29 10:00:00"}),
 ], ids=["30-digit-reason-code", "refund-negative", "refund-zero", "currency-4-letters", "currency-lowercase",
-        "token-300-chars", "refund-of-a-cut-key"])
+        "token-300-chars", "refund-of-a-cut-key", "dotnet-date-beyond-time-t", "date-beyond-year-9999",
+        "full-width-date"])
 def test_signed_notifications_no_column_can_hold_are_failed_at_once_not_poison_rows(billing, live, open_invoice,
                                                                                      kind, overrides):
     body = form(pay_fields(open_invoice, 7770200, **overrides))
