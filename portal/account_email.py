@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from portal import clock
@@ -62,7 +63,6 @@ def _window() -> int:
 
 
 def _load(purpose: str, token: str, valid_for: timedelta) -> dict:
-
     try:
         data = _serializer(purpose).loads(token, max_age=int(valid_for.total_seconds()))
     except SignatureExpired:
@@ -75,7 +75,6 @@ def _load(purpose: str, token: str, valid_for: timedelta) -> dict:
 
 
 def _user(data: dict) -> User:
-
     user = db.session.get(User, data["u"])
     if user is None or user.anonymized_at is not None or user.email is None:
         raise LinkRefused(LINK_USED)
@@ -91,16 +90,21 @@ def sign_up(email: str, password: str, *, locale: str) -> User | None:
     password is hashed either way, so the two take the same time. Returns the new account, if any."""
     email = normalise_email(email)
     holder = find_by_email(email)
-    if holder is not None:
-        generate_password_hash(password, method="scrypt")  # the work of a real sign-up; the result is dropped
-        queue_mail("account_exists", f"{email}:{_window()}", to=email, locale=holder.locale or locale,
-                   sign_in_link=link_to("auth.login"), reset_link=_reset_link(holder),
-                   minutes=int(RESET_FOR.total_seconds() // 60))
-        return None
-    user, _ = ensure_user(email, password=password)
-    user.locale = locale
-    send_verification(user, initial=True)
-    return user
+    if holder is None:
+        try:
+            with db.session.begin_nested():
+                user, _ = ensure_user(email, password=password)
+                user.locale = locale
+        except IntegrityError:  # the same address signed up at this very moment by another request
+            holder = find_by_email(email)
+        else:
+            send_verification(user, initial=True)
+            return user
+    generate_password_hash(password, method="scrypt")  # the work of a real sign-up; the result is dropped
+    queue_mail("account_exists", f"{email}:{_window()}", to=email, locale=holder.locale or locale,
+               sign_in_link=link_to("auth.login"), reset_link=_reset_link(holder),
+               minutes=int(RESET_FOR.total_seconds() // 60))
+    return None
 
 
 def send_verification(user: User, *, initial: bool = False) -> None:
@@ -112,7 +116,6 @@ def send_verification(user: User, *, initial: bool = False) -> None:
 
 def verification_target(token: str) -> User:
     """The account a verification link is for, while the link still works (it works once)."""
-
     data = _load("verify", token, VERIFY_FOR)
     user = _user(data)
     if user.email != data.get("e") or user.email_verified_at is not None:
@@ -194,7 +197,6 @@ def request_password_reset(email: str, *, locale: str) -> None:
 
 
 def reset_target(token: str) -> User:
-
     data = _load("reset", token, RESET_FOR)
     user = _user(data)
     if not hmac.compare_digest(str(data.get("s", "")), _password_stamp(user)):
@@ -224,7 +226,6 @@ def request_email_change(user: User, new_email: str) -> str:
 
 
 def email_change_target(token: str) -> tuple[User, str]:
-
     data = _load("change", token, CHANGE_FOR)
     user = _user(data)
     if user.email != data.get("from") or not isinstance(data.get("to"), str):
@@ -235,7 +236,6 @@ def email_change_target(token: str) -> tuple[User, str]:
 def confirm_email_change(token: str, *, actor: str) -> User:
     """The account moves to the new, now proven, address and the old address is told. A new address held
     by another account stays with it (refused); held by the platform's customer, it joins it."""
-
     user, new_email = email_change_target(token)
     user = lock(User, user.id)
     others = db.session.scalars(select(User).where(User.email == new_email, User.id != user.id)).all()
