@@ -205,10 +205,13 @@ def reset_target(token: str) -> User:
 
 
 def reset_password(token: str, new_password: str, *, actor: str) -> User:
-    """The new password, set through `set_password` (a new password's stamp ends every session made with
-    the old one); the link is spent with the old password. Opening the link proves the address too."""
+    """The new password; every session of the account ends with it (server-side, in this transaction),
+    and the link is spent with the old password. Opening the link proves the address too."""
+    from portal.auth.session import end_all_sessions
+
     user = lock(User, reset_target(token).id)
     set_password(user, new_password)
+    end_all_sessions(user, reason="password reset")
     return prove_address(user, actor=actor)
 
 

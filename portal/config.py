@@ -18,6 +18,11 @@ def _env(name, default=None):
     return value if value not in (None, "") else default
 
 
+def _hosts(setting: str | None) -> list[str] | None:
+    hosts = [host.strip() for host in (setting or "").split(",") if host.strip()]
+    return hosts or None
+
+
 def from_environment():
     """Settings for this process. Without DATABASE_URL/REDIS_URL/AMQP_URL the portal runs embedded:
     SQLite under instance/, jobs in-process, outbox kept unrelayed, sandbox provider mounted in-process.
@@ -66,13 +71,20 @@ def from_environment():
         # password-reset link at someone else's server.
         "PUBLIC_URL": _env("PUBLIC_URL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
+        # The host names this portal answers to; any other Host header gets a 400 instead of being echoed
+        # into redirects and links. Required once DATABASE_URL is set; the embedded default answers any.
+        "TRUSTED_HOSTS": _hosts(_env("TRUSTED_HOSTS")),
         # Subscriptions a renewal job charges side by side (a thread each).
         "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
         # The terminal's limit on API calls in flight, kept by all our processes together (unset: no
         # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).
         "PROVIDER_CONCURRENCY": int(_env("PROVIDER_CONCURRENCY", "0")) or None,
         "RQ_QUEUES": ["billing"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
+        # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # SQL parameters never reach an error text or a log: a notification's values carry the card token.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "BABEL_DEFAULT_LOCALE": "ru",
         "LANGUAGES": ["ru", "en"],
     }
@@ -127,7 +139,7 @@ def check(config) -> None:
                 raise ConfigurationError(f"{name} must be set {because} (see README, configuration)")
 
     if not config.get("EMBEDDED"):
-        require(("SECRET_KEY", "PAYMENT_PROVIDER"), "when DATABASE_URL is")
+        require(("SECRET_KEY", "PAYMENT_PROVIDER", "TRUSTED_HOSTS"), "when DATABASE_URL is")
         provider = str(config["PAYMENT_PROVIDER"]).strip().lower()
         if provider not in PROVIDER_SETTINGS:
             raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "

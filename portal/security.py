@@ -2,13 +2,16 @@
 flags, and the HTML error pages. The JSON API and the provider webhooks authenticate otherwise (bearer
 tokens, signatures) and are left out of CSRF and of the HTML error pages."""
 import hmac
+import json
 import os
 import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app, g, render_template, request, session
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from portal.proxies import note_forwarded_request
 
 CSRF_SESSION_KEY = "csrf_token"
 CSRF_FORM_FIELD = "csrf_token"
@@ -47,6 +50,22 @@ def _forget_previous_request():
     # scripts): what a request decided about its own response must not leak into the next.
     for key in ("widget_origin", "auth_failed", "_login_user"):
         g.pop(key, None)
+
+
+def _refuse_untrusted_host():
+    # A Host outside TRUSTED_HOSTS leaves the request without URLs to build; answered before any other
+    # check (CSRF, throttles), whose answers would render pages with links.
+    if isinstance(request.routing_exception, SecurityError):
+        raise request.routing_exception
+
+
+def untrusted_host(exc: SecurityError):
+    """No page, no redirect, no echo of the Host: a plain 400 (a problem document under /api/)."""
+    detail = "This site is not served under the host name the request was sent to."
+    if is_browser_path(request.path):
+        return detail + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    body = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": detail}
+    return json.dumps(body), 400, {"Content-Type": "application/problem+json"}
 
 
 def _check_csrf():
@@ -110,9 +129,13 @@ def _security_headers(response):
         response.headers["Content-Security-Policy"] = content_security_policy(g.get("widget_origin"))
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if session.get("_user_id"):
-            # Someone's billing data: never stored by a shared cache or the browser's back-forward cache.
-            response.headers["Cache-Control"] = "no-store"
+    if request.path.startswith("/api/"):
+        # A service's view of customers' billing; the entitlement answer sets its own brief reuse of a grant.
+        response.headers.setdefault("Cache-Control", "no-store")
+    elif session.get("_user_id") and request.endpoint != "static":
+        # Someone's billing data (pages, fragments, CSV exports): never stored by a shared cache or the
+        # browser's back-forward cache.
+        response.headers["Cache-Control"] = "no-store"
     return response
 
 
@@ -126,6 +149,7 @@ def error_page(exc: HTTPException):
         403: _("You cannot do that."),
         404: _("There is nothing here. It may have moved, or the address may be mistyped."),
         405: _("That is not something this page does."),
+        413: _("That is more than this site accepts in one request."),
         429: _("Too many attempts. Wait a few minutes and try again."),
     }
     message = messages.get(exc.code, _("Something went wrong on our side. Please try again in a minute."))
@@ -150,10 +174,13 @@ def init_app(app):
         # come from the X-Forwarded-* headers that exactly this many trusted proxies set.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    app.before_request(_refuse_untrusted_host)
+    app.before_request(note_forwarded_request)
     app.before_request(_forget_previous_request)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    for code in (400, 403, 404, 405, 429, 500):
+    for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, error_page)
     app.register_error_handler(CSRFError, error_page)
+    app.register_error_handler(SecurityError, untrusted_host)

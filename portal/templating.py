@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import redirect, request, url_for
 from flask_babel import Babel, format_date, format_datetime, refresh
+from werkzeug.urls import iri_to_uri
 
 from portal.money import format_money
 
@@ -26,13 +27,15 @@ def current_locale() -> str:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A same-site path to go back to; anything pointing elsewhere (//evil, https://evil) falls back."""
-    if not target:
+    """A same-site path to go back to; anything pointing elsewhere (//evil, https://evil) or that is no
+    URL at all (control characters: a header split, CR LF Set-Cookie) falls back. Letters beyond ASCII
+    are percent-encoded, as a Location header needs."""
+    if not target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
-    return target
+    return iri_to_uri(target)
 
 
 def set_locale(code):

@@ -94,6 +94,8 @@ def test_config(database_url, redis_url, amqp_url, smtp_server):
         "CLOUDPAYMENTS_PUBLIC_ID": SANDBOX_PUBLIC_ID,
         "CLOUDPAYMENTS_API_SECRET": SANDBOX_SECRET,
         "API_TOKENS": "",
+        # The test client's host and the live servers' address.
+        "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "Cinema <billing@cinema.test>",
         "PUBLIC_URL": "http://portal.test",  # the `live` fixture sets the served address

@@ -19,6 +19,7 @@ CONFIGURED = {
     "DATABASE_URL": "postgresql://billing@db.invalid/billing", "SECRET_KEY": "a-deployment-secret",
     "PAYMENT_PROVIDER": "sandbox", "CLOUDPAYMENTS_PUBLIC_ID": "pk_deployment",
     "CLOUDPAYMENTS_API_SECRET": "deployment-api-secret", "SANDBOX_URL": "http://127.0.0.1:8001",
+    "TRUSTED_HOSTS": "billing.example.com",
     "SMTP_URL": "smtp+starttls://billing:pa%40ss@mail.invalid:587", "MAIL_FROM": "Cinema <billing@cinema.example>",
     "PUBLIC_URL": "https://cinema.example",
 }

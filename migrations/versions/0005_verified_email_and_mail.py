@@ -3,7 +3,7 @@ platform customer per address instead of one row (the platform's customer is kep
 unverified web account); the outgoing_mails table.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0009
 Create Date: 2026-12-06 22:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

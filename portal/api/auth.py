@@ -1,19 +1,43 @@
-"""Bearer tokens for the platform's services: API_TOKENS is a comma-separated list of `client:token`
-pairs ("catalog:abc123,auth:def456"); a bare token belongs to the client "default"."""
+"""Bearer tokens for the platform's services, each with the scopes it may use. API_TOKENS is a
+comma-separated list of `client:token:scopes` entries ("player:abc123:read,checkout:def456:read+write"):
+`read` reads subscriptions and entitlements, `write` pays, cancels and repays. An entry without scopes
+(`client:token`, the format before scopes) keeps both, and the start-up log names it; a bare token belongs
+to the client "default"."""
 import hashlib
 import hmac
+import logging
+from dataclasses import dataclass
 
 from flask import current_app, g, request
 
 from portal.api.problems import ApiProblem
 
+log = logging.getLogger(__name__)
+
 DEFAULT_CLIENT = "default"
 REALM = "billing-api"
+SCOPES = ("read", "write")
+# What each method needs; an operation that needs another scope says so in its endpoint's entry.
+SCOPE_FOR_METHOD = {"GET": "read", "HEAD": "read", "POST": "write"}
 
 
-def parse_tokens(setting: str | None) -> list[tuple[str, str]]:
-    """(client, token) pairs; blanks are skipped, so a trailing comma or an empty setting is harmless."""
-    pairs = []
+@dataclass(frozen=True)
+class ApiToken:
+    client: str
+    token: str
+    scopes: frozenset[str]
+    scoped: bool = True  # False: an entry written before scopes existed (both granted)
+
+
+def _scopes(text: str) -> frozenset[str] | None:
+    names = frozenset(name.strip().lower() for name in text.split("+"))
+    return names if names and names <= set(SCOPES) else None
+
+
+def parse_token_entries(setting: str | None) -> list[ApiToken]:
+    """The configured tokens; blanks are skipped, so a trailing comma or an empty setting is harmless. A last
+    `:segment` that is not a list of scopes is part of the token, as it always was."""
+    entries = []
     for entry in (setting or "").split(","):
         entry = entry.strip()
         if not entry:
@@ -21,22 +45,33 @@ def parse_tokens(setting: str | None) -> list[tuple[str, str]]:
         client, sep, token = entry.partition(":")
         if not sep:
             client, token = DEFAULT_CLIENT, entry
+        head, sep, tail = token.rpartition(":")
+        scopes = _scopes(tail) if sep else None
+        if scopes is not None:
+            token = head
         client, token = client.strip() or DEFAULT_CLIENT, token.strip()
         if token:
-            pairs.append((client, token))
-    return pairs
+            entries.append(ApiToken(client, token, scopes or frozenset(SCOPES), scoped=scopes is not None))
+    return entries
 
 
-def client_for_token(given: str, pairs: list[tuple[str, str]]) -> str | None:
-    """The client owning `given`. Every configured token is compared, each in constant time, so the
+def token_for(given: str, entries: list[ApiToken]) -> ApiToken | None:
+    """The configured entry of `given`. Every configured token is compared, each in constant time, so the
     answer's timing says nothing about which token (or how much of one) matched."""
     found = None
     # Digests first: equal lengths, so not even a token's length leaks through the comparison.
     given_digest = hashlib.sha256(given.encode()).digest()
-    for client, token in pairs:
-        if hmac.compare_digest(given_digest, hashlib.sha256(token.encode()).digest()) and found is None:
-            found = client
+    for entry in entries:
+        if hmac.compare_digest(given_digest, hashlib.sha256(entry.token.encode()).digest()) and found is None:
+            found = entry
     return found
+
+
+def warn_about_unscoped_tokens(setting: str | None) -> None:
+    for entry in parse_token_entries(setting):
+        if not entry.scoped:
+            log.warning("API_TOKENS entry of client %r has no scopes and may read and write; give it "
+                        "`:read` or `:read+write` (README, JSON API)", entry.client)
 
 
 def _unauthorized(detail: str, error: str | None = None) -> ApiProblem:
@@ -44,9 +79,16 @@ def _unauthorized(detail: str, error: str | None = None) -> ApiProblem:
     return ApiProblem(401, detail, slug="unauthorized", headers={"WWW-Authenticate": challenge})
 
 
+def _forbidden(client: str, scope: str) -> ApiProblem:
+    challenge = f'Bearer realm="{REALM}", error="insufficient_scope", scope="{scope}"'
+    return ApiProblem(403, f"the token of client {client!r} does not carry the {scope!r} scope this request "
+                           f"needs; its API_TOKENS entry must list it (client:token:read+write)",
+                      slug="insufficient-scope", headers={"WWW-Authenticate": challenge})
+
+
 def authenticate() -> str:
-    """The calling client's name, remembered in g.api_client; raises a 401 problem otherwise.
-    The token itself is never logged nor echoed back."""
+    """The calling client's name, remembered in g.api_client, once its token is known and carries the scope
+    this request needs; raises a 401 or 403 problem otherwise. The token is never logged nor echoed back."""
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.strip().partition(" ")
     if not header:
@@ -55,9 +97,12 @@ def authenticate() -> str:
     if scheme.lower() != "bearer" or not credentials.strip():
         raise _unauthorized("the Authorization header must use the Bearer scheme: Authorization: Bearer <token>",
                             "invalid_request")
-    client = client_for_token(credentials.strip(), parse_tokens(current_app.config.get("API_TOKENS")))
-    if client is None:
+    entry = token_for(credentials.strip(), parse_token_entries(current_app.config.get("API_TOKENS")))
+    if entry is None:
         raise _unauthorized("the bearer token is not valid for this API; check the token your service "
                             "was issued (API_TOKENS)", "invalid_token")
-    g.api_client = client
-    return client
+    scope = SCOPE_FOR_METHOD.get(request.method, "write")
+    if scope not in entry.scopes:
+        raise _forbidden(entry.client, scope)
+    g.api_client = entry.client
+    return entry.client

@@ -27,10 +27,29 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _lone_surrogate(document):
+    """Where the document holds a string with a lone UTF-16 surrogate ("\\ud800"), which JSON's escapes can
+    spell but no Unicode text contains (nor can PostgreSQL store): (path, the code), or None. Walked without
+    recursion: json.loads admits nesting as deep as Python's recursion limit."""
+    pending = [((), document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            bad = next((ch for ch in value if "\ud800" <= ch <= "\udfff"), None)
+            if bad:
+                return path, bad
+        elif isinstance(value, dict):
+            pending.extend((path, key) for key in value)
+            pending.extend(((*path, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend(((*path, index), item) for index, item in enumerate(value))
+    return None
+
+
 def parse_json(raw: bytes):
     """The decoded document; a 400 problem naming where it breaks when it is not well-formed JSON."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, f"the body is not UTF-8 (byte {exc.start}); send JSON encoded as UTF-8",
                          slug="malformed-body") from exc
@@ -39,6 +58,14 @@ def parse_json(raw: bytes):
                          slug="malformed-body") from exc
     except (ValueError, RecursionError) as exc:
         raise ApiProblem(400, f"the body is not acceptable JSON: {exc}", slug="malformed-body") from exc
+    found = _lone_surrogate(document)
+    if found:
+        path, code = found
+        where = _pointer(path)[1:] or "/"
+        raise ApiProblem(400, f"the string at {where} holds a lone surrogate \\u{ord(code):04x}, which is not "
+                              "Unicode text; send characters outside the BMP as a surrogate pair or as UTF-8",
+                         slug="malformed-body")
+    return document
 
 
 def json_body(schema_name: str, *, required: bool = True) -> dict:

@@ -5,6 +5,7 @@ A key is claimed in a short transaction of its own, so concurrent repeats see it
 stored in the same transaction as the work, so a stored answer always describes committed work."""
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 
@@ -13,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.api.bodies import parse_json, raw_body
+from portal.api.openapi import IDEMPOTENCY_KEY_PATTERN
 from portal.api.problems import PROBLEM_MEDIA_TYPE, ApiProblem, as_problem, problem_response
 from portal.billing.errors import BillingError
 from portal.extensions import db
@@ -43,8 +45,9 @@ def _key_from_header() -> str | None:
     key = request.headers.get(HEADER)
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
-        raise ApiProblem(400, f"{HEADER} must be 1 to 255 printable ASCII characters; a UUID is a good choice",
+    if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN, key):
+        raise ApiProblem(400, f"{HEADER} must be 1 to 255 printable ASCII characters with no space at either "
+                              "end; a UUID is a good choice",
                          slug="invalid-idempotency-key")
     return key
 

@@ -17,6 +17,9 @@ ENTITLEMENT_MAX_AGE = 30  # seconds; see the entitlement operation's description
 
 # Strings that end up in PostgreSQL text columns: no control characters (a NUL is refused by the database).
 _NO_CONTROL = "^[^\\u0000-\\u001f\\u007f]*$"
+# Exactly the Idempotency-Key the server takes (portal/api/idempotency.py matches this very pattern): 1 to
+# 255 printable ASCII characters, no space at either end (HTTP would strip it on the way).
+IDEMPOTENCY_KEY_PATTERN = "^[!-~]([ -~]{0,253}[!-~])?$"
 _EMAIL_PATTERN = "^[^@\\s\\u0000-\\u001f\\u007f]+@[^@\\s\\u0000-\\u001f\\u007f]+\\.[^@\\s\\u0000-\\u001f\\u007f]+$"
 _UTC_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
 
@@ -198,6 +201,7 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "RepayRequest": {"type": "object", "properties": {}, "additionalProperties": False},
+    "CardCheckRequest": {"type": "object", "properties": {}, "additionalProperties": False},
     "CancelAccepted": {
         "type": "object",
         "required": ["subscription", "when", "refund_amount", "currency"],
@@ -234,6 +238,11 @@ RESPONSES = {
     "Unauthorized": _problem_response(
         "Missing or invalid bearer token",
         {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Bearer realm="billing-api"'}}),
+    "Forbidden": _problem_response(
+        "The token is valid but its API_TOKENS entry lacks the scope the operation needs (`read` for GET, "
+        "`write` for POST)",
+        {"WWW-Authenticate": {"schema": {"type": "string"},
+                              "description": 'Bearer realm="billing-api", error="insufficient_scope", scope="…"'}}),
     "NotFound": _problem_response("Unknown id (also: a subscription asked for under another customer's path)"),
     "Conflict": _problem_response("The subscription's state does not allow this now, or a request with the "
                                   "same Idempotency-Key is still in flight"),
@@ -246,11 +255,12 @@ RESPONSES = {
 PARAMETERS = {
     "IdempotencyKey": {
         "name": "Idempotency-Key", "in": "header", "required": False,
-        "description": "Any unique string up to 255 printable ASCII characters (a UUID is a good choice). "
+        "description": "Any unique string of 1 to 255 printable ASCII characters, no space at either end "
+                       "(a UUID is a good choice). "
                        "A repeat within 24 h with the same body returns the first answer with "
                        "`Idempotent-Replayed: true`; with a different body it is refused (422); while the first "
                        "is still being handled it is refused (409). Keys are per client.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
     },
     "SubscriptionId": {"name": "subscription_id", "in": "path", "required": True,
                        "schema": {"type": "integer", "minimum": 1}},
@@ -272,8 +282,10 @@ def _json(schema_name: str, description: str, headers: dict | None = None) -> di
 
 
 def _errors(*codes: int) -> dict:
-    names = {400: "BadRequest", 401: "Unauthorized", 404: "NotFound", 409: "Conflict",
+    names = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
              415: "UnsupportedMediaType", 422: "UnprocessableEntity"}
+    # Every operation needs a scope: a token without it gets 403.
+    codes = tuple(sorted({*codes, 403}))
     responses = {str(code): {"$ref": f"#/components/responses/{names[code]}"} for code in codes}
     responses["default"] = {"$ref": "#/components/responses/Problem"}
     return responses
@@ -298,6 +310,16 @@ _CANCEL = {
                    "the unused days. A pending (never paid) subscription can only be cancelled `now`.",
     "requestBody": _post_body("CancelRequest", False),
     "responses": {"202": _json("CancelAccepted", "Accepted; the cancellation runs in a job", _REPLAYED),
+                  **_errors(400, 401, 404, 409, 415, 422)},
+}
+_CARD = {
+    "summary": "Replace the card a live subscription renews with: a card check to open in the widget",
+    "description": "Returns the subscription's open `card_check` invoice (reused for 24 hours) and the widget "
+                   "parameters: the widget authorises a small amount on the new card, which is voided at once, "
+                   "never captured. Once the provider's notification is applied the new card is the renewal "
+                   "card. A subscription that is not trialing, active or past due gets 409.",
+    "requestBody": _post_body("CardCheckRequest", False),
+    "responses": {"201": _json("PayResponse", "The card check", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
 }
 _REPAY = {
@@ -349,6 +371,8 @@ DOCUMENT = {
             "cancelSubscription", _CANCEL, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repaySubscription", _REPAY, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/card": {"post": _operation(
+            "replaceSubscriptionCard", _CARD, ("SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions": {"get": {
             "operationId": "listCustomerSubscriptions",
             "summary": "A customer's subscriptions, newest first",
@@ -361,6 +385,8 @@ DOCUMENT = {
             "cancelCustomerSubscription", _CANCEL, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repayCustomerSubscription", _REPAY, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/card": {"post": _operation(
+            "replaceCustomerSubscriptionCard", _CARD, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/entitlement": {"get": {
             "operationId": "getEntitlement",
             "summary": "May the customer watch now, on which plan, until when",
@@ -390,7 +416,8 @@ DOCUMENT = {
         "parameters": PARAMETERS,
         "securitySchemes": {"bearer": {
             "type": "http", "scheme": "bearer",
-            "description": "A token from API_TOKENS, issued per calling service",
+            "description": "A token from API_TOKENS, issued per calling service with its scopes: `read` "
+                           "(subscriptions, entitlement: every GET) and `write` (pay, cancel, repay: every POST)",
         }},
     },
 }

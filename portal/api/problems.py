@@ -19,6 +19,7 @@ PROBLEM_TYPES = {
     "malformed-body": "The request body is not well-formed JSON",
     "validation-failed": "The request has invalid fields",
     "unauthorized": "Missing or invalid bearer token",
+    "insufficient-scope": "The token lacks the scope this request needs",
     "not-found": "No such resource",
     "state-conflict": "Not allowed in the resource's current state",
     "unsupported-media-type": "Unsupported media type",

@@ -132,7 +132,7 @@ def reset_password(token):
         if not errors:
             account = account_email.reset_password(token, new, actor=_actor(user))
             db.session.commit()
-            # The new password's stamp ends every session made with the old one; this one starts afresh.
+            # Every session made before the reset has ended; this one starts afresh.
             sign_in(account)
             flash(_("Your password has been changed. Every device has been signed out."), "success")
             return redirect(home_for(account), code=303)

@@ -1,40 +1,72 @@
-"""Who is signed in: Flask-Login wiring, the guards views use, and the login throttle.
+"""Who is signed in: server-side sessions behind Flask-Login, the guards views use, and the sign-up throttle.
 
 `current_user` is an `Account`: the `User` row is `current_user.user` (pass that to billing services), and
-its attributes read through (`current_user.id`, `.email`, `.is_staff`). The session id includes a stamp
-of the password hash, so changing the password signs every other session out."""
+its attributes read through (`current_user.id`, `.email`, `.is_staff`). Every sign-in is a `user_sessions`
+row; the cookie carries its random token. A session ends when its owner signs out (the copied cookie is
+refused from then on), signs out everywhere, changes or resets the password, or when it has been idle or
+alive too long (`SESSION_LIFETIMES`)."""
 import hashlib
-import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import joinedload
 
 from portal.extensions import db
-from portal.models import User
+from portal.models import User, UserSession
+
+log = logging.getLogger(__name__)
 
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
 
-# Failed sign-ins only count. Per address (one machine guessing many accounts), per account from one
-# address (guessing one password), per account from anywhere (a distributed guess) — the last is loose
-# enough that strangers cannot keep the owner out by failing on purpose from one or two addresses.
+# Sign-ups only count when an account was made: a household behind one address (a family, a dormitory, an
+# office's NAT) signs up a few people in an evening, and a form re-shown for a typo is no sign-up at all.
+# Failed password changes count per account. Sign-in failures are throttled in portal.auth.throttle.
 DEFAULT_LIMITS = {
-    "LOGIN_LIMIT_PER_ADDRESS": "30 per minute; 300 per hour",
-    "LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS": "5 per minute; 20 per hour",
-    "LOGIN_LIMIT_PER_ACCOUNT": "100 per hour",
-    "SIGNUP_LIMIT_PER_ADDRESS": "10 per hour",
+    "SIGNUP_LIMIT_PER_ADDRESS": "20 per hour",
     "PASSWORD_CHANGE_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
 }
 
 
-class Account(UserMixin):
-    """The signed-in person, wrapping the `users` row (the model stays free of login concerns)."""
+@dataclass(frozen=True)
+class Lifetime:
+    idle: timedelta
+    absolute: timedelta
 
-    def __init__(self, user: User):
+
+# A customer comes back to the billing pages about once a billing period, to check a charge or change the
+# card; signing in at nearly every visit would teach them to reuse a weak password, and the worst a stolen
+# customer session does is cancel that customer's subscription (card data never reaches the portal). So:
+# two weeks idle, at most a month (the cookie's own lifetime) whatever the use. Staff sessions can refund
+# and see every customer: an hour idle and a working day at most, as the admin consoles of payment
+# providers do.
+SESSION_LIFETIMES = {
+    "customer": Lifetime(idle=timedelta(days=14), absolute=timedelta(days=30)),
+    "staff": Lifetime(idle=timedelta(hours=1), absolute=timedelta(hours=12)),
+}
+# last_seen_at is written at most this often per session: idle time is measured to within a minute, and
+# a page with a dozen htmx polls does not write a dozen rows.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+MAX_USER_ID = 2**31 - 1
+
+
+class Account(UserMixin):
+    """The signed-in person, wrapping the `users` row (the model stays free of login concerns) and the
+    `user_sessions` row this browser signed in with."""
+
+    def __init__(self, user: User, user_session: UserSession, session_id: str):
         self.user = user
+        self.user_session = user_session
+        self._session_id = session_id
 
     def __getattr__(self, name):
         return getattr(self.user, name)
@@ -44,24 +76,61 @@ class Account(UserMixin):
         return self.user.anonymized_at is None and self.user.email is not None
 
     def get_id(self) -> str:
-        return f"{self.user.id}.{session_stamp(self.user)}"
+        return self._session_id
 
 
-def session_stamp(user: User) -> str:
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, (user.password_hash or "").encode(), hashlib.sha256).hexdigest()[:16]
+def _now() -> datetime:
+    # Wall time, not the billing clock: a test clock moved a month ahead must not sign staff out.
+    return datetime.now(UTC)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def lifetime_for(user: User) -> Lifetime:
+    lifetimes = current_app.config.get("SESSION_LIFETIMES") or SESSION_LIFETIMES
+    return lifetimes["staff" if user.is_staff else "customer"]
+
+
+def session_is_live(user_session: UserSession, user: User, at: datetime | None = None) -> bool:
+    at = at or _now()
+    lifetime = lifetime_for(user)
+    return (user_session.ended_at is None and user_session.last_seen_at + lifetime.idle > at
+            and user_session.created_at + lifetime.absolute > at)
+
+
+def _touch(user_session: UserSession, at: datetime) -> None:
+    """Moves last_seen_at on, in a short transaction of its own (a GET commits nothing else). Best effort:
+    a failure only makes the session look idle a minute earlier than it is."""
+    if at - user_session.last_seen_at < LAST_SEEN_RESOLUTION:
+        return
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(UserSession.__table__).where(UserSession.__table__.c.id == user_session.id)
+                         .values(last_seen_at=at))
+    except SQLAlchemyError:
+        log.warning("could not record activity of session %s", user_session.id, exc_info=True)
 
 
 @login_manager.user_loader
 def _load_account(session_id: str):
-    user_id, _, stamp = session_id.partition(".")
-    if not user_id.isdigit() or int(user_id) > 2**31 - 1:
+    user_id, _, token = session_id.partition(".")
+    if not user_id.isdigit() or int(user_id) > MAX_USER_ID or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(stamp, session_stamp(user)):
+    # One query per request: the session with its user.
+    user_session = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
+                                     .where(UserSession.token_hash == _token_hash(token)))
+    if user_session is None or user_session.user_id != int(user_id):
         return None
-    account = Account(user)
-    return account if account.is_active else None
+    user, at = user_session.user, _now()
+    if not session_is_live(user_session, user, at):
+        return None
+    account = Account(user, user_session, session_id)
+    if not account.is_active:
+        return None
+    _touch(user_session, at)
+    return account
 
 
 @login_manager.unauthorized_handler
@@ -76,16 +145,42 @@ def _unauthorized():
 
 
 def sign_in(user: User) -> None:
-    """A new session for the signed-in person: whatever the anonymous session held (its CSRF token
-    included) is dropped, so a planted session cannot be carried over. The language is a cookie of its own."""
+    """A new session for the signed-in person, committed with whatever the caller's transaction holds:
+    whatever the anonymous session held (its CSRF token included) is dropped, so a planted session cannot be
+    carried over. The language is a cookie of its own."""
     session.clear()
-    login_user(Account(user))
+    token, at = secrets.token_urlsafe(32), _now()
+    user_session = UserSession(user_id=user.id, token_hash=_token_hash(token), created_at=at, last_seen_at=at)
+    db.session.add(user_session)
+    db.session.commit()
+    login_user(Account(user, user_session, f"{user.id}.{token}"))
     session.permanent = True
 
 
+def _end(query, reason: str) -> int:
+    result = db.session.execute(query.where(UserSession.ended_at.is_(None))
+                                .values(ended_at=_now(), end_reason=reason)
+                                .execution_options(synchronize_session=False))
+    return result.rowcount
+
+
 def sign_out() -> None:
+    """Ends this browser's session on the server too: a copy of the cookie signs nobody in afterwards."""
+    if current_user.is_authenticated:
+        _end(update(UserSession).where(UserSession.id == current_user.user_session.id), "signed out")
+        db.session.commit()
     logout_user()
     session.clear()
+
+
+def end_all_sessions(user: User, except_current: bool = False, *, reason: str = "signed out everywhere") -> int:
+    """Ends every session of `user` (all but this browser's with `except_current`), for "sign out
+    everywhere", a password change or a password reset. Joins the caller's transaction: the caller commits,
+    together with the change that called for it. Returns how many sessions ended."""
+    query = update(UserSession).where(UserSession.user_id == user.id)
+    if except_current and current_user.is_authenticated and current_user.user.id == user.id:
+        query = query.where(UserSession.id != current_user.user_session.id)
+    return _end(query, reason)
 
 
 def customer_required(view):
@@ -140,21 +235,17 @@ def _address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _account_key() -> str:
-    email = (request.form.get("email") or "").strip().lower()
-    return f"account:{hashlib.sha256(email.encode()).hexdigest()[:32]}"
-
-
-def _account_and_address_key() -> str:
-    return f"{_account_key()}|{_address()}"
-
-
 def _signed_in_key() -> str:
-    return f"user:{current_user.get_id().partition('.')[0]}" if current_user.is_authenticated else _address()
+    return f"user:{current_user.user.id}" if current_user.is_authenticated else _address()
 
 
 def _failed(response) -> bool:
     return bool(g.get("auth_failed"))
+
+
+def _account_made(response) -> bool:
+    # A sign-up counts once it is answered with a redirect; a form re-shown to fix a field does not.
+    return response.status_code < 400
 
 
 def _limit(name):
@@ -181,16 +272,15 @@ def init_app(app):
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter = Limiter(key_func=_address, app=app)
     app.extensions["auth_limiter"] = limiter
-    _throttle(app, limiter, "auth.login", [
-        ("LOGIN_LIMIT_PER_ADDRESS", _address, _failed),
-        ("LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS", _account_and_address_key, _failed),
-        ("LOGIN_LIMIT_PER_ACCOUNT", _account_key, _failed),
-    ])
-    _throttle(app, limiter, "auth.signup", [("SIGNUP_LIMIT_PER_ADDRESS", _address, None)])
+    _throttle(app, limiter, "auth.signup", [("SIGNUP_LIMIT_PER_ADDRESS", _address, _account_made)])
     _throttle(app, limiter, "auth.password", [("PASSWORD_CHANGE_LIMIT_PER_ACCOUNT", _signed_in_key, _failed)])
 
     app.jinja_env.globals["staff_home"] = staff_home
 
-    from portal.auth.routes import too_many_attempts
+    from portal.auth.routes import TooManyAttempts, too_many_attempts
 
     app.register_error_handler(RateLimitExceeded, too_many_attempts)
+    app.register_error_handler(TooManyAttempts, too_many_attempts)
+    # The cookie lives as long as the longest session may; the server ends sessions before that.
+    app.config["PERMANENT_SESSION_LIFETIME"] = max(
+        lifetime.absolute for lifetime in (app.config.get("SESSION_LIFETIMES") or SESSION_LIFETIMES).values())

@@ -3,6 +3,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from portal.extensions import db
+from portal.proxies import unconfigured_proxy_warning
 
 bp = Blueprint("health", __name__)
 
@@ -51,6 +52,10 @@ def readyz():
             if name == "database":
                 db.session.rollback()
     body = {"status": "ready" if ready else "not ready", "checks": results}
+    warning = unconfigured_proxy_warning()
+    if warning:
+        # Not a readiness failure either: the portal works, but its limits see one client.
+        body["warnings"] = [warning]
     if results["database"] == "ok" and current_app.config.get("AMQP_URL"):
         from portal.bus.relay import outbox_backlog
 

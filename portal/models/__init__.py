@@ -6,6 +6,7 @@ from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
+from portal.models.session import UserSession
 from portal.models.subscription import Subscription
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "Subscription",
     "Transition",
     "User",
+    "UserSession",
     "WebhookEvent",
 ]

@@ -12,12 +12,15 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from portal.extensions import db
 from portal.queue import billing_queue
-from tests.flows.conftest import billing  # noqa: F401  (whole flows: the platform's customer pays in the sandbox)
+from tests.flows.conftest import billing  # noqa: F401  (the whole-flow fixture, for the tests that pay)
 
-API_TOKENS = "catalog:catalog-secret-token,player:player-secret-token,bare-secret-token"
+# catalog and player with both scopes, a bare token from before scopes (both), and a read-only client.
+API_TOKENS = ("catalog:catalog-secret-token:read+write,player:player-secret-token:read+write,bare-secret-token,"
+              "reports:reports-secret-token:read")
 CATALOG_TOKEN = "catalog-secret-token"
 PLAYER_TOKEN = "player-secret-token"
 BARE_TOKEN = "bare-secret-token"
+READ_ONLY_TOKEN = "reports-secret-token"
 PROBLEM = "application/problem+json"
 PREFIX = "/api/v1"
 DOC_URI = "urn:tests:openapi"
@@ -129,7 +132,8 @@ def openapi_document(migrated_app):
 
 @pytest.fixture
 def api_app(app):
-    """The app with API tokens configured for three clients: catalog, player and a bare ("default") one."""
+    """The app with API tokens configured for four clients: catalog, player, a bare ("default") one and a
+    read-only one (reports)."""
     saved = app.config.get("API_TOKENS")
     app.config["API_TOKENS"] = API_TOKENS
     yield app

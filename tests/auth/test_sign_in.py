@@ -116,6 +116,7 @@ def test_password_change_checks_the_old_one_and_signs_other_devices_out(app):
     laptop, phone = app.test_client(), app.test_client()
     for device in (laptop, phone):
         assert sign_in(device, customer.email).status_code == 303
+    old_laptop_cookie = laptop.get_cookie("session").value
 
     token = csrf_token(laptop, "/auth/password")
     wrong = laptop.post("/auth/password", data={"current_password": "nope nope", "new_password": "brand new pw",
@@ -130,6 +131,9 @@ def test_password_change_checks_the_old_one_and_signs_other_devices_out(app):
     assert password_matches(find_by_email(customer.email), "brand new pw")
     assert laptop.get("/account").status_code == 200  # this session goes on
     assert phone.get("/account").status_code == 302  # the other one was signed out
+    thief = app.test_client()
+    thief.set_cookie("session", old_laptop_cookie)
+    assert thief.get("/account").status_code == 302  # this browser's session before the change ended too
 
 
 def test_staff_guard_sends_strangers_to_sign_in_and_hides_from_customers(test_config, app):
