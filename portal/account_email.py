@@ -21,7 +21,7 @@ from portal.accounts import ensure_user, find_by_email, normalise_email, set_pas
 from portal.extensions import db
 from portal.machines import lock
 from portal.mail import link_to, queue_mail
-from portal.models import Invoice, Payment, Subscription, Transition, User
+from portal.models import Subscription, Transition, User
 
 VERIFY_FOR = timedelta(hours=48)
 RESET_FOR = timedelta(hours=1)
@@ -147,20 +147,27 @@ def merge_web_account(web: User, *, into: User, actor: str) -> User:
     record wins: its external id is how the platform asks about entitlement and addresses commands, and
     its row is what events, staff links and the audit already name. The web account brings its sign-in
     (password, language) and whatever it bought; its own row goes."""
+    from portal.auth.session import end_all_sessions
+
     now = clock.now()
-    for model in (Subscription, Invoice, Payment):
-        db.session.execute(update(model).where(model.customer_id == web.id).values(customer_id=into.id))
+    end_all_sessions(web, reason="joined the platform's customer")
     kept = {(card.provider, card.token_fingerprint): card for card in into.payment_methods}
     for card in list(web.payment_methods):
         same = kept.get((card.provider, card.token_fingerprint))
-        if same is None:
-            card.owner = into
-            continue
-        # The same card saved by both: one row stays, the subscriptions charging the other follow it.
-        db.session.execute(update(Subscription).where(Subscription.payment_method_id == card.id)
-                           .values(payment_method_id=same.id))
-        web.payment_methods.remove(card)
-        db.session.delete(card)
+        if same is not None:
+            # The same card saved by both: one row stays, the subscriptions charging the other follow it.
+            db.session.execute(update(Subscription).where(Subscription.payment_method_id == card.id)
+                               .values(payment_method_id=same.id))
+            web.payment_methods.remove(card)
+            db.session.delete(card)
+    db.session.flush()
+    db.session.expire(web, ["payment_methods"])
+    # Everything else that names the web account (subscriptions, invoices, payments, cards, its ended
+    # sessions, and whatever table refers to users later) now names the platform's customer.
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column is User.__table__.c.id:
+                db.session.execute(update(table).where(fk.parent == web.id).values({fk.parent.name: into.id}))
     into.password_hash = web.password_hash
     into.locale = into.locale or web.locale
     into.name = into.name or web.name
