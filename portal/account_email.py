@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from portal import clock
@@ -20,7 +21,7 @@ from portal.accounts import ensure_user, find_by_email, normalise_email, set_pas
 from portal.extensions import db
 from portal.machines import lock
 from portal.mail import link_to, queue_mail
-from portal.models import Invoice, Payment, Subscription, Transition, User
+from portal.models import Subscription, Transition, User
 
 VERIFY_FOR = timedelta(hours=48)
 RESET_FOR = timedelta(hours=1)
@@ -62,7 +63,6 @@ def _window() -> int:
 
 
 def _load(purpose: str, token: str, valid_for: timedelta) -> dict:
-
     try:
         data = _serializer(purpose).loads(token, max_age=int(valid_for.total_seconds()))
     except SignatureExpired:
@@ -75,7 +75,6 @@ def _load(purpose: str, token: str, valid_for: timedelta) -> dict:
 
 
 def _user(data: dict) -> User:
-
     user = db.session.get(User, data["u"])
     if user is None or user.anonymized_at is not None or user.email is None:
         raise LinkRefused(LINK_USED)
@@ -91,16 +90,21 @@ def sign_up(email: str, password: str, *, locale: str) -> User | None:
     password is hashed either way, so the two take the same time. Returns the new account, if any."""
     email = normalise_email(email)
     holder = find_by_email(email)
-    if holder is not None:
-        generate_password_hash(password, method="scrypt")  # the work of a real sign-up; the result is dropped
-        queue_mail("account_exists", f"{email}:{_window()}", to=email, locale=holder.locale or locale,
-                   sign_in_link=link_to("auth.login"), reset_link=_reset_link(holder),
-                   minutes=int(RESET_FOR.total_seconds() // 60))
-        return None
-    user, _ = ensure_user(email, password=password)
-    user.locale = locale
-    send_verification(user, initial=True)
-    return user
+    if holder is None:
+        try:
+            with db.session.begin_nested():
+                user, _ = ensure_user(email, password=password)
+                user.locale = locale
+        except IntegrityError:  # the same address signed up at this very moment by another request
+            holder = find_by_email(email)
+        else:
+            send_verification(user, initial=True)
+            return user
+    generate_password_hash(password, method="scrypt")  # the work of a real sign-up; the result is dropped
+    queue_mail("account_exists", f"{email}:{_window()}", to=email, locale=holder.locale or locale,
+               sign_in_link=link_to("auth.login"), reset_link=_reset_link(holder),
+               minutes=int(RESET_FOR.total_seconds() // 60))
+    return None
 
 
 def send_verification(user: User, *, initial: bool = False) -> None:
@@ -112,7 +116,6 @@ def send_verification(user: User, *, initial: bool = False) -> None:
 
 def verification_target(token: str) -> User:
     """The account a verification link is for, while the link still works (it works once)."""
-
     data = _load("verify", token, VERIFY_FOR)
     user = _user(data)
     if user.email != data.get("e") or user.email_verified_at is not None:
@@ -144,20 +147,27 @@ def merge_web_account(web: User, *, into: User, actor: str) -> User:
     record wins: its external id is how the platform asks about entitlement and addresses commands, and
     its row is what events, staff links and the audit already name. The web account brings its sign-in
     (password, language) and whatever it bought; its own row goes."""
+    from portal.auth.session import end_all_sessions
+
     now = clock.now()
-    for model in (Subscription, Invoice, Payment):
-        db.session.execute(update(model).where(model.customer_id == web.id).values(customer_id=into.id))
+    end_all_sessions(web, reason="joined the platform's customer")
     kept = {(card.provider, card.token_fingerprint): card for card in into.payment_methods}
     for card in list(web.payment_methods):
         same = kept.get((card.provider, card.token_fingerprint))
-        if same is None:
-            card.owner = into
-            continue
-        # The same card saved by both: one row stays, the subscriptions charging the other follow it.
-        db.session.execute(update(Subscription).where(Subscription.payment_method_id == card.id)
-                           .values(payment_method_id=same.id))
-        web.payment_methods.remove(card)
-        db.session.delete(card)
+        if same is not None:
+            # The same card saved by both: one row stays, the subscriptions charging the other follow it.
+            db.session.execute(update(Subscription).where(Subscription.payment_method_id == card.id)
+                               .values(payment_method_id=same.id))
+            web.payment_methods.remove(card)
+            db.session.delete(card)
+    db.session.flush()
+    db.session.expire(web, ["payment_methods"])
+    # Everything else that names the web account (subscriptions, invoices, payments, cards, its ended
+    # sessions, and whatever table refers to users later) now names the platform's customer.
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column is User.__table__.c.id:
+                db.session.execute(update(table).where(fk.parent == web.id).values({fk.parent.name: into.id}))
     into.password_hash = web.password_hash
     into.locale = into.locale or web.locale
     into.name = into.name or web.name
@@ -194,7 +204,6 @@ def request_password_reset(email: str, *, locale: str) -> None:
 
 
 def reset_target(token: str) -> User:
-
     data = _load("reset", token, RESET_FOR)
     user = _user(data)
     if not hmac.compare_digest(str(data.get("s", "")), _password_stamp(user)):
@@ -227,7 +236,6 @@ def request_email_change(user: User, new_email: str) -> str:
 
 
 def email_change_target(token: str) -> tuple[User, str]:
-
     data = _load("change", token, CHANGE_FOR)
     user = _user(data)
     if user.email != data.get("from") or not isinstance(data.get("to"), str):
@@ -238,7 +246,6 @@ def email_change_target(token: str) -> tuple[User, str]:
 def confirm_email_change(token: str, *, actor: str) -> User:
     """The account moves to the new, now proven, address and the old address is told. A new address held
     by another account stays with it (refused); held by the platform's customer, it joins it."""
-
     user, new_email = email_change_target(token)
     user = lock(User, user.id)
     others = db.session.scalars(select(User).where(User.email == new_email, User.id != user.id)).all()

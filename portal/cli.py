@@ -45,6 +45,8 @@ def seed_demo():
         shown = password if created or current_app.config["EMBEDDED"] else "(unchanged)"
         click.echo(f"{role:8} login {email} password {shown}")
     db.session.commit()
+    if current_app.config["EMBEDDED"] and not current_app.config.get("SMTP_URL"):
+        click.echo("mail     no SMTP_URL: mails are kept under instance/mail/ and listed at /dev/mail")
 
 
 @click.command("create-user")

@@ -31,9 +31,14 @@ login_manager.session_protection = "basic"
 # Sign-ups only count when an account was made: a household behind one address (a family, a dormitory, an
 # office's NAT) signs up a few people in an evening, and a form re-shown for a typo is no sign-up at all.
 # Failed password changes count per account. Sign-in failures are throttled in portal.auth.throttle.
+# Reset requests count per address (one machine mailing many mailboxes); each mailbox gets at most one
+# mail a minute anyway (portal/account_email.py). A mailed link asking for the account's password counts
+# its wrong passwords per address.
 DEFAULT_LIMITS = {
     "SIGNUP_LIMIT_PER_ADDRESS": "20 per hour",
     "PASSWORD_CHANGE_LIMIT_PER_ACCOUNT": "5 per minute; 20 per hour",
+    "RESET_REQUEST_LIMIT_PER_ADDRESS": "20 per hour",
+    "LINK_PASSWORD_LIMIT_PER_ADDRESS": "10 per minute; 50 per hour",
 }
 
 
@@ -274,6 +279,10 @@ def init_app(app):
     app.extensions["auth_limiter"] = limiter
     _throttle(app, limiter, "auth.signup", [("SIGNUP_LIMIT_PER_ADDRESS", _address, _account_made)])
     _throttle(app, limiter, "auth.password", [("PASSWORD_CHANGE_LIMIT_PER_ACCOUNT", _signed_in_key, _failed)])
+    _throttle(app, limiter, "auth.change_email", [("PASSWORD_CHANGE_LIMIT_PER_ACCOUNT", _signed_in_key, _failed)])
+    _throttle(app, limiter, "auth.forgot_password", [("RESET_REQUEST_LIMIT_PER_ADDRESS", _address, _account_made)])
+    for endpoint in ("auth.verify_email", "auth.confirm_email_change"):
+        _throttle(app, limiter, endpoint, [("LINK_PASSWORD_LIMIT_PER_ADDRESS", _address, _failed)])
 
     app.jinja_env.globals["staff_home"] = staff_home
 

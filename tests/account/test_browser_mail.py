@@ -61,3 +61,23 @@ def test_a_forgotten_password_is_reset_from_the_mail_and_other_sessions_end(open
     assert password_matches(find_by_email("forgetful@example.com"), "a brand new password")
     elsewhere.goto(url(billing, "/account"))
     expect(elsewhere).to_have_url(re.compile(r"/auth/login"))
+
+
+def test_an_email_change_is_confirmed_from_the_new_address_and_the_old_one_is_told(open_page, billing, mailbox):
+    make_customer(email="moving@example.com")
+    page = open_page()
+    ui.sign_in(page, billing, "moving@example.com")
+    page.locator("#change-email-link").click()
+    page.locator("#email").fill("moved@example.com")
+    page.locator("#current_password").fill(PASSWORD)
+    page.locator("#email-change button[type=submit]").click()
+    expect(page.locator("#flashes")).to_contain_text("We have sent a link to moved@example.com")
+
+    [mail] = mailbox.wait_for("moved@example.com", work=billing.work)
+    page.goto(link_to(mail, "/auth/email/confirm/"))
+    page.locator("#confirm-button").click()  # signed in to the account: the link is enough
+
+    expect(page).to_have_url(url(billing, "/account"))
+    expect(page.locator("#account-settings")).to_contain_text("moved@example.com")
+    [notice] = mailbox.wait_for("moving@example.com", work=billing.work)
+    assert "moved@example.com" in notice.get_body(preferencelist=("plain",)).get_content()

@@ -116,3 +116,34 @@ def test_a_verified_web_account_is_linked_by_pay_not_duplicated(api, client, mai
     db.session.expire_all()
     assert db.session.get(User, web.id).external_id == "platform-proven-1"
     assert db.session.scalar(select(func.count(User.id)).where(User.email == "proven@example.com")) == 1
+
+
+def test_joining_moves_what_the_web_account_bought_and_keeps_one_row_per_saved_card(app):
+    from portal.account_email import prove_address
+    from portal.accounts import ensure_user
+    from portal.billing.customers import upsert_customer
+    from portal.models import PaymentMethod
+    from tests.factories import make_subscription
+
+    web, _ = ensure_user("both@example.com", password="long enough")
+    platform = upsert_customer("platform-both-1", "both@example.com")
+    shared = dict(provider="sandbox", card_last_four="3055")
+    web_copy = PaymentMethod.for_token("tok-shared", owner=web, **shared)
+    web_only = PaymentMethod.for_token("tok-web-only", owner=web, **shared)
+    platform_copy = PaymentMethod.for_token("tok-shared", owner=platform, **shared)
+    db.session.add_all([web_copy, web_only, platform_copy])
+    db.session.commit()
+    bought = make_subscription("active", customer=web)
+    bought.payment_method_id = web_copy.id
+    db.session.commit()
+
+    account = prove_address(web, actor="test")
+    db.session.commit()
+
+    db.session.expire_all()
+    assert account.id == platform.id
+    sub = db.session.get(Subscription, bought.id)
+    assert (sub.customer_id, sub.payment_method_id) == (platform.id, platform_copy.id)
+    cards = db.session.scalars(select(PaymentMethod).where(PaymentMethod.user_id == platform.id)).all()
+    assert sorted(c.id for c in cards) == sorted([platform_copy.id, web_only.id])
+    assert db.session.get(PaymentMethod, web_copy.id) is None

@@ -262,3 +262,26 @@ def test_a_forged_host_header_never_reaches_a_mailed_link(client, app, mailbox):
         return
     link = link_to(mail_to(mailbox, "poisoned@example.com"), "/auth/reset/")
     assert link.startswith(app.config["PUBLIC_URL"] + "/auth/reset/") and "evil.example" not in link
+
+
+def test_reset_requests_from_one_address_are_throttled_and_say_the_wait(client, app, mailbox):
+    app.config["RESET_REQUEST_LIMIT_PER_ADDRESS"] = "3 per hour"
+    try:
+        answers = [form_post(client, "/auth/forgot", {"email": f"inbox{n}@example.com"}) for n in range(4)]
+    finally:
+        app.config.pop("RESET_REQUEST_LIMIT_PER_ADDRESS")
+    assert [a.status_code for a in answers] == [303, 303, 303, 429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+def test_wrong_passwords_on_a_mailed_link_are_throttled(client, app, mailbox):
+    sign_up(client, "guarded@example.com", password="the real one")
+    link = path_of(link_to(mail_to(mailbox, "guarded@example.com"), "/auth/verify/"))
+    app.config["LINK_PASSWORD_LIMIT_PER_ADDRESS"] = "2 per minute"
+    try:
+        answers = [form_post(client, link, {"password": f"guess {n}"}).status_code for n in range(3)]
+        assert answers == [422, 422, 429]
+        assert form_post(client, link, {"password": "the real one"}).status_code == 429
+    finally:
+        app.config.pop("LINK_PASSWORD_LIMIT_PER_ADDRESS")
+    assert user("guarded@example.com").email_verified_at is None
