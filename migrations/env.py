@@ -8,10 +8,8 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Not disable_existing_loggers: a process that migrates in-process (the test suite, the embedded default)
-# keeps the portal's loggers working afterwards.
+# Interpret the config file for Python logging. Migrations also run inside a running app (tests, the
+# embedded default): the app's loggers made before (werkzeug's access log, portal.*) must keep working.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from portal.extensions import db
 from portal.models import Plan
-from portal.models.types import _fernet, token_fingerprint
+from portal.models.types import EncryptedJson, _fernet, seal, token_fingerprint
 from portal.providers import get_provider
 
 BENCH_PLAN = "bench-monthly"
@@ -88,7 +88,12 @@ def _history(s0: int, u0: int, subs: int, invoices: int, provider: str) -> None:
     rows = f"""
         SELECT j, :s0 + 1 + (j - 1) % :subs AS sub, :u0 + 1 + (j - 1) % :subs AS cust, (j - 1) / :subs AS k
         FROM generate_series(1, {int(invoices)}) AS j"""
-    params = {"s0": s0, "u0": u0, "subs": subs, "i0": i0, "p0": p0, "w0": w0, "t0": t0, "provider": provider}
+    # Bodies are encrypted at rest, which SQL cannot do: every bench row shares one sealed sample.
+    params = {"s0": s0, "u0": u0, "subs": subs, "i0": i0, "p0": p0, "w0": w0, "t0": t0, "provider": provider,
+              "raw": EncryptedJson().process_bind_param({}, None),
+              "body": seal(b"TransactionId=900000000&Amount=299.00&Currency=RUB&Status=Completed"
+                           b"&OperationType=Payment&CardFirstSix=400000&CardLastFour=3055&CardType=Visa&TestMode=1"
+                           b"&Token=tk_bench")}
     db.session.execute(text(f"""
         INSERT INTO invoices (id, subscription_id, customer_id, kind, status, amount, currency, amount_refunded,
                               description, period_start, period_end, attempt_count, paid_at, created_at)
@@ -101,17 +106,14 @@ def _history(s0: int, u0: int, subs: int, invoices: int, provider: str) -> None:
                               amount_refunded, status, card_first_six, card_last_four, card_type, test_mode,
                               needs_review, raw, created_at)
         SELECT :p0 + j, :provider, (900000000 + :p0 + j)::text, :i0 + j, cust, 29900, 'RUB', 0, 'completed',
-               '400000', '3055', 'Visa', true, false, '{{}}'::jsonb, now() - (k + 1) * interval '1 month'
+               '400000', '3055', 'Visa', true, false, :raw, now() - (k + 1) * interval '1 month'
         FROM ({rows}) AS r"""), params)
     db.session.execute(text(f"""
         INSERT INTO webhook_events (id, provider, kind, transaction_id, invoice_id, status, attempts, content_type,
                                     body, remote_addr, received_at, processed_at)
         SELECT :w0 + j, :provider, 'pay', (900000000 + :p0 + j)::text, (:i0 + j)::text, 'processed', 1,
                'application/x-www-form-urlencoded',
-               convert_to('TransactionId=' || (900000000 + :p0 + j) || '&Amount=299.00&Currency=RUB'
-                          || '&InvoiceId=' || (:i0 + j) || '&AccountId=bench-' || cust
-                          || '&Status=Completed&OperationType=Payment&CardFirstSix=400000&CardLastFour=3055'
-                          || '&CardType=Visa&TestMode=1&Token=tk_bench', 'UTF8'),
+               :body,
                '127.0.0.1', now() - (k + 1) * interval '1 month', now() - (k + 1) * interval '1 month'
         FROM ({rows}) AS r"""), params)
     db.session.execute(text(f"""

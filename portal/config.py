@@ -71,7 +71,11 @@ def from_environment():
         # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).
         "PROVIDER_CONCURRENCY": int(_env("PROVIDER_CONCURRENCY", "0")) or None,
         "RQ_QUEUES": ["billing"],
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
+        # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # SQL parameters never reach an error text or a log: a notification's values carry the card token.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "BABEL_DEFAULT_LOCALE": "ru",
         "LANGUAGES": ["ru", "en"],
     }

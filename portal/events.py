@@ -21,6 +21,8 @@ def subscription_data(sub) -> dict:
 
 
 def payment_data(payment) -> dict:
+    # Built inside the transition, before a batch's flush: a new payment knows its invoice as the related
+    # row, not yet as the foreign key column, so every id is read from the row it names.
     invoice = payment.invoice
     return {
         "payment_id": payment.id,
@@ -31,7 +33,7 @@ def payment_data(payment) -> dict:
         "currency": payment.currency,
         "reason_code": payment.reason_code,
         "reason": payment.reason,
-        "invoice_id": payment.invoice_id,
+        "invoice_id": invoice.id if invoice is not None else payment.invoice_id,
         "subscription_id": invoice.subscription_id if invoice else None,
         "customer_external_id": invoice.customer.external_id if invoice else None,
     }
@@ -39,15 +41,16 @@ def payment_data(payment) -> dict:
 
 def refund_data(refund) -> dict:
     payment = refund.payment
+    invoice = payment.invoice
     return {
         "refund_id": refund.id,
-        "payment_id": refund.payment_id,
+        "payment_id": payment.id,
         "amount": refund.amount,
         "currency": refund.currency,
         "reason": refund.reason,
-        "invoice_id": payment.invoice_id,
-        "subscription_id": payment.invoice.subscription_id if payment.invoice else None,
-        "customer_external_id": payment.invoice.customer.external_id if payment.invoice else None,
+        "invoice_id": invoice.id if invoice is not None else payment.invoice_id,
+        "subscription_id": invoice.subscription_id if invoice else None,
+        "customer_external_id": invoice.customer.external_id if invoice else None,
     }
 
 

@@ -149,6 +149,7 @@ def error_page(exc: HTTPException):
         403: _("You cannot do that."),
         404: _("There is nothing here. It may have moved, or the address may be mistyped."),
         405: _("That is not something this page does."),
+        413: _("That is more than this site accepts in one request."),
         429: _("Too many attempts. Wait a few minutes and try again."),
     }
     message = messages.get(exc.code, _("Something went wrong on our side. Please try again in a minute."))
@@ -179,7 +180,7 @@ def init_app(app):
     app.before_request(_check_csrf)
     app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    for code in (400, 403, 404, 405, 429, 500):
+    for code in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(code, error_page)
     app.register_error_handler(CSRFError, error_page)
     app.register_error_handler(SecurityError, untrusted_host)

@@ -13,3 +13,6 @@ import os
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
 bind = f"0.0.0.0:{os.environ.get('PORT') or 8000}"
+# When an access log is asked for (--access-logfile): the path without its query string, which for a GET
+# notification (a cabinet option) holds its fields, the card token among them.
+access_log_format = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s'

@@ -14,6 +14,18 @@ SUBSCRIPTION_STATUS = {
     "expired": _l("Expired"),
 }
 
+# Why a subscription ended (portal/account/service.py ENDINGS).
+ENDING = {
+    "checkout_unpaid": _l("The payment was not made within 24 hours."),
+    "checkout_canceled": _l("The checkout was canceled before payment."),
+    "auto_renew_off": _l("Auto-renew was off, so it ended with the paid period."),
+    "payment_failed": _l("The renewal payment failed and the retries ran out."),
+    "by_customer": _l("You canceled it."),
+    "trial_canceled": _l("You canceled the free trial."),
+    "by_staff": _l("Our support team canceled it."),
+    "by_platform": _l("It was canceled through the cinema's service."),
+}
+
 INVOICE_STATUS = {"open": _l("Due"), "paid": _l("Paid"), "void": _l("Void"), "refunded": _l("Refunded")}
 INVOICE_KIND = {
     "initial": _l("First payment"),

@@ -7,10 +7,10 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation
+from portal.billing import cancellation, cards
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, widget_parameters
-from portal.billing.errors import BillingError, NotAllowed, NotFound
+from portal.billing.checkout import start_checkout, trial_available, widget_parameters
+from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
 from portal.extensions import db
 from portal.providers import get_provider
 from portal.security import embeds_widget, error_page
@@ -30,7 +30,12 @@ def customer_subscription():
 
 @bp.app_context_processor
 def inject_labels():
-    return {"labels": labels}
+    return {"labels": labels, "trial_offered": trial_offered}
+
+
+def trial_offered(plan) -> bool:
+    """Whether this visitor would get the plan's free trial (one per customer)."""
+    return trial_available(current_user.user if current_user.is_authenticated else None, plan)
 
 
 @bp.errorhandler(NotFound)
@@ -83,6 +88,9 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "balance": service.open_balance_invoice(sub) if sub is not None and sub.status == "past_due" else None,
         "last_decline": service.last_decline(sub) if sub is not None and sub.status == "past_due" else None,
         "checkout_invoice": _checkout_invoice(sub),
+        "ending": service.ending(sub),
+        "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
+            service.next_charge(sub), "at", None)),
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -210,6 +218,20 @@ def pay_now(subscription_id):
     return _after_change(sub, "repay", _("We are charging your card."), after)
 
 
+@bp.post("/subscriptions/<int:subscription_id>/card")
+@customer_required
+def replace_card(subscription_id):
+    """Replace the renewal card: a card check opens in the widget; the proven card is used from then on."""
+    sub = service.own_subscription(_customer(), subscription_id)
+    try:
+        check = cards.start_card_replacement(sub)
+    except BillingError as exc:
+        db.session.rollback()
+        return _refused(sub, exc)
+    db.session.commit()
+    return redirect(url_for(".pay", invoice_id=check.id), code=303)
+
+
 # --- checkout ----------------------------------------------------------------------------------------
 
 
@@ -233,6 +255,11 @@ def checkout():
         sub, invoice = start_checkout(_customer(), (request.form.get("plan") or "").strip())
     except NotFound:
         abort(404)
+    except PaymentUnderWay:
+        db.session.rollback()
+        flash(_("Your payment for the plan you chose before is being confirmed. Wait a moment: if it does not "
+                "go through, you can choose another plan."), "info")
+        return redirect(url_for(".subscription"), code=303)
     except NotAllowed:
         db.session.rollback()
         flash(_("You already have a subscription. Manage it here, or cancel it before choosing another plan."),
@@ -250,7 +277,9 @@ def pay(invoice_id):
     invoice = service.own_invoice(customer, invoice_id)
     state = service.checkout_state(invoice)
     if invoice.status != "open" or invoice.kind == "grant":
-        if state.final and state.state in ("active", "trialing", "paid"):
+        if state.state == "card_saved":
+            flash(_("Your new card is saved."), "info")
+        elif state.final and state.state in ("active", "trialing", "paid"):
             flash(_("This invoice is paid."), "info")
         return redirect(url_for(".subscription"))
     params = widget_parameters(invoice)
@@ -286,8 +315,11 @@ def pay_status(invoice_id):
 @bp.get("/invoices/<int:invoice_id>")
 @customer_required
 def invoice(invoice_id):
-    inv = service.own_invoice(_customer(), invoice_id)
-    return render_template("account/invoice.html", invoice=inv, payments=list(inv.payments))
+    customer = _customer()
+    inv = service.own_invoice(customer, invoice_id)
+    # A payment someone else made naming this invoice (held for staff) is not the customer's to see.
+    return render_template("account/invoice.html", invoice=inv,
+                           payments=[p for p in inv.payments if p.customer_id == customer.id])
 
 
 @bp.get("/payments/<int:payment_id>/receipt")

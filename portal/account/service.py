@@ -3,13 +3,13 @@ by owner (another customer's id simply does not exist here), and the live state 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.billing.errors import NotFound
 from portal.extensions import db
-from portal.models import Invoice, Payment, Refund, Subscription, User
+from portal.models import Invoice, Payment, Refund, Subscription, Transition, User
 from portal.providers import reason_codes
 
 MAX_ID = 2**31 - 1
@@ -46,6 +46,49 @@ def current_subscription(customer: User) -> Subscription | None:
             if sub.status in wanted:
                 return sub
     return subs[0] if subs else None
+
+
+@dataclass(frozen=True)
+class Ending:
+    """When and why a subscription ended, and what was refunded, as its card shows it."""
+
+    at: datetime
+    why: str  # one of ENDINGS
+    was_trial: bool
+    refunded: int
+    currency: str
+
+
+ENDINGS = ("checkout_unpaid", "checkout_canceled", "auto_renew_off", "payment_failed", "by_customer",
+           "by_staff", "by_platform", "trial_canceled")
+
+
+def ending(sub: Subscription | None) -> Ending | None:
+    """Read from the transition that ended the subscription: who ended it, from which state."""
+    if sub is None or sub.status not in ("canceled", "expired") or sub.ended_at is None:
+        return None
+    last = db.session.scalar(select(Transition).where(
+        Transition.entity_type == "subscription", Transition.entity_id == sub.id,
+        Transition.to_state == sub.status).order_by(Transition.id.desc()).limit(1))
+    source, actor = (last.from_state, last.actor) if last else ("active", "")
+    if source == "pending":
+        why = "checkout_unpaid" if sub.status == "expired" else "checkout_canceled"
+    elif sub.status == "expired":
+        why = "payment_failed"
+    elif actor.startswith("job:"):
+        why = "auto_renew_off"
+    elif source == "trialing" and actor.startswith("customer:"):
+        why = "trial_canceled"
+    elif actor.startswith("customer:"):
+        why = "by_customer"
+    elif actor.startswith("staff:"):
+        why = "by_staff"
+    else:
+        why = "by_platform"
+    refunded = db.session.scalar(select(func.coalesce(func.sum(Invoice.amount_refunded), 0)).where(
+        Invoice.subscription_id == sub.id)) or 0
+    return Ending(at=sub.ended_at, why=why, was_trial=source == "trialing", refunded=refunded,
+                  currency=sub.currency)
 
 
 def subscriptions(customer: User) -> list[Subscription]:
@@ -97,7 +140,9 @@ def last_payment_id(invoice: Invoice) -> int:
 class CheckoutState:
     """Where a payment through the widget stands, from what the notifications have recorded so far."""
 
-    state: str  # "processing" (not heard from the provider yet), "active", "trialing", "paid", "declined", "closed"
+    # "processing" (not heard from the provider yet), "active", "trialing", "paid", "card_saved" (a card
+    # check proved the new card), "declined", "closed"
+    state: str
     subscription: Subscription
     invoice: Invoice
     decline_message: str | None = None
@@ -114,12 +159,19 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
     db.session.refresh(invoice)
     sub = db.session.get(Subscription, invoice.subscription_id)
     db.session.refresh(sub)
+    if invoice.kind == "card_check":
+        return _card_check_state(invoice, sub, after_payment_id)
     if sub.status in ("active", "trialing") and invoice.kind in ("initial", "verification"):
         return CheckoutState(sub.status, sub, invoice)
     if invoice.status == "paid":
         return CheckoutState("paid", sub, invoice)
     if invoice.status != "open" or sub.status in ("canceled", "expired"):
         return CheckoutState("closed", sub, invoice)
+    return _attempt_state(invoice, sub, after_payment_id)
+
+
+def _attempt_state(invoice: Invoice, sub: Subscription, after_payment_id: int) -> CheckoutState:
+    """Declined when the latest attempt since `after_payment_id` was declined and none succeeded; else processing."""
     newer = db.session.scalars(select(Payment).where(Payment.invoice_id == invoice.id,
                                                      Payment.id > after_payment_id)
                                .order_by(Payment.id.desc())).all()
@@ -128,6 +180,18 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
         return CheckoutState("declined", sub, invoice, reason_codes.customer_message(declined.reason_code),
                              declined.reason_code)
     return CheckoutState("processing", sub, invoice)
+
+
+def _card_check_state(invoice: Invoice, sub: Subscription, after_payment_id: int) -> CheckoutState:
+    """A card replacement is done once a payment proved the card (authorised, then voided) and settled it."""
+    proved = db.session.scalar(select(Payment.id).where(
+        Payment.invoice_id == invoice.id, Payment.id > after_payment_id, Payment.needs_review.is_(False),
+        Payment.status.in_(("authorized", "voided"))).limit(1))
+    if proved is not None:
+        return CheckoutState("card_saved", sub, invoice)
+    if invoice.status != "open" or sub.status in ("canceled", "expired"):
+        return CheckoutState("closed", sub, invoice)
+    return _attempt_state(invoice, sub, after_payment_id)
 
 
 @dataclass(frozen=True)

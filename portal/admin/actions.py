@@ -13,7 +13,7 @@ from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
-from portal.billing import cancellation, charging, grants, notifications, refunds
+from portal.billing import cancellation, charging, grants, notifications, refunds, review
 from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
@@ -287,6 +287,58 @@ def _run_webhook_replay(action: StaffAction) -> str:
     raise InvalidRequest(f"Notification #{event_id} is {status}: {event.error or 'no error recorded'}")
 
 
+# --- resolve a payment held for review -------------------------------------------------------------------------
+
+
+def review_preview(payment: Payment, resolution: str, invoice_id: int | None) -> dict:
+    """What resolving a held payment would do, checked before the job is queued."""
+    if resolution not in review.RESOLUTIONS:
+        raise InvalidRequest("Choose how to resolve it: refund, attach to an invoice, or dismiss.")
+    review.held(payment.id)
+    if resolution == "refund":
+        review.refund_check(payment)
+        return {"amount": review.refundable_now(payment)}
+    if resolution == "attach":
+        return {"invoice": review.attach_check(payment, invoice_id)}
+    return {}
+
+
+def request_review_resolution(staff: Staff, payment_id: int, resolution: str, *, note: str,
+                              invoice_id: int | None = None) -> StaffAction:
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"payment {payment_id} does not exist")
+    note = _reason(note, required=True)
+    preview = review_preview(payment, resolution, invoice_id)
+    details = {"reason": note, "review_reason": payment.review_reason, "amount": payment.amount,
+               "currency": payment.currency}
+    if resolution == "attach":
+        details["invoice_id"] = preview["invoice"].id
+    return _start(staff, f"payment.review.{resolution}", "payment", payment.id, details)
+
+
+def _run_review_refund(action: StaffAction) -> str:
+    with atomic():  # the refund and the audit row's memory of it commit together: a rerun finds it
+        row = lock(StaffAction, action.id)
+        refund_id = row.details.get("refund_id")
+        if refund_id is None:
+            refund_id = review.start_refund(int(row.target_id), note=row.details["reason"], actor=actor_of(row))
+            row.details = {**row.details, "refund_id": refund_id}
+    refunds.send_refund(refund_id)  # a stable request id: a rerun cannot refund twice
+    db.session.expire_all()
+    return review.refund_outcome(refund_id)
+
+
+def _run_review_attach(action: StaffAction) -> str:
+    return review.attach(int(action.target_id), action.details["invoice_id"], note=action.details["reason"],
+                         actor=actor_of(action), cause=cause_of(action))
+
+
+def _run_review_dismiss(action: StaffAction) -> str:
+    return review.dismiss(int(action.target_id), note=action.details["reason"], actor=actor_of(action),
+                          cause=cause_of(action))
+
+
 # --- the job ---------------------------------------------------------------------------------------------------
 
 RUNNERS = {
@@ -295,6 +347,9 @@ RUNNERS = {
     "subscription.grant_days": _run_grant,
     "subscription.retry_charge": _run_retry_charge,
     "webhook.replay": _run_webhook_replay,
+    "payment.review.refund": _run_review_refund,
+    "payment.review.attach": _run_review_attach,
+    "payment.review.dismiss": _run_review_dismiss,
 }
 # A refusal is the answer, not a passing problem: the job ends without RQ retrying it.
 REFUSALS = (BillingError, TransitionNotAllowed, ValueError, LookupError)

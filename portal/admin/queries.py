@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from portal import clock
+from portal.billing import review
 from portal.extensions import db
 from portal.models import (
     Invoice,
@@ -173,6 +174,7 @@ def dashboard(now: datetime | None = None) -> dict:
         "month_start": month_start(now),
         "revenue": revenue_per_day(30, now),
         "failed_payments_24h": failed_payments_since(now - timedelta(hours=24)),
+        "held_for_review": review.held_count(),
         "inbox": inbox_health(),
         "outbox": outbox_backlog(),
         "jobs": jobs_health(),

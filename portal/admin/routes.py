@@ -21,6 +21,7 @@ from portal import clock
 from portal.admin import actions, bp, charts, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
+from portal.billing import review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
@@ -391,6 +392,33 @@ def action_status(action_id):
     return _action_status_response(get_or_404(StaffAction, action_id))
 
 
+# --- review queue -----------------------------------------------------------------------------------------------
+
+
+def _review_page(status=200, **context):
+    held = review.held_payments()
+    actors = [r.requested_by for p in held for r in p.refunds]
+    return make_response(render_template("admin/review.html", held=held, resolved=review.recently_resolved(),
+                                         names=queries.actor_names(actors), **context), status)
+
+
+@bp.get("/review")
+def review_queue():
+    return _review_page()
+
+
+@bp.post("/review/<int:payment_id>/<resolution>")
+def resolve_review(payment_id, resolution):
+    payment = get_or_404(Payment, payment_id)
+    raw_invoice = (request.form.get("invoice_id") or "").strip().lstrip("#")
+    invoice_id = int(raw_invoice) if raw_invoice.isdigit() and len(raw_invoice) < 19 else None
+    try:
+        return _started(actions.request_review_resolution(staff(), payment.id, resolution,
+                                                          note=request.form.get("note", ""), invoice_id=invoice_id))
+    except BillingError as exc:
+        return _review_page(exc.status, error=exc.message, error_payment_id=payment.id)
+
+
 # --- webhook inbox ----------------------------------------------------------------------------------------------
 
 
@@ -404,8 +432,14 @@ def webhooks():
                             kinds=WEBHOOK_KINDS, statuses=WEBHOOK_STATUSES, args=request.args)
 
 
+# What the notification page shows of a body: enough to recognise one, never megabytes.
+SHOWN_FIELDS = 100
+SHOWN_VALUE_CHARS = 300
+
+
 def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
-    """The notification's fields as stored, secrets masked (the card number is masked by the provider already)."""
+    """The notification's fields as stored, secrets masked (the card number is masked by the provider
+    already), bounded: at most SHOWN_FIELDS fields of at most SHOWN_VALUE_CHARS characters each."""
     import json
     from urllib.parse import parse_qsl
 
@@ -417,9 +451,17 @@ def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
                      json.loads(text).items()]
         else:
             pairs = parse_qsl(text, keep_blank_values=True)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return [("(body)", "unreadable; not shown")]
-    return [(k, "••• (hidden)" if k.lower().replace("_", "") in SECRET_FIELDS and v else v) for k, v in pairs]
+    shown = [(_shorten(k), "••• (hidden)" if k.lower().replace("_", "") in SECRET_FIELDS and v else _shorten(v))
+             for k, v in pairs[:SHOWN_FIELDS]]
+    if len(pairs) > SHOWN_FIELDS:
+        shown.append(("…", f"{len(pairs) - SHOWN_FIELDS} more fields not shown"))
+    return shown
+
+
+def _shorten(value: str) -> str:
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + f"… ({len(value)} characters)"
 
 
 @bp.get("/webhooks/<int:event_id>")

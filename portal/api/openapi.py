@@ -201,6 +201,7 @@ SCHEMAS = {
         "additionalProperties": False,
     },
     "RepayRequest": {"type": "object", "properties": {}, "additionalProperties": False},
+    "CardCheckRequest": {"type": "object", "properties": {}, "additionalProperties": False},
     "CancelAccepted": {
         "type": "object",
         "required": ["subscription", "when", "refund_amount", "currency"],
@@ -311,6 +312,16 @@ _CANCEL = {
     "responses": {"202": _json("CancelAccepted", "Accepted; the cancellation runs in a job", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
 }
+_CARD = {
+    "summary": "Replace the card a live subscription renews with: a card check to open in the widget",
+    "description": "Returns the subscription's open `card_check` invoice (reused for 24 hours) and the widget "
+                   "parameters: the widget authorises a small amount on the new card, which is voided at once, "
+                   "never captured. Once the provider's notification is applied the new card is the renewal "
+                   "card. A subscription that is not trialing, active or past due gets 409.",
+    "requestBody": _post_body("CardCheckRequest", False),
+    "responses": {"201": _json("PayResponse", "The card check", _REPLAYED),
+                  **_errors(400, 401, 404, 409, 415, 422)},
+}
 _REPAY = {
     "summary": "Charge the saved card for a past-due subscription's open invoice",
     "description": "Accepted for a background job, which charges the card; the subscription becomes active when "
@@ -360,6 +371,8 @@ DOCUMENT = {
             "cancelSubscription", _CANCEL, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repaySubscription", _REPAY, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/card": {"post": _operation(
+            "replaceSubscriptionCard", _CARD, ("SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions": {"get": {
             "operationId": "listCustomerSubscriptions",
             "summary": "A customer's subscriptions, newest first",
@@ -372,6 +385,8 @@ DOCUMENT = {
             "cancelCustomerSubscription", _CANCEL, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/repay": {"post": _operation(
             "repayCustomerSubscription", _REPAY, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/card": {"post": _operation(
+            "replaceCustomerSubscriptionCard", _CARD, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/entitlement": {"get": {
             "operationId": "getEntitlement",
             "summary": "May the customer watch now, on which plan, until when",

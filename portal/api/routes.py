@@ -10,6 +10,7 @@ from portal.api.bodies import json_body
 from portal.api.idempotency import idempotent
 from portal.api.openapi import DOCUMENT, ENTITLEMENT_MAX_AGE
 from portal.billing import cancellation
+from portal.billing.cards import start_card_replacement
 from portal.billing.charging import request_repay
 from portal.billing.checkout import start_checkout, widget_parameters
 from portal.billing.customers import upsert_customer
@@ -72,13 +73,18 @@ def pay():
     person = body["customer"]
     customer = upsert_customer(person["external_id"], person["email"], person.get("name"))
     sub, invoice = start_checkout(customer, body["plan"])
-    widget = widget_parameters(invoice)
+    return _widget_answer(sub, invoice), 201
+
+
+def _widget_answer(sub: Subscription, invoice: Invoice) -> dict:
+    """What a platform page needs to open the provider's widget on an invoice (PayResponse)."""
+    widget = widget_parameters(invoice)  # first: it marks when the checkout started
     return {
         "subscription": rep.subscription(sub),
         "invoice": rep.invoice(invoice),
         "widget": widget,
         "widget_script_url": get_provider().widget_script_url,
-    }, 201
+    }
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
@@ -129,6 +135,15 @@ def cancel_subscription(subscription_id, external_id=None):
     cancellation.request_cancel(sub.id, when, actor=_actor(), cause=_cause())
     return {"subscription": rep.subscription(sub), "when": when, "refund_amount": refund,
             "currency": sub.currency}, 202
+
+
+@bp.post("/subscriptions/<int:subscription_id>/card")
+@bp.post("/customers/<external_id>/subscriptions/<int:subscription_id>/card")
+@idempotent
+def replace_subscription_card(subscription_id, external_id=None):
+    json_body("CardCheckRequest", required=False)
+    sub = _subscription(subscription_id, external_id)
+    return _widget_answer(sub, start_card_replacement(sub)), 201
 
 
 @bp.post("/subscriptions/<int:subscription_id>/repay")

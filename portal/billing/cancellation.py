@@ -90,7 +90,8 @@ def cancel_locked(sub: Subscription, when: str, *, actor: str, cause: str, refun
     for open_invoice in db.session.scalars(select(Invoice).where(
             Invoice.subscription_id == sub.id, Invoice.status == "open")).all():
         fire(lock(Invoice, open_invoice.id), "void_invoice", actor=actor, cause=cause)
-    payment = next((p for p in invoice.payments if p.status == "completed"), None) if amount > 0 else None
+    paid_by = [p for p in invoice.payments if p.status == "completed" and p.settles_invoice] if amount > 0 else []
+    payment = paid_by[0] if paid_by else None
     if payment is None:
         return []
     return [request_refund(payment, amount, reason="canceled now: unused days", requested_by=actor).id]

@@ -5,14 +5,18 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import NotAllowed, NotFound
+from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay
 from portal.extensions import db
-from portal.machines import lock
-from portal.models import Invoice, Plan, Subscription, User
+from portal.machines import atomic, fire, lock
+from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
+from portal.models.invoice import CARD_CHECK_KINDS, CHECKOUT_KINDS
 from portal.money import format_money
 from portal.providers import WidgetRequest, get_provider
 
 CHECKOUT_LIFETIME = timedelta(hours=24)
+# How long an accepted Check holds the invoice for its transaction when neither its Pay nor its Fail comes
+# (a payment abandoned on the 3-D Secure page): after that another payment may try.
+RESERVATION_LIFETIME = timedelta(minutes=5)
 # The small authorisation that proves a card before a trial; voided right after, never captured.
 VERIFICATION_AMOUNT = 100
 
@@ -33,7 +37,8 @@ def account_id(customer: User) -> str:
 
 def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoice]:
     """The customer's pending subscription to this plan with its open invoice, created once and
-    reused while the checkout lives. A customer with a live subscription cannot buy a second one."""
+    reused while the checkout lives. A customer with a live subscription cannot buy a second one, and
+    has one checkout at a time: choosing another plan closes the checkout of the first."""
     # Two checkouts of one customer at once (double click, a retried API call) queue up here.
     lock(User, customer.id)
     plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
@@ -47,27 +52,54 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
         raise NotAllowed(f"customer already has subscription {live.id} ({live.status}); cancel it or change plan")
 
     now = clock.now()
-    pending = db.session.scalar(
-        select(Subscription).where(Subscription.customer_id == customer.id, Subscription.plan_id == plan.id,
-                                   Subscription.status == "pending",
-                                   Subscription.created_at > now - CHECKOUT_LIFETIME)
-        .order_by(Subscription.id.desc()).limit(1)
-    )
-    if pending is not None:
-        invoice = open_checkout_invoice(pending)
-        if invoice is not None:
-            return pending, invoice
+    pending = db.session.scalars(
+        select(Subscription).where(Subscription.customer_id == customer.id, Subscription.status == "pending")
+        .order_by(Subscription.id.desc())
+    ).all()
+    for other in pending:
+        if other.plan_id == plan.id and other.created_at > now - CHECKOUT_LIFETIME:
+            invoice = open_checkout_invoice(other)
+            if invoice is not None:
+                return other, invoice
+    for other in pending:
+        paying = open_checkout_invoice(other)
+        if paying is not None and another_payment_under_way(lock(Invoice, paying.id), None):
+            raise PaymentUnderWay(f"the payment for checkout {other.id} ({other.plan.code}) is being confirmed")
+    for other in pending:
+        close_checkout(lock(Subscription, other.id), "cancel", actor=f"customer:{customer.id}",
+                       cause=f"replaced by a checkout of {plan.code}")
 
     sub = Subscription(customer=customer, plan=plan, status="pending", amount=plan.amount,
                        currency=plan.currency, created_at=now)
     db.session.add(sub)
     db.session.flush()
-    kind, amount = ("verification", VERIFICATION_AMOUNT) if plan.trial_days else ("initial", plan.amount)
+    kind, amount = ("verification", VERIFICATION_AMOUNT) if trial_available(customer, plan) else (
+        "initial", plan.amount)
     invoice = Invoice(subscription=sub, customer_id=customer.id, kind=kind, status="open", amount=amount,
                       currency=plan.currency, description=_description(plan), created_at=now)
     db.session.add(invoice)
     db.session.flush()
     return sub, invoice
+
+
+def trial_available(customer: User | None, plan: Plan) -> bool:
+    """A plan's free trial is offered once per customer: whoever has had a trial of any plan (ended,
+    cancelled or converted) pays from the first day."""
+    if not plan.trial_days:
+        return False
+    if customer is None:
+        return True
+    return db.session.scalar(select(Subscription.id).where(
+        Subscription.customer_id == customer.id, Subscription.trial_end.is_not(None)).limit(1)) is None
+
+
+def close_checkout(sub: Subscription, event: str, *, actor: str, cause: str) -> None:
+    """A pending subscription that will not be paid: its open invoices are voided, then it ends
+    (`cancel` when the customer replaced it, `expire` when nobody paid in time). `sub` is locked."""
+    for invoice in db.session.scalars(select(Invoice).where(
+            Invoice.subscription_id == sub.id, Invoice.status == "open")):
+        fire(lock(Invoice, invoice.id), "void_invoice", actor=actor, cause=cause)
+    fire(sub, event, actor=actor, cause=cause)
 
 
 def open_checkout_invoice(sub: Subscription) -> Invoice | None:
@@ -85,7 +117,7 @@ def _description(plan: Plan) -> str:
 
 def widget_scheme(invoice: Invoice) -> str:
     """'auth' for a card verification (voided later), 'charge' for a payment."""
-    return "auth" if invoice.kind == "verification" else "charge"
+    return "auth" if invoice.kind in CARD_CHECK_KINDS else "charge"
 
 
 def widget_parameters(invoice: Invoice) -> dict:
@@ -104,11 +136,26 @@ def widget_parameters(invoice: Invoice) -> dict:
 
 
 def check_payment(notification) -> int:
-    """The provider's Check: may this payment go ahead? Answered from the invoice alone."""
-    try:
-        invoice = db.session.get(Invoice, int(notification.invoice_id or ""))
-    except ValueError:
-        invoice = None
+    """The provider's Check: may this payment go ahead? Answered from the invoice, and from what we know of
+    other payments for it: while one is being applied (its Pay in the inbox, or the transaction this Check
+    let through still under way) a second is refused, so one invoice is charged once. An accepted Check
+    reserves the invoice for its transaction, committed before the answer."""
+    from portal.billing.payments import invoice_number
+
+    number = invoice_number(notification)
+    if number is None:
+        return CheckCode.UNKNOWN_INVOICE
+    with atomic():
+        # Two Checks for one invoice at the same moment queue here: the second sees the first's reservation.
+        invoice = lock(Invoice, number, missing_ok=True)
+        code = _check_code(invoice, notification)
+        if code == CheckCode.ACCEPT:
+            invoice.reserved_transaction_id = _transaction_key(notification)
+            invoice.reserved_at = clock.now()
+    return code
+
+
+def _check_code(invoice: Invoice | None, notification) -> int:
     if invoice is None:
         return CheckCode.UNKNOWN_INVOICE
     if notification.account_id != account_id(invoice.customer):
@@ -118,7 +165,37 @@ def check_payment(notification) -> int:
     sub = invoice.subscription
     if invoice.status != "open" or sub.status in ("canceled", "expired"):
         return CheckCode.NOT_PAYABLE
-    if invoice.kind in ("initial", "verification") and invoice.created_at < clock.now() - CHECKOUT_LIFETIME:
+    if invoice.kind in CHECKOUT_KINDS and invoice.created_at < clock.now() - CHECKOUT_LIFETIME:
         return CheckCode.EXPIRED
+    if another_payment_under_way(invoice, _transaction_key(notification)):
+        return CheckCode.NOT_PAYABLE
     return CheckCode.ACCEPT
 
+
+def _transaction_key(notification) -> str | None:
+    transaction_id = notification.transaction_id
+    return str(transaction_id)[:64] if transaction_id is not None else None
+
+
+def another_payment_under_way(invoice: Invoice, transaction_id: str | None) -> bool:
+    """Whether a payment other than `transaction_id` may be paying this open invoice right now: its Pay or
+    Confirm is stored but not applied yet, or a Check let it through moments ago and neither its Fail nor
+    its payment has come back since (a declined or held payment frees the invoice for another try)."""
+    provider = get_provider().name
+    waiting = db.session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.provider == provider, WebhookEvent.invoice_id == str(invoice.id),
+        WebhookEvent.kind.in_(("pay", "confirm")), WebhookEvent.status == "received",
+        WebhookEvent.transaction_id.is_distinct_from(transaction_id)).limit(1))
+    if waiting is not None:
+        return True
+    reserved = invoice.reserved_transaction_id
+    if reserved is None or reserved == transaction_id or invoice.reserved_at < clock.now() - RESERVATION_LIFETIME:
+        return False
+    failed = db.session.scalar(select(WebhookEvent.id).where(
+        WebhookEvent.provider == provider, WebhookEvent.kind == "fail", WebhookEvent.transaction_id == reserved,
+        WebhookEvent.status != "rejected").limit(1))
+    if failed is not None:
+        return False
+    recorded = db.session.scalar(select(Payment).where(
+        Payment.provider == provider, Payment.provider_transaction_id == reserved))
+    return recorded is None or recorded.settles_invoice and recorded.status != "declined"

@@ -19,6 +19,10 @@ class NotAllowed(BillingError):
     status = 409
 
 
+class PaymentUnderWay(NotAllowed):
+    """A checkout cannot be replaced while the provider may be charging it."""
+
+
 class InvalidRequest(BillingError):
     status = 422
 

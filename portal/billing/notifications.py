@@ -1,9 +1,11 @@
 """Provider notifications: verified on the raw body, stored once in the inbox, processed by a job."""
+import hashlib
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import LargeBinary, bindparam, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from portal import clock
 from portal.billing import payments, refunds
@@ -12,6 +14,7 @@ from portal.billing.errors import NotYetKnown
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Payment, WebhookEvent
+from portal.models.types import seal
 from portal.providers import NOTIFICATION_KINDS, InvalidNotification, get_provider
 from portal.queue import enqueue
 from portal.statements import AutocommitStatement
@@ -19,14 +22,25 @@ from portal.statements import AutocommitStatement
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "workers.notifications.process_notification"
+# Tries of a notification that keeps failing (its job's retries and the sweeper's rounds together)
+# before it is marked failed for staff: out of order for more than about half an hour is no longer order.
+MAX_ATTEMPTS = 12
+# A real notification is a few KiB: larger posts are refused unread (413).
+MAX_NOTIFICATION_BYTES = 64 * 1024
+# What is kept of a refused post, for staff to recognise it.
+REJECTED_BODY_PREFIX = 2 * 1024
+# Errors that the same notification will raise on every try.
+NEVER_APPLIES = (InvalidNotification, ValueError, DataError)
 
 
 # The inbox row of a notification received: one statement, its own transaction.
 _STORE = AutocommitStatement(
     insert(WebhookEvent.__table__)
-    .values(status="received", attempts=0,
-            **{name: bindparam(name) for name in ("provider", "kind", "transaction_id", "invoice_id",
-                                                  "content_type", "body", "remote_addr", "received_at")})
+    .values(attempts=0,
+            # The hot path compiles this once and skips SQLAlchemy's type processing: the body comes sealed.
+            body=bindparam("body", type_=LargeBinary),
+            **{name: bindparam(name) for name in ("provider", "kind", "transaction_id", "invoice_id", "status",
+                                                  "error", "content_type", "remote_addr", "received_at")})
     .returning(WebhookEvent.id)
 )
 
@@ -39,9 +53,7 @@ class Answer:
 
 def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remote_addr: str | None) -> Answer:
     """Everything the webhook endpoint does. The answer {"code": 0} is given only once the
-    notification is safely stored (or was stored before)."""
-    from portal.billing import inbox
-
+    notification is safely stored under its own key (or was stored before)."""
     provider = get_provider()
     if kind not in NOTIFICATION_KINDS:
         return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
@@ -51,25 +63,41 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
     try:
         notification = provider.parse_notification(kind, raw_body, content_type)
     except InvalidNotification as exc:
-        _reject(provider.name, kind, raw_body, content_type, remote_addr, f"unreadable: {exc}")
-        return Answer(400, {"code": 13, "message": f"unreadable notification: {exc}"})
+        if exc.transaction_id is None or kind == "check":
+            _reject(provider.name, kind, raw_body, content_type, remote_addr, "unreadable", str(exc))
+            return Answer(400, {"code": 13, "message": f"unreadable notification: {exc}"})
+        # Signed and keyed, but not something we can apply: kept under its own key, failed with the
+        # reason, for staff to see and replay after a fix. Refused, the provider would retry it for days.
+        return _store(provider.name, kind, exc.transaction_id, None, raw_body, content_type, remote_addr,
+                      failure=f"InvalidNotification: {exc}")
     if kind == "check":
         return Answer(200, {"code": check_payment(notification)})
     if not notification.transaction_id and kind != "recurrent":
         _reject(provider.name, kind, raw_body, content_type, remote_addr, "TransactionId missing")
         return Answer(400, {"code": 13, "message": "TransactionId is required"})
+    return _store(provider.name, kind, notification.transaction_id or notification.raw.get("Id"),
+                  notification.invoice_id, raw_body, content_type, remote_addr)
 
-    # The lookup columns are bounded; what the customer's browser typed into the widget (InvoiceId) can be
-    # anything, and must never cost us the notification. The raw body keeps every byte.
-    transaction_id = notification.transaction_id or notification.raw.get("Id")
+
+def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, remote_addr, failure=None) -> Answer:
+    """The inbox row under the notification's own key (validated whole by the parser, never cut), then
+    the job that applies it. A repeat of a stored notification is already ours: {"code": 0} again."""
+    from portal.billing import inbox
+
     try:
         (event_id,) = _STORE.first(
-            provider=provider.name, kind=kind, transaction_id=_bounded(transaction_id),
-            invoice_id=_bounded(notification.invoice_id), content_type=_bounded(content_type, 128), body=raw_body,
-            remote_addr=_bounded(remote_addr), received_at=clock.now())
-    except IntegrityError:
-        return Answer(200, {"code": 0})  # a repeat of a stored notification: already ours, nothing to do
-    if kind in inbox.BATCHED_KINDS:
+            provider=provider, kind=kind, transaction_id=transaction_id,
+            # A lookup column only: what the customer's browser put into the widget can be anything.
+            invoice_id=_bounded(invoice_id), status="failed" if failure else "received", error=failure,
+            content_type=_bounded(content_type, 128), body=seal(raw_body), remote_addr=_bounded(remote_addr),
+            received_at=clock.now())
+    except IntegrityError as exc:
+        if not _is_duplicate(exc):
+            raise  # not a repeat: the notification is not stored, so it must not be acknowledged
+        return Answer(200, {"code": 0})
+    if failure:
+        log.warning("stored %s notification #%s as failed: %s", kind, event_id, failure)
+    elif kind in inbox.BATCHED_KINDS:
         inbox.request_drain()
     else:
         # A new row has no job yet, so no job id to look up first; the job itself skips processed rows.
@@ -77,21 +105,57 @@ def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remot
     return Answer(200, {"code": 0})
 
 
+def _is_duplicate(exc: IntegrityError) -> bool:
+    """Whether the INSERT failed on the inbox's unique key (a repeat), not on some other constraint."""
+    return getattr(exc.orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(exc.orig)
+
+
 def _bounded(value, length=64):
-    return value[:length] if isinstance(value, str) else value
+    # Headers and the widget's fields, for display and lookups: cut to their columns, NULs dropped.
+    return value.replace("\x00", "")[:length] if isinstance(value, str) else value
 
 
-def _reject(provider, kind, raw_body, content_type, remote_addr, why):
-    db.session.add(WebhookEvent(provider=provider, kind=kind, status="rejected", rejection=why,
-                                content_type=_bounded(content_type, 128), body=raw_body,
-                                remote_addr=_bounded(remote_addr), received_at=clock.now()))
+def refuse_oversized(kind: str, length: int | None, content_type: str | None, remote_addr: str | None) -> Answer:
+    """A notification larger than any real one (a real one is a few KiB): refused before its body is
+    read, so only its declared length is recorded."""
+    provider = get_provider()
+    if kind not in NOTIFICATION_KINDS:
+        return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
+    _reject(provider.name, kind, b"", content_type, remote_addr, "too large",
+            f"{length if length is not None else 'more than'} bytes; at most {MAX_NOTIFICATION_BYTES} are read",
+            length=length)
+    return Answer(413, {"code": 13, "message": f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes"})
+
+
+def _reject(provider, kind, raw_body, content_type, remote_addr, why, detail=None, *, length=None):
+    """Record a refused post boundedly: its first REJECTED_BODY_PREFIX bytes, length and SHA-256, the
+    address and reason. Refusals from one address for one reason within a minute share one counted row,
+    so a flood of them cannot grow the database without bound."""
+    now = clock.now()
+    values = dict(provider=provider, kind=kind, status="rejected", rejection=why, error=_bounded(detail, 500),
+                  content_type=_bounded(content_type, 128), body=raw_body[:REJECTED_BODY_PREFIX],
+                  body_length=len(raw_body) if length is None else length,
+                  body_sha256=hashlib.sha256(raw_body).hexdigest() if raw_body else None,
+                  remote_addr=_bounded(remote_addr) or "unknown", received_at=now, attempts=0,
+                  rejected_count=1, rejection_window=now.replace(second=0, microsecond=0))
+    table = WebhookEvent.__table__
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values)
+    db.session.execute(statement.on_conflict_do_update(
+        index_elements=["provider", "kind", "remote_addr", "rejection", "rejection_window"],
+        index_where=text("status = 'rejected'"),
+        set_={"rejected_count": table.c.rejected_count + 1, "received_at": now,
+              **{name: statement.excluded[name] for name in ("error", "content_type", "body", "body_length",
+                                                              "body_sha256")}}))
     db.session.commit()
     log.warning("rejected %s notification from %s: %s", kind, remote_addr, why)
 
 
 def process(event_id: int) -> None:
     """Job body: apply a stored notification once. A notification about something we have not recorded
-    yet (out of order) stays 'received' with the reason, and is raised so the job is retried."""
+    yet (out of order) stays 'received' with the reason, and is raised so the job is retried, up to
+    MAX_ATTEMPTS times in all; one that can never apply (unreadable, values no column can hold) is
+    marked failed at once. A failed one waits for staff (shown in the inbox, replayable after a fix)."""
     try:
         with atomic():
             event = lock(WebhookEvent, event_id)
@@ -102,12 +166,23 @@ def process(event_id: int) -> None:
         with atomic():
             event = lock(WebhookEvent, event_id)
             event.attempts += 1
-            event.error = f"{type(exc).__name__}: {exc}"[:2000]
-            if isinstance(exc, InvalidNotification):
+            event.error = describe_error(exc)
+            gave_up = isinstance(exc, NEVER_APPLIES) or event.attempts >= MAX_ATTEMPTS
+            if gave_up:
                 event.status = "failed"
-        if isinstance(exc, InvalidNotification):
+        if gave_up:
+            log.warning("notification %s failed for good after %s attempts: %s", event_id, event.attempts,
+                        event.error)
             return
         raise
+
+
+def describe_error(exc: Exception) -> str:
+    """The error as kept on the row and shown to staff: SQL parameters left out (a notification's
+    values include the card token), bounded."""
+    if isinstance(exc, StatementError) and exc.orig is not None:
+        return f"{type(exc).__name__}: {type(exc.orig).__name__}: {exc.orig}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def apply_stored(event: WebhookEvent, notification) -> None:

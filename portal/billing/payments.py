@@ -12,6 +12,7 @@ from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, held, hold, lock, lock_all, reserve_ids, reserved_id
 from portal.models import Invoice, Payment, PaymentMethod, Plan, Subscription, User
+from portal.models.invoice import CARD_CHECK_KINDS
 from portal.models.types import token_fingerprint
 from portal.providers import get_provider
 from portal.queue import enqueue_after_commit
@@ -19,6 +20,8 @@ from portal.queue import enqueue_after_commit
 log = logging.getLogger(__name__)
 
 SUCCESS_STATUSES = {"completed": "complete", "authorized": "authorize"}
+# Who asks for the refund of an invoice's second charge.
+DUPLICATE_ACTOR = "job:duplicate-charge"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,13 @@ class Outcome:
 
 
 def invoice_number(facts) -> int | None:
-    try:
-        number = int(facts.invoice_id or "")
-    except ValueError:
+    """The invoice a transaction names, when it can be one of ours: ASCII digits within the id column's
+    32-bit range (int() would also take " 41", "4_1" and other scripts' digits)."""
+    text = facts.invoice_id or ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         return None
-    return number if 0 < number < 2**63 else None
+    number = int(text)
+    return number if 0 < number < 2**31 else None
 
 
 def _invoice_for(facts) -> Invoice | None:
@@ -109,30 +114,82 @@ def record_success(facts, *, actor: str, cause: str) -> Outcome:
 
     if not new:
         if payment.status == "authorized" and status == "completed":
-            fire(payment, "confirm", actor=actor, cause=cause)
-            _settle_invoice(payment, invoice, facts, actor=actor, cause=cause)
+            _record(payment, invoice, facts, "confirm", actor=actor, cause=cause)
         return Outcome(payment, False)
-
-    fire(payment, event, actor=actor, cause=cause)
-    if invoice is None:
-        payment.needs_review = True
-        log.warning("payment %s names no invoice of ours (%r): flagged for staff", payment.id, facts.invoice_id)
-        return Outcome(payment, True)
-    _settle_invoice(payment, invoice, facts, actor=actor, cause=cause)
+    _record(payment, invoice, facts, event, actor=actor, cause=cause)
     return Outcome(payment, True)
 
 
-def _settle_invoice(payment: Payment, invoice: Invoice, facts, *, actor, cause):
-    sub = lock(Subscription, invoice.subscription_id)
-    if invoice.status != "open" or payment.amount != invoice.amount or sub.status in ("canceled", "expired"):
-        # Paid twice (another transaction got there first), paid after the checkout expired or the
-        # subscription ended, or for another amount: the money is real, so it is recorded and put in front of staff.
-        payment.needs_review = True
-        log.warning("payment %s for invoice %s (%s) needs review", payment.id, invoice.id, invoice.status)
+@dataclass(frozen=True)
+class Mismatch:
+    """Why a payment cannot settle the invoice it names."""
+    reason: str
+    # The customer paid an invoice that another of their payments had paid: money to give back at once.
+    paid_twice: bool = False
+    # The payer is not the invoice's customer: the payment is not theirs to see, nor the card theirs to keep.
+    stranger: bool = False
+
+
+def settlement_mismatch(payment: Payment, invoice: Invoice | None, sub: Subscription | None, facts) -> Mismatch | None:
+    """A notification settles only what we billed: amount, currency, invoice and customer must all match."""
+    from portal.billing.checkout import account_id
+
+    if invoice is None:
+        return Mismatch(f"names no invoice of ours (InvoiceId {str(facts.invoice_id)[:64]!r})")
+    expected = account_id(invoice.customer)
+    if facts.account_id != expected:
+        return Mismatch(f"paid by account {str(facts.account_id)[:64]!r}, but invoice {invoice.id} is billed to "
+                        f"{expected!r}", stranger=True)
+    if payment.currency != invoice.currency:
+        return Mismatch(f"paid in {payment.currency}, but invoice {invoice.id} is billed in {invoice.currency}")
+    if payment.amount != invoice.amount:
+        return Mismatch(f"paid {payment.amount} minor units, but invoice {invoice.id} is for {invoice.amount}")
+    if invoice.status in ("paid", "refunded"):
+        return Mismatch(f"invoice {invoice.id} was already paid by another transaction", paid_twice=True)
+    if invoice.status != "open":
+        return Mismatch(f"invoice {invoice.id} is {invoice.status}")
+    if sub.status in ("canceled", "expired"):
+        return Mismatch(f"subscription {sub.id} is {sub.status}")
+    return None
+
+
+def _record(payment: Payment, invoice: Invoice | None, facts, event: str, *, actor, cause):
+    """Run the payment's success event; it settles the invoice, or it is held for staff with the reason
+    (before the event, so a held payment announces no payment.succeeded) and the invoice stays open."""
+    sub = lock(Subscription, invoice.subscription_id) if invoice is not None else None
+    mismatch = settlement_mismatch(payment, invoice, sub, facts)
+    if mismatch is not None and not payment.needs_review and payment.review_resolution is None:
+        fire(payment, "hold_for_review", actor=actor, cause=cause, reason=mismatch.reason,
+             stranger=mismatch.stranger)
+    fire(payment, event, actor=actor, cause=cause)
+    if not payment.settles_invoice:
+        log.warning("payment %s needs review: %s", payment.id, payment.review_reason)
+        if mismatch is not None and mismatch.paid_twice and payment.status == "completed":
+            _refund_paid_twice(payment, cause=cause)
         return
-    _save_card(sub, facts)
-    if invoice.kind == "verification":
-        if payment.status == "authorized" and sub.status == "pending":
+    settle_invoice(payment, invoice, sub, facts, actor=actor, cause=cause)
+
+
+def _refund_paid_twice(payment: Payment, *, cause: str) -> None:
+    """The second charge of one invoice goes back to the card through the provider, in a job after commit."""
+    from portal.billing import refunds
+
+    refund = refunds.request_refund(payment, payment.amount - payment.amount_refunded, requested_by=DUPLICATE_ACTOR,
+                                    reason=f"charged twice: {payment.review_reason}")
+    enqueue_after_commit(db.session(), "workers.payments.send_refund", refund.id, job_id=f"refund-{refund.id}")
+
+
+def settle_invoice(payment: Payment, invoice: Invoice, sub: Subscription, facts, *, actor, cause):
+    """What a matching payment does: the card is saved (if the transaction carries one), the invoice paid and the
+    subscription started or extended. `facts` is None for a payment staff attach from the review queue."""
+    if invoice.kind == "card_check" and facts is not None and facts.token:
+        from portal.billing.cards import replace_card
+
+        replace_card(sub, _card_for(sub, facts), actor=actor, cause=cause)
+    elif facts is not None:
+        _save_card(sub, facts)
+    if invoice.kind in CARD_CHECK_KINDS:
+        if invoice.kind == "verification" and payment.status == "authorized" and sub.status == "pending":
             start = clock.now()
             fire(sub, "start_trial", actor=actor, cause=cause, period_start=start,
                  period_end=start + timedelta(days=sub.plan.trial_days))
@@ -168,8 +225,12 @@ def _extend_subscription(sub: Subscription, invoice: Invoice, *, actor, cause):
 
 
 def _save_card(sub: Subscription, facts):
-    if not facts.token:
-        return
+    if facts.token:
+        sub.payment_method = _card_for(sub, facts)
+
+
+def _card_for(sub: Subscription, facts) -> PaymentMethod:
+    """The customer's saved card for this transaction's token, recorded on first sight."""
     provider = get_provider().name
     key = card_key(sub.customer_id, provider, facts.token)
     card = held(key, default=key)
@@ -183,7 +244,7 @@ def _save_card(sub: Subscription, facts):
                                        card_type=facts.card_type, card_exp=facts.card_exp)
         db.session.add(card)
         hold(key, card)
-    sub.payment_method = card
+    return card
 
 
 def card_key(customer_id: int, provider: str, token: str) -> tuple:

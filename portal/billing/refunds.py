@@ -29,6 +29,11 @@ def apply_succeeded_refund(refund: Refund, provider_refund_id: str, *, actor: st
     payment = lock(Payment, refund.payment_id)
     fire(refund, "succeed", actor=actor, cause=cause, provider_refund_id=str(provider_refund_id))
     fire(payment, "record_refund", actor=actor, cause=cause, amount=refund.amount)
+    if not payment.settles_invoice:
+        # A held payment paid no invoice, so giving it back takes nothing from one; in full, it closes the review.
+        if payment.needs_review and payment.amount_refunded == payment.amount:
+            fire(payment, "refund_held", actor=actor, cause=cause, note=f"{refund.reason} (refund #{refund.id})")
+        return
     if payment.invoice_id is None:
         return
     invoice = lock(Invoice, payment.invoice_id)
@@ -45,6 +50,19 @@ def apply_succeeded_refund(refund: Refund, provider_refund_id: str, *, actor: st
     if invoice.status == "refunded" and sub.status in ("active", "trialing", "past_due") \
             and invoice.period_end == sub.current_period_end:
         fire(sub, "cancel", actor=actor, cause=f"{cause}; the current period was refunded in full")
+
+
+def refund_mismatch(payment: Payment, notification) -> str | None:
+    """Why a provider's refund cannot be booked on this payment: its currency, or more than is refundable."""
+    currency = notification.currency
+    if currency and currency != payment.currency:
+        return f"refunded in {currency[:3]}, but the payment was in {payment.currency}"
+    amount, left = notification.amount_minor, payment.amount - payment.amount_refunded
+    if payment.status != "completed":
+        return f"the payment is {payment.status}, nothing to refund"
+    if amount is None or amount <= 0 or amount > left:
+        return f"refund of {amount} minor units, but {left} of the payment is refundable"
+    return None
 
 
 def send_refund(refund_id: int) -> None:
@@ -77,6 +95,15 @@ def record_provider_refund(notification, *, actor: str, cause: str) -> None:
     refund = db.session.scalar(select(Refund).where(
         Refund.provider == provider, Refund.provider_refund_id == str(notification.transaction_id)))
     if refund is not None:
+        return
+    mismatch = refund_mismatch(payment, notification)
+    if mismatch is not None:
+        # Money went back at the provider in a way we cannot book (another currency, more than was paid):
+        # nothing is applied as if it were ours; the payment goes in front of staff with what happened.
+        if payment.status not in ("pending", "authorized", "completed"):
+            raise ValueError(f"refund {notification.transaction_id}: {mismatch}")
+        fire(payment, "hold_for_review", actor=actor, cause=cause,
+             reason=f"refund {str(notification.transaction_id)[:64]} at the provider not applied: {mismatch}")
         return
     refund = db.session.scalar(select(Refund).where(
         Refund.payment_id == payment.id, Refund.status == "pending", Refund.amount == notification.amount_minor,

@@ -10,11 +10,12 @@ from sqlalchemy.exc import IntegrityError
 
 from portal import clock
 from portal.billing import dunning
-from portal.billing.checkout import CHECKOUT_LIFETIME
-from portal.billing.periods import add_interval
+from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
+from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
+from portal.models.invoice import CHECKOUT_KINDS
 from portal.queue import enqueue, enqueue_each
 
 RECONCILE_AFTER = timedelta(minutes=15)
@@ -106,7 +107,8 @@ def _renewal_invoice(sub: Subscription) -> Invoice:
     start = sub.current_period_end
     invoice = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="renewal", status="open",
                       amount=sub.amount, currency=sub.currency, period_start=start,
-                      period_end=add_interval(start, sub.plan.interval_unit, sub.plan.interval_count),
+                      period_end=anchored_period_end(sub.billing_anchor, start, sub.plan.interval_unit,
+                                                     sub.plan.interval_count),
                       description=f"Renewal of {sub.plan.name}", next_attempt_at=start)
     db.session.add(invoice)
     return invoice
@@ -145,21 +147,24 @@ def checkouts_expired(now=None) -> int:
     for sub_id in stale:
         with atomic():
             sub = lock(Subscription, sub_id)
-            if sub.status != "pending":
-                continue
-            for invoice in db.session.scalars(select(Invoice).where(
-                    Invoice.subscription_id == sub_id, Invoice.status == "open")):
-                fire(lock(Invoice, invoice.id), "void_invoice", actor="job:checkout-expiry",
-                     cause="checkout not paid within 24 hours")
-            fire(sub, "expire", actor="job:checkout-expiry", cause="checkout not paid within 24 hours")
-    return len(stale)
+            if sub.status == "pending":
+                close_checkout(sub, "expire", actor="job:checkout-expiry", cause="checkout not paid within 24 hours")
+    # A card replacement nobody finished: its check closes; the subscription keeps its card.
+    abandoned = db.session.scalars(select(Invoice.id).where(
+        Invoice.kind == "card_check", Invoice.status == "open", Invoice.created_at <= now - CHECKOUT_LIFETIME)).all()
+    for invoice_id in abandoned:
+        with atomic():
+            invoice = lock(Invoice, invoice_id)
+            if invoice.status == "open":
+                fire(invoice, "void_invoice", actor="job:checkout-expiry", cause="card check not made within 24 hours")
+    return len(stale) + len(abandoned)
 
 
 def reconciliation_due(now=None) -> int:
     """Open checkout invoices older than 15 minutes: ask the provider whether they were paid."""
     now = now or clock.now()
     ids = db.session.scalars(select(Invoice.id).where(
-        Invoice.status == "open", Invoice.kind.in_(("initial", "verification")),
+        Invoice.status == "open", Invoice.kind.in_(CHECKOUT_KINDS),
         Invoice.checkout_started_at <= now - RECONCILE_AFTER,
         Invoice.created_at > now - CHECKOUT_LIFETIME)).all()
     for invoice_id in ids:

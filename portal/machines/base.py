@@ -65,6 +65,10 @@ class BillingMachine(StateChart):
         if not machine.is_terminated:
             idle.append(machine)
 
+    def announcement(self, event: str) -> str | None:
+        """The routing key of the bus event this transition announces, if any."""
+        return self.announces.get(event)
+
     @classmethod
     def diagram(cls) -> str:
         return f"{cls:mermaid}"
@@ -88,7 +92,7 @@ class TransitionLog:
         if row.id is None:
             db.session.add(row)
             db.session.flush()
-        routing_key = machine.announces.get(str(event))
+        routing_key = machine.announcement(str(event))
         if routing_key:
             # Reading the row's relationships for the payload must not flush the session half-way (its
             # queries write the rows queued so far, so the queue is taken only after them).

@@ -41,6 +41,8 @@ class SubscriptionMachine(BillingMachine):
     )
     cancel = pending.to(canceled) | trialing.to(canceled) | active.to(canceled) | past_due.to(canceled)
     expire = pending.to(expired) | past_due.to(expired)
+    # A new card proven in the widget becomes the renewal card (portal/billing/cards.py).
+    replace_card = trialing.to.itself() | active.to.itself() | past_due.to.itself()
 
     def renews_automatically(self):
         return not self.model.cancel_at_period_end
@@ -54,9 +56,13 @@ class SubscriptionMachine(BillingMachine):
     def on_start_trial(self, period_start=None, period_end=None):
         self._set_period(period_start, period_end)
         self.model.trial_end = period_end
+        # The first paid period starts when the trial ends, and so do all the later ones.
+        self.model.billing_anchor = period_end
 
     def on_activate(self, period_start=None, period_end=None):
         self._set_period(period_start, period_end)
+        if self.model.billing_anchor is None:
+            self.model.billing_anchor = period_start
 
     def on_renew(self, period_start=None, period_end=None):
         self._set_period(period_start, period_end)
@@ -65,6 +71,11 @@ class SubscriptionMachine(BillingMachine):
         if period_end is None or period_end <= self.model.current_period_end:
             raise ValueError("an extension must move the period end later")
         self.model.current_period_end = period_end
+
+    def on_replace_card(self, payment_method=None):
+        if payment_method is None:
+            raise ValueError("a card replacement needs the new card")
+        self.model.payment_method = payment_method
 
     def on_schedule_cancel(self):
         self.model.cancel_at_period_end = True

@@ -8,7 +8,11 @@ from portal.extensions import db
 from portal.models.types import UTCDateTime, utcnow
 
 # verification: the small authorisation that checks a card before a trial; voided, never captured.
-INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification")
+# card_check: the same for a new card replacing a live subscription's saved one.
+INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification", "card_check")
+# Card checks are authorised, never captured; what a customer pays in the widget to start or change something.
+CARD_CHECK_KINDS = ("verification", "card_check")
+CHECKOUT_KINDS = ("initial", *CARD_CHECK_KINDS)
 INVOICE_STATUSES = ("open", "paid", "void", "refunded")
 
 
@@ -16,7 +20,8 @@ class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
-        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification')", name="kind"),
+        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification', 'card_check')",
+                        name="kind"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         # One renewal invoice per subscription period, whatever the number of cron ticks or workers.
@@ -49,6 +54,9 @@ class Invoice(db.Model):
     dunning_ends_at = mapped_column(UTCDateTime)
     last_reason_code: Mapped[int | None] = mapped_column(Integer)
     checkout_started_at = mapped_column(UTCDateTime)
+    # The provider transaction a Check let through for this invoice: another is refused while it is applied.
+    reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reserved_at = mapped_column(UTCDateTime)
     paid_at = mapped_column(UTCDateTime)
     voided_at = mapped_column(UTCDateTime)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

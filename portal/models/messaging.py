@@ -1,13 +1,14 @@
 """Inboxes and the outbox: how outside messages come in once and our events go out once."""
-from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models.types import BigId, Json, UTCDateTime, utcnow
+from portal.models.types import BigId, EncryptedBytes, Json, UTCDateTime, utcnow
 
 
 class WebhookEvent(db.Model):
-    """A provider notification as received: raw body kept, so nothing sent is ever lost."""
+    """A provider notification as received: raw body kept (encrypted: it carries the card token), so
+    nothing sent is ever lost."""
 
     __tablename__ = "webhook_events"
     __table_args__ = (
@@ -23,6 +24,18 @@ class WebhookEvent(db.Model):
             sqlite_where=text("status <> 'rejected'"),
         ),
         Index("ix_webhook_events_status_received", "status", "received_at"),
+        # A flood of refused posts is counted, not stored: one row per address, address kind and reason a minute.
+        Index(
+            "uq_webhook_events_rejections",
+            "provider",
+            "kind",
+            "remote_addr",
+            "rejection",
+            "rejection_window",
+            unique=True,
+            postgresql_where=text("status = 'rejected'"),
+            sqlite_where=text("status = 'rejected'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -35,7 +48,14 @@ class WebhookEvent(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     content_type: Mapped[str | None] = mapped_column(String(128))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # Everything a stored notification sent; of a rejected post, only its first REJECTED_BODY_PREFIX bytes.
+    body: Mapped[bytes] = mapped_column(EncryptedBytes)
+    body_length: Mapped[int | None] = mapped_column(BigInteger)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    # Rejected posts from one address for one reason within one minute (rejection_window) share a row.
+    # Server-side default only: the inbox INSERT runs without SQLAlchemy's Python-side defaults.
+    rejected_count: Mapped[int] = mapped_column(Integer, server_default="1")
+    rejection_window = mapped_column(UTCDateTime)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     received_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     processed_at = mapped_column(UTCDateTime)

@@ -1,11 +1,11 @@
 """Money that moved at the provider: payments (charges, declines) and refunds of them."""
 from functools import cached_property
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import Json, UTCDateTime, utcnow
+from portal.models.types import EncryptedJson, UTCDateTime, utcnow
 
 PAYMENT_STATUSES = ("pending", "authorized", "completed", "declined", "voided")
 REFUND_STATUSES = ("pending", "succeeded", "failed")
@@ -25,6 +25,9 @@ class Payment(db.Model):
         Index("ix_payments_status_created", "status", "created_at"),
         # Staff search by the transaction id alone, as they type it from the provider's cabinet.
         Index("ix_payments_provider_transaction_id", "provider_transaction_id"),
+        # The staff review queue: the few payments needing review among all of them.
+        Index("ix_payments_needs_review", "created_at", postgresql_where=text("needs_review"),
+              sqlite_where=text("needs_review")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,13 +45,23 @@ class Payment(db.Model):
     card_last_four: Mapped[str | None] = mapped_column(String(4))
     card_type: Mapped[str | None] = mapped_column(String(32))
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
-    # A Pay for an invoice that another transaction had already paid: money to give back, for staff.
+    # Money we hold that settled nothing (paid twice, another amount, currency or customer, no invoice of
+    # ours): in the staff review queue until refunded, attached to the right invoice or dismissed.
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
-    raw = mapped_column(Json)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    review_resolution: Mapped[str | None] = mapped_column(String(16))  # refunded | attached | dismissed
+    review_note: Mapped[str | None] = mapped_column(Text)
+    # The provider's report of the transaction, encrypted at rest: it carries the card token.
+    raw = mapped_column(EncryptedJson)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     invoice = relationship("Invoice", back_populates="payments")
     refunds = relationship("Refund", back_populates="payment", order_by="Refund.id")
+
+    @property
+    def settles_invoice(self) -> bool:
+        """Whether this payment is what paid its invoice: never held for review, or attached to it by staff."""
+        return not self.needs_review and self.review_resolution in (None, "attached")
 
     @property
     def card_mask(self) -> str | None:

@@ -32,6 +32,8 @@ class Subscription(db.Model):
     current_period_start = mapped_column(UTCDateTime)
     current_period_end = mapped_column(UTCDateTime)
     trial_end = mapped_column(UTCDateTime)
+    # Where every paid period is counted from (portal/billing/periods.py): the first paid period's start.
+    billing_anchor = mapped_column(UTCDateTime)
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     canceled_at = mapped_column(UTCDateTime)
     ended_at = mapped_column(UTCDateTime)

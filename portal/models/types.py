@@ -1,11 +1,12 @@
-"""Column types shared by the models: aware UTC times, JSON, encrypted provider tokens."""
+"""Column types shared by the models: aware UTC times, JSON, encrypted provider tokens and bodies."""
 import base64
 import hashlib
+import json
 from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -61,6 +62,42 @@ class EncryptedToken(TypeDecorator):
         if value is None:
             return None
         return _fernet().decrypt(value.encode()).decode()
+
+
+def seal(data: bytes) -> bytes:
+    """Encrypt bytes for storage with the card-token key (provider bodies carry the card token)."""
+    return _fernet().encrypt(data)
+
+
+def unseal(sealed: bytes) -> bytes:
+    return _fernet().decrypt(bytes(sealed))
+
+
+class EncryptedBytes(TypeDecorator):
+    """Bytes encrypted at rest: a provider notification's body, which carries the card token."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else seal(bytes(value))
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else unseal(value)
+
+
+class EncryptedJson(TypeDecorator):
+    """A JSON document encrypted at rest: a provider's transaction as it reported it (token included).
+    Escaped to ASCII first, so NULs and lone surrogates in hostile input stay storable."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return None if value is None else seal(json.dumps(value, ensure_ascii=True).encode()).decode("ascii")
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else json.loads(unseal(value.encode("ascii")))
 
 
 def token_fingerprint(token: str) -> str:

@@ -119,7 +119,13 @@ class PaymentDeclined(ProviderError):
 
 
 class InvalidNotification(ProviderError):
-    """A notification body that cannot be read as the provider's notification format."""
+    """A notification body that cannot be read as the provider's notification format. `transaction_id`
+    is set when its key was readable: the notification can then be kept under that key and marked
+    failed, for staff, instead of being refused (and retried by the provider for days)."""
+
+    def __init__(self, message: str, *, transaction_id: str | None = None):
+        super().__init__(message)
+        self.transaction_id = transaction_id
 
 
 class PaymentProvider(ABC):

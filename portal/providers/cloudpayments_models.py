@@ -4,14 +4,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from portal.providers.base import Transaction
 
 # CloudPayments writes every amount in major units with two decimals, whatever the currency.
 MINOR_PER_MAJOR = 100
 
-_DOTNET_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+# Amount columns are 32-bit integers; anything above is no amount of ours (and would poison the row).
+MAX_AMOUNT_MINOR = 2**31 - 1
+
+_DOTNET_DATE = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$", re.ASCII)
+# [0-9], not \d: \d also matches full-width and other scripts' digits.
+_AMOUNT = re.compile(r"([0-9]{1,10})(?:\.([0-9]{1,2}))?")
+_SMALL_INTEGER = re.compile(r"[0-9]{1,9}")
+_TRANSACTION_ID = re.compile(r"[0-9]{1,19}")
 
 
 class Fields:
@@ -33,12 +40,28 @@ class Fields:
         return None if value is None else str(value)
 
     def integer(self, *names: str) -> int | None:
+        """A small whole number (ReasonCode): ASCII digits only, at most nine of them."""
         value = self.get(*names)
         if value is None:
             return None
-        if isinstance(value, bool):
-            raise ValueError(f"{names[0]} is not an integer: {value!r}")
-        return int(str(value).strip())
+        if isinstance(value, bool) or not _SMALL_INTEGER.fullmatch(str(value)):
+            raise ValueError(f"{names[0]} is not a whole number of at most 9 digits")
+        return int(str(value))
+
+    def matching(self, pattern: re.Pattern, *names: str) -> str | None:
+        """The value when it has the form `pattern` describes; otherwise None (a display-only field the
+        columns could not hold: the raw body still keeps it)."""
+        value = self.text(*names)
+        return value if value is not None and pattern.fullmatch(value) else None
+
+    def key(self, *names: str) -> str | None:
+        """A provider transaction id: an integer (up to int64) kept whole as its digits."""
+        value = self.text(*names)
+        if value is None:
+            return None
+        if not _TRANSACTION_ID.fullmatch(value) or int(value) >= 2**63:
+            raise ValueError(f"{names[0]} is not a transaction id (an integer below 2^63)")
+        return value
 
     def flag(self, *names: str) -> bool:
         """0/1 (or a JSON boolean) → bool; absent is False."""
@@ -53,19 +76,23 @@ class Fields:
 
 
 def to_minor(value: object) -> int:
-    """Major-unit amount ("299.00", 299.0, 299) → integer minor units, exactly; fractions of a cent raise."""
+    """Major-unit amount ("299.00", 299.0, 299) → integer minor units, exactly.
+
+    Strict: ASCII digits with at most two fraction digits and nothing around them ("1e3", "1_000",
+    full-width digits, " 299.00" and "-1.00" are refused), and at most MAX_AMOUNT_MINOR."""
     if isinstance(value, bool):
         raise ValueError(f"not an amount: {value!r}")
     # A JSON float is read through its shortest repr ("0.1", not 0.1000000000000000055…), which is
     # exactly the literal the provider wrote for any amount with two decimals.
-    text = repr(value) if isinstance(value, float) else str(value).strip()
-    try:
-        minor = Decimal(text) * MINOR_PER_MAJOR
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {value!r}") from None
-    if not minor.is_finite() or minor != minor.to_integral_value():
-        raise ValueError(f"not a whole number of minor units: {value!r}")
-    return int(minor)
+    text = repr(value) if isinstance(value, float) else str(value)
+    match = _AMOUNT.fullmatch(text)
+    if match is None:
+        raise ValueError(f"not an amount with at most two decimals: {text[:40]!r}")
+    whole, fraction = match.group(1), (match.group(2) or "").ljust(2, "0")
+    minor = int(whole) * MINOR_PER_MAJOR + int(fraction)
+    if minor > MAX_AMOUNT_MINOR:
+        raise ValueError(f"amount over {MAX_AMOUNT_MINOR} minor units: {text[:40]!r}")
+    return minor
 
 
 def to_major(amount_minor: int) -> float:

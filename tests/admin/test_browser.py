@@ -74,3 +74,41 @@ def test_staff_refund_shows_on_the_customers_page(chromium, billing):
     viewer.goto(billing.live.portal_url + "/account")
     expect(viewer.locator(".refund-line").first).to_contain_text("100")
     assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems
+
+
+def test_staff_refund_a_held_payment_from_the_review_queue(chromium, billing):
+    from sqlalchemy import select
+
+    from portal.models import Payment
+    from tests.factories import make_plan
+    from tests.flows.test_cancel_and_refund import TYPE_REFUND
+
+    make_plan(code="monthly", amount=29900)
+    sub, invoice, params = billing.checkout(make_customer(), "monthly")
+    billing.sandbox("POST", "/control", json={"urls": {"check": ""}})  # no Check stops the wrong currency
+    assert billing.pay({**params, "currency": "USD"})["Success"] is True
+    billing.work()
+    [payment] = db.session.scalars(select(Payment)).all()
+    assert payment.needs_review
+    staff = make_staff()
+    db.session.commit()
+    problems = []
+
+    admin = signed_in_page(chromium, billing, staff.email, problems)
+    admin.goto(billing.live.portal_url + "/admin/")
+    expect(admin.locator("#kpi-review .kpi-value")).to_have_text("1")
+    admin.locator("#kpi-review a").click()
+    item = admin.locator(f"#review-{payment.id}")
+    expect(item).to_contain_text(f"paid in USD, but invoice {invoice.id} is billed in RUB")
+    item.locator(f"#refund-note-{payment.id}").fill("paid in the wrong currency")
+    item.get_by_role("button", name="Refund USD 299.00").click()
+    until_visible(admin, billing, admin.locator(".action-succeeded"))
+    expect(admin.locator(".action-succeeded")).to_contain_text("is succeeded")
+
+    admin.goto(billing.live.portal_url + "/admin/review")
+    expect(admin.locator(f"#review-{payment.id}")).to_have_count(0)
+    expect(admin.locator(f"#resolved-{payment.id}")).to_contain_text("refunded")
+    refunds = [t for t in billing.sandbox("GET", "/transactions").json() if t["Type"] == TYPE_REFUND]
+    assert [(str(t["OriginalTransactionId"]), t["Currency"]) for t in refunds] == [
+        (payment.provider_transaction_id, "USD")]
+    assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems

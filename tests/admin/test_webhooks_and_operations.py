@@ -132,3 +132,43 @@ def test_invoices_and_payments_export_as_csv(staff, billing):
     assert [(r["subscription_id"], r["status"], r["amount"]) for r in invoices] == [(str(sub.id), "paid", "29900")]
     empty = staff.get("/admin/export/payments.csv", query_string={"to": "2000-01-01"}).get_data(as_text=True)
     assert empty.strip().count("\n") == 0  # the header alone
+
+
+def test_webhook_pages_show_bounded_bodies_of_a_refused_flood_and_of_long_values(staff, billing):
+    import requests
+
+    for _ in range(3):  # refused posts of 60 KB each, unsigned
+        requests.post(f"{billing.live.portal_url}/webhooks/cloudpayments/pay", data=b"Name=" + b"z" * 60_000,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=10)
+    [refused] = db.session.scalars(select(WebhookEvent)).all()
+    page = staff.get(f"/admin/webhooks/{refused.id}").get_data(as_text=True)
+    assert "60005 bytes received, the first 2048 kept" in page and refused.body_sha256 in page
+    assert "3 times from this address" in page
+    assert "z" * 301 not in page and len(page) < 20_000
+    listing = staff.get("/admin/webhooks").get_data(as_text=True)
+    assert "signature missing or invalid ×3" in listing
+
+    db.session.add(WebhookEvent(provider="cloudpayments", kind="pay", transaction_id="1", status="failed",
+                                body=b"TransactionId=1&Description=" + b"d" * 50_000, error="InvalidNotification: x"))
+    db.session.commit()
+    stored = db.session.scalars(select(WebhookEvent).where(WebhookEvent.status == "failed")).one()
+    page = staff.get(f"/admin/webhooks/{stored.id}").get_data(as_text=True)
+    assert "(50000 characters)" in page and "d" * 301 not in page
+
+
+def test_no_staff_page_shows_the_card_token(staff, billing):
+    from portal.models import PaymentMethod
+
+    sub = paid_subscription(billing)
+    [card] = db.session.scalars(select(PaymentMethod)).all()
+    [event] = db.session.scalars(select(WebhookEvent).where(WebhookEvent.kind == "pay")).all()
+    payment = db.session.scalars(select(Payment)).first()
+    assert card.token and card.token.encode() in event.body  # the notification did carry it
+    pages = ["/admin/", "/admin/webhooks", f"/admin/webhooks/{event.id}", f"/admin/webhooks/{event.id}/replay",
+             f"/admin/customers/{sub.customer_id}", f"/admin/subscriptions/{sub.id}", "/admin/subscriptions",
+             f"/admin/payments/{payment.id}/refund", "/admin/operations", "/admin/audit",
+             "/admin/export/payments.csv", "/admin/export/invoices.csv"]
+    for path in pages:
+        response = staff.get(path)
+        assert response.status_code in (200, 409), path
+        assert card.token not in response.get_data(as_text=True), path

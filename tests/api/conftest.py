@@ -12,6 +12,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from portal.extensions import db
 from portal.queue import billing_queue
+from tests.flows.conftest import billing  # noqa: F401  (the whole-flow fixture, for the tests that pay)
 
 # catalog and player with both scopes, a bare token from before scopes (both), and a read-only client.
 API_TOKENS = ("catalog:catalog-secret-token:read+write,player:player-secret-token:read+write,bare-secret-token,"

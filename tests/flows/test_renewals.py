@@ -1,5 +1,5 @@
 """Renewals and dunning: one invoice per period, token charges, past due, retries, repay, expiry."""
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -214,3 +214,41 @@ def test_renewal_that_cannot_be_charged_goes_past_due_without_retries(billing, c
     ticks.dunning()
     billing.work()
     assert reload(sub).status == "expired"
+
+
+def test_a_subscription_started_on_the_31st_renews_at_each_month_end_without_drifting(billing):
+    clock.freeze(datetime(2027, 1, 31, 12, 0, tzinfo=UTC))
+    sub = paid_subscription(billing)
+    assert sub.billing_anchor == datetime(2027, 1, 31, 12, 0, tzinfo=UTC)
+    ends = [sub.current_period_end]
+    for _ in range(2):
+        clock.freeze(sub.current_period_end + timedelta(minutes=1))
+        ticks.renewals()
+        billing.work()
+        billing.assert_no_failed_jobs()
+        sub = reload(sub)
+        assert sub.status == "active"
+        ends.append(sub.current_period_end)
+    assert [end.date() for end in ends] == [date(2027, 2, 28), date(2027, 3, 31), date(2027, 4, 30)]
+    assert [(i.period_start.date(), i.period_end.date()) for i in renewal_invoices(sub.id)] == [
+        (date(2027, 2, 28), date(2027, 3, 31)), (date(2027, 3, 31), date(2027, 4, 30))]
+
+
+def test_a_trial_anchors_the_paid_periods_on_its_end(billing):
+    clock.freeze(datetime(2027, 1, 24, 9, 0, tzinfo=UTC))
+    make_plan(code="premium", amount=59900, trial_days=7)
+    sub, invoice, params = billing.checkout(make_customer(), "premium")
+    assert billing.pay(params, card=SUCCESS_CARD)["Success"] is True
+    billing.work()
+    sub = reload(sub)
+    assert sub.status == "trialing" and sub.billing_anchor == sub.trial_end == datetime(2027, 1, 31, 9, 0, tzinfo=UTC)
+    clock.freeze(sub.trial_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    sub = reload(sub)
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    sub = reload(sub)
+    assert (sub.status, sub.current_period_start.date(), sub.current_period_end.date()) == (
+        "active", date(2027, 2, 28), date(2027, 3, 31))

@@ -54,7 +54,7 @@ def test_pay_form_notification_is_read_into_billing_types(provider):
 
 @pytest.mark.parametrize(
     ("amount", "minor"),
-    [("299.00", 29900), ("0.10", 10), ("0.01", 1), ("299", 29900), ("1.5", 150), ("123456789.99", 12345678999)],
+    [("299.00", 29900), ("0.10", 10), ("0.01", 1), ("299", 29900), ("1.5", 150), ("21474836.47", 2**31 - 1)],
 )
 def test_amounts_become_exact_minor_units(provider, amount, minor):
     assert provider.parse_notification("pay", form(Amount=amount), FORM).amount_minor == minor
@@ -175,6 +175,8 @@ def test_json_amount_as_text_and_data_as_json_text(provider):
         ("pay", b"TransactionId=1", FORM),  # no Amount
         ("pay", b"TransactionId=1&Amount=abc", FORM),
         ("pay", b"TransactionId=1&Amount=0.001", FORM),
+        ("pay", b"TransactionId=1&Amount=21474836.48", FORM),
+        ("pay", b"TransactionId=1&Amount=-1.00", FORM),
         ("pay", b"TransactionId=1&Amount=1.00&DateTime=yesterday", FORM),
         ("fail", b"TransactionId=1&Amount=1.00&ReasonCode=none", FORM),
         ("payout", b"TransactionId=1&Amount=1.00", FORM),
@@ -191,6 +193,8 @@ def test_json_amount_as_text_and_data_as_json_text(provider):
         "no-amount",
         "amount-not-a-number",
         "sub-kopeck-amount",
+        "amount-over-the-column",
+        "negative-amount",
         "bad-date",
         "bad-reason-code",
         "unknown-kind",
