@@ -80,6 +80,9 @@ class Topology:
                     "AMQP_URL": self.amqp_url or "", "SECRET_KEY": "bench-" + secrets.token_hex(8),
                     "PAYMENT_PROVIDER": "sandbox", "SANDBOX_URL": self.sandbox,
                     "CLOUDPAYMENTS_PUBLIC_ID": PUBLIC_ID, "CLOUDPAYMENTS_API_SECRET": SECRET,
+                    # The bench sends no mail; nothing listens there (a mail would only be retried).
+                    "SMTP_URL": "smtp://127.0.0.1:9", "MAIL_FROM": "Bench <bench@localhost>",
+                    "PUBLIC_URL": self.web,
                     "API_TOKENS": f"bench:{API_TOKEN}:read+write", "TRUSTED_HOSTS": "127.0.0.1,localhost",
                     "FLASK_APP": "wsgi", "SESSION_COOKIE_SECURE": "0",
                     "SANDBOX_MERCHANT_URL": self.web, "SANDBOX_NOTIFY_SCHEDULE": "1,2,5",

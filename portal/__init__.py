@@ -46,9 +46,10 @@ def create_app(test_config=None):
     app.register_blueprint(account_bp)
     app.register_blueprint(admin_bp)
 
-    from portal import auth, cli, templating
+    from portal import auth, cli, mail, templating
 
     cli.init_app(app)
+    mail.init_app(app)
     templating.init_app(app)
     auth.init_app(app)
     if app.config["EMBEDDED"]:

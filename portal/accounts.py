@@ -4,6 +4,7 @@ import secrets
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from portal import clock
 from portal.extensions import db
 from portal.models import User
 
@@ -16,7 +17,11 @@ def normalise_email(email: str) -> str:
 
 
 def find_by_email(email: str) -> User | None:
-    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    """The account that signs in with this address. A web account and the platform's customer share an
+    address only while the web account's is unproven (portal/account_email.py): then it is the web
+    account, the one with the password its owner chose."""
+    return db.session.scalars(select(User).where(User.email == normalise_email(email))
+                              .order_by(User.external_id.is_not(None), User.id).limit(1)).first()
 
 
 def set_password(user: User, password: str) -> None:
@@ -30,13 +35,15 @@ def password_matches(user: User, password: str) -> bool:
 
 
 def ensure_user(email: str, *, password: str | None, role: str = "customer", name: str = "",
-                external_id: str | None = None) -> tuple[User, bool]:
+                external_id: str | None = None, verified: bool = False) -> tuple[User, bool]:
     """The account for this email, created when missing. Returns (user, created); an existing account's
-    password and role are left alone, so running this twice changes nothing."""
+    password and role are left alone, so running this twice changes nothing. `verified`: whoever creates
+    it vouches for the address (staff on the command line, the demo seed); a sign-up proves it by mail."""
     user = find_by_email(email)
     if user is not None:
         return user, False
-    user = User(email=normalise_email(email), role=role, name=name, external_id=external_id)
+    user = User(email=normalise_email(email), role=role, name=name, external_id=external_id,
+                email_verified_at=clock.now() if verified else None)
     set_password(user, password or secrets.token_urlsafe(12))
     db.session.add(user)
     db.session.flush()

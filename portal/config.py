@@ -3,6 +3,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
@@ -61,6 +62,14 @@ def from_environment():
         "SANDBOX_URL": embedded_default("SANDBOX_URL", "http://127.0.0.1:8000/sandbox/cloudpayments"),
         "MOUNT_SANDBOX": _env("MOUNT_SANDBOX", "1" if embedded else "0") == "1",
         "API_TOKENS": _env("API_TOKENS", ""),
+        # Outgoing mail (portal/mail). Embedded and unset: mails are written under instance/mail/ and
+        # listed at /dev/mail; a configured deployment must name its SMTP server and sender.
+        "SMTP_URL": _env("SMTP_URL"),
+        "MAIL_FROM": embedded_default("MAIL_FROM", "Cinema <billing@localhost>"),
+        # Where the links in mails point (https://cinema.example). Embedded and unset: the address the
+        # request came to; a configured deployment names it, so a forged Host header cannot point a
+        # password-reset link at someone else's server.
+        "PUBLIC_URL": _env("PUBLIC_URL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         # The host names this portal answers to; any other Host header gets a 400 instead of being echoed
         # into redirects and links. Required once DATABASE_URL is set; the embedded default answers any.
@@ -136,6 +145,19 @@ def check(config) -> None:
             raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "
                                      f"(known: {', '.join(sorted(PROVIDER_SETTINGS))})")
         require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
+        # Verification and password-reset links must reach people: no silent mail folder in production.
+        require(("SMTP_URL", "MAIL_FROM", "PUBLIC_URL"), "when DATABASE_URL is")
+    public = config.get("PUBLIC_URL")
+    if public and not (urlsplit(public).scheme in ("http", "https") and urlsplit(public).netloc):
+        raise ConfigurationError(f"PUBLIC_URL must be the portal's address, like https://cinema.example "
+                                 f"(got {public!r})")
+    if config.get("SMTP_URL"):
+        from portal.mail.transport import parse_smtp_url
+
+        try:
+            parse_smtp_url(config["SMTP_URL"])
+        except ValueError as exc:
+            raise ConfigurationError(f"SMTP_URL: {exc}") from None
     key = config.get("TOKEN_ENCRYPTION_KEY")
     if key:
         from cryptography.fernet import Fernet

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from portal import clock, create_app
 from portal.extensions import db
 from tests import isolation
+from tests.mailbox import Mailbox
 
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUN_ID = f"portal-tests-{uuid.uuid4().hex}"
@@ -63,7 +64,23 @@ def amqp_url():
 
 
 @pytest.fixture(scope="session")
-def test_config(database_url, redis_url, amqp_url):
+def smtp_server():
+    """The run's SMTP server (aiosmtpd, in this process): the portal sends over real SMTP to it."""
+    server = Mailbox().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server, app):
+    """The test SMTP server's mailbox, empty at the start of the test."""
+    smtp_server.clear()
+    yield smtp_server
+    smtp_server.clear()
+
+
+@pytest.fixture(scope="session")
+def test_config(database_url, redis_url, amqp_url, smtp_server):
     return {
         "TESTING": True,
         "EMBEDDED": False,
@@ -79,6 +96,9 @@ def test_config(database_url, redis_url, amqp_url):
         "API_TOKENS": "",
         # The test client's host and the live servers' address.
         "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
+        "SMTP_URL": smtp_server.url,
+        "MAIL_FROM": "Cinema <billing@cinema.test>",
+        "PUBLIC_URL": "http://portal.test",  # the `live` fixture sets the served address
     }
 
 
@@ -109,6 +129,7 @@ def live(migrated_app):
     for server in (portal_server, sandbox_server):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     migrated_app.config["SANDBOX_URL"] = sandbox_url
+    migrated_app.config["PUBLIC_URL"] = portal_url  # the links in mails open the served portal
     migrated_app.extensions.pop("payment_provider", None)
     yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url)
     portal_server.shutdown()

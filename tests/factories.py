@@ -22,7 +22,7 @@ def make_plan(code=None, amount=29900, currency="RUB", interval_unit="month", tr
 def make_customer(email=None, external_id=None):
     n = next(_seq)
     user, _ = ensure_user(email or f"customer{n}@example.com", password="correct horse",
-                          external_id=external_id or f"ext-{n}")
+                          external_id=external_id or f"ext-{n}", verified=True)
     db.session.commit()
     return user
 

@@ -20,6 +20,8 @@ CONFIGURED = {
     "PAYMENT_PROVIDER": "sandbox", "CLOUDPAYMENTS_PUBLIC_ID": "pk_deployment",
     "CLOUDPAYMENTS_API_SECRET": "deployment-api-secret", "SANDBOX_URL": "http://127.0.0.1:8001",
     "TRUSTED_HOSTS": "billing.example.com",
+    "SMTP_URL": "smtp+starttls://billing:pa%40ss@mail.invalid:587", "MAIL_FROM": "Cinema <billing@cinema.example>",
+    "PUBLIC_URL": "https://cinema.example",
 }
 SETTINGS = (*CONFIGURED, "TOKEN_ENCRYPTION_KEY", "REDIS_URL", "AMQP_URL", "CLOUDPAYMENTS_API_URL")
 EMBEDDED_CONSTANT = "embedded-development-key"  # the key every embedded portal once signed sessions with
@@ -52,7 +54,9 @@ def test_the_real_provider_needs_its_credentials_but_no_sandbox_url():
     assert done.returncode != 0 and "CLOUDPAYMENTS_API_SECRET must be set" in done.stderr
 
 
-@pytest.mark.parametrize(("name", "value"), [("PAYMENT_PROVIDER", "stripe"), ("TOKEN_ENCRYPTION_KEY", "short")])
+@pytest.mark.parametrize(("name", "value"), [("PAYMENT_PROVIDER", "stripe"), ("TOKEN_ENCRYPTION_KEY", "short"),
+                                            ("SMTP_URL", "http://mail.example"), ("SMTP_URL", "smtp://:25"),
+                                            ("PUBLIC_URL", "cinema.example")])
 def test_a_setting_that_cannot_work_refuses_to_start_naming_it(name, value):
     done = start_flask(**{**CONFIGURED, name: value})
     assert done.returncode != 0 and name in done.stderr

@@ -1,5 +1,6 @@
 """`make run` as a user runs it: no services, SQLite under the instance folder, the plan page served."""
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -7,6 +8,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tests.auth.helpers import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +23,7 @@ def free_port():
 def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SECRET_KEY", "FLASK_APP")}
+           if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SECRET_KEY", "FLASK_APP", "SMTP_URL", "MAIL_FROM")}
     env["PORTAL_INSTANCE"] = str(tmp_path)
     env["API_TOKENS"] = "smoke:smoke-token"
     log = (tmp_path / "run.log").open("w+")
@@ -44,6 +47,7 @@ def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
         assert "customer@demo.cinema" in output  # the seeded logins are printed for the user
         assert (tmp_path / "portal.sqlite3").exists()
         assert_paying_through_the_mounted_sandbox_activates(f"http://127.0.0.1:{port}")
+        assert_a_new_customer_reads_the_verification_mail_on_the_local_page(f"http://127.0.0.1:{port}", tmp_path)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
@@ -66,3 +70,26 @@ def assert_paying_through_the_mounted_sandbox_activates(base):
             break
         time.sleep(0.5)
     assert (entitlement["entitled"], entitlement["status"], entitlement["plan"]) == (True, "active", "monthly")
+
+
+def assert_a_new_customer_reads_the_verification_mail_on_the_local_page(base, instance):
+    """No SMTP server: the verification mail is an .eml file under the instance folder, listed at /dev/mail,
+    and its link confirms the address."""
+    browser = requests.Session()
+    token = TOKEN.search(browser.get(f"{base}/auth/signup", timeout=10).text).group(1)
+    signed_up = browser.post(f"{base}/auth/signup", timeout=10, data={
+        "email": "first.look@example.com", "password": "long enough", "password_again": "long enough",
+        "csrf_token": token}, headers={"Accept-Language": "en"})
+    assert signed_up.status_code == 200 and signed_up.url == f"{base}/auth/check-mail"
+    deadline, listing = time.monotonic() + 10, ""
+    while time.monotonic() < deadline and "first.look@example.com" not in listing:
+        listing = browser.get(f"{base}/dev/mail", timeout=10).text
+        time.sleep(0.3)
+    assert "first.look@example.com" in listing, listing
+    assert list((instance / "mail").glob("*-verify_email.eml"))
+    opened = browser.get(f"{base}/dev/mail/" + re.search(r'href="/dev/mail/([^"]+)"', listing).group(1), timeout=10)
+    link = re.search(rf'<a href="({re.escape(base)}/auth/verify/[^"]+)">', opened.text).group(1)
+    page = browser.get(link, timeout=10)
+    confirmed = browser.post(link, timeout=10, data={"password": "long enough",
+                                                     "csrf_token": TOKEN.search(page.text).group(1)})
+    assert confirmed.url == f"{base}/account" and "first.look@example.com" in confirmed.text

@@ -44,6 +44,8 @@ def web_process(app, tmp_path, **env_overrides):
            "SECRET_KEY": app.config["SECRET_KEY"], "PAYMENT_PROVIDER": "sandbox",
            "SANDBOX_URL": "http://127.0.0.1:9", "CLOUDPAYMENTS_PUBLIC_ID": app.config["CLOUDPAYMENTS_PUBLIC_ID"],
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"], "TRUSTED_HOSTS": "127.0.0.1",
+           "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
+           "PUBLIC_URL": app.config["PUBLIC_URL"],
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **env_overrides}
     log = (tmp_path / "web.log").open("w+")
     web = subprocess.Popen(["sh", "-c", f"exec {procfile_command('web')}"], cwd=ROOT, env=env, stdout=log,
@@ -57,15 +59,15 @@ def web_process(app, tmp_path, **env_overrides):
                 time.sleep(0.2)
         log.seek(0)
         assert answer is not None and answer.json() == {"status": "ok"}, log.read()
-        assert answer.headers["Server"] == "gunicorn"  # no version for a scanner to match against advisories
-        yield f"http://127.0.0.1:{port}", log, web
+        yield f"http://127.0.0.1:{port}", log, web, answer
     finally:
         os.killpg(web.pid, signal.SIGTERM)
         web.wait(timeout=20)
 
 
 def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_path):
-    with web_process(app, tmp_path) as (_, _, web):
+    with web_process(app, tmp_path) as (_, _, web, answer):
+        assert answer.headers["Server"] == "gunicorn"  # no version for a scanner to match against advisories
         deadline = time.monotonic() + 10
         while len(gunicorn_workers(web.pid)) < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -73,7 +75,7 @@ def test_the_web_process_serves_on_port_with_web_concurrency_workers(app, tmp_pa
 
 
 def test_the_access_log_leaves_out_query_strings_where_get_notifications_carry_the_card_token(app, tmp_path):
-    with web_process(app, tmp_path, GUNICORN_CMD_ARGS="--access-logfile -") as (url, log, _):
+    with web_process(app, tmp_path, GUNICORN_CMD_ARGS="--access-logfile -") as (url, log, _, _):
         answer = requests.get(f"{url}/webhooks/cloudpayments/pay?TransactionId=1&Amount=1.00&Token=tk_secret_1",
                               timeout=10)
         assert answer.status_code == 401

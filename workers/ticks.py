@@ -50,6 +50,13 @@ def drain_recovery() -> bool:
     return recover_stranded(clock.now())
 
 
+@job
+def mail_sweeper() -> int:
+    from portal.mail.delivery import sweep
+
+    return sweep()
+
+
 # name, function, seconds between runs: the one schedule, read by `rq cron` and the embedded thread.
 # drain-recovery is short: a Pay whose drain died with its worker is a paid customer left pending.
 SCHEDULE = (
@@ -59,4 +66,5 @@ SCHEDULE = (
     ("reconciliation", reconciliation, 300),
     ("inbox-sweeper", inbox_sweeper, 60),
     ("drain-recovery", drain_recovery, 15),
+    ("mail-sweeper", mail_sweeper, 30),
 )

@@ -2,7 +2,7 @@
 reset, or its idle and absolute lifetimes.
 
 Revision ID: 0006
-Revises: 0009
+Revises: 0004
 Create Date: 2026-12-06 22:45:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0006'
-down_revision = '0009'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

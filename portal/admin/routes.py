@@ -494,10 +494,12 @@ def webhook_replay(event_id):
 @bp.get("/operations")
 def operations():
     from portal.bus.relay import outbox_backlog
+    from portal.mail.delivery import MAX_ATTEMPTS, undelivered
 
     return render_template("admin/operations.html", backlog=outbox_backlog(), outbox_errors=queries.outbox_errors(),
                            unpublished=queries.oldest_unpublished(), inbox=queries.inbox_health(),
-                           jobs=queries.jobs_health(), failed=queries.failed_jobs())
+                           jobs=queries.jobs_health(), failed=queries.failed_jobs(), undelivered_mail=undelivered(),
+                           mail_max_attempts=MAX_ATTEMPTS)
 
 
 @bp.post("/jobs/<job_id>/requeue")

@@ -4,7 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-from portal.auth import routes  # noqa: E402,F401
+from portal.auth import email_routes, routes  # noqa: E402,F401
 from portal.auth.session import (  # noqa: E402
     Account,
     customer_required,

@@ -9,12 +9,14 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.accounts import ensure_user, find_by_email, normalise_email, password_matches, set_password
+from portal import account_email
+from portal.accounts import normalise_email, password_matches, set_password
 from portal.auth import bp, throttle
 from portal.auth.credentials import check_credentials
+from portal.auth.email_routes import check_your_mail
 from portal.auth.session import customer_required, end_all_sessions, home_for, sign_in, sign_out
 from portal.extensions import db
-from portal.templating import safe_next
+from portal.templating import current_locale, safe_next
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024  # scrypt over a megabyte of "password" is a denial of service, not a password
@@ -40,18 +42,15 @@ def signup():
         normalised = _email(email)
         if normalised is None or len(normalised) > 320:
             errors["email"] = _("Enter an email address like name@example.com.")
-        elif find_by_email(normalised) is not None:
-            errors["email"] = _("An account with this email already exists. Sign in instead.")
         if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
             errors["password"] = _("Use at least %(count)d characters.", count=MIN_PASSWORD)
         elif password != request.form.get("password_again"):
             errors["password_again"] = _("The two passwords differ.")
         if not errors:
-            user, _created = ensure_user(normalised, password=password)
+            # A taken address answers exactly like a free one; its owner gets a mail saying so.
+            account_email.sign_up(normalised, password, locale=current_locale())
             db.session.commit()
-            sign_in(user)
-            flash(_("Welcome! Your account is ready."), "success")
-            return redirect(_next_or_home(user), code=303)
+            return check_your_mail(normalised)
     # 422: the form is re-shown with what to fix (Turbo and htmx users expect a 4xx for that).
     return render_template("auth/signup.html", errors=errors, email=email,
                            next=request.values.get("next", "")), 422 if errors else 200

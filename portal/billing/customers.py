@@ -12,23 +12,32 @@ from portal.models import Subscription, User
 
 def upsert_customer(external_id: str, email: str, name: str | None = None) -> User:
     """The platform's customer by external id: created on first sight, e-mail and name kept in step.
-    An account made on the web before the auth service told us about it is linked, not duplicated."""
+    A web account of the same address is linked only once its owner has proven the address (a link we
+    mailed there): anyone can sign up with someone else's address, and linking that account would hand
+    the address owner's subscriptions to whoever signed up first. Until then the two stay apart, and
+    proving the address later joins them (portal/account_email.py: the platform's record wins)."""
     try:
         email = normalise_email(email)
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from exc
     user = db.session.scalar(select(User).where(User.external_id == external_id).with_for_update())
-    holder = db.session.scalar(select(User).where(User.email == email))
+    holders = db.session.scalars(select(User).where(User.email == email)).all()
+    web = next((h for h in holders if h.external_id is None), None)
+    if any(h.external_id is not None and (user is None or h.id != user.id) for h in holders):
+        raise NotAllowed(f"email {email} belongs to another account")
+    if web is not None and web.role != "customer":
+        raise NotAllowed(f"email {email} belongs to another account")
     if user is None:
-        if holder is not None and (holder.external_id is not None or holder.role != "customer"):
-            raise NotAllowed(f"email {email} belongs to another account")
-        user = holder or User(email=email, role="customer", name="")
+        if web is not None and web.email_verified_at is not None:
+            user = web  # the web account's owner proved the address: the same person
+        else:
+            user = User(email=email, role="customer", name="")
+            db.session.add(user)
         user.external_id = external_id
-        db.session.add(user)
     else:
         if user.anonymized_at is not None:
             raise NotAllowed(f"customer {external_id} was deleted and cannot come back under the same id")
-        if holder is not None and holder.id != user.id:
+        if web is not None and web.email_verified_at is not None:
             raise NotAllowed(f"email {email} belongs to another account")
         user.email = email
     if name is not None:

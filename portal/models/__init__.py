@@ -3,6 +3,7 @@ from portal.models.audit import StaffAction, Transition
 from portal.models.catalog import Plan
 from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
+from portal.models.mail import OutgoingMail
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
@@ -13,6 +14,7 @@ __all__ = [
     "IdempotencyKey",
     "Invoice",
     "OutboxMessage",
+    "OutgoingMail",
     "Payment",
     "PaymentMethod",
     "Plan",

@@ -1,5 +1,5 @@
 """People: customers and staff, and the saved cards a customer pays with."""
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -14,10 +14,18 @@ class User(db.Model):
         CheckConstraint("role IN ('customer', 'staff')", name="role"),
         # Staff search "email starts with": a LIKE prefix uses a btree only with pattern ops.
         Index("ix_users_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        # One web account and one platform customer per address. Both exist only while the web account's
+        # email is unproven: the platform's customer is kept apart from it until the owner of the address
+        # verifies it (portal/accounts.py, `claim_address`), so nobody takes a customer over by signing up
+        # first with someone else's address.
+        Index("uq_users_email_web", "email", unique=True, postgresql_where=text("external_id IS NULL"),
+              sqlite_where=text("external_id IS NULL")),
+        Index("uq_users_email_platform", "email", unique=True, postgresql_where=text("external_id IS NOT NULL"),
+              sqlite_where=text("external_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str | None] = mapped_column(String(320), unique=True)  # lower-cased; None once anonymised
+    email: Mapped[str | None] = mapped_column(String(320))  # lower-cased; None once anonymised
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="customer")
@@ -25,6 +33,10 @@ class User(db.Model):
     external_id: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     anonymized_at = mapped_column(UTCDateTime)
+    # When the person proved they read mail at `email` (a link we sent there); None: unproven.
+    email_verified_at = mapped_column(UTCDateTime)
+    # The language mails are written in ("ru", "en"); None: the portal's default.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     payment_methods = relationship("PaymentMethod", back_populates="owner", order_by="PaymentMethod.id")
 

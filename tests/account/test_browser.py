@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.models import Refund, Subscription
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import DECLINED_CARD, SUCCESS_CARD
+from tests.mailbox import link_to
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
@@ -81,13 +82,19 @@ def until(page, billing, locator, timeout=30):
     raise AssertionError(f"{locator} did not appear within {timeout}s; page text:\n{page.inner_text('body')}")
 
 
-def sign_up(page, billing, email):
+def sign_up(page, billing, email, mailbox):
+    """Sign up, then confirm the address from the mail the test SMTP server received, as a new customer does."""
     page.goto(url(billing, "/"))
     page.get_by_role("link", name=re.compile("Sign up|Регистрация")).click()
     page.locator("#email").fill(email)
     page.locator("#password").fill(PASSWORD)
     page.locator("#password_again").fill(PASSWORD)
     page.locator("form button[type=submit]").click()
+    expect(page).to_have_url(url(billing, "/auth/check-mail"))
+    [mail] = mailbox.wait_for(email, work=billing.work)
+    page.goto(link_to(mail, "/auth/verify/"))
+    page.locator("#password").fill(PASSWORD)
+    page.locator("#confirm-button").click()
     expect(page).to_have_url(url(billing, "/account"))
     # The URL changes before the page's scripts have run: a click before htmx has taken over the forms
     # would be a plain form post (the no-script path) instead of the htmx request the test is about.
@@ -128,10 +135,10 @@ def choose_plan(page, billing, code="monthly"):
     expect(page).to_have_url(re.compile(r"/account/pay/\d+$"))
 
 
-def test_sign_up_choose_a_plan_pay_and_watch_it_turn_active(open_page, billing):
+def test_sign_up_choose_a_plan_pay_and_watch_it_turn_active(open_page, billing, mailbox):
     make_plan(code="monthly", amount=29900)
     page = open_page()
-    sign_up(page, billing, "viewer@example.com")
+    sign_up(page, billing, "viewer@example.com", mailbox)
     choose_plan(page, billing)
     expect(page.locator("#pay-button")).to_have_text("Pay RUB 299.00")
     page.evaluate("window.sameDocument = true")
@@ -151,10 +158,10 @@ def test_sign_up_choose_a_plan_pay_and_watch_it_turn_active(open_page, billing):
     page.screenshot(path=str(Path(tempfile.gettempdir()) / "portal-my-subscription.png"), full_page=True)
 
 
-def test_a_declined_card_is_explained_and_another_card_succeeds(open_page, billing):
+def test_a_declined_card_is_explained_and_another_card_succeeds(open_page, billing, mailbox):
     make_plan(code="monthly")
     page = open_page()
-    sign_up(page, billing, "unlucky@example.com")
+    sign_up(page, billing, "unlucky@example.com", mailbox)
     choose_plan(page, billing)
 
     pay_in_widget(page, DECLINED_CARD)
@@ -168,10 +175,10 @@ def test_a_declined_card_is_explained_and_another_card_succeeds(open_page, billi
     expect(until(page, billing, page.locator("#checkout-done"))).to_contain_text("Your subscription is active.")
 
 
-def test_the_russian_locale_renders_the_same_flow(open_page, billing):
+def test_the_russian_locale_renders_the_same_flow(open_page, billing, mailbox):
     make_plan(code="monthly", amount=29900)
     page = open_page("ru-RU")
-    sign_up(page, billing, "zritel@example.com")
+    sign_up(page, billing, "zritel@example.com", mailbox)
     expect(page.locator("h1")).to_have_text("Моя подписка")
     choose_plan(page, billing)
     expect(page.locator("#pay-button")).to_have_text(re.compile(r"Оплатить 299,00\s₽"))

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "portal/translations/ru/LC_MESSAGES"
 # The customer pages' own sources; other areas (admin) keep their own check.
 SOURCES = ["templates/auth", "templates/account", "templates/catalog", "templates/errors", "portal/auth",
-           "portal/account"]
+           "portal/account", "templates/mail", "portal/mail"]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
 
 

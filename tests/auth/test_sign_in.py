@@ -10,16 +10,18 @@ from tests.auth.helpers import PASSWORD, csrf_token, sign_in, signed_in_customer
 from tests.factories import make_customer
 
 
-def test_sign_up_creates_the_account_and_signs_in(client, app):
+def test_sign_up_creates_the_account_and_asks_to_confirm_the_address(client, app):
     token = csrf_token(client, "/auth/signup")
     response = client.post("/auth/signup", data={"email": "New@Example.com", "password": "long enough",
                                                  "password_again": "long enough", "csrf_token": token})
-    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    assert response.status_code == 303 and response.headers["Location"] == "/auth/check-mail"
     user = find_by_email("new@example.com")
     assert user.role == "customer" and password_matches(user, "long enough")
-    assert user.password_hash.startswith("scrypt:")
-    page = client.get("/account", headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "No subscription yet" in page and "new@example.com" in page
+    assert user.password_hash.startswith("scrypt:") and user.email_verified_at is None
+    page = client.get("/auth/check-mail", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "We have sent a link to new@example.com" in page
+    # Signed in only once the address is confirmed (or with the password on the sign-in page).
+    assert client.get("/account").status_code == 302
 
 
 @pytest.mark.parametrize("form,field_message", [
@@ -35,13 +37,14 @@ def test_sign_up_refuses_bad_input_and_says_why(client, app, form, field_message
     assert find_by_email("a@example.com") is None
 
 
-def test_sign_up_with_a_taken_email_points_to_sign_in(client, app):
+def test_sign_up_with_a_taken_email_says_nothing_of_it(client, app):
     make_customer(email="taken@example.com")
     token = csrf_token(client, "/auth/signup")
     response = client.post("/auth/signup", data={"email": "taken@example.com", "password": "long enough",
                                                  "password_again": "long enough", "csrf_token": token},
                            headers={"Accept-Language": "en"})
-    assert response.status_code == 422 and "already exists" in response.get_data(as_text=True)
+    assert response.status_code == 303 and response.headers["Location"] == "/auth/check-mail"
+    assert "already exists" not in client.get("/auth/check-mail").get_data(as_text=True)
 
 
 def test_sign_in_starts_a_new_session(client, app):

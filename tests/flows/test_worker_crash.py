@@ -32,6 +32,8 @@ def process_environment(app, live):
            "SECRET_KEY": app.config["SECRET_KEY"], "PAYMENT_PROVIDER": "sandbox", "SANDBOX_URL": live.sandbox_url,
            "CLOUDPAYMENTS_PUBLIC_ID": app.config["CLOUDPAYMENTS_PUBLIC_ID"],
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"], "TRUSTED_HOSTS": "127.0.0.1",
+           "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
+           "PUBLIC_URL": app.config["PUBLIC_URL"],
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("AMQP_URL", None)
     return env

@@ -1,0 +1,114 @@
+"""Delivering stored mails: one try per job, the outcome recorded on the row, retries found by the sweeper."""
+import logging
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+
+from portal import clock
+from portal.extensions import db
+from portal.machines import atomic, lock
+from portal.mail.transport import PermanentRefusal, parse_smtp_url, send_smtp, write_eml
+from portal.models import OutgoingMail
+from portal.queue import enqueue_each
+
+log = logging.getLogger(__name__)
+
+# Waits after the 1st, 2nd, ... failed try; a mail failing MAX_ATTEMPTS times is given up.
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30),
+           timedelta(hours=2))
+MAX_ATTEMPTS = len(BACKOFF) + 1
+# A try that started this long ago and never reported back died with its worker.
+STALE_SENDING = timedelta(minutes=5)
+MAIL_FOLDER = "mail"
+DUE = ("queued", "retrying")
+
+
+def compose(mail: OutgoingMail) -> EmailMessage:
+    sender = current_app.config["MAIL_FROM"]
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to_address
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(mail.created_at)
+    domain = sender.rpartition("@")[2].strip(" >") or "localhost"
+    message["Message-ID"] = f"<portal-mail-{mail.id}.{mail.purpose}@{domain}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(mail.text_body)
+    message.add_alternative(mail.html_body, subtype="html")
+    message["Content-Language"] = mail.locale  # after the bodies: setting content clears Content-* headers
+    return message
+
+
+def mail_folder() -> Path:
+    return Path(current_app.config["PORTAL_INSTANCE"]) / MAIL_FOLDER
+
+
+def transmit(mail: OutgoingMail) -> None:
+    url = current_app.config.get("SMTP_URL")
+    if url:
+        send_smtp(parse_smtp_url(url), compose(mail))
+    else:  # the embedded default (a configured deployment cannot start without SMTP_URL)
+        write_eml(mail_folder(), f"{mail.id:06d}-{mail.purpose}.eml", compose(mail))
+
+
+def deliver(mail_id: int) -> str:
+    """Try to deliver one mail once. The row is claimed ("sending") and committed before the server is
+    talked to, so no lock is held over the network, and a second job for the same mail finds it taken."""
+    with atomic():
+        mail = lock(OutgoingMail, mail_id, missing_ok=True)
+        if mail is None or not _takes_a_try(mail, clock.now()):
+            return mail.status if mail is not None else "missing"
+        mail.status, mail.attempts, mail.last_attempt_at = "sending", mail.attempts + 1, clock.now()
+    try:
+        transmit(mail)
+    except PermanentRefusal as exc:
+        return _record(mail_id, "failed", f"refused: {exc}")
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("mail %s: try %s failed: %s", mail_id, mail.attempts, exc.__class__.__name__)
+        return _record(mail_id, "retrying", f"{exc.__class__.__name__}: {exc}")
+    return _record(mail_id, "sent", None)
+
+
+def _takes_a_try(mail: OutgoingMail, now) -> bool:
+    if mail.status in DUE:
+        return True
+    return mail.status == "sending" and mail.last_attempt_at is not None and mail.last_attempt_at <= now - STALE_SENDING
+
+
+def _record(mail_id: int, outcome: str, error: str | None) -> str:
+    with atomic():
+        mail = lock(OutgoingMail, mail_id)
+        now = clock.now()
+        if outcome == "sent":
+            mail.status, mail.sent_at = "sent", now
+        elif outcome == "retrying" and mail.attempts < MAX_ATTEMPTS:
+            mail.status, mail.next_attempt_at = "retrying", now + BACKOFF[mail.attempts - 1]
+        else:
+            mail.status = "failed"
+        if error is not None:
+            mail.last_error = error[:2000]
+        return mail.status
+
+
+def sweep(now=None) -> int:
+    """Hand every mail that is due a try to a job: a retry whose wait is over, a first try whose job
+    was lost, a try whose worker died. The job id is the mail's, so a waiting job is not doubled."""
+    now = now or clock.now()
+    due = db.session.scalars(select(OutgoingMail.id).where(or_(
+        and_(OutgoingMail.status.in_(DUE), OutgoingMail.next_attempt_at <= now),
+        and_(OutgoingMail.status == "sending", OutgoingMail.last_attempt_at <= now - STALE_SENDING),
+    )).order_by(OutgoingMail.id).limit(1000)).all()
+    if due:
+        enqueue_each("workers.mail.deliver", [(f"mail-{mail_id}", (mail_id,)) for mail_id in due])
+    return len(due)
+
+
+def undelivered(limit: int = 50) -> list[OutgoingMail]:
+    """For staff: mails given up, and mails still being retried, newest first."""
+    return db.session.scalars(select(OutgoingMail).where(OutgoingMail.status.in_(("failed", "retrying")))
+                              .order_by(OutgoingMail.id.desc()).limit(limit)).all()

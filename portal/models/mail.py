@@ -1,0 +1,36 @@
+"""Mail to people: each message written in the transaction that decided to send it, delivered by a job."""
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.extensions import db
+from portal.models.types import BigId, UTCDateTime, utcnow
+
+# queued: waiting for its first try · sending: a job has it · retrying: a try failed, another is due
+# sent: the server took it · failed: given up (a permanent refusal, or too many failed tries)
+MAIL_STATUSES = ("queued", "sending", "retrying", "sent", "failed")
+
+
+class OutgoingMail(db.Model):
+    __tablename__ = "outgoing_mails"
+    __table_args__ = (
+        # One mail per purpose and subject (the thing it is about): a repeated event or job adds nothing.
+        UniqueConstraint("purpose", "subject_key", name="uq_outgoing_mails_purpose_subject"),
+        Index("ix_outgoing_mails_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # verify_email, password_reset, account_exists, ...
+    subject_key: Mapped[str] = mapped_column(String(200))
+    to_address: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    # When the sweeper hands the mail to a job if none has taken it by then (first try, retry, lost job).
+    next_attempt_at = mapped_column(UTCDateTime, nullable=False)
+    last_attempt_at = mapped_column(UTCDateTime)
+    sent_at = mapped_column(UTCDateTime)

@@ -1,0 +1,9 @@
+"""The mail delivery job: one try of one stored mail (portal/mail/delivery.py)."""
+from workers import job
+
+
+@job
+def deliver(mail_id: int) -> str:
+    from portal.mail.delivery import deliver as deliver_mail
+
+    return deliver_mail(mail_id)
