@@ -23,11 +23,11 @@ def subscribe_in_browser(page, billing, code, card):
     page.wait_for_load_state("load")
 
 
-def test_upgrade_from_the_catalogue_declined_on_the_card_then_paid_in_the_widget(open_page, billing):
+def test_upgrade_from_the_catalogue_declined_on_the_card_then_paid_in_the_widget(open_page, billing, mailbox):
     make_plan(code="monthly", amount=29900)
     make_plan(code="premium", amount=49900)
     page = open_page()
-    sign_up(page, billing, "upgrader@example.com")
+    sign_up(page, billing, "upgrader@example.com", mailbox)
     # Its first payment succeeds; later token charges are declined (insufficient funds).
     subscribe_in_browser(page, billing, "monthly", LATER_DECLINED_CARD)
 
@@ -57,11 +57,11 @@ def test_upgrade_from_the_catalogue_declined_on_the_card_then_paid_in_the_widget
     expect(page.locator("#invoices")).to_contain_text("Plan change")
 
 
-def test_downgrade_is_scheduled_shown_and_undone(open_page, billing):
+def test_downgrade_is_scheduled_shown_and_undone(open_page, billing, mailbox):
     make_plan(code="monthly", amount=29900)
     make_plan(code="premium", amount=49900)
     page = open_page()
-    sign_up(page, billing, "downgrader@example.com")
+    sign_up(page, billing, "downgrader@example.com", mailbox)
     subscribe_in_browser(page, billing, "premium", SUCCESS_CARD)
 
     page.locator("#change-plan").click()
