@@ -16,6 +16,15 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def parse_email(raw: str | None) -> str | None:
+    """A form's email field, normalised; None when it is no email address or longer than one can be."""
+    try:
+        email = normalise_email(raw)
+    except ValueError:
+        return None
+    return email if len(email) <= 320 else None
+
+
 def find_by_email(email: str) -> User | None:
     """The account that signs in with this address. A web account and the platform's customer share an
     address only while the web account's is unproven (portal/account_email.py): then it is the web

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from portal import account_email
 from portal.account_email import LinkRefused
-from portal.accounts import normalise_email, password_matches
+from portal.accounts import parse_email, password_matches
 from portal.auth import bp
 from portal.auth.session import customer_required, home_for, sign_in
 from portal.extensions import db
@@ -106,11 +106,8 @@ def forgot_password():
     error = None
     email = (request.form.get("email") or "").strip()
     if request.method == "POST":
-        try:
-            normalised = normalise_email(email)
-        except ValueError:
-            normalised = None
-        if normalised is None or len(normalised) > 320:
+        normalised = parse_email(email)
+        if normalised is None:
             error = _("Enter an email address like name@example.com.")
         else:
             account_email.request_password_reset(normalised, locale=current_locale())
@@ -146,14 +143,11 @@ def change_email():
     errors = {}
     email = (request.form.get("email") or "").strip()
     if request.method == "POST":
-        try:
-            normalised = normalise_email(email)
-        except ValueError:
-            normalised = None
+        normalised = parse_email(email)
         if not password_matches(user, (request.form.get("current_password") or "")[:MAX_PASSWORD]):
             g.auth_failed = True
             errors["current_password"] = _("This is not your current password.")
-        elif normalised is None or len(normalised) > 320:
+        elif normalised is None:
             errors["email"] = _("Enter an email address like name@example.com.")
         elif normalised == user.email:
             errors["email"] = _("This is your address already.")

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal import account_email
-from portal.accounts import normalise_email, password_matches, set_password
+from portal.accounts import parse_email, password_matches, set_password
 from portal.auth import bp, throttle
 from portal.auth.credentials import check_credentials
 from portal.auth.email_routes import check_your_mail
@@ -26,21 +26,14 @@ def _next_or_home(user):
     return safe_next(request.values.get("next"), home_for(user))
 
 
-def _email(raw):
-    try:
-        return normalise_email(raw)
-    except ValueError:
-        return None
-
-
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     errors = {}
     email = (request.form.get("email") or "").strip()
     if request.method == "POST":
         password = request.form.get("password") or ""
-        normalised = _email(email)
-        if normalised is None or len(normalised) > 320:
+        normalised = parse_email(email)
+        if normalised is None:
             errors["email"] = _("Enter an email address like name@example.com.")
         if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
             errors["password"] = _("Use at least %(count)d characters.", count=MIN_PASSWORD)
@@ -78,7 +71,7 @@ def login():
         wait = throttle.seconds_to_wait(account, address)
         if wait:
             raise TooManyAttempts(wait)
-        user = check_credentials(_email(email), password) if len(password) <= MAX_PASSWORD else None
+        user = check_credentials(parse_email(email), password) if len(password) <= MAX_PASSWORD else None
         if user is not None:
             sign_in(user)
             return redirect(_next_or_home(user), code=303)
