@@ -79,6 +79,9 @@ def from_environment():
         # The terminal's limit on API calls in flight, kept by all our processes together (unset: no
         # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).
         "PROVIDER_CONCURRENCY": int(_env("PROVIDER_CONCURRENCY", "0")) or None,
+        # How long before a price move applies the customer is told of it: the move takes effect at the first
+        # renewal on or after this many days (portal/billing/prices.py).
+        "PRICE_CHANGE_NOTICE_DAYS": max(0, int(_env("PRICE_CHANGE_NOTICE_DAYS", "30"))),
         "RQ_QUEUES": ["billing"],
         # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
         # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).

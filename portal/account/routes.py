@@ -7,10 +7,11 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation, cards, pauses, plan_change
+from portal.billing import cancellation, cards, pauses, plan_change, prices
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, trial_available, widget_parameters
+from portal.billing.checkout import start_checkout, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.trials import trial_available
 from portal.extensions import db
 from portal.providers import get_provider
 from portal.security import embeds_widget, error_page
@@ -92,6 +93,9 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
             service.next_charge(sub), "at", None)),
         "upgrade_due": plan_change.open_proration(sub),
+        # The renewal that first bills the price staff moved the subscription to.
+        "price_move": prices.first_renewal_from(sub, sub.price_change_from) if sub is not None and (
+            sub.scheduled_amount is not None and sub.current_period_end is not None) else None,
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -360,6 +364,8 @@ def pay(invoice_id):
     customer = _customer()
     invoice = service.own_invoice(customer, invoice_id)
     state = service.checkout_state(invoice)
+    if state.state == "trial_refused":  # the card check gave way to a paid checkout: that is the page now
+        return redirect(url_for(".pay", invoice_id=state.invoice.id))
     if invoice.status != "open" or invoice.kind == "grant":
         if state.state == "card_saved":
             flash(_("Your new card is saved."), "info")

@@ -7,7 +7,7 @@ from portal.models.mail import OutgoingMail
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
-from portal.models.subscription import Subscription
+from portal.models.subscription import Subscription, TrialCard
 
 __all__ = [
     "BusMessage",
@@ -22,6 +22,7 @@ __all__ = [
     "StaffAction",
     "Subscription",
     "Transition",
+    "TrialCard",
     "User",
     "UserSession",
     "WebhookEvent",
