@@ -34,11 +34,16 @@ def _reply(status: int, body: dict, headers: dict | None = None):
 
 
 def authorised(sandbox: Sandbox) -> bool:
+    return basic_auth_matches(sandbox.settings.public_id, sandbox.settings.api_secret)
+
+
+def basic_auth_matches(user: str, password: str) -> bool:
+    """The request's HTTP Basic credentials are these, compared in constant time (provider-neutral)."""
     auth = request.authorization
     if auth is None or auth.type != "basic":
         return False
-    user_ok = hmac.compare_digest((auth.username or "").encode(), sandbox.settings.public_id.encode())
-    secret_ok = hmac.compare_digest((auth.password or "").encode(), sandbox.settings.api_secret.encode())
+    user_ok = hmac.compare_digest((auth.username or "").encode(), user.encode())
+    secret_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
     return user_ok and secret_ok
 
 

@@ -1,0 +1,1 @@
+/* placeholder */ var base = "__SANDBOX_BASE_URL__";
