@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 
 from flask import Blueprint, Response, request
@@ -9,11 +10,14 @@ from flask import Blueprint, Response, request
 from ..widget import allow_cross_origin, script_response
 from . import payments, wire
 from .api import reply
+from .cards import TEST_CARDS
 from .runtime import current
 
 bp = Blueprint("yookassa_widget", __name__)
 
-_WIDGET_JS = resources.files(__package__).joinpath("widget.js").read_text(encoding="utf-8")
+# The widget asks a 3-D Secure code for these numbers before it submits the card.
+_WIDGET_JS = resources.files(__package__).joinpath("widget.js").read_text(encoding="utf-8").replace(
+    '"__SANDBOX_THREE_DS_CARDS__"', json.dumps([pan for pan, card in TEST_CARDS.items() if card.three_ds]))
 bp.after_request(allow_cross_origin)
 
 
