@@ -8,9 +8,10 @@ import pytest
 from flask import Flask, request
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from tests.browser import CHROMIUM, chromium
+
 from .conftest import YooKassaClient, serve, webhooks, yookassa_app
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason=f"browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium")
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (requirements-dev.txt)")
@@ -58,12 +59,8 @@ def shop(merchant_server):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with chromium(sync_api) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
