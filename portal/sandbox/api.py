@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 
@@ -145,7 +146,8 @@ def _required(params: wire.Params, key: str) -> str:
 
 @endpoint("test")
 def test(sandbox, params):
-    return wire.envelope(True, "It's working!")
+    # The real API answers with the id it gave this request (a GUID), not a greeting.
+    return wire.envelope(True, str(uuid.uuid4()))
 
 
 def _token_payment(sandbox, params, scheme: str) -> dict:
