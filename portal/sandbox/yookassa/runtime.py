@@ -37,13 +37,20 @@ class Faults:
         return dict(rule)
 
     def take(self, operation: str) -> list[str | tuple[str, int]]:
-        """The faults that apply to this call (each consumed once); latency comes as ("latency", ms)."""
-        taken = []
+        """The faults for this call, each consumed once: every matching latency (as ("latency", ms)) and
+        the first matching answer fault; later answer faults wait for the following calls."""
+        taken, answered = [], False
         with self._lock:
             for rule in list(self._rules):
                 if rule["operation"] not in {"*", operation}:
                     continue
-                taken.append(("latency", rule["latency_ms"]) if rule["fault"] == "latency" else rule["fault"])
+                if rule["fault"] == "latency":
+                    taken.append(("latency", rule["latency_ms"]))
+                elif answered:
+                    continue
+                else:
+                    taken.append(rule["fault"])
+                    answered = True
                 if rule["count"] is not None:
                     rule["count"] -= 1
                     if rule["count"] == 0:
