@@ -7,7 +7,7 @@ import heapq
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -31,6 +31,7 @@ class Delivery:
     last_attempt: datetime | None = None
     next_attempt: datetime | None = None
     delivered: bool = False
+    history: list = field(default_factory=list)  # every attempt: when, and the HTTP status or failure
 
     def to_json(self) -> dict:
         return {
@@ -46,6 +47,7 @@ class Delivery:
             "created": wire.iso_date(self.created),
             "last_attempt": wire.iso_date(self.last_attempt),
             "next_attempt": wire.iso_date(self.next_attempt),
+            "history": list(self.history),
         }
 
 
@@ -202,6 +204,7 @@ class Notifier:
             delivery.attempts += 1
             delivery.last_attempt = wire.utcnow()
             delivery.last_status, delivery.last_answer = status, answer
+            delivery.history.append({"at": wire.iso_date(delivery.last_attempt), "status": status})
             delivery.delivered = delivery.delivered or ok
         return response
 

@@ -60,6 +60,7 @@ def test_a_refused_notification_is_retried_until_answered_200(yookassa, merchant
     assert len(hooks) == 3 and {h["json"]["object"]["id"] for h in hooks} == {paid["id"]}
     [entry] = yookassa.deliveries(object_id=paid["id"])
     assert entry["event"] == "payment.succeeded" and entry["attempts"] == 3 and entry["delivered"] is True
+    assert [attempt["status"] for attempt in entry["history"]] == [500, 500, 200]
 
 
 def test_replayed_request_sends_no_second_notification(yookassa, merchant):
