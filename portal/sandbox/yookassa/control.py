@@ -45,6 +45,7 @@ def index():
         "control": base + "_control",
         "payments": base + "_control/payments",
         "refunds": base + "_control/refunds",
+        "receipts": base + "_control/receipts",
         "notifications": base + "_control/notifications",
         "stats": base + "_control/stats",
     })
@@ -174,6 +175,13 @@ def all_refunds():
     sandbox = current()
     with sandbox.store.lock:
         return jsonify([r.to_json() for r in sorted(sandbox.store.refunds.values(), key=lambda r: r.created_at)])
+
+
+@bp.get("/_control/receipts")
+def all_receipts():
+    sandbox = current()
+    with sandbox.store.lock:
+        return jsonify([r.to_json() for r in sorted(sandbox.store.receipts.values(), key=lambda r: r.created_at)])
 
 
 @bp.get("/_control/stats")

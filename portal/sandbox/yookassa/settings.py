@@ -41,13 +41,13 @@ class Settings(Switches):
     """Credentials and addresses fixed at start, switches that POST B/_control changes at run time."""
 
     def __init__(self, config: dict):
-        self.shop_id = startup_value(config, "YOOKASSA_SHOP_ID")
-        self.secret_key = startup_value(config, "YOOKASSA_SECRET_KEY")
         self.notify_from = startup_value(config, "YOOKASSA_SANDBOX_NOTIFY_FROM") or None
         self.state_file = startup_value(config, "YOOKASSA_SANDBOX_STATE_FILE") or None
         self.control_from_anywhere = startup_value(config, "SANDBOX_CONTROL_FROM_ANYWHERE") == "1"
         merchant = startup_value(config, "SANDBOX_MERCHANT_URL").rstrip("/")
         super().__init__({
+            "shop_id": startup_value(config, "YOOKASSA_SHOP_ID"),
+            "secret_key": startup_value(config, "YOOKASSA_SECRET_KEY"),
             "latency_ms": int(startup_value(config, "SANDBOX_LATENCY_MS")),
             "webhook_url": startup_value(config, "YOOKASSA_SANDBOX_WEBHOOK_URL") or f"{merchant}/webhooks/yookassa",
             "notifications": "normal",
@@ -62,9 +62,17 @@ class Settings(Switches):
             "decline_next": [],  # reasons for the next saved-method charges, first used first
         })
 
+    @property
+    def shop_id(self) -> str:
+        return self["shop_id"]
+
+    @property
+    def secret_key(self) -> str:
+        return self["secret_key"]
+
     def snapshot(self) -> dict:
         values = self.values()
-        values["shop_id"] = self.shop_id
+        del values["secret_key"]  # settable, never shown
         return values
 
     def url_for(self, kind: str) -> str | None:
@@ -82,6 +90,10 @@ class Settings(Switches):
             self._values["decline_next"].extend([reason] * count)
 
     def _validated(self, key: str, value, staged: dict):
+        if key in {"shop_id", "secret_key"}:
+            if not isinstance(value, str) or not value:
+                raise ValueError
+            return value
         if key == "webhook_url":
             return "" if value == "" else http_url(value)
         if key == "notifications":

@@ -20,6 +20,14 @@ def test_api_without_the_shop_credentials_is_401_with_an_error_body(yookassa):
         assert answer.json()["type"] == "error" and answer.json()["code"] == "invalid_credentials"
 
 
+def test_credentials_can_be_changed_at_run_time_and_the_secret_is_never_shown(yookassa):
+    settings = yookassa.control("", {"shop_id": "200600", "secret_key": "test_rotated"})
+
+    assert settings["shop_id"] == "200600" and "test_rotated" not in str(settings)
+    assert yookassa.api("GET", "/me").status_code == 401
+    assert yookassa.call("GET", "/me", auth=("200600", "test_rotated"))["account_id"] == "200600"
+
+
 def test_me_names_the_shop(yookassa):
     assert yookassa.call("GET", "/me")["account_id"] == SHOP_ID
 
