@@ -4,6 +4,7 @@ in the embedded default into instance/mail/ for the local page /dev/mail. Tries 
 retried with backoff and given up after a bound; staff see those on the operations page."""
 from datetime import timedelta
 from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
@@ -51,10 +52,14 @@ def mail_locale(locale: str | None) -> str:
 
 
 def link_to(endpoint: str, **values) -> str:
-    """An absolute link for a mail: under PUBLIC_URL when set, else the address this request came to."""
+    """An absolute link for a mail: under PUBLIC_URL (always set but in an embedded default started
+    without it), else the address this request came to."""
     base = current_app.config.get("PUBLIC_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
+    if base:  # built without the request, so a job (no request at all) makes the same links
+        parts = urlsplit(base)
+        adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path.rstrip("/") or "/",
+                                           url_scheme=parts.scheme)
+        return adapter.build(endpoint, values, force_external=True)
     return url_for(endpoint, _external=True, **values)
 
 

@@ -67,8 +67,8 @@ def receipt(payment: Payment):
     plan = invoice.plan or sub.plan
 
     def letter(r: Reader) -> Letter:
-        facts = [(_("Amount"), r.money(payment.amount, payment.currency)), (_("Paid on"), r.date(payment.created_at)),
-                 (_("Plan"), plan.name)]
+        facts = [(_("Amount"), r.money(payment.amount, payment.currency)),
+                 (_("Paid on"), r.date(invoice.paid_at or payment.created_at)), (_("Plan"), plan.name)]
         if invoice.period_start is not None and invoice.period_end is not None:
             facts.append((_("Period"), f"{r.date(invoice.period_start)} – {r.date(invoice.period_end)}"))
         if payment.card_last_four:
@@ -130,11 +130,12 @@ def refund_succeeded(refund: Refund):
     payment = refund.payment
     invoice = payment.invoice
     customer = invoice.customer if invoice is not None else db.session.get(User, payment.customer_id)
+    paid_on = (invoice.paid_at if invoice is not None else None) or payment.created_at
 
     def letter(r: Reader) -> Letter:
         facts = [(_("Refund"), r.money(refund.amount, refund.currency)),
                  (_("Payment"), _("%(amount)s on %(date)s", amount=r.money(payment.amount, payment.currency),
-                                  date=r.date(payment.created_at)))]
+                                  date=r.date(paid_on)))]
         if payment.card_last_four:
             facts.append((_("Card"), _card(payment.card_last_four)))
         return Letter([_("We have refunded %(amount)s to the card you paid with.",
