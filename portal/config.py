@@ -69,7 +69,12 @@ def from_environment():
         # Where the links in mails point (https://cinema.example). Embedded and unset: the address the
         # request came to; a configured deployment names it, so a forged Host header cannot point a
         # password-reset link at someone else's server.
-        "PUBLIC_URL": _env("PUBLIC_URL"),
+        # Embedded: the address `make run` serves, so a mail built by a job (no request) links there too.
+        "PUBLIC_URL": embedded_default("PUBLIC_URL", f"http://127.0.0.1:{_env('PORT', '8000')}"),
+        # Who the billing mails say they are from and where questions go (the Reply-To); unset: the name
+        # and address of MAIL_FROM.
+        "SELLER_NAME": _env("SELLER_NAME"),
+        "SUPPORT_EMAIL": _env("SUPPORT_EMAIL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         # The host names this portal answers to; any other Host header gets a 400 instead of being echoed
         # into redirects and links. Required once DATABASE_URL is set; the embedded default answers any.

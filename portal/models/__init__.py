@@ -3,7 +3,7 @@ from portal.models.audit import StaffAction, Transition
 from portal.models.catalog import Plan
 from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
-from portal.models.mail import OutgoingMail
+from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
@@ -21,6 +21,7 @@ __all__ = [
     "Refund",
     "StaffAction",
     "Subscription",
+    "SubscriptionReminder",
     "Transition",
     "TrialCard",
     "User",
