@@ -12,7 +12,15 @@ import os
 # keeps in SERVER_SOFTWARE stays inside the WSGI environ. tests/test_web_server.py holds the header there.
 
 workers = int(os.environ.get("WEB_CONCURRENCY") or 2 * (os.cpu_count() or 1) + 1)
-bind = f"0.0.0.0:{os.environ.get('PORT') or 8000}"
+# HOST and PORT say where `web` listens (default every interface, port 8000): `make up` binds 127.0.0.1.
+bind = f"{os.environ.get('HOST') or '0.0.0.0'}:{os.environ.get('PORT') or 8000}"
 # When an access log is asked for (--access-logfile): the path without its query string, which for a GET
 # notification (a cabinet option) holds its fields, the card token among them.
 access_log_format = '%(h)s - - %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s'
+
+
+def child_exit(server, worker):
+    # Multiprocess metrics: a dead worker's live values go; what it counted stays counted.
+    from portal.ops.metrics import worker_exited
+
+    worker_exited(worker.pid)

@@ -8,6 +8,7 @@ from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, W
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
 from portal.models.subscription import Subscription
+from portal.models.test_clock import TestClock
 
 __all__ = [
     "BusMessage",
@@ -21,6 +22,7 @@ __all__ = [
     "Refund",
     "StaffAction",
     "Subscription",
+    "TestClock",
     "Transition",
     "User",
     "UserSession",
