@@ -1,6 +1,8 @@
 """What a log line is about: the request id of the web request that started the work (carried into the
 jobs it enqueues, and theirs), the job, and the invoice, subscription, customer and provider transaction
 ids of the rows being worked on. Context variables, so threads and requests never mix theirs."""
+import contextvars
+import logging
 import re
 import uuid
 from contextvars import ContextVar
@@ -8,6 +10,7 @@ from datetime import timedelta
 
 from portal import clock
 
+log = logging.getLogger("portal.jobs")
 _fields: ContextVar[dict | None] = ContextVar("log_context", default=None)
 # An incoming X-Request-ID is kept if it looks like an id (a proxy's or the caller's), else a new one is made.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
@@ -43,10 +46,26 @@ def new_request_id(incoming: str | None) -> str:
 
 
 def bind_row(row) -> None:
-    """A locked row of a lifecycle: name it, and its customer, in the context."""
+    """A locked row of a lifecycle: name it, and its customer, in the context. A unit of work that locks a
+    second one of a kind (a batch) names none: a line must not name a row it is not about."""
     name = _ENTITIES.get(getattr(row, "__tablename__", ""))
-    if name:
-        bind(**{name: row.id, "customer_id": getattr(row, "customer_id", None)})
+    if not name:
+        return
+    current = fields()
+    values = {name: row.id, "customer_id": getattr(row, "customer_id", None)}
+    _fields.set({**current, **{k: v for k, v in values.items() if k not in current and v is not None}})
+    clashing = [k for k, v in values.items() if k in current and current[k] != v]
+    if clashing:
+        _fields.set({k: v for k, v in fields().items() if k not in clashing} | {"batch": True})
+
+
+def carried(fn):
+    """`fn` for a thread pool: each call runs in a copy of this context (a pool's threads have their own)."""
+    context = contextvars.copy_context()
+
+    def run(*args, **kwargs):
+        return context.copy().run(fn, *args, **kwargs)
+    return run
 
 
 def job_meta() -> dict:
@@ -67,3 +86,4 @@ def start_job() -> None:
         start(request_id=request_id())
         return
     start(request_id=(current.meta or {}).get(META_KEY), job_id=current.id, job=current.func_name)
+    log.info("job %s started", current.func_name)

@@ -45,7 +45,7 @@ def configure(config) -> None:
     root = logging.getLogger()
     if any(getattr(h, _CONFIGURED, False) for h in root.handlers):
         return
-    fmt = str(config.get("LOG_FORMAT") or ("text" if config.get("EMBEDDED") or config.get("TESTING") else "json"))
+    fmt = str(config.get("LOG_FORMAT") or ("text" if _embedded_or_testing(config) else "json"))
     if fmt != "json":
         return
     handler = logging.StreamHandler(sys.stderr)
@@ -56,11 +56,20 @@ def configure(config) -> None:
     root.addHandler(handler)
     root.setLevel(str(config.get("LOG_LEVEL") or "INFO").upper())
     # RQ and gunicorn add their own text handlers; their lines go through ours instead.
-    for name in ("rq.worker", "rq", "gunicorn.error"):
+    names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("rq", "gunicorn")]
+    for name in names:
+        if name == "gunicorn.access":
+            continue
         logger = logging.getLogger(name)
         for old in [h for h in logger.handlers if not _is_pytest(h)]:
             logger.removeHandler(old)
         logger.propagate = True
+
+
+def _embedded_or_testing(config) -> bool:
+    if "EMBEDDED" in config:
+        return bool(config.get("EMBEDDED") or config.get("TESTING"))
+    return not config.get("DATABASE_URL")  # the environment itself (`rq cron`): configured once DATABASE_URL is
 
 
 def _is_pytest(handler) -> bool:

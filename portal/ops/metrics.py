@@ -201,10 +201,3 @@ def exposition(app) -> tuple[bytes, str]:
     extra.register(Backlogs(app))
     return output + generate_latest(extra), CONTENT_TYPE_LATEST
 
-
-def worker_exited(pid: int) -> None:
-    """gunicorn's child_exit: a dead worker's live values go (its counters stay counted)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
