@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test sandbox lint
+.PHONY: run test sandbox lint up down
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -40,6 +40,15 @@ test: $(VENV)/.dev
 # YooKassa under /yookassa (its API at http://127.0.0.1:8001/yookassa/v3).
 sandbox: $(VENV)/.runtime
 	$(PY) -m portal.sandbox --host 127.0.0.1 --port 8001
+
+# The production topology on this machine (README, "Trying the real topology"): every Procfile process under
+# honcho in the background, against the local PostgreSQL, Redis and RabbitMQ (or deploy/portal.env's URLs).
+up: $(VENV)/.runtime
+	bash tests/services.sh
+	$(PY) deploy/up.py up
+
+down:
+	$(PY) deploy/up.py down
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -99,6 +99,7 @@ def test_config(database_url, redis_url, amqp_url, smtp_server):
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "Cinema <billing@cinema.test>",
         "PUBLIC_URL": "http://portal.test",  # the `live` fixture sets the served address
+        "METRICS_TOKEN": "test-metrics-token",
     }
 
 

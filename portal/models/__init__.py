@@ -8,6 +8,7 @@ from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, W
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
 from portal.models.subscription import Subscription, TrialCard
+from portal.models.test_clock import TestClock
 
 __all__ = [
     "BusMessage",
@@ -22,6 +23,7 @@ __all__ = [
     "StaffAction",
     "Subscription",
     "SubscriptionReminder",
+    "TestClock",
     "Transition",
     "TrialCard",
     "User",
