@@ -60,3 +60,9 @@ bench: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	bash tests/services.sh
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Mutation run over the money rules (tests/mutation/README.md); not part of `make test`. Under 30 minutes.
+.PHONY: mutation
+mutation: $(VENV)/.dev
+	bash tests/services.sh
+	$(PY) -m tests.mutation.run $(MUTATION_ARGS)
