@@ -12,7 +12,7 @@ from portal.billing.errors import NotFound
 from portal.billing.prices import price_at
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
-from portal.models.subscription import LIVE_STATUSES
+from portal.models.subscription import ENDED_STATUSES, LIVE_STATUSES
 from portal.providers import reason_codes
 
 MAX_ID = 2**31 - 1
@@ -68,7 +68,7 @@ ENDINGS = ("checkout_unpaid", "checkout_canceled", "auto_renew_off", "payment_fa
 
 def ending(sub: Subscription | None) -> Ending | None:
     """Read from the transition that ended the subscription: who ended it, from which state."""
-    if sub is None or sub.status not in ("canceled", "expired") or sub.ended_at is None:
+    if sub is None or sub.status not in ENDED_STATUSES or sub.ended_at is None:
         return None
     last = db.session.scalar(select(Transition).where(
         Transition.entity_type == "subscription", Transition.entity_id == sub.id,
@@ -173,7 +173,7 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
         paid_checkout = open_checkout_invoice(sub)
         if paid_checkout is not None and paid_checkout.kind == "initial":
             return CheckoutState("trial_refused", sub, paid_checkout)
-    if invoice.status != "open" or sub.status in ("canceled", "expired"):
+    if invoice.status != "open" or sub.status in ENDED_STATUSES:
         return CheckoutState("closed", sub, invoice)
     return _attempt_state(invoice, sub, after_payment_id)
 
@@ -197,7 +197,7 @@ def _card_check_state(invoice: Invoice, sub: Subscription, after_payment_id: int
         Payment.status.in_(("authorized", "voided"))).limit(1))
     if proved is not None:
         return CheckoutState("card_saved", sub, invoice)
-    if invoice.status != "open" or sub.status in ("canceled", "expired"):
+    if invoice.status != "open" or sub.status in ENDED_STATUSES:
         return CheckoutState("closed", sub, invoice)
     return _attempt_state(invoice, sub, after_payment_id)
 
@@ -250,7 +250,7 @@ def change_done(sub: Subscription, change: str | None, after_payment_id: int = 0
     if change == "resume":
         return sub.status != "paused" and sub.pause_starts_at is None
     if change == "cancel_now":
-        return sub.status in ("canceled", "expired")
+        return sub.status in ENDED_STATUSES
     if change == "repay":
         if sub.status != "past_due":
             return True

@@ -12,8 +12,9 @@ from portal.billing.errors import NotAllowed
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, PaymentMethod, Subscription
+from portal.models.subscription import ENTITLED_STATUSES
 
-REPLACEABLE = ("trialing", "active", "past_due")
+REPLACEABLE = ENTITLED_STATUSES
 
 
 def start_card_replacement(sub: Subscription) -> Invoice:

@@ -16,6 +16,7 @@ from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
 from portal.models.invoice import CHECKOUT_KINDS
+from portal.models.subscription import RENEWABLE_STATUSES
 from portal.ops import test_clock
 from portal.queue import enqueue, enqueue_each
 
@@ -34,7 +35,7 @@ def renewals_due(now=None) -> int:
     now = now or clock.now()
     due = db.session.execute(
         select(Subscription.id, Subscription.customer_id)
-        .where(Subscription.status.in_(("active", "trialing")),
+        .where(Subscription.status.in_(RENEWABLE_STATUSES),
                test_clock.reached(Subscription.current_period_end, Subscription.customer_id, now))
         .order_by(Subscription.id)
     ).all()
@@ -85,7 +86,7 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
         with atomic():
             locked = lock_all(Subscription, sub_ids).values()
             now = clock.now()  # after the lock: a test clock's customer renews at their time
-            subs = [s for s in locked if s.status in ("active", "trialing") and s.current_period_end <= now]
+            subs = [s for s in locked if s.status in RENEWABLE_STATUSES and s.current_period_end <= now]
             existing = {(i.subscription_id, i.period_start): i for i in db.session.scalars(select(Invoice).where(
                 Invoice.subscription_id.in_([s.id for s in subs]), Invoice.kind == "renewal",
                 Invoice.period_start.in_({s.current_period_end for s in subs})))}

@@ -5,7 +5,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, one_of, utcnow
 
 SUBSCRIPTION_STATUSES = ("pending", "trialing", "active", "past_due", "paused", "canceled", "expired")
 # The groups billing reasons with. Live: the one subscription a customer may hold at a time (it blocks a
@@ -13,14 +13,14 @@ SUBSCRIPTION_STATUSES = ("pending", "trialing", "active", "past_due", "paused", 
 ENTITLED_STATUSES = ("trialing", "active", "past_due")
 LIVE_STATUSES = (*ENTITLED_STATUSES, "paused")
 ENDED_STATUSES = ("canceled", "expired")
+# Renewable: what the renewal run picks up at the period end (past due is dunning's, paused resumes first).
+RENEWABLE_STATUSES = ("trialing", "active")
 
 
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'trialing', 'active', 'past_due', 'paused', 'canceled', 'expired')", name="status"
-        ),
+        one_of("status", SUBSCRIPTION_STATUSES),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("scheduled_amount IS NULL OR scheduled_amount >= 0", name="scheduled_amount_not_negative"),
         # Renewal cron scans live subscriptions by period end.
