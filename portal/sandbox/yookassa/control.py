@@ -9,6 +9,7 @@ from ..settings import ControlError
 from . import payments
 from .cards import REASONS
 from .runtime import current
+from .settings import DECLINE_SCOPES
 
 bp = Blueprint("yookassa_control", __name__)
 
@@ -93,15 +94,18 @@ def faults():
 
 @bp.post("/_control/decline_next")
 def decline_next():
-    """`{"reason": "insufficient_funds", "count": 1}`: the next saved-method charges are canceled so."""
+    """`{"reason": "insufficient_funds", "count": 1, "payments": "charges"|"widget"|"any"}`: the next
+    saved-method charges (default), widget payments or either are canceled with that reason."""
     body = _json_object() or {}
-    reason, count = body.get("reason"), body.get("count", 1)
+    reason, count, scope = body.get("reason"), body.get("count", 1), body.get("payments", "charges")
     if reason not in REASONS:
         return _bad(f"reason must be one of {', '.join(REASONS)}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         return _bad("count must be a positive integer")
+    if scope not in DECLINE_SCOPES:
+        return _bad(f"payments must be one of {', '.join(DECLINE_SCOPES)}")
     sandbox = current()
-    sandbox.settings.queue_declines(reason, count)
+    sandbox.settings.queue_declines(reason, count, scope)
     return jsonify({"decline_next": sandbox.settings["decline_next"]})
 
 
