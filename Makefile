@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test sandbox lint
+.PHONY: run test sandbox lint up down
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -41,6 +41,15 @@ test: $(VENV)/.dev
 sandbox: $(VENV)/.runtime
 	$(PY) -m portal.sandbox --host 127.0.0.1 --port 8001
 
+# The production topology on this machine (README, "Trying the real topology"): every Procfile process under
+# honcho in the background, against the local PostgreSQL, Redis and RabbitMQ (or deploy/portal.env's URLs).
+up: $(VENV)/.runtime
+	bash tests/services.sh
+	$(PY) deploy/up.py up
+
+down:
+	$(PY) deploy/up.py down
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
@@ -51,3 +60,9 @@ bench: $(VENV)/.runtime
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	bash tests/services.sh
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Mutation run over the money rules (tests/mutation/README.md); not part of `make test`. Under 30 minutes.
+.PHONY: mutation
+mutation: $(VENV)/.dev
+	bash tests/services.sh
+	$(PY) -m tests.mutation.run $(MUTATION_ARGS)

@@ -13,6 +13,7 @@ from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, hold, lock, lock_all
 from portal.models import Invoice, PaymentMethod, Subscription, User
+from portal.ops import context
 from portal.providers import PaymentDeclined, ProviderError, RetryableProviderError, get_provider, request_id
 from portal.queue import RETRY_INTERVALS, enqueue
 
@@ -57,7 +58,7 @@ def charge_invoices(invoice_ids: list[int], *, pool: ThreadPoolExecutor) -> dict
             outcomes[invoice_id] = prepared
     charges = [c for c in outcomes.values() if isinstance(c, Charge)]
     provider = get_provider()
-    answers = list(pool.map(lambda charge: _send(provider, charge), charges))
+    answers = list(pool.map(context.carried(lambda charge: _send(provider, charge)), charges))
     settled = [(c, a) for c, a in zip(charges, answers, strict=True) if not isinstance(a, RetryableProviderError)]
     for charge, answer in zip(charges, answers, strict=True):
         if isinstance(answer, RetryableProviderError):
@@ -125,6 +126,7 @@ def _hold_cards(invoices) -> None:
 def _send(provider, charge: Charge):
     """The provider's answer: a transaction, a PaymentDeclined, a refusal (ProviderError) or a passing
     error (RetryableProviderError), returned rather than raised so a batch can sort them."""
+    context.bind(invoice_id=charge.invoice_id)
     try:
         return provider.charge_token(**charge.request)
     except ProviderError as answer:  # PaymentDeclined and RetryableProviderError are ProviderErrors
