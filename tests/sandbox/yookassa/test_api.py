@@ -271,6 +271,7 @@ def test_unknown_payment_is_404_not_found(yookassa):
     ({"confirmation": {"type": "embedded"}}, "amount"),
     ({"amount": {"value": "0.00", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
     ({"amount": {"value": "1.001", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
+    ({"amount": {"value": "1e400", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
     ({"amount": {"value": "1.00", "currency": "XXX"}, "confirmation": {"type": "embedded"}}, "amount.currency"),
     ({"amount": {"value": "1.00", "currency": "RUB"}}, "confirmation"),
     ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded"},
