@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
 # The YooKassa sandbox as the embedded default mounts it.
 EMBEDDED_YOOKASSA = "http://127.0.0.1:8000/sandbox/yookassa"
+# Provider calls in flight across every process when PROVIDER_CONCURRENCY is unset: under the sandbox's
+# default limit (5) and any real terminal's we know of.
+DEFAULT_PROVIDER_CONCURRENCY = 3
 
 
 class ConfigurationError(RuntimeError):
@@ -85,16 +88,29 @@ def from_environment():
         # Where the links in mails point (https://cinema.example). Embedded and unset: the address the
         # request came to; a configured deployment names it, so a forged Host header cannot point a
         # password-reset link at someone else's server.
-        "PUBLIC_URL": _env("PUBLIC_URL"),
+        # Embedded: the address `make run` serves, so a mail built by a job (no request) links there too.
+        "PUBLIC_URL": embedded_default("PUBLIC_URL", f"http://127.0.0.1:{_env('PORT', '8000')}"),
+        # Who the billing mails say they are from and where questions go (the Reply-To); unset: the name
+        # and address of MAIL_FROM.
+        "SELLER_NAME": _env("SELLER_NAME"),
+        "SUPPORT_EMAIL": _env("SUPPORT_EMAIL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         # The host names this portal answers to; any other Host header gets a 400 instead of being echoed
         # into redirects and links. Required once DATABASE_URL is set; the embedded default answers any.
         "TRUSTED_HOSTS": _hosts(_env("TRUSTED_HOSTS")),
         # Subscriptions a renewal job charges side by side (a thread each).
         "RENEWAL_BATCH": max(1, int(_env("RENEWAL_BATCH", "5"))),
-        # The terminal's limit on API calls in flight, kept by all our processes together (unset: no
-        # limit of ours; then worker processes x RENEWAL_BATCH must stay under the terminal's).
-        "PROVIDER_CONCURRENCY": int(_env("PROVIDER_CONCURRENCY", "0")) or None,
+        # The terminal's limit on API calls in flight, kept by all our processes together. Unset: a
+        # conservative limit under the sandbox's default of 5, whatever the workers x RENEWAL_BATCH.
+        "PROVIDER_CONCURRENCY": _env("PROVIDER_CONCURRENCY", DEFAULT_PROVIDER_CONCURRENCY),
+        # /metrics answers scrapers on this machine; any other needs this bearer token (required once
+        # DATABASE_URL is set). Logs: JSON lines unless LOG_FORMAT=text (the embedded default's).
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
+        "LOG_FORMAT": _env("LOG_FORMAT"),
+        "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        # How long before a price move applies the customer is told of it: the move takes effect at the first
+        # renewal on or after this many days (portal/billing/prices.py).
+        "PRICE_CHANGE_NOTICE_DAYS": max(0, int(_env("PRICE_CHANGE_NOTICE_DAYS", "30"))),
         "RQ_QUEUES": ["billing"],
         # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
         # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).
@@ -171,6 +187,9 @@ def check(config) -> None:
             require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
         # Verification and password-reset links must reach people: no silent mail folder in production.
         require(("SMTP_URL", "MAIL_FROM", "PUBLIC_URL"), "when DATABASE_URL is")
+        # /metrics names customers' volumes and the provider's failures: not for anyone who can reach the port.
+        require(("METRICS_TOKEN",), "when DATABASE_URL is")
+    config["PROVIDER_CONCURRENCY"] = _provider_concurrency(config.get("PROVIDER_CONCURRENCY"))
     public = config.get("PUBLIC_URL")
     if public and not (urlsplit(public).scheme in ("http", "https") and urlsplit(public).netloc):
         raise ConfigurationError(f"PUBLIC_URL must be the portal's address, like https://cinema.example "
@@ -193,3 +212,11 @@ def check(config) -> None:
                 "TOKEN_ENCRYPTION_KEY is not a Fernet key (32 url-safe base64-encoded bytes: "
                 "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
             ) from None
+
+
+def _provider_concurrency(value) -> int:
+    text = str(value if value not in (None, "") else DEFAULT_PROVIDER_CONCURRENCY).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigurationError(f"PROVIDER_CONCURRENCY must be a whole number of calls, 1 or more (got {text!r}); "
+                                 f"unset, it is {DEFAULT_PROVIDER_CONCURRENCY}")
+    return int(text)

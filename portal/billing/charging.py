@@ -14,6 +14,7 @@ from portal.billing.errors import NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, hold, lock, lock_all
 from portal.models import Invoice, PaymentMethod, Subscription, User
+from portal.ops import context
 from portal.providers import (
     PaymentDeclined,
     ProviderError,
@@ -80,7 +81,7 @@ def charge_invoices(invoice_ids: list[int], *, pool: ThreadPoolExecutor) -> dict
             outcomes[invoice_id] = prepared
     charges = [c for c in outcomes.values() if isinstance(c, Charge)]
     providers = _providers(charges)  # looked up here: the pool's threads have no app context
-    answers = list(pool.map(lambda charge: _send(providers, charge), charges))
+    answers = list(pool.map(context.carried(lambda charge: _send(providers, charge)), charges))
     settled = [(c, a) for c, a in zip(charges, answers, strict=True) if not isinstance(a, RetryableProviderError)]
     for charge, answer in zip(charges, answers, strict=True):
         if isinstance(answer, RetryableProviderError):
@@ -161,6 +162,7 @@ def _providers(charges: list[Charge]) -> dict:
 def _send(providers: dict, charge: Charge):
     """The card's provider's answer: a transaction, a PaymentDeclined, a refusal (ProviderError) or a
     passing error (RetryableProviderError), returned rather than raised so a batch can sort them."""
+    context.bind(invoice_id=charge.invoice_id)
     provider = providers[charge.provider]
     if isinstance(provider, ProviderError):
         return provider  # a card saved at a provider that is switched off cannot be charged

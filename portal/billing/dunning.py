@@ -6,6 +6,7 @@ from flask import current_app
 
 from portal import clock
 from portal.machines import fire
+from portal.models.subscription import RENEWABLE_STATUSES
 from portal.providers import Decline
 
 DEFAULT_RETRY_DAYS = (1, 3, 5)
@@ -34,7 +35,7 @@ def record_failed_renewal(invoice, sub, decline: Decline | None, *, actor, cause
         next_attempt = started + timedelta(days=schedule[failures - 1])
     fire(invoice, "record_failed_attempt", actor=actor, cause=cause, reason_code=reason_code,
          next_attempt_at=next_attempt)
-    if sub.status in ("active", "trialing"):
+    if sub.status in RENEWABLE_STATUSES:
         fire(sub, "mark_past_due", actor=actor, cause=cause)
     if next_attempt is None and (failures > len(schedule)):
         give_up(invoice, sub, actor=actor, cause=f"{cause}; retries exhausted")

@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Payment, WebhookEvent
 from portal.models.types import seal
+from portal.ops import metrics
 from portal.providers import EventKind, InvalidNotification, Reception, WebAnswer, get_provider
 from portal.queue import enqueue
 from portal.statements import AutocommitStatement
@@ -156,6 +157,7 @@ def _reject(provider, kind, raw_body, content_type, remote_addr, why, detail=Non
                                                               "body_sha256")}}))
     db.session.commit()
     log.warning("rejected %s notification from %s: %s", kind, remote_addr, why)
+    metrics.notification_rejected(provider, kind, why)
 
 
 def process(event_id: int) -> None:

@@ -6,6 +6,7 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed
 
+from portal import ops
 from portal.extensions import db
 
 # session.info key: what the current transaction holds FOR UPDATE, by (model, id) or by a lookup key.
@@ -43,6 +44,7 @@ def lock(model, id, *, missing_ok=False):
             return None
         raise LookupError(f"{model.__name__} {id} does not exist")
     held[(model, id)] = row
+    ops.row_locked(row)
     return row
 
 
@@ -58,7 +60,9 @@ def lock_all(model, ids) -> dict:
         )
         for row in rows:
             held[(model, row.id)] = row
-    return {i: held[(model, i)] for i in ids if (model, i) in held}
+    locked = {i: held[(model, i)] for i in ids if (model, i) in held}
+    ops.rows_locked(list(locked.values()))
+    return locked
 
 
 def hold(key, row) -> None:

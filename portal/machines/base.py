@@ -8,6 +8,7 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from portal.extensions import db
 from portal.models.types import utcnow
+from portal.ops import metrics
 
 # Per thread: machine class -> built machines not running an event right now.
 _IDLE = threading.local()
@@ -103,6 +104,7 @@ class TransitionLog:
         transitions.append({"entity_type": self.entity_type, "entity_id": row.id, "from_state": source.value,
                             "to_state": target.value, "event": str(event), "actor": actor, "cause": cause or "",
                             "created_at": now})
+        metrics.transition(self.entity_type, row, str(event), target.value)
         if routing_key:
             outbox.append({"routing_key": routing_key, "aggregate_type": self.entity_type, "aggregate_id": row.id,
                            "payload": payload, "created_at": now, "publish_attempts": 0})
@@ -120,6 +122,10 @@ def write_audit_rows(session: Session) -> None:
     for table, rows in ((Transition.__table__, transitions), (OutboxMessage.__table__, outbox)):
         if rows:
             connection.execute(insert(table), rows)
+    if outbox:
+        from portal.mail.events import events_written
+
+        events_written(session)  # the mails these events cause are built after the commit
 
 
 @event.listens_for(Session, "before_flush")

@@ -3,9 +3,10 @@ from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, one_of, utcnow
 
 INTERVAL_UNITS = ("day", "week", "month", "year")
+PLAN_STATUSES = ("active", "archived")
 
 
 class Plan(db.Model):
@@ -13,8 +14,8 @@ class Plan(db.Model):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("interval_count > 0", name="interval_positive"),
-        CheckConstraint("interval_unit IN ('day', 'week', 'month', 'year')", name="interval_unit"),
-        CheckConstraint("status IN ('active', 'archived')", name="status"),
+        one_of("interval_unit", INTERVAL_UNITS),
+        one_of("status", PLAN_STATUSES),
         CheckConstraint("trial_days >= 0", name="trial_not_negative"),
     )
 

@@ -179,6 +179,7 @@ class Transaction:
     provider: str = ""  # the adapter's name: where follow-ups (refund, void) go
     decline: Decline | None = None  # set when status is declined
     card: CardSaved | None = None  # the card saved for later charges, when the provider saved one
+    card_issuer: str | None = None  # the issuing bank's name, as the provider gives it
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class Notification:
     event: EventKind | None = None
     decline: Decline | None = None
     card: CardSaved | None = None
+    card_issuer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 import requests
 
+from portal.ops import metrics
 from portal.providers import cloudpayments_notifications as notifications
 from portal.providers import reason_codes
 from portal.providers.base import (
@@ -251,6 +252,7 @@ class CloudPaymentsProvider(PaymentProvider):
 
         status = response.status_code
         log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
+        metrics.provider_call(self.name, endpoint, status, response.elapsed.total_seconds())
         if status in (401, 403):
             raise ProviderError(
                 f"CloudPayments rejected the API credentials (HTTP {status}): check "

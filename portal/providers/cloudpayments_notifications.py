@@ -94,6 +94,7 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
             card_last_four=shown.last_four,
             card_type=shown.card_type,
             card_exp=shown.exp,
+            card_issuer=shown.issuer,
             payment_transaction_id=fields.key("PaymentTransactionId"),
             occurred_at=parse_datetime(fields.get("DateTime")),
             test_mode=fields.flag("TestMode"),
