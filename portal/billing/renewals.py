@@ -48,23 +48,23 @@ def renewals_due(now=None) -> int:
     return len(due)
 
 
-def renew(sub_id: int) -> str:
+def renew(sub_id: int):
     """The period's renewal invoice (created once), charged; or the end the customer asked for."""
-    from portal.billing.charging import charge_invoice
+    from portal.billing.charging import ChargeOutcome, charge_invoice
 
     invoice_id = open_renewal(sub_id)
     if invoice_id is None:
-        return "nothing to charge"
+        return ChargeOutcome.NOTHING_TO_CHARGE
     return charge_invoice(invoice_id)
 
 
-def renew_many(sub_ids: list[int]) -> dict[int, str]:
+def renew_many(sub_ids: list[int]) -> dict:
     """Job body: `renew` for a group of subscriptions, their cards charged side by side."""
-    from portal.billing.charging import charge_invoices
+    from portal.billing.charging import ChargeOutcome, charge_invoices
 
     invoices = open_renewals(sub_ids)
     charged = charge_invoices(list(invoices.values()), pool=_charging_pool())
-    return {sub_id: charged.get(invoices.get(sub_id), "nothing to charge") for sub_id in sub_ids}
+    return {sub_id: charged.get(invoices.get(sub_id), ChargeOutcome.NOTHING_TO_CHARGE) for sub_id in sub_ids}
 
 
 @cache

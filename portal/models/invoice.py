@@ -56,6 +56,7 @@ class Invoice(db.Model):
     checkout_started_at = mapped_column(UTCDateTime)
     # The provider transaction a Check let through for this invoice: another is refused while it is applied.
     reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reserved_provider: Mapped[str | None] = mapped_column(String(32))
     reserved_at = mapped_column(UTCDateTime)
     # A proration invoice: the plan its payment moves the subscription to.
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))

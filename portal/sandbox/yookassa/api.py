@@ -59,7 +59,9 @@ def _json_body() -> dict:
     return body
 
 
-def _compute(handler, kwargs) -> tuple[int, dict]:
+def _compute(handler, kwargs, delay: float = 0.0) -> tuple[int, dict]:
+    if delay:
+        time.sleep(delay)  # the latency fault: the provider is slow at the work itself
     try:
         if request.method == "POST":
             kwargs = {**kwargs, "body": _json_body()}
@@ -68,7 +70,7 @@ def _compute(handler, kwargs) -> tuple[int, dict]:
         return exc.status, exc.body()
 
 
-def _idempotent(sandbox: Sandbox, handler, kwargs) -> tuple[int, dict]:
+def _idempotent(sandbox: Sandbox, handler, kwargs, delay: float) -> tuple[int, dict]:
     """Same key and body: the first answer again, nothing done twice. Same key, other body: 400."""
     key = request.headers.get("Idempotence-Key", "").strip()
     if not key:
@@ -83,9 +85,9 @@ def _idempotent(sandbox: Sandbox, handler, kwargs) -> tuple[int, dict]:
         if slot.body is not None:
             sandbox.stats.count("replays")
             return slot.status, slot.body
-        return _compute(handler, kwargs)
+        return _compute(handler, kwargs, delay)
     try:
-        status, body = _compute(handler, kwargs)
+        status, body = _compute(handler, kwargs, delay)
     except BaseException:
         sandbox.store.drop_answer(key, slot)
         raise
@@ -125,18 +127,16 @@ def _serve(operation: str, handler, kwargs) -> Response:
             stats.answer(401)
             return _unauthorised()
         faults = sandbox.faults.take(operation)
-        for fault in faults:
-            if isinstance(fault, tuple):
-                time.sleep(fault[1] / 1000.0)
+        delay = sum(fault[1] for fault in faults if isinstance(fault, tuple)) / 1000.0
         early = _early_fault(sandbox, faults)
         if early is not None:
             return early
         payments.expire_due(sandbox)
         try:
             if request.method == "POST":
-                status, body = _idempotent(sandbox, handler, kwargs)
+                status, body = _idempotent(sandbox, handler, kwargs, delay)
             else:
-                status, body = _compute(handler, kwargs)
+                status, body = _compute(handler, kwargs, delay)
         except wire.ApiError as exc:
             status, body = exc.status, exc.body()
         if "500_after" in faults:

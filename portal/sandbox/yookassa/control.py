@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from markupsafe import escape
 
 from ..control import _is_loopback
 from ..settings import ControlError
-from . import payments
+from . import payments, wire
 from .cards import REASONS
 from .runtime import current
+from .settings import DECLINE_SCOPES
 
 bp = Blueprint("yookassa_control", __name__)
 
@@ -48,6 +50,7 @@ def index():
         "receipts": base + "_control/receipts",
         "notifications": base + "_control/notifications",
         "stats": base + "_control/stats",
+        "inspect": base + "_control/inspect",
     })
 
 
@@ -93,15 +96,18 @@ def faults():
 
 @bp.post("/_control/decline_next")
 def decline_next():
-    """`{"reason": "insufficient_funds", "count": 1}`: the next saved-method charges are canceled so."""
+    """`{"reason": "insufficient_funds", "count": 1, "payments": "charges"|"widget"|"any"}`: the next
+    saved-method charges (default), widget payments or either are canceled with that reason."""
     body = _json_object() or {}
-    reason, count = body.get("reason"), body.get("count", 1)
+    reason, count, scope = body.get("reason"), body.get("count", 1), body.get("payments", "charges")
     if reason not in REASONS:
         return _bad(f"reason must be one of {', '.join(REASONS)}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         return _bad("count must be a positive integer")
+    if scope not in DECLINE_SCOPES:
+        return _bad(f"payments must be one of {', '.join(DECLINE_SCOPES)}")
     sandbox = current()
-    sandbox.settings.queue_declines(reason, count)
+    sandbox.settings.queue_declines(reason, count, scope)
     return jsonify({"decline_next": sandbox.settings["decline_next"]})
 
 
@@ -116,6 +122,38 @@ def revoke(method_id: str):
         method.revoked = True
         sandbox.store.save()
     return jsonify(method.to_json())
+
+
+@bp.post("/_control/payments/<payment_id>/refund")
+def cabinet_refund(payment_id: str):
+    """A refund made in the merchant cabinet, not through the API: the same rules and refund.succeeded.
+
+    `{"amount": {"value", "currency"}}` optional: by default all that is left."""
+    sandbox = current()
+    payment = sandbox.store.payment(payment_id)
+    if payment is None:
+        return jsonify({"error": "no such payment"}), 404
+    body = _json_object() or {}
+    # Nothing left (or not refundable): ask for a kopeck, so the refusal says why.
+    amount = body.get("amount") or wire.amount_json(max(payment.refundable_left, 1), payment.currency)
+    try:
+        return jsonify(payments.create_refund(sandbox, {"payment_id": payment_id, "amount": amount}))
+    except wire.ApiError as exc:
+        return jsonify(exc.body()), exc.status
+
+
+@bp.post("/_control/payments/<payment_id>/<action>")
+def cabinet_action(payment_id: str, action: str):
+    """Capture or cancel a waiting payment in the merchant cabinet (payment.succeeded / payment.canceled)."""
+    sandbox = current()
+    try:
+        if action == "capture":
+            return jsonify(payments.capture(sandbox, payment_id, {}))
+        if action == "cancel":
+            return jsonify(payments.cancel(sandbox, payment_id))
+    except wire.ApiError as exc:
+        return jsonify(exc.body()), exc.status
+    return jsonify({"error": "action must be refund, capture or cancel"}), 404
 
 
 @bp.post("/_control/clock")
@@ -182,6 +220,37 @@ def all_receipts():
     sandbox = current()
     with sandbox.store.lock:
         return jsonify([r.to_json() for r in sorted(sandbox.store.receipts.values(), key=lambda r: r.created_at)])
+
+
+@bp.get("/_control/inspect")
+def inspect():
+    """The same records for a person: payments, refunds and notification deliveries as HTML tables."""
+    sandbox = current()
+    with sandbox.store.lock:
+        payment_rows = [(p.id, p.status, wire.money_text(p.amount) + " " + p.currency,
+                         wire.money_text(p.refunded), (p.metadata or {}).get("invoice_id", ""),
+                         p.cancellation[1] if p.cancellation else "", wire.iso_time(p.created_at))
+                        for p in sorted(sandbox.store.payments.values(), key=lambda p: p.created_at, reverse=True)]
+        refund_rows = [(r.id, r.payment_id, r.status, wire.money_text(r.amount) + " " + r.currency,
+                        wire.iso_time(r.created_at))
+                       for r in sorted(sandbox.store.refunds.values(), key=lambda r: r.created_at, reverse=True)]
+    delivery_rows = [(d["id"], d["event"], d["object_id"], d["attempts"], d["last_status"], d["delivered"], d["url"])
+                     for d in map(_delivery, reversed(sandbox.notifier.entries()))]
+    page = "".join([
+        "<!doctype html><html><head><meta charset='utf-8'><title>YooKassa sandbox</title></head><body>",
+        f"<h1>YooKassa sandbox · shop {escape(sandbox.settings.shop_id)}</h1>",
+        _table("Payments", ("id", "status", "amount", "refunded", "invoice", "cancellation", "created"), payment_rows),
+        _table("Refunds", ("id", "payment", "status", "amount", "created"), refund_rows),
+        _table("Notifications", ("#", "event", "object", "attempts", "last status", "delivered", "url"),
+               delivery_rows),
+        "</body></html>"])
+    return page, 200, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _table(title: str, headings, rows) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headings)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<h2>{escape(title)}</h2><table border='1'><tr>{head}</tr>{body}</table>"
 
 
 @bp.get("/_control/stats")

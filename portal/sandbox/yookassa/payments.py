@@ -62,7 +62,7 @@ def _charge_saved_method(sandbox: Sandbox, payment: Payment, method_id, receipt)
                            "payment_method_id")
     payment.method = method
     payment.receipt = receipt
-    reason = sandbox.settings.take_decline()
+    reason = sandbox.settings.take_decline("charges")
     if reason is None and method.revoked:
         reason = "permission_revoked"
     if reason is None and is_expired(method.card.expiry_month, method.card.expiry_year, payment.created_at):
@@ -133,6 +133,8 @@ def pay_with_card(sandbox: Sandbox, body: dict) -> dict:
         raise wire.invalid("three_ds must be pass or fail", "three_ds")
     test_card = cards.card_for(card.pan)
     reason = test_card.first_payment
+    if reason is None and not (test_card.three_ds and three_ds_answer == "fail"):
+        reason = sandbox.settings.take_decline("widget")
     if is_expired(card.expiry_month, card.expiry_year, sandbox.store.now()):
         reason = "card_expired"
     elif reason is None and test_card.three_ds and three_ds_answer == "fail":

@@ -59,7 +59,8 @@ class Settings(Switches):
             "fail_receipt_next": 0,
             "pending_charge_next": 0,
             "pending_charge_ms": 200,
-            "decline_next": [],  # reasons for the next saved-method charges, first used first
+            # Queued declines, first used first: {"reason", "payments": "charges" | "widget" | "any"}.
+            "decline_next": [],
         })
 
     @property
@@ -79,15 +80,19 @@ class Settings(Switches):
         """Every event goes to the one webhook URL; "" switches notifications off."""
         return self["webhook_url"] or None
 
-    def take_decline(self) -> str | None:
-        """The reason queued for the next saved-method charge, if any."""
+    def take_decline(self, payments: str) -> str | None:
+        """The first reason queued for this kind of payment ("charges" or "widget"), if any."""
         with self._lock:
             queue = self._values["decline_next"]
-            return queue.pop(0) if queue else None
+            for index, entry in enumerate(queue):
+                if entry["payments"] in {payments, "any"}:
+                    return queue.pop(index)["reason"]
+            return None
 
-    def queue_declines(self, reason: str, count: int) -> None:
+    def queue_declines(self, reason: str, count: int, payments: str = "charges") -> None:
+        entry = _decline({"reason": reason, "payments": payments})
         with self._lock:
-            self._values["decline_next"].extend([reason] * count)
+            self._values["decline_next"].extend(dict(entry) for _ in range(count))
 
     def _validated(self, key: str, value, staged: dict):
         if key in {"shop_id", "secret_key"}:
@@ -103,8 +108,19 @@ class Settings(Switches):
         if key == "decline_next":
             if not isinstance(value, list):
                 raise ValueError
-            return [one_of(reason, REASONS) for reason in value]
+            return [_decline(entry if isinstance(entry, dict) else {"reason": entry}) for entry in value]
         return common_switch(key, value)
+
+
+DECLINE_SCOPES = ("charges", "widget", "any")
+
+
+def _decline(entry: dict) -> dict:
+    """One queued decline: a cancellation reason, for saved-method charges (default), widget payments or any."""
+    payments = entry.get("payments", "charges")
+    if set(entry) - {"reason", "payments"} or payments not in DECLINE_SCOPES:
+        raise ValueError
+    return {"reason": one_of(entry.get("reason"), REASONS), "payments": payments}
 
 
 def _schedule(value: str) -> list[float]:

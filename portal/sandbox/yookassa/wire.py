@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 CURRENCIES = ("RUB", "USD", "EUR")
+MAX_AMOUNT = 10**11  # minor units: a billion roubles; nothing a subscription sends, never an overflow
 
 
 class ApiError(Exception):
@@ -80,8 +81,8 @@ def parse_amount(raw, parameter: str = "amount") -> tuple[int, str]:
     except InvalidOperation:
         raise invalid(f"Invalid {parameter}.value", f"{parameter}.value") from None
     minor = major * 100
-    if not major.is_finite() or minor != minor.to_integral_value() or minor <= 0:
-        raise invalid(f"Invalid {parameter}.value: a positive amount with at most two decimals",
+    if not major.is_finite() or minor != minor.to_integral_value() or not 0 < minor <= MAX_AMOUNT:
+        raise invalid(f"Invalid {parameter}.value: positive, two decimals at most, up to 1000000000.00",
                       f"{parameter}.value")
     return int(minor), currency.upper()
 

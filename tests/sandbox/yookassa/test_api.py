@@ -156,6 +156,17 @@ def test_revoked_method_and_queued_declines_cancel_the_next_charges(yookassa):
     assert revoked["cancellation_details"] == {"party": "yoo_money", "reason": "permission_revoked"}
 
 
+@pytest.mark.parametrize("reason", ["general_decline", "call_issuer", "payment_method_restricted", "invalid_csc",
+                                    "country_forbidden", "identification_required", "internal_timeout"])
+def test_any_reason_can_be_queued_for_the_next_widget_payment(yookassa, reason):
+    yookassa.control("/decline_next", {"reason": reason, "payments": "widget"})
+
+    declined = yookassa.paid_payment()
+    after = yookassa.paid_payment()
+
+    assert declined["cancellation_details"]["reason"] == reason and after["status"] == "succeeded"
+
+
 def test_pending_charge_switch_answers_pending_then_settles(yookassa):
     method_id = yookassa.paid_payment()["payment_method"]["id"]
     yookassa.control("", {"pending_charge_next": 1, "pending_charge_ms": 100})
@@ -260,6 +271,7 @@ def test_unknown_payment_is_404_not_found(yookassa):
     ({"confirmation": {"type": "embedded"}}, "amount"),
     ({"amount": {"value": "0.00", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
     ({"amount": {"value": "1.001", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
+    ({"amount": {"value": "1e400", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
     ({"amount": {"value": "1.00", "currency": "XXX"}, "confirmation": {"type": "embedded"}}, "amount.currency"),
     ({"amount": {"value": "1.00", "currency": "RUB"}}, "confirmation"),
     ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded"},

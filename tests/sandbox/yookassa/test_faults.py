@@ -97,10 +97,14 @@ def test_a_repeat_arriving_while_the_first_runs_waits_for_it_and_gets_its_answer
     first = threading.Thread(target=lambda: answers.append(yookassa.call("POST", "/payments", body, key="k-race")))
     first.start()
     time.sleep(0.1)
+    started = time.monotonic()
     answers.append(yookassa.call("POST", "/payments", body, key="k-race"))
+    waited = time.monotonic() - started
     first.join()
 
     assert answers[0] == answers[1] and _payment_count(yookassa) == 2
+    assert yookassa.control("/stats", method="GET")["idempotent_replays"] == 1
+    assert waited >= 0.2  # it waited for the first one's work instead of doing its own
 
 
 def test_a_restarted_sandbox_with_a_state_file_remembers_payments_and_keys(merchant, tmp_path):

@@ -51,6 +51,18 @@ def test_declined_charge_and_refund_are_notified(yookassa, merchant):
     assert [h["json"]["object"] for h in hooks if h["json"]["event"] == "refund.succeeded"] == [refund]
 
 
+def test_cabinet_refund_and_cancel_are_notified_like_api_ones(yookassa, merchant):
+    paid = yookassa.paid_payment(value="50.00")
+    held = yookassa.paid_payment(capture=False)
+
+    refund = yookassa.control(f"/payments/{paid['id']}/refund")
+    canceled = yookassa.control(f"/payments/{held['id']}/cancel")
+
+    assert refund["amount"]["value"] == "50.00" and canceled["status"] == "canceled"
+    events = [(h["json"]["event"], h["json"]["object"]["id"]) for h in webhooks(merchant, count=4)]
+    assert ("refund.succeeded", refund["id"]) in events and ("payment.canceled", held["id"]) in events
+
+
 def test_a_refused_notification_is_retried_until_answered_200(yookassa, merchant):
     merchant.failures["yookassa"] = 2
     paid = yookassa.paid_payment()
@@ -137,6 +149,16 @@ def test_notifications_come_from_the_configured_source_address(merchant):
         app.extensions["yookassa_sandbox"].shutdown()
 
     assert hook["client"] == "127.0.0.7"
+
+
+def test_inspection_page_lists_payments_and_deliveries_escaped(yookassa):
+    paid = yookassa.paid_payment(metadata={"invoice_id": "<b>42</b>"})
+
+    page = requests.get(f"{yookassa.url}/_control/inspect", timeout=5)
+
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert paid["id"] in page.text and "payment.succeeded" in page.text
+    assert "&lt;b&gt;42&lt;/b&gt;" in page.text and "<b>42</b>" not in page.text
 
 
 def test_controls_refuse_bad_values(yookassa):
