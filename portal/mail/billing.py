@@ -16,7 +16,7 @@ from portal.mail import link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
 from portal.mail.links import pay_link, unsubscribe_link
 from portal.models import Invoice, OutboxMessage, Payment, Refund, Subscription, User
-from portal.models.invoice import CARD_CHECK_KINDS
+from portal.models.invoice import NO_RECEIPT_KINDS
 from portal.providers import CATEGORY_MESSAGES, DeclineCategory
 
 GENERIC_DECLINE = CATEGORY_MESSAGES[DeclineCategory.OTHER]
@@ -24,7 +24,6 @@ GENERIC_DECLINE = CATEGORY_MESSAGES[DeclineCategory.OTHER]
 # Invoices dunning retries: their declines get the failed-payment mail (a decline in the widget is seen
 # on the page it happened on).
 DUNNING_KINDS = ("renewal", "repay")
-NO_RECEIPT_KINDS = (*CARD_CHECK_KINDS, "grant")
 REMINDERS = ("trial_ending", "renewal_upcoming", "card_expiring")
 
 
