@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
+# The YooKassa sandbox as the embedded default mounts it.
+EMBEDDED_YOOKASSA = "http://127.0.0.1:8000/sandbox/yookassa"
 # Provider calls in flight across every process when PROVIDER_CONCURRENCY is unset: under the sandbox's
 # default limit (5) and any real terminal's we know of.
 DEFAULT_PROVIDER_CONCURRENCY = 3
@@ -56,6 +58,20 @@ def from_environment():
         "TOKEN_ENCRYPTION_KEY": _env("TOKEN_ENCRYPTION_KEY"),
         # The sandbox's public credentials are for the embedded default, whose sandbox is in-process.
         "PAYMENT_PROVIDER": embedded_default("PAYMENT_PROVIDER", "sandbox"),
+        # Several providers at once, the first the default of every currency staff have not chosen one for
+        # (comma-separated: "cloudpayments,yookassa"); unset, PAYMENT_PROVIDER alone is enabled.
+        "PAYMENT_PROVIDERS": embedded_default("PAYMENT_PROVIDERS", "sandbox,yookassa"),
+        # YooKassa (portal/providers/yookassa.py). Embedded: its sandbox, mounted in-process, with the
+        # sandbox's public test credentials; elsewhere the real service and credentials of your own.
+        "YOOKASSA_SHOP_ID": embedded_default("YOOKASSA_SHOP_ID", "100500"),
+        "YOOKASSA_SECRET_KEY": embedded_default("YOOKASSA_SECRET_KEY", "test_sandbox-secret"),
+        "YOOKASSA_API_URL": _env("YOOKASSA_API_URL", EMBEDDED_YOOKASSA + "/v3" if embedded else
+                                 "https://api.yookassa.ru/v3"),
+        "YOOKASSA_WIDGET_URL": _env("YOOKASSA_WIDGET_URL", EMBEDDED_YOOKASSA + "/widget.js" if embedded else
+                                    "https://yookassa.ru/checkout-widget/v1/checkout-widget.js"),
+        # Where YooKassa's notifications may come from (CIDRs, comma-separated): its published ranges, or
+        # this machine in the embedded default, whose sandbox posts from loopback.
+        "YOOKASSA_TRUSTED_NETWORKS": embedded_default("YOOKASSA_TRUSTED_NETWORKS", "127.0.0.0/8,::1/128"),
         "CLOUDPAYMENTS_PUBLIC_ID": embedded_default("CLOUDPAYMENTS_PUBLIC_ID", "pk_sandbox"),
         "CLOUDPAYMENTS_API_SECRET": embedded_default("CLOUDPAYMENTS_API_SECRET", "sandbox-secret"),
         "CLOUDPAYMENTS_API_URL": _env("CLOUDPAYMENTS_API_URL", "https://api.cloudpayments.ru"),
@@ -132,7 +148,13 @@ def _instance_secret_key(instance: Path) -> str:
 PROVIDER_SETTINGS = {
     "cloudpayments": ("CLOUDPAYMENTS_PUBLIC_ID", "CLOUDPAYMENTS_API_SECRET"),
     "sandbox": ("CLOUDPAYMENTS_PUBLIC_ID", "CLOUDPAYMENTS_API_SECRET", "SANDBOX_URL"),
+    "yookassa": ("YOOKASSA_SHOP_ID", "YOOKASSA_SECRET_KEY"),
 }
+
+
+def _enabled_providers(config) -> list[str]:
+    listed = [n.strip().lower() for n in str(config.get("PAYMENT_PROVIDERS") or "").split(",") if n.strip()]
+    return listed or [str(config["PAYMENT_PROVIDER"]).strip().lower()]
 
 
 def settle(config) -> None:
@@ -155,12 +177,14 @@ def check(config) -> None:
                 raise ConfigurationError(f"{name} must be set {because} (see README, configuration)")
 
     if not config.get("EMBEDDED"):
-        require(("SECRET_KEY", "PAYMENT_PROVIDER", "TRUSTED_HOSTS"), "when DATABASE_URL is")
-        provider = str(config["PAYMENT_PROVIDER"]).strip().lower()
-        if provider not in PROVIDER_SETTINGS:
-            raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "
-                                     f"(known: {', '.join(sorted(PROVIDER_SETTINGS))})")
-        require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
+        require(("SECRET_KEY", "TRUSTED_HOSTS"), "when DATABASE_URL is")
+        if not config.get("PAYMENT_PROVIDERS"):
+            require(("PAYMENT_PROVIDER",), "when DATABASE_URL is")
+        for provider in _enabled_providers(config):
+            if provider not in PROVIDER_SETTINGS:
+                raise ConfigurationError(f"PAYMENT_PROVIDER={provider!r} is not a known payment provider "
+                                         f"(known: {', '.join(sorted(PROVIDER_SETTINGS))})")
+            require(PROVIDER_SETTINGS[provider], f"when PAYMENT_PROVIDER={provider}")
         # Verification and password-reset links must reach people: no silent mail folder in production.
         require(("SMTP_URL", "MAIL_FROM", "PUBLIC_URL"), "when DATABASE_URL is")
         # /metrics names customers' volumes and the provider's failures: not for anyone who can reach the port.

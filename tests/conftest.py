@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from portal import clock, create_app
 from portal.extensions import db
+from portal.providers import forget_providers
 from tests import isolation
 from tests.mailbox import Mailbox
 
@@ -137,7 +138,7 @@ def live(migrated_app):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     migrated_app.config["SANDBOX_URL"] = sandbox_url
     migrated_app.config["PUBLIC_URL"] = portal_url  # the links in mails open the served portal
-    migrated_app.extensions.pop("payment_provider", None)
+    forget_providers(migrated_app)
     yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url)
     portal_server.shutdown()
     sandbox_server.shutdown()

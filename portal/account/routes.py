@@ -10,13 +10,13 @@ from portal.auth import customer_required
 from portal.auth.session import login_manager
 from portal.billing import cancellation, cards, pauses, plan_change, prices
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, widget_parameters
+from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
 from portal.billing.trials import trial_available
 from portal.extensions import db
 from portal.mail.links import granted_payer
-from portal.providers import get_provider
 from portal.security import embeds_widget, error_page
+from portal.templating import current_locale
 
 # Polls of a checkout's status before the page stops and says to look again later (~2 minutes).
 MAX_STATUS_POLLS = 80
@@ -384,13 +384,13 @@ def pay(invoice_id):
         elif state.final and state.state in ("active", "trialing", "paid"):
             flash(_("This invoice is paid."), "info")
         return redirect(url_for(".subscription"))
-    params = widget_parameters(invoice)
+    params = widget_parameters(invoice, locale=current_locale())
     db.session.commit()
-    provider = get_provider()
+    provider = checkout_provider(invoice)
     embeds_widget(provider.widget_script_url)
     scheme = params.pop("scheme")
     return render_template("account/pay.html", invoice=invoice, sub=invoice.subscription, params=params,
-                           scheme=scheme, widget_script_url=provider.widget_script_url,
+                           scheme=scheme, widget_script_url=provider.widget_script_url, provider=provider.name,
                            after=service.last_payment_id(invoice), status=None, polls=0,
                            poll_seconds=POLL_SECONDS)
 

@@ -9,11 +9,11 @@ from sqlalchemy.orm import selectinload
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.billing.checkout import open_checkout_invoice
 from portal.billing.errors import NotFound
+from portal.billing.payments import decline_message
 from portal.billing.prices import price_at
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
 from portal.models.subscription import ENDED_STATUSES, LIVE_STATUSES
-from portal.providers import reason_codes
 
 MAX_ID = 2**31 - 1
 LIVE = LIVE_STATUSES
@@ -185,7 +185,7 @@ def _attempt_state(invoice: Invoice, sub: Subscription, after_payment_id: int) -
                                .order_by(Payment.id.desc())).all()
     declined = next((p for p in newer if p.status == "declined"), None)
     if declined is not None and not any(p.status in ("completed", "authorized") for p in newer):
-        return CheckoutState("declined", sub, invoice, reason_codes.customer_message(declined.reason_code),
+        return CheckoutState("declined", sub, invoice, decline_message(declined),
                              declined.reason_code)
     return CheckoutState("processing", sub, invoice)
 

@@ -274,9 +274,11 @@ def _run_retry_charge(action: StaffAction) -> str:
         return f"Attempt {d['attempt']} on invoice {invoice.id} was declined; the invoice is still open."
     outcome = charging.charge_invoice(d["invoice_id"], customer_present=True, actor=actor_of(action),
                                       cause=cause_of(action))
-    return {"paid": f"Invoice {d['invoice_id']} is paid.",
-            "declined": f"The charge for invoice {d['invoice_id']} was declined."}.get(
-        outcome, f"Nothing was charged: {outcome}.")
+    if outcome is charging.ChargeOutcome.PAID:
+        return f"Invoice {d['invoice_id']} is paid."
+    if outcome is charging.ChargeOutcome.DECLINED:
+        return f"The charge for invoice {d['invoice_id']} was declined."
+    return f"Nothing was charged: {outcome}."
 
 
 # --- change plan -----------------------------------------------------------------------------------------------

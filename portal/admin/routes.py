@@ -21,7 +21,7 @@ from portal import clock
 from portal.admin import actions, bp, charts, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
-from portal.billing import pauses, prices, review
+from portal.billing import pauses, prices, provider_choice, review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
@@ -217,6 +217,28 @@ def plan_delete(plan_id):
         return redirect(url_for(".plans_index"), code=303)
     flash(f"Plan {code} deleted.", "success")
     return redirect(url_for(".plans_index"), code=303)
+
+
+# --- payment providers ------------------------------------------------------------------------------------------
+
+
+@bp.get("/providers")
+def providers_index():
+    return render_template("admin/providers.html", defaults=provider_choice.currency_defaults(),
+                           enabled=provider_choice.enabled())
+
+
+@bp.post("/providers/<currency>")
+def provider_set_default(currency):
+    try:
+        before = plans.set_currency_provider(staff(), currency, request.form.get("provider", ""))
+    except BillingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".providers_index"), code=303)
+    flash(f"New {currency} checkouts pay with {request.form['provider']} (was {before or 'the first enabled'}).",
+          "success")
+    return redirect(url_for(".providers_index"), code=303)
 
 
 # --- customers and subscriptions --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
-from portal.models.invoice import CHECKOUT_KINDS
+from portal.models.invoice import RECONCILED_KINDS
 from portal.models.subscription import RENEWABLE_STATUSES
 from portal.ops import test_clock
 from portal.queue import enqueue, enqueue_each
@@ -48,23 +48,23 @@ def renewals_due(now=None) -> int:
     return len(due)
 
 
-def renew(sub_id: int) -> str:
+def renew(sub_id: int):
     """The period's renewal invoice (created once), charged; or the end the customer asked for."""
-    from portal.billing.charging import charge_invoice
+    from portal.billing.charging import ChargeOutcome, charge_invoice
 
     invoice_id = open_renewal(sub_id)
     if invoice_id is None:
-        return "nothing to charge"
+        return ChargeOutcome.NOTHING_TO_CHARGE
     return charge_invoice(invoice_id)
 
 
-def renew_many(sub_ids: list[int]) -> dict[int, str]:
+def renew_many(sub_ids: list[int]) -> dict:
     """Job body: `renew` for a group of subscriptions, their cards charged side by side."""
-    from portal.billing.charging import charge_invoices
+    from portal.billing.charging import ChargeOutcome, charge_invoices
 
     invoices = open_renewals(sub_ids)
     charged = charge_invoices(list(invoices.values()), pool=_charging_pool())
-    return {sub_id: charged.get(invoices.get(sub_id), "nothing to charge") for sub_id in sub_ids}
+    return {sub_id: charged.get(invoices.get(sub_id), ChargeOutcome.NOTHING_TO_CHARGE) for sub_id in sub_ids}
 
 
 @cache
@@ -178,7 +178,7 @@ def reconciliation_due(now=None) -> int:
     """Open checkout invoices older than 15 minutes: ask the provider whether they were paid."""
     now = now or clock.now()
     ids = db.session.scalars(select(Invoice.id).where(
-        Invoice.status == "open", Invoice.kind.in_((*CHECKOUT_KINDS, "proration")),
+        Invoice.status == "open", Invoice.kind.in_(RECONCILED_KINDS),
         Invoice.checkout_started_at <= now - RECONCILE_AFTER,
         Invoice.created_at > now - CHECKOUT_LIFETIME)).all()
     for invoice_id in ids:

@@ -1,6 +1,6 @@
 """The billing domain's tables, one module per aggregate."""
 from portal.models.audit import StaffAction, Transition
-from portal.models.catalog import Plan
+from portal.models.catalog import Plan, ProviderDefault
 from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail, SubscriptionReminder
@@ -19,6 +19,7 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "Plan",
+    "ProviderDefault",
     "Refund",
     "StaffAction",
     "Subscription",

@@ -37,3 +37,15 @@ class Plan(db.Model):
 
     def __repr__(self):
         return f"<Plan {self.code} {self.amount} {self.currency}/{self.interval_count} {self.interval_unit}>"
+
+
+class ProviderDefault(db.Model):
+    """Which enabled payment provider a new checkout in this currency pays with, as staff chose it
+    (every change is in the staff audit log). A currency without a row uses the first enabled provider."""
+
+    __tablename__ = "provider_defaults"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    changed_by: Mapped[str] = mapped_column(String(200))  # actor: "staff:3"
+    changed_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
