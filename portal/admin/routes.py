@@ -292,7 +292,8 @@ def _subscription_context(subscription_id):
     if view is None:
         abort(404)
     diagram, states = _lifecycle(view.sub)
-    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable}
+    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable,
+            "offered": actions.offered(view.sub)}
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
