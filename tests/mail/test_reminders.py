@@ -9,7 +9,7 @@ from portal import clock
 from portal.extensions import db
 from portal.mail.reminders import reminders_due
 from portal.models import OutboxMessage, PaymentMethod, Subscription, User
-from tests.auth.helpers import sign_in
+from tests.auth.helpers import csrf_token, sign_in
 from tests.factories import make_plan, make_subscription
 from tests.mail.support import stored_mails
 from tests.mailbox import run_jobs, text_of
@@ -112,7 +112,7 @@ def test_reminders_turned_off_on_the_account_page_are_not_sent_but_receipts_woul
     sign_in(client, sub.customer.email, "correct horse")
     page = client.get("/account").get_data(as_text=True)
     assert 'id="mail-preferences"' in page and 'name="reminders" value="on" checked' in page
-    response = client.post("/account/mail-preferences", data={"csrf_token": csrf(client)})
+    response = client.post("/account/mail-preferences", data={"csrf_token": csrf_token(client)})
     assert response.status_code == 303
     assert db.session.get(User, sub.customer_id).reminder_mails is False
 
@@ -138,11 +138,6 @@ def test_the_one_click_unsubscribe_link_turns_reminders_off_and_opening_it_only_
     db.session.expire_all()
     assert db.session.get(User, sub.customer_id).reminder_mails is False
     assert client.post(path[:-3] + "xyz").status_code == 400  # a forged or cut link changes nothing
-
-
-def csrf(client):
-    with client.session_transaction() as session:
-        return session["csrf_token"]
 
 
 def test_a_reminder_for_a_customer_no_longer_due_when_its_mail_is_built_is_not_sent(app, mailbox):
