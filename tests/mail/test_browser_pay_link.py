@@ -9,10 +9,9 @@ from portal.extensions import db
 from portal.models import Subscription
 from tests.account import test_browser as ui
 from tests.factories import make_customer
-from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
-from tests.mail.support import paid_subscription, renewal_invoice
+from tests.flows.conftest import SUCCESS_CARD
+from tests.mail.support import declined_renewal, renewal_invoice
 from tests.mailbox import link_to
-from workers import ticks
 
 pytestmark = ui.pytestmark
 browser, open_page = ui.browser, ui.open_page
@@ -24,10 +23,7 @@ def test_the_pay_link_of_a_failed_payment_mail_pays_that_invoice_and_the_subscri
     customer = make_customer("late.payer@example.com")
     customer.locale = "en"
     db.session.commit()
-    sub = paid_subscription(billing, card=LATER_DECLINED_CARD, customer=customer)
-    clock.freeze(sub.current_period_end + timedelta(minutes=1))
-    ticks.renewals()
-    billing.work()
+    sub = declined_renewal(billing, customer)
     mails = mailbox.wait_for(customer.email, count=2, work=billing.work)
     [failed] = [m for m in mails if m["Subject"] == "Your payment did not go through"]
     renewal = renewal_invoice(sub.id)
@@ -54,10 +50,7 @@ def test_the_pay_link_of_a_failed_payment_mail_pays_that_invoice_and_the_subscri
 
 def test_a_broken_or_expired_pay_link_says_so(open_page, billing, mailbox):
     customer = make_customer("expired.link@example.com")
-    sub = paid_subscription(billing, card=LATER_DECLINED_CARD, customer=customer)
-    clock.freeze(sub.current_period_end + timedelta(minutes=1))
-    ticks.renewals()
-    billing.work()
+    declined_renewal(billing, customer)
     [failed] = [m for m in mailbox.wait_for(customer.email, count=2, work=billing.work)
                 if m["Subject"] == "Платёж не прошёл"]
     link = link_to(failed, "/mail/pay/")
