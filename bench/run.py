@@ -83,6 +83,7 @@ class Topology:
                     # The bench sends no mail; nothing listens there (a mail would only be retried).
                     "SMTP_URL": "smtp://127.0.0.1:9", "MAIL_FROM": "Bench <bench@localhost>",
                     "PUBLIC_URL": self.web,
+                    "METRICS_TOKEN": "bench-" + secrets.token_hex(8),
                     "API_TOKENS": f"bench:{API_TOKEN}:read+write", "TRUSTED_HOSTS": "127.0.0.1,localhost",
                     "FLASK_APP": "wsgi", "SESSION_COOKIE_SECURE": "0",
                     "SANDBOX_MERCHANT_URL": self.web, "SANDBOX_NOTIFY_SCHEDULE": "1,2,5",

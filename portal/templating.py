@@ -55,6 +55,10 @@ def init_app(app):
     # several (tests, CLI): every request asks afresh.
     app.before_request(refresh)
     app.add_url_rule("/locale/<code>", "set_locale", set_locale)
+    # The status groups of portal/models/subscription.py, so pages name them rather than spell them out.
+    from portal.models.subscription import ENDED_STATUSES, ENTITLED_STATUSES, LIVE_STATUSES
+
+    app.jinja_env.globals.update(ENTITLED=ENTITLED_STATUSES, LIVE=LIVE_STATUSES, ENDED=ENDED_STATUSES)
 
     @app.context_processor
     def inject_locale():

@@ -1,6 +1,7 @@
 """Fixtures for the whole suite: a PostgreSQL database of its own brought to head by the migrations,
 Redis and RabbitMQ on real connections, and a clean slate for every test."""
 import os
+import re
 import threading
 import uuid
 from types import SimpleNamespace
@@ -14,11 +15,17 @@ from werkzeug.serving import make_server
 
 from portal import clock, create_app
 from portal.extensions import db
+from portal.providers import forget_providers
 from tests import isolation
 from tests.mailbox import Mailbox
 
 BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-RUN_ID = f"portal-tests-{uuid.uuid4().hex}"
+# A program that runs the suite and may have to kill it (the mutation run, tests/mutation) names the run, so it
+# can give back what a killed run took: the database portal_test_<tag>, the Redis claim and the vhost carry it.
+RUN_TAG = os.environ.get("PORTAL_TEST_RUN_TAG") or uuid.uuid4().hex[:12]
+if not re.fullmatch(r"[a-z0-9_]{1,32}", RUN_TAG):
+    raise RuntimeError(f"PORTAL_TEST_RUN_TAG {RUN_TAG!r} is not 1 to 32 of a-z, 0-9 and _")
+RUN_ID = f"portal-tests-{RUN_TAG}"
 REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 SANDBOX_PUBLIC_ID = "pk_portal_tests"
 SANDBOX_SECRET = "portal-tests-secret"
@@ -33,7 +40,7 @@ def _admin_dsn(url):
 @pytest.fixture(scope="session")
 def database_url():
     """A fresh database for this run, migrated to head with the project's own migrations."""
-    name = f"portal_test_{uuid.uuid4().hex[:8]}"
+    name = f"portal_test_{RUN_TAG}"
     with psycopg.connect(_admin_dsn(BASE_DATABASE_URL), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = make_url(BASE_DATABASE_URL).set(drivername="postgresql+psycopg", database=name)
@@ -99,6 +106,7 @@ def test_config(database_url, redis_url, amqp_url, smtp_server):
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "Cinema <billing@cinema.test>",
         "PUBLIC_URL": "http://portal.test",  # the `live` fixture sets the served address
+        "METRICS_TOKEN": "test-metrics-token",
     }
 
 
@@ -130,7 +138,7 @@ def live(migrated_app):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     migrated_app.config["SANDBOX_URL"] = sandbox_url
     migrated_app.config["PUBLIC_URL"] = portal_url  # the links in mails open the served portal
-    migrated_app.extensions.pop("payment_provider", None)
+    forget_providers(migrated_app)
     yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url)
     portal_server.shutdown()
     sandbox_server.shutdown()

@@ -22,6 +22,7 @@ CONFIGURED = {
     "TRUSTED_HOSTS": "billing.example.com",
     "SMTP_URL": "smtp+starttls://billing:pa%40ss@mail.invalid:587", "MAIL_FROM": "Cinema <billing@cinema.example>",
     "PUBLIC_URL": "https://cinema.example",
+    "METRICS_TOKEN": "a-deployment-metrics-token",
 }
 SETTINGS = (*CONFIGURED, "TOKEN_ENCRYPTION_KEY", "REDIS_URL", "AMQP_URL", "CLOUDPAYMENTS_API_URL")
 EMBEDDED_CONSTANT = "embedded-development-key"  # the key every embedded portal once signed sessions with

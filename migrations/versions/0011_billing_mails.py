@@ -3,7 +3,7 @@ events have had their mails built (outbox.mailed_at); the customer's mail prefer
 the reminders sent once per subscription period (subscription_reminders).
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0014
 Create Date: 2026-12-07 01:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

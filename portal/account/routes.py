@@ -8,14 +8,15 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from portal.account import bp, labels, service
 from portal.auth import customer_required
 from portal.auth.session import login_manager
-from portal.billing import cancellation, cards, pauses, plan_change
+from portal.billing import cancellation, cards, pauses, plan_change, prices
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, trial_available, widget_parameters
+from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.trials import trial_available
 from portal.extensions import db
 from portal.mail.links import granted_payer
-from portal.providers import get_provider
 from portal.security import embeds_widget, error_page
+from portal.templating import current_locale
 
 # Polls of a checkout's status before the page stops and says to look again later (~2 minutes).
 MAX_STATUS_POLLS = 80
@@ -94,6 +95,9 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
             service.next_charge(sub), "at", None)),
         "upgrade_due": plan_change.open_proration(sub),
+        # The renewal that first bills the price staff moved the subscription to.
+        "price_move": prices.first_renewal_from(sub, sub.price_change_from) if sub is not None and (
+            sub.scheduled_amount is not None and sub.current_period_end is not None) else None,
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -372,19 +376,21 @@ def pay(invoice_id):
         return login_manager.unauthorized()
     invoice = service.own_invoice(customer, invoice_id)
     state = service.checkout_state(invoice)
+    if state.state == "trial_refused":  # the card check gave way to a paid checkout: that is the page now
+        return redirect(url_for(".pay", invoice_id=state.invoice.id))
     if invoice.status != "open" or invoice.kind == "grant":
         if state.state == "card_saved":
             flash(_("Your new card is saved."), "info")
         elif state.final and state.state in ("active", "trialing", "paid"):
             flash(_("This invoice is paid."), "info")
         return redirect(url_for(".subscription"))
-    params = widget_parameters(invoice)
+    params = widget_parameters(invoice, locale=current_locale())
     db.session.commit()
-    provider = get_provider()
+    provider = checkout_provider(invoice)
     embeds_widget(provider.widget_script_url)
     scheme = params.pop("scheme")
     return render_template("account/pay.html", invoice=invoice, sub=invoice.subscription, params=params,
-                           scheme=scheme, widget_script_url=provider.widget_script_url,
+                           scheme=scheme, widget_script_url=provider.widget_script_url, provider=provider.name,
                            after=service.last_payment_id(invoice), status=None, polls=0,
                            poll_seconds=POLL_SECONDS)
 

@@ -26,10 +26,11 @@ from portal.models import (
     User,
     WebhookEvent,
 )
+from portal.models.subscription import ENDED_STATUSES, ENTITLED_STATUSES
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
-LIVE = ("trialing", "active", "past_due")
+LIVE = ENTITLED_STATUSES
 # MRR counts what is being paid for: active and past-due (still subscribed, being dunned); not trials.
 MRR_STATUSES = ("active", "past_due")
 TIMELINE_LIMIT = 500
@@ -110,7 +111,7 @@ def new_and_churned(since: datetime) -> tuple[int, int]:
         Transition.to_state.in_(("trialing", "active")), Transition.created_at >= since))
     ended = db.session.scalar(select(func.count()).select_from(Transition).where(
         Transition.entity_type == "subscription", Transition.from_state != "pending",
-        Transition.to_state.in_(("canceled", "expired")), Transition.created_at >= since))
+        Transition.to_state.in_(ENDED_STATUSES), Transition.created_at >= since))
     return int(started), int(ended)
 
 

@@ -193,6 +193,8 @@ SCHEMAS = {
             "invoice": _ref("Invoice"),
             "widget": _ref("Widget"),
             "widget_script_url": {"type": "string", "description": "The widget's script, to load in the page"},
+            "provider": {"type": "string", "description": "Whose widget it is (`cloudpayments`, `yookassa`): "
+                                                          "the default provider for the invoice's currency"},
         },
         "additionalProperties": False,
     },

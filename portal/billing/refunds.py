@@ -74,8 +74,9 @@ def send_refund(refund_id: int) -> None:
         if refund.status != "pending":
             return
         payment = refund.payment
-        transaction_id, amount = payment.provider_transaction_id, refund.amount
-    result = get_provider().refund(transaction_id, amount, request_id=request_id("refund", refund_id))
+        # Money goes back through the provider that took it, whatever the default provider is now.
+        provider, transaction_id, amount = payment.provider, payment.provider_transaction_id, refund.amount
+    result = get_provider(provider).refund(transaction_id, amount, request_id=request_id("refund", refund_id))
     with atomic():
         refund = lock(Refund, refund_id)
         if refund.status == "pending":  # the Refund notification may have got here first
@@ -85,7 +86,7 @@ def send_refund(refund_id: int) -> None:
 
 def record_provider_refund(notification, *, actor: str, cause: str) -> None:
     """A Refund notification: ours coming back, or one made in the provider's cabinet."""
-    provider = get_provider().name
+    provider = notification.provider
     payment = db.session.scalar(select(Payment).where(
         Payment.provider == provider, Payment.provider_transaction_id == str(notification.payment_transaction_id)))
     if payment is None:

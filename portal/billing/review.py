@@ -8,6 +8,7 @@ from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Refund, Subscription
+from portal.models.subscription import ENDED_STATUSES
 
 RESOLUTIONS = ("refund", "attach", "dismiss")
 RECENTLY_RESOLVED = 20
@@ -63,7 +64,7 @@ def attach_check(payment: Payment, invoice_id: int | None) -> Invoice:
     if (invoice.amount, invoice.currency) != (payment.amount, payment.currency):
         raise InvalidRequest(f"Invoice #{invoice.id} is for {invoice.amount} {invoice.currency}; the payment is "
                              f"{payment.amount} {payment.currency}.")
-    if invoice.subscription.status in ("canceled", "expired"):
+    if invoice.subscription.status in ENDED_STATUSES:
         raise InvalidRequest(f"Invoice #{invoice.id} belongs to a {invoice.subscription.status} subscription.")
     return invoice
 

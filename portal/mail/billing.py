@@ -10,13 +10,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal.billing import cards
+from portal.billing.payments import decline_message
 from portal.extensions import db
 from portal.mail import link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
 from portal.mail.links import pay_link, unsubscribe_link
 from portal.models import Invoice, OutboxMessage, Payment, Refund, Subscription, User
 from portal.models.invoice import CARD_CHECK_KINDS
-from portal.providers import reason_codes
+from portal.providers import CATEGORY_MESSAGES, DeclineCategory
+
+GENERIC_DECLINE = CATEGORY_MESSAGES[DeclineCategory.OTHER]
 
 # Invoices dunning retries: their declines get the failed-payment mail (a decline in the widget is seen
 # on the page it happened on).
@@ -92,14 +95,15 @@ def failed_payment(invoice: Invoice | None):
         return None
     declined = db.session.scalar(select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == "declined")
                                  .order_by(Payment.id.desc()).limit(1))
-    code = declined.reason_code if declined is not None else invoice.last_reason_code
+    # Worded by the adapter of the provider that declined it (a decline always leaves its payment).
+    reason = decline_message(declined) if declined is not None else GENERIC_DECLINE
     last_four = declined.card_last_four if declined is not None else None
 
     def letter(r: Reader) -> Letter:
         amount = r.money(invoice.amount, invoice.currency)
         paragraphs = [_("We could not charge %(amount)s for your %(plan)s subscription.", amount=amount,
                         plan=sub.plan.name),
-                      _("Your bank's answer: %(reason)s.", reason=_(reason_codes.customer_message(code)))]
+                      _("Your bank's answer: %(reason)s.", reason=_(reason))]
         retry, ends = invoice.next_attempt_at, invoice.dunning_ends_at
         if retry is not None and ends is not None and retry >= ends:
             paragraphs.append(_("We will try once more on %(when)s. This is the last try: if it fails, your access "

@@ -1,13 +1,14 @@
 """The billing domain's tables, one module per aggregate."""
 from portal.models.audit import StaffAction, Transition
-from portal.models.catalog import Plan
+from portal.models.catalog import Plan, ProviderDefault
 from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
-from portal.models.subscription import Subscription
+from portal.models.subscription import Subscription, TrialCard
+from portal.models.test_clock import TestClock
 
 __all__ = [
     "BusMessage",
@@ -18,11 +19,14 @@ __all__ = [
     "Payment",
     "PaymentMethod",
     "Plan",
+    "ProviderDefault",
     "Refund",
     "StaffAction",
     "Subscription",
     "SubscriptionReminder",
+    "TestClock",
     "Transition",
+    "TrialCard",
     "User",
     "UserSession",
     "WebhookEvent",

@@ -67,7 +67,8 @@ class PaymentMethod(db.Model):
     card_first_six: Mapped[str | None] = mapped_column(String(6))
     card_last_four: Mapped[str | None] = mapped_column(String(4))
     card_type: Mapped[str | None] = mapped_column(String(32))
-    card_exp: Mapped[str | None] = mapped_column(String(5))  # MM/YY, as the provider gives it
+    card_exp: Mapped[str | None] = mapped_column(String(5))  # MM/YY
+    card_issuer: Mapped[str | None] = mapped_column(String(64))  # the issuing bank, when the provider names it
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     owner = relationship("User", back_populates="payment_methods")

@@ -5,7 +5,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, one_of, utcnow
 
 # verification: the small authorisation that checks a card before a trial; voided, never captured.
 # card_check: the same for a new card replacing a live subscription's saved one.
@@ -20,9 +20,8 @@ INVOICE_STATUSES = ("open", "paid", "void", "refunded")
 class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
-        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification', 'card_check', 'proration')",
-                        name="kind"),
+        one_of("status", INVOICE_STATUSES),
+        one_of("kind", INVOICE_KINDS),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         # One renewal invoice per subscription period, whatever the number of cron ticks or workers.
@@ -57,6 +56,7 @@ class Invoice(db.Model):
     checkout_started_at = mapped_column(UTCDateTime)
     # The provider transaction a Check let through for this invoice: another is refused while it is applied.
     reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reserved_provider: Mapped[str | None] = mapped_column(String(32))
     reserved_at = mapped_column(UTCDateTime)
     # A proration invoice: the plan its payment moves the subscription to.
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))

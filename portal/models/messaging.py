@@ -40,7 +40,8 @@ class WebhookEvent(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
+    # The provider's notification kind: CloudPayments' path ("pay"), YooKassa's event ("payment.succeeded").
+    kind: Mapped[str] = mapped_column(String(40))
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="received")  # received, processed, failed, rejected

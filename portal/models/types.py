@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -98,6 +98,12 @@ class EncryptedJson(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else json.loads(unseal(value.encode("ascii")))
+
+
+def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    """The CHECK constraint that keeps `column` within a vocabulary, written from the tuple the code uses, so the
+    database, the machines and the queries cannot spell a status differently."""
+    return CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=column)
 
 
 def token_fingerprint(token: str) -> str:

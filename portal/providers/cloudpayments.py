@@ -8,15 +8,22 @@ from contextlib import nullcontext
 
 import requests
 
+from portal.ops import metrics
 from portal.providers import cloudpayments_notifications as notifications
+from portal.providers import reason_codes
 from portal.providers.base import (
+    NOTIFICATION_KINDS,
+    CheckDecision,
     Notification,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    Reception,
     RefundResult,
     RetryableProviderError,
+    TokenCharge,
     Transaction,
+    WebAnswer,
     WidgetRequest,
 )
 from portal.providers.call_slots import call_slots_from_config
@@ -38,10 +45,26 @@ SANDBOX_PUBLIC_ID = "pk_sandbox"
 SANDBOX_API_SECRET = "sandbox-secret"
 
 
+# The Check answer's code for each of billing's decisions (shared/cloudpayments.md).
+CHECK_CODES = {
+    CheckDecision.ACCEPT: 0,
+    CheckDecision.UNKNOWN_INVOICE: 10,
+    CheckDecision.WRONG_ACCOUNT: 11,
+    CheckDecision.WRONG_AMOUNT: 12,
+    CheckDecision.NOT_PAYABLE: 13,
+    CheckDecision.EXPIRED: 20,
+}
+# Any notification refused (forged, unreadable, too large, unknown type) is answered with this code.
+REFUSED_CODE = 13
+
+
 class CloudPaymentsProvider(PaymentProvider):
     """CloudPayments over its JSON API with HTTP Basic auth (Public ID : API Secret)."""
 
     name = "cloudpayments"
+    notification_kinds = NOTIFICATION_KINDS
+    batched_kinds = settling_kinds = ("pay", "confirm")
+    failure_kinds = ("fail",)
 
     def __init__(
         self,
@@ -99,21 +122,37 @@ class CloudPaymentsProvider(PaymentProvider):
 
     # --- notifications --------------------------------------------------------------------------
 
-    def verify_notification(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+    def verify_notification(self, raw_body: bytes, headers: Mapping[str, str],
+                            remote_addr: str | None = None) -> bool:
         return notifications.verify_signature(self._api_secret, raw_body, headers)
 
-    def parse_notification(self, kind: str, raw_body: bytes, content_type: str | None) -> Notification:
+    def parse_notification(self, kind: str | None, raw_body: bytes, content_type: str | None) -> Notification:
         return notifications.parse_notification(kind, raw_body, content_type)
+
+    def answer(self, reception: Reception) -> WebAnswer:
+        """{"code": 0} for a stored notification, the Check's code for a Check, 13 with the reason (and
+        the HTTP status billing chose) for anything refused."""
+        if reception.check is not None:
+            return WebAnswer(200, {"code": CHECK_CODES[reception.check]})
+        if reception.status == 200:
+            return WebAnswer(200, {"code": 0})
+        return WebAnswer(reception.status, {"code": REFUSED_CODE, "message": reception.message})
+
+    @classmethod
+    def customer_message(cls, reason_code: int | None, reason: str | None) -> str:
+        return reason_codes.customer_message(reason_code)
+
+    @classmethod
+    def reason_name(cls, reason_code: int | None, reason: str | None) -> str | None:
+        return reason_codes.reason_name(reason_code) or reason
 
     # --- API: money movements -------------------------------------------------------------------
 
-    def charge_token(self, **charge) -> Transaction:
-        """Keyword arguments as in PaymentProvider.charge_token."""
-        return self._token_payment("payments/tokens/charge", **charge)
+    def charge_token(self, charge: TokenCharge) -> Transaction:
+        return self._token_payment("payments/tokens/charge", charge)
 
-    def authorize_token(self, **charge) -> Transaction:
-        """Keyword arguments as in PaymentProvider.authorize_token."""
-        return self._token_payment("payments/tokens/auth", **charge)
+    def authorize_token(self, charge: TokenCharge) -> Transaction:
+        return self._token_payment("payments/tokens/auth", charge)
 
     def confirm(self, transaction_id: str, amount_minor: int, *, request_id: str) -> None:
         payload = {"TransactionId": _wire_id(transaction_id), "Amount": to_major(amount_minor)}
@@ -143,36 +182,23 @@ class CloudPaymentsProvider(PaymentProvider):
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _token_payment(
-        self,
-        endpoint: str,
-        *,
-        token: str,
-        amount_minor: int,
-        currency: str,
-        account_id: str,
-        invoice_id: str | int | None,
-        description: str,
-        email: str | None,
-        request_id: str,
-        customer_present: bool,
-    ) -> Transaction:
+    def _token_payment(self, endpoint: str, charge: TokenCharge) -> Transaction:
         payload = {
-            "Amount": to_major(amount_minor),
-            "Currency": currency,
-            "AccountId": account_id,
-            "Token": token,
+            "Amount": to_major(charge.amount_minor),
+            "Currency": charge.currency,
+            "AccountId": charge.account_id,
+            "Token": charge.token,
             # Renewals and dunning run without the customer: the issuer must be told it is a
             # merchant-initiated, scheduled charge, or it may decline for a missing cardholder.
-            "TrInitiatorCode": 1 if customer_present else 0,
-            "PaymentScheduled": 0 if customer_present else 1,
-            "Description": description,
+            "TrInitiatorCode": 1 if charge.customer_present else 0,
+            "PaymentScheduled": 0 if charge.customer_present else 1,
+            "Description": charge.description,
         }
-        if invoice_id is not None:
-            payload["InvoiceId"] = str(invoice_id)
-        if email:
-            payload["Email"] = email
-        envelope = self._post(endpoint, payload, request_id)
+        if charge.invoice_id is not None:
+            payload["InvoiceId"] = str(charge.invoice_id)
+        if charge.email:
+            payload["Email"] = charge.email
+        envelope = self._post(endpoint, payload, charge.request_id)
         model = envelope.get("model")
         if not looks_like_transaction(model):
             self._expect_success(endpoint, envelope)
@@ -226,6 +252,7 @@ class CloudPaymentsProvider(PaymentProvider):
 
         status = response.status_code
         log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
+        metrics.provider_call(self.name, endpoint, status, response.elapsed.total_seconds())
         if status in (401, 403):
             raise ProviderError(
                 f"CloudPayments rejected the API credentials (HTTP {status}): check "

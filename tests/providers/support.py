@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from portal.providers import WidgetRequest
+from portal.providers import TokenCharge, WidgetRequest
 
 PUBLIC_ID = "pk_test_provider_layer"
 API_SECRET = "provider-layer-secret"
@@ -143,8 +143,8 @@ class Sandbox:
         return response.json()["Model"] or []
 
 
-def charge_args(token: str, invoice_id: int, **overrides) -> dict:
-    """Keyword arguments for charge_token/authorize_token as a renewal job would pass them."""
+def charge_args(token: str, invoice_id: int, **overrides) -> TokenCharge:
+    """The TokenCharge for charge_token/authorize_token as a renewal job would ask it."""
     args = {
         "token": token,
         "amount_minor": 29900,
@@ -156,7 +156,7 @@ def charge_args(token: str, invoice_id: int, **overrides) -> dict:
         "request_id": f"invoice-{invoice_id}-attempt-1",
         "customer_present": False,
     }
-    return {**args, **overrides}
+    return TokenCharge(**{**args, **overrides})
 
 
 def json_body(**fields) -> bytes:

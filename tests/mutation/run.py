@@ -1,0 +1,368 @@
+"""The mutation run (`make mutation`): every mutant of the money rules, each in a copy of the tree, against
+the tests of its module; a report per module. How to read it: tests/mutation/README.md."""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.mutation.operators import Mutant, mutants  # noqa: E402
+from tests.mutation.targets import TARGETS, Target  # noqa: E402
+
+RESULTS = ROOT / "tests" / "mutation" / "results"
+PYTHON = sys.executable
+BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
+# What is never copied into a mutant's tree: caches, the venv, run output.
+# The pytest processes running now, by process id, with the tag naming what they took.
+_LIVE: dict[int, str] = {}
+_NOT_COPIED = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules", "instance", "results"}
+
+
+@dataclass
+class Outcome:
+    mutant: Mutant
+    status: str  # killed, timeout, survived, equivalent, error
+    seconds: float = 0.0
+    detail: str = ""  # the first failing test, or why it is equivalent, or the error
+
+    def as_json(self) -> dict:
+        m = self.mutant
+        return {"where": m.where, "scope": m.scope, "operator": m.operator, "before": m.before, "after": m.after,
+                "key": m.key, "status": self.status, "seconds": round(self.seconds, 2), "detail": self.detail}
+
+
+@dataclass
+class Slot:
+    """A copy of the tree that one mutant at a time runs in."""
+    tree: Path
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# Running one selection ------------------------------------------------------------------------------------------
+
+def _environment(tag: str) -> dict:
+    env = dict(os.environ)
+    env["PORTAL_TEST_RUN_TAG"] = tag
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Without rabbitmqctl the run shares the broker's vhost under names of its own (README, make test) and
+    # costs no vhost to add and delete: three seconds a mutant, and nothing left behind when one is killed.
+    env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
+                                  if d and not os.path.exists(os.path.join(d, "rabbitmqctl")))
+    return env
+
+
+def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple[str, float, str]:
+    """Run the target's tests in the slot's tree: ('passed' | 'failed' | 'timeout' | 'error', seconds, detail)."""
+    command = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE",
+               "-o", f"timeout={int(timeout)}", *target.tests]
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=slot.tree, env=_environment(tag), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    _LIVE[process.pid] = tag
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return "timeout", time.monotonic() - started, f"no answer in {timeout:.0f} s"
+    finally:
+        _LIVE.pop(process.pid, None)
+        release(tag)
+    seconds = time.monotonic() - started
+    if process.returncode == 0:
+        return "passed", seconds, ""
+    if process.returncode in (1, 2):  # tests failed, or the mutant broke collection (an import error)
+        return "failed", seconds, _first_failure(output)
+    return "error", seconds, f"pytest exit {process.returncode}: {output[-2000:]}"
+
+
+def _first_failure(output: str) -> str:
+    for line in output.splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line[:300]
+    match = re.search(r"^E\s+.*$", output, re.MULTILINE)
+    return match.group(0)[:300] if match else output.strip().splitlines()[-1][:300] if output.strip() else ""
+
+
+def release(tag: str) -> None:
+    """Give back what the run named `tag` took, whether it ended or was killed: its database portal_test_<tag>
+    and its Redis claim (emptied first). A run that ended cleanly gave both back itself; then this finds nothing."""
+    import psycopg
+    from redis import Redis
+    from sqlalchemy.engine import make_url
+
+    from tests import isolation
+
+    admin = make_url(BASE_DATABASE_URL).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "portal_test_{tag}" WITH (FORCE)')
+    owner = f"portal-tests-{tag}"
+    for number in range(1, 16):
+        url = f"{REDIS_SERVER}/{number}"
+        if Redis.from_url(url).get(isolation.REDIS_CLAIM_KEY) == owner.encode():
+            isolation.release_redis_database(url, owner, empty=True)
+
+
+def stop_all() -> None:
+    """An interrupted run kills the pytest processes it started (each its own process group) and gives back
+    what they took."""
+    for pid, tag in list(_LIVE.items()):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        release(tag)
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+# Trees ---------------------------------------------------------------------------------------------------------
+
+def copy_tree(destination: Path) -> Path:
+    def ignore(directory, names):
+        return {n for n in names if n in _NOT_COPIED or n.endswith(".pyc")}
+
+    shutil.copytree(ROOT, destination, ignore=ignore, symlinks=True)
+    return destination
+
+
+def with_mutant(slot: Slot, mutant: Mutant, original: str):
+    """Write the mutant into the slot's tree (its cached bytecode removed, so the mutated source is what runs)."""
+    path = slot.tree / mutant.path
+    path.write_text(mutant.apply(original), encoding="utf-8")
+    cache = path.parent / "__pycache__"
+    for stale in cache.glob(f"{path.stem}.*.pyc") if cache.exists() else ():
+        stale.unlink()
+    return path
+
+
+# The run -------------------------------------------------------------------------------------------------------
+
+class Run:
+    def __init__(self, targets: list[Target], jobs: int, check_equivalents: bool, only: set[str] | None):
+        self.targets, self.jobs, self.check_equivalents, self.only = targets, jobs, check_equivalents, only
+        self.run_id = uuid.uuid4().hex[:8]
+        self.counter = 0
+        self.counter_lock = threading.Lock()
+        self.outcomes: dict[str, list[Outcome]] = {t.name: [] for t in targets}
+        self.baseline: dict[str, float] = {}
+        self.stale: dict[str, list[str]] = {}
+
+    def tag(self) -> str:
+        with self.counter_lock:
+            self.counter += 1
+            return f"mut{self.run_id}_{self.counter}"
+
+    def execute(self) -> None:
+        work = Path(tempfile.mkdtemp(prefix="portal-mutation-"))
+        try:
+            slots = [Slot(copy_tree(work / f"slot{n}")) for n in range(self.jobs)]
+            self._baseline(slots)
+            queue = []
+            for target in self.targets:
+                source = (ROOT / target.path).read_text(encoding="utf-8")
+                found = mutants(target.path, source, target.scopes)
+                keys = {m.key for m in found}
+                self.stale[target.name] = sorted(k for k in target.equivalent if k not in keys)
+                for mutant in found:
+                    if self.only is not None and mutant.key not in self.only.get(target.name, ()):
+                        continue
+                    reason = target.equivalent.get(mutant.key)
+                    if reason and not self.check_equivalents:
+                        self.outcomes[target.name].append(Outcome(mutant, "equivalent", detail=reason))
+                    else:
+                        queue.append((target, mutant, source))
+            total = len(queue)
+            print(f"{total} mutants to run on {self.jobs} trees", flush=True)
+            free = list(slots)
+            free_lock = threading.Lock()
+            done = [0]
+
+            def one(item):
+                target, mutant, source = item
+                with free_lock:
+                    slot = free.pop()
+                try:
+                    outcome = self._mutant(slot, target, mutant, source)
+                finally:
+                    with free_lock:
+                        free.append(slot)
+                with free_lock:
+                    done[0] += 1
+                    self.outcomes[target.name].append(outcome)
+                    if outcome.status not in ("killed",):
+                        print(f"[{done[0]}/{total}] {outcome.status:9} {mutant.where} {mutant.change[:100]}",
+                              flush=True)
+                    elif done[0] % 25 == 0:
+                        print(f"[{done[0]}/{total}] ...", flush=True)
+
+            with ThreadPoolExecutor(self.jobs) as pool:
+                list(pool.map(one, queue))
+        finally:
+            stop_all()
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _baseline(self, slots: list[Slot]) -> None:
+        """Each selection must pass on the unchanged tree, or no mutant's result would mean anything."""
+        def one(item):
+            index, target = item
+            slot = slots[index % len(slots)]
+            with slot.lock:
+                status, seconds, detail = run_selection(slot, target, 900, self.tag())
+            self.baseline[target.name] = seconds
+            print(f"baseline {target.name}: {status} in {seconds:.1f} s", flush=True)
+            if status != "passed":
+                raise SystemExit(f"the tests of {target.name} do not pass unmutated: {detail}")
+
+        with ThreadPoolExecutor(len(slots)) as pool:
+            list(pool.map(one, enumerate(self.targets)))
+
+    def _mutant(self, slot: Slot, target: Target, mutant: Mutant, source: str) -> Outcome:
+        timeout = 2 * self.baseline[target.name] + 20
+        path = with_mutant(slot, mutant, source)
+        try:
+            status, seconds, detail = run_selection(slot, target, timeout, self.tag())
+        finally:
+            path.write_text(source, encoding="utf-8")
+        reason = target.equivalent.get(mutant.key)
+        if status == "passed":
+            return Outcome(mutant, "equivalent" if reason else "survived", seconds, reason or "")
+        if status == "failed":
+            detail = f"{detail} (listed as equivalent: {reason})" if reason else detail
+            return Outcome(mutant, "killed", seconds, detail)
+        if status == "timeout":
+            return Outcome(mutant, "timeout", seconds, detail)
+        return Outcome(mutant, "error", seconds, detail)
+
+
+# Report --------------------------------------------------------------------------------------------------------
+
+def summary(run: Run) -> list[dict]:
+    rows = []
+    for target in run.targets:
+        outcomes = run.outcomes[target.name]
+        count = {s: sum(o.status == s for o in outcomes) for s in ("killed", "timeout", "survived", "equivalent",
+                                                                   "error")}
+        real = len(outcomes) - count["equivalent"] - count["error"]
+        killed = count["killed"] + count["timeout"]
+        rows.append({"module": target.name, "mutants": len(outcomes), "killed": killed, "timeouts": count["timeout"],
+                     "equivalent": count["equivalent"], "survived": count["survived"], "errors": count["error"],
+                     "score": round(100 * killed / real, 1) if real else 100.0})
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| module | mutants | killed | equivalent | survived | score |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        killed = f"{r['killed']}" + (f" ({r['timeouts']} by timeout)" if r["timeouts"] else "")
+        errors = f", {r['errors']} errors" if r["errors"] else ""
+        lines.append(f"| {r['module']} | {r['mutants']} | {killed} | {r['equivalent']} | {r['survived']}{errors} "
+                     f"| {r['score']:.1f} % |")
+    total = {k: sum(r[k] for r in rows) for k in ("mutants", "killed", "equivalent", "survived", "errors")}
+    real = total["mutants"] - total["equivalent"] - total["errors"]
+    score = 100 * total["killed"] / real if real else 100.0
+    lines.append(f"| all | {total['mutants']} | {total['killed']} | {total['equivalent']} | {total['survived']} "
+                 f"| {score:.1f} % |")
+    return "\n".join(lines)
+
+
+def markdown(run: Run, rows: list[dict], started: datetime, seconds: float) -> str:
+    out = [f"# Mutation run {started:%Y-%m-%d %H:%M} UTC", "",
+           f"{seconds / 60:.1f} min wall clock on {os.cpu_count()} cores, {run.jobs} mutants at a time.", "",
+           table(rows), ""]
+    for target in run.targets:
+        outcomes = sorted(run.outcomes[target.name], key=lambda o: (o.mutant.line, o.mutant.key))
+        survivors = [o for o in outcomes if o.status in ("survived", "error")]
+        equivalent = [o for o in outcomes if o.status == "equivalent"]
+        out.append(f"## {target.name} (`{target.path}`, baseline {run.baseline.get(target.name, 0):.1f} s)")
+        out.append("")
+        out.append("Tests: " + ", ".join(f"`{t}`" for t in target.tests))
+        out.append("")
+        if survivors:
+            out.append("Survived:")
+            out += [f"- `{o.mutant.where}` {o.mutant.operator}: `{o.mutant.change}` ({o.mutant.scope})"
+                    + (f" — error: {o.detail[:200]}" if o.status == "error" else "") for o in survivors]
+            out.append("")
+        if equivalent:
+            out.append("Equivalent (not counted):")
+            out += [f"- `{o.mutant.where}` `{o.mutant.change}` ({o.mutant.scope}): {o.detail}" for o in equivalent]
+            out.append("")
+        if run.stale.get(target.name):
+            out.append("Listed as equivalent but no longer made (remove from targets.py):")
+            out += [f"- `{k}`" for k in run.stale[target.name]]
+            out.append("")
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--module", action="append", help="only this target (repeatable); names in targets.py")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants run side by side, each in its own tree")
+    parser.add_argument("--list", action="store_true", help="print the mutants and stop")
+    parser.add_argument("--check-equivalents", action="store_true",
+                        help="run the mutants listed as equivalent too (a killed one is a wrong entry)")
+    parser.add_argument("--survivors-of", type=Path,
+                        help="a results JSON: run only the mutants that survived (or erred) in it")
+    args = parser.parse_args(argv)
+
+    targets = [t for t in TARGETS if not args.module or t.name in args.module]
+    if args.module and len(targets) != len(set(args.module)):
+        parser.error(f"unknown module; choose from {', '.join(t.name for t in TARGETS)}")
+    if args.list:
+        for target in targets:
+            found = mutants(target.path, (ROOT / target.path).read_text(encoding="utf-8"), target.scopes)
+            print(f"## {target.name}: {len(found)} mutants")
+            for m in found:
+                mark = "  [equivalent]" if m.key in target.equivalent else ""
+                print(f"{m.where:55} {m.operator:20} {m.key}{mark}")
+        return 0
+    only = None
+    if args.survivors_of:
+        previous = json.loads(args.survivors_of.read_text())
+        only = {name: {o["key"] for o in module["outcomes"] if o["status"] in ("survived", "error")}
+                for name, module in previous["modules"].items()}
+        targets = [t for t in targets if only.get(t.name)]
+
+    started, clock = datetime.now(UTC), time.monotonic()
+    run = Run(targets, args.jobs, args.check_equivalents, only)
+    signal.signal(signal.SIGTERM, _interrupted)
+    run.execute()
+    seconds = time.monotonic() - clock
+    rows = summary(run)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"mutation-{started:%Y%m%dT%H%M%SZ}"
+    report = markdown(run, rows, started, seconds)
+    stem.with_suffix(".md").write_text(report + "\n", encoding="utf-8")
+    stem.with_suffix(".json").write_text(json.dumps({
+        "started": started.isoformat(), "seconds": round(seconds, 1), "jobs": args.jobs, "summary": rows,
+        "baseline_seconds": run.baseline,
+        "modules": {t.name: {"path": t.path, "tests": list(t.tests),
+                             "outcomes": [o.as_json() for o in run.outcomes[t.name]]} for t in targets},
+    }, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print()
+    print(report)
+    print(f"\nwritten: {stem.with_suffix('.md').relative_to(ROOT)} and .json ({seconds / 60:.1f} min)")
+    failing = [r["module"] for r in rows if r["score"] < 90 or r["errors"]]
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""What the mutation run mutates, the tests each module is judged by, and the mutants that are equivalent.
+
+A module's tests are the few that exercise it, fast ones first (pytest -x stops at the first failure, so a
+mutant the first test notices costs a second). Keep them tight: a surviving mutant runs all of them.
+
+An equivalent mutant behaves exactly as the original for every input the program can give it; it is listed
+by its key (`scope: before -> after`, as `--list` prints it) with the reason, and is not counted. A mutant no
+test notices because no test looks is not equivalent: write the test."""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    path: str
+    tests: tuple[str, ...]
+    # Top-level names to mutate (functions, classes, constants); None: the whole module.
+    scopes: tuple[str, ...] | None = None
+    equivalent: dict[str, str] = field(default_factory=dict)
+
+
+# python-statemachine makes the first state declared the initial one when none says so.
+_FIRST_STATE_INITIAL = "python-statemachine takes the first state declared as the initial one when none is marked"
+
+TARGETS = [
+    Target("machines/subscription", "portal/machines/subscription.py", (
+        "tests/test_money_rules_machines.py",
+        "tests/test_machines.py",
+    ), equivalent={
+        "SubscriptionMachine.pending: True -> False": _FIRST_STATE_INITIAL,
+    }),
+    Target("machines/invoice", "portal/machines/invoice.py", (
+        "tests/test_money_rules_machines.py",
+        "tests/test_machines.py",
+    ), equivalent={
+        "InvoiceMachine.open: True -> False": _FIRST_STATE_INITIAL,
+    }),
+    Target("machines/payment", "portal/machines/payment.py", (
+        "tests/test_money_rules_machines.py",
+        "tests/test_payment_review.py",
+    ), equivalent={
+        "PaymentMachine.pending: True -> False": _FIRST_STATE_INITIAL,
+    }),
+    Target("machines/refund", "portal/machines/refund.py", (
+        "tests/test_money_rules_machines.py",
+    ), equivalent={
+        "RefundMachine.pending: True -> False": _FIRST_STATE_INITIAL,
+    }),
+    Target("billing/refund_policy", "portal/billing/refund_policy.py", (
+        "tests/test_money_rules_refunds.py",
+        "tests/flows/test_cancel_and_refund.py",
+    )),
+    Target("billing/periods", "portal/billing/periods.py", (
+        "tests/test_periods.py",
+        "tests/test_money_rules_periods.py",
+    )),
+    Target("billing/dunning", "portal/billing/dunning.py", (
+        "tests/test_money_rules_dunning.py",
+        "tests/flows/test_renewals.py",
+    )),
+    Target("billing/proration", "portal/billing/proration.py", (
+        "tests/test_proration.py",
+        "tests/test_money_rules_periods.py",
+    )),
+    Target("billing/checkout (Check)", "portal/billing/checkout.py", (
+        "tests/test_money_rules_check.py",
+        "tests/flows/test_notifications.py",
+    ), scopes=("CHECKOUT_LIFETIME", "RESERVATION_LIFETIME", "CheckCode", "account_id", "check_payment", "_check_code",
+               "_transaction_key", "another_payment_under_way")),
+    Target("providers/cloudpayments_notifications", "portal/providers/cloudpayments_notifications.py", (
+        "tests/test_money_rules_notifications.py",
+        "tests/providers/test_signatures.py",
+        "tests/providers/test_notifications.py",
+    )),
+    Target("money", "portal/money.py", (
+        "tests/test_money_rules_money.py",
+    )),
+]
