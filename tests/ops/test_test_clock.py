@@ -85,8 +85,7 @@ def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client
     assert answer.status_code == 409
     assert answer.content_type == "application/problem+json"
     assert "sandbox mode" in answer.json["detail"]
-    to = (clock.now() + timedelta(days=3)).isoformat()
-    page = staff.post(f"/admin/customers/{customer.id}/test-clock", {"confirm": "yes", "to": to})
+    page = staff.post(f"/admin/customers/{customer.id}/test-clock", {"confirm": "yes", "days": "3", "offset": "0"})
     assert page.status_code == 409 and "sandbox mode" in page.get_data(as_text=True)
     assert db.session.scalars(select(TestClock)).all() == []
 
@@ -119,7 +118,7 @@ def test_the_clock_api_needs_a_token_with_write_scope(app, client, monkeypatch):
     assert db.session.scalars(select(TestClock)).all() == []
 
 
-def test_staff_move_a_clock_after_confirming_and_the_move_is_audited(app, staff):
+def test_staff_move_a_clock_after_confirming_once_and_the_move_is_audited(app, staff):
     customer = make_customer()
     db.session.commit()
     url = f"/admin/customers/{customer.id}/test-clock"
@@ -128,11 +127,15 @@ def test_staff_move_a_clock_after_confirming_and_the_move_is_audited(app, staff)
     assert asked.status_code == 200 and "Move the clock 3 days ahead" in asked.get_data(as_text=True)
     assert db.session.get(TestClock, customer.id) is None  # nothing moves before the confirmation
 
-    target = (clock.now() + timedelta(days=3)).isoformat()
-    done = staff.post(url, {"confirm": "yes", "to": target})
-    assert done.status_code == 303
+    assert staff.post(url, {"confirm": "yes", "days": "3", "offset": "0"}).status_code == 303
+    assert staff.post(url, {"confirm": "yes", "days": "3", "offset": "0"}).status_code == 303  # a double submit
     db.session.expire_all()
-    assert 3 * 86400 - 60 <= db.session.get(TestClock, customer.id).offset_seconds <= 3 * 86400
-    [action] = db.session.scalars(select(StaffAction).where(StaffAction.action == "advance_test_clock")).all()
-    assert (action.target_id, action.staff_user_id, action.details["to"]) == (str(customer.id), staff.user.id, target)
+    assert db.session.get(TestClock, customer.id).offset_seconds == 3 * 86400
+    actions = db.session.scalars(select(StaffAction).where(StaffAction.action == "advance_test_clock")).all()
+    assert [(a.target_id, a.staff_user_id, a.details["offset_seconds"]) for a in actions] == \
+        [(str(customer.id), staff.user.id, 3 * 86400)] * 2
+    # A confirmation shown before someone else moved the clock further is refused.
+    stale = staff.post(url, {"confirm": "yes", "days": "1", "offset": str(86400)})
+    assert stale.status_code == 409 and "moved by someone else" in stale.get_data(as_text=True)
     assert staff.post(url, {"days": "0"}).status_code == 422
+    assert db.session.get(TestClock, customer.id).offset_seconds == 3 * 86400
