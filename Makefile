@@ -18,8 +18,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox provider mounted
-# at /sandbox/cloudpayments on the same port (so its address follows PORT).
+# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox providers mounted
+# at /sandbox/cloudpayments and /sandbox/yookassa on the same port (so their addresses follow PORT).
 run: export SANDBOX_URL ?= http://127.0.0.1:$(PORT)/sandbox/cloudpayments
 run: $(VENV)/.runtime
 	$(VENV)/bin/flask db upgrade
@@ -36,7 +36,8 @@ test: $(VENV)/.dev
 		echo "make test: Chromium could not be installed (apt-get install -y chromium); browser tests will skip"
 	$(VENV)/bin/pytest
 
-# The CloudPayments emulator alone, as the sandbox process of the Procfile.
+# The provider emulators alone, as the sandbox process of the Procfile: CloudPayments at the root,
+# YooKassa under /yookassa (its API at http://127.0.0.1:8001/yookassa/v3).
 sandbox: $(VENV)/.runtime
 	$(PY) -m portal.sandbox --host 127.0.0.1 --port 8001
 

@@ -72,7 +72,12 @@ def from_environment():
         # Where the links in mails point (https://cinema.example). Embedded and unset: the address the
         # request came to; a configured deployment names it, so a forged Host header cannot point a
         # password-reset link at someone else's server.
-        "PUBLIC_URL": _env("PUBLIC_URL"),
+        # Embedded: the address `make run` serves, so a mail built by a job (no request) links there too.
+        "PUBLIC_URL": embedded_default("PUBLIC_URL", f"http://127.0.0.1:{_env('PORT', '8000')}"),
+        # Who the billing mails say they are from and where questions go (the Reply-To); unset: the name
+        # and address of MAIL_FROM.
+        "SELLER_NAME": _env("SELLER_NAME"),
+        "SUPPORT_EMAIL": _env("SUPPORT_EMAIL"),
         "PROXY_HOPS": int(_env("PROXY_HOPS", "0")),
         # The host names this portal answers to; any other Host header gets a 400 instead of being echoed
         # into redirects and links. Required once DATABASE_URL is set; the embedded default answers any.
@@ -87,6 +92,9 @@ def from_environment():
         "METRICS_TOKEN": _env("METRICS_TOKEN"),
         "LOG_FORMAT": _env("LOG_FORMAT"),
         "LOG_LEVEL": _env("LOG_LEVEL", "INFO"),
+        # How long before a price move applies the customer is told of it: the move takes effect at the first
+        # renewal on or after this many days (portal/billing/prices.py).
+        "PRICE_CHANGE_NOTICE_DAYS": max(0, int(_env("PRICE_CHANGE_NOTICE_DAYS", "30"))),
         "RQ_QUEUES": ["billing"],
         # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
         # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).

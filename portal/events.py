@@ -64,7 +64,17 @@ def plan_changed_data(sub) -> dict:
             "previous_plan": {"code": previous.code, "name": previous.name} if previous is not None else None}
 
 
+def price_change_data(sub) -> dict:
+    """subscription.price_change_scheduled: the subscription, and the price it pays from its first renewal
+    on or after `effective_from` (the end of the notice given to the customer)."""
+    return {**subscription_data(sub),
+            "scheduled_price": {"amount": sub.scheduled_amount, "currency": sub.currency,
+                                "effective_from": _iso(sub.price_change_from)}}
+
+
 def event_payload(routing_key: str, row) -> dict:
     if routing_key == "subscription.plan_changed":
         return plan_changed_data(row)
+    if routing_key == "subscription.price_change_scheduled":
+        return price_change_data(row)
     return _BUILDERS[routing_key.split(".", 1)[0]](row)

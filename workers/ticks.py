@@ -64,6 +64,20 @@ def mail_sweeper() -> int:
     return sweep()
 
 
+@job
+def mail_events() -> int:
+    from portal.mail.events import build_event_mails
+
+    return build_event_mails()
+
+
+@job
+def billing_reminders() -> int:
+    from portal.mail.reminders import reminders_due
+
+    return reminders_due()
+
+
 # name, function, seconds between runs: the one schedule, read by `rq cron` and the embedded thread.
 # drain-recovery is short: a Pay whose drain died with its worker is a paid customer left pending.
 SCHEDULE = (
@@ -75,4 +89,6 @@ SCHEDULE = (
     ("inbox-sweeper", inbox_sweeper, 60),
     ("drain-recovery", drain_recovery, 15),
     ("mail-sweeper", mail_sweeper, 30),
+    ("mail-events", mail_events, 60),
+    ("billing-reminders", billing_reminders, 3600),
 )

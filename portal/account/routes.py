@@ -7,11 +7,14 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation, cards, pauses, plan_change
+from portal.auth.session import login_manager
+from portal.billing import cancellation, cards, pauses, plan_change, prices
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, trial_available, widget_parameters
+from portal.billing.checkout import start_checkout, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.trials import trial_available
 from portal.extensions import db
+from portal.mail.links import granted_payer
 from portal.providers import get_provider
 from portal.security import embeds_widget, error_page
 
@@ -92,6 +95,9 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
             service.next_charge(sub), "at", None)),
         "upgrade_due": plan_change.open_proration(sub),
+        # The renewal that first bills the price staff moved the subscription to.
+        "price_move": prices.first_renewal_from(sub, sub.price_change_from) if sub is not None and (
+            sub.scheduled_amount is not None and sub.current_period_end is not None) else None,
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -353,13 +359,25 @@ def checkout():
     return redirect(url_for(".pay", invoice_id=invoice.id), code=303)
 
 
+def _payer(invoice_id: int):
+    """The customer a mailed pay link let in to this invoice's payment page (that page only), else the
+    signed-in one (portal/mail/links.py)."""
+    granted = granted_payer(invoice_id)
+    if granted is not None:
+        return granted
+    return current_user.user if current_user.is_authenticated else None
+
+
 @bp.get("/pay/<int:invoice_id>")
-@customer_required
 def pay(invoice_id):
     """The payment page: the provider's widget opens on the invoice's parameters; a status fragment follows."""
-    customer = _customer()
+    customer = _payer(invoice_id)
+    if customer is None:
+        return login_manager.unauthorized()
     invoice = service.own_invoice(customer, invoice_id)
     state = service.checkout_state(invoice)
+    if state.state == "trial_refused":  # the card check gave way to a paid checkout: that is the page now
+        return redirect(url_for(".pay", invoice_id=state.invoice.id))
     if invoice.status != "open" or invoice.kind == "grant":
         if state.state == "card_saved":
             flash(_("Your new card is saved."), "info")
@@ -378,11 +396,13 @@ def pay(invoice_id):
 
 
 @bp.get("/pay/<int:invoice_id>/status")
-@customer_required
 def pay_status(invoice_id):
     """The checkout's live status, polled by htmx after the widget closed; rendered without its trigger
     once the outcome is known (active, or the decline in plain words) so the polling stops."""
-    invoice = service.own_invoice(_customer(), invoice_id)
+    customer = _payer(invoice_id)
+    if customer is None:
+        return login_manager.unauthorized()
+    invoice = service.own_invoice(customer, invoice_id)
     if not is_htmx():
         return redirect(url_for(".pay", invoice_id=invoice.id))
     polls = _int_arg("n") + 1

@@ -7,7 +7,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal.billing.cancellation import refund_if_cancelled_now
+from portal.billing.checkout import open_checkout_invoice
 from portal.billing.errors import NotFound
+from portal.billing.prices import price_at
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
 from portal.models.subscription import LIVE_STATUSES
@@ -142,7 +144,8 @@ class CheckoutState:
     """Where a payment through the widget stands, from what the notifications have recorded so far."""
 
     # "processing" (not heard from the provider yet), "active", "trialing", "paid", "card_saved" (a card
-    # check proved the new card), "declined", "closed"
+    # check proved the new card), "trial_refused" (the card had a trial elsewhere: `invoice` is the paid
+    # checkout that replaces the card check), "declined", "closed"
     state: str
     subscription: Subscription
     invoice: Invoice
@@ -166,6 +169,10 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
         return CheckoutState(sub.status, sub, invoice)
     if invoice.status == "paid":
         return CheckoutState("paid", sub, invoice)
+    if invoice.kind == "verification" and sub.status == "pending" and sub.trial_refusal:
+        paid_checkout = open_checkout_invoice(sub)
+        if paid_checkout is not None and paid_checkout.kind == "initial":
+            return CheckoutState("trial_refused", sub, paid_checkout)
     if invoice.status != "open" or sub.status in ("canceled", "expired"):
         return CheckoutState("closed", sub, invoice)
     return _attempt_state(invoice, sub, after_payment_id)
@@ -213,7 +220,7 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         return None
     if sub.scheduled_plan_id is not None:  # the renewal bills the plan it changes to
         return NextCharge(sub.current_period_end, sub.scheduled_plan.amount, sub.currency)
-    return NextCharge(sub.current_period_end, sub.amount, sub.currency)
+    return NextCharge(sub.current_period_end, price_at(sub, sub.current_period_end), sub.currency)
 
 
 def plans_to_change_to(sub: Subscription) -> list[Plan]:

@@ -13,12 +13,24 @@ from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
-from portal.billing import cancellation, charging, grants, notifications, plan_change, refunds, review
+from portal.billing import (
+    cancellation,
+    cards,
+    charging,
+    grants,
+    notifications,
+    pauses,
+    plan_change,
+    prices,
+    refunds,
+    review,
+)
 from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
-from portal.models import Invoice, Payment, Refund, StaffAction, Subscription, User, WebhookEvent
+from portal.models import Invoice, Payment, Plan, Refund, StaffAction, Subscription, User, WebhookEvent
 from portal.models.subscription import ENTITLED_STATUSES
+from portal.money import format_money
 from portal.queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -308,6 +320,143 @@ def _run_change_plan(action: StaffAction) -> str:
     return f"Subscription {action.target_id} is changing to {d['plan']} now (nothing to pay)."
 
 
+# --- pause and resume -------------------------------------------------------------------------------------------
+
+
+def pause_preview(sub: Subscription, months: int) -> dict:
+    """What pausing does: from the period end for whole months, then a new period charged on the saved card."""
+    refusal = pauses.pause_refusal(sub, months)
+    if refusal is not None:
+        error = InvalidRequest if months not in pauses.PAUSE_MONTHS else NotAllowed
+        raise error(refusal[0].upper() + refusal[1:] + ".")
+    from portal.billing.periods import add_interval
+
+    return {"starts_at": sub.current_period_end, "resumes_at": add_interval(sub.current_period_end, "month", months)}
+
+
+def request_pause(staff: Staff, subscription_id: int, months: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    preview = pause_preview(sub, months)
+    return _start(staff, "subscription.pause", "subscription", sub.id,
+                  {"months": months, "starts_at": preview["starts_at"].isoformat(),
+                   "resumes_at": preview["resumes_at"].isoformat(), "reason": reason})
+
+
+def _run_pause(action: StaffAction) -> str:
+    d = action.details
+    pauses.schedule_pause(int(action.target_id), d["months"], actor=actor_of(action), cause=cause_of(action))
+    sub = db.session.get(Subscription, int(action.target_id))
+    db.session.refresh(sub)
+    if sub.pause_starts_at is None:
+        raise NotAllowed(f"Subscription {sub.id} could not be paused: it is {sub.status}.")
+    return f"Subscription {sub.id} pauses on {sub.pause_starts_at:%Y-%m-%d} and resumes on {sub.resumes_at:%Y-%m-%d}."
+
+
+def resume_preview(sub: Subscription) -> dict:
+    if sub.status == "paused":
+        return {"paused": True, "amount": sub.amount, "currency": sub.currency, "card": sub.payment_method}
+    if sub.status == "active" and sub.pause_starts_at is not None:
+        return {"paused": False, "starts_at": sub.pause_starts_at}
+    raise NotAllowed(f"Subscription {sub.id} is {sub.status} and no pause is scheduled.")
+
+
+def request_resume(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    preview = resume_preview(sub)
+    return _start(staff, "subscription.resume", "subscription", sub.id, {"paused": preview["paused"], "reason": reason})
+
+
+def _run_resume(action: StaffAction) -> str:
+    pauses.resume_or_unschedule(int(action.target_id), actor=actor_of(action), cause=cause_of(action))
+    if action.details.get("paused"):
+        return f"Subscription {action.target_id} resumed; its new period is being charged on the saved card."
+    return f"The scheduled pause of subscription {action.target_id} is taken back."
+
+
+# --- the renewal card ------------------------------------------------------------------------------------------
+
+
+def remove_card_preview(sub: Subscription) -> dict:
+    if sub.payment_method_id is None:
+        raise NotAllowed(f"Subscription {sub.id} has no saved card.")
+    if sub.status not in (*LIVE, "paused"):
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}.")
+    return {"card": sub.payment_method}
+
+
+def request_remove_card(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    card = remove_card_preview(sub)["card"]
+    return _start(staff, "subscription.remove_card", "subscription", sub.id,
+                  {"card": card.card_mask, "payment_method_id": card.id, "reason": reason})
+
+
+def _run_remove_card(action: StaffAction) -> str:
+    cards.remove_card(int(action.target_id), action.details["payment_method_id"], actor=actor_of(action),
+                      cause=cause_of(action))
+    return (f"Subscription {action.target_id} has no renewal card now ({action.details['card']} was removed): "
+            "the customer adds a card or pays the next invoice from their account page.")
+
+
+# --- price moves -----------------------------------------------------------------------------------------------
+
+
+def request_price_move(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    move = prices.preview(sub)
+    return _start(staff, "subscription.move_price", "subscription", sub.id,
+                  {"from_amount": sub.amount, "amount": move.amount, "currency": move.currency, "reason": reason,
+                   "effective_from": move.effective_from.isoformat(),
+                   "first_renewal_at": move.first_renewal_at.isoformat()})
+
+
+def _run_price_move(action: StaffAction) -> str:
+    d = action.details
+    with atomic():
+        sub = lock(Subscription, int(action.target_id))
+        if sub.scheduled_amount != d["amount"]:  # a second run finds the move made
+            prices.move_to_plan_price(sub.id, actor=actor_of(action), cause=cause_of(action))
+        renewal = prices.first_renewal_from(sub, sub.price_change_from)
+    return (f"Subscription {action.target_id} pays {format_money(d['amount'], d['currency'], 'en')} "
+            f"from its renewal on {renewal:%Y-%m-%d}; the customer has been notified.")
+
+
+def plan_price_move_preview(plan: Plan) -> dict:
+    ids = prices.subscriptions_off_price(plan.id)
+    if not ids:
+        raise NotAllowed(f"Every live subscription of {plan.name} pays its price or is moving to it already.")
+    return {"count": len(ids), "notice_days": prices.notice().days}
+
+
+def request_plan_price_move(staff: Staff, plan_id: int, *, reason: str) -> StaffAction:
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"plan {plan_id} does not exist")
+    reason = _reason(reason, required=True)
+    preview = plan_price_move_preview(plan)
+    return _start(staff, "plan.move_subscribers_to_price", "plan", plan.id,
+                  {"amount": plan.amount, "currency": plan.currency, "count": preview["count"], "reason": reason})
+
+
+def _run_plan_price_move(action: StaffAction) -> str:
+    """Each subscription moves in its own transaction; a second run moves only those not moving yet."""
+    moved = 0
+    for sub_id in prices.subscriptions_off_price(int(action.target_id)):
+        with atomic():
+            try:
+                prices.move_to_plan_price(sub_id, actor=actor_of(action), cause=cause_of(action))
+                moved += 1
+            except NotAllowed:
+                continue
+    d = action.details
+    return (f"{moved} subscription(s) move to {format_money(d['amount'], d['currency'], 'en')} at their first "
+            f"renewal after {prices.notice().days} days of notice.")
+
+
 # --- replay a webhook ------------------------------------------------------------------------------------------
 
 
@@ -390,6 +539,11 @@ RUNNERS = {
     "subscription.grant_days": _run_grant,
     "subscription.retry_charge": _run_retry_charge,
     "subscription.change_plan": _run_change_plan,
+    "subscription.pause": _run_pause,
+    "subscription.resume": _run_resume,
+    "subscription.remove_card": _run_remove_card,
+    "subscription.move_price": _run_price_move,
+    "plan.move_subscribers_to_price": _run_plan_price_move,
     "webhook.replay": _run_webhook_replay,
     "payment.review.refund": _run_review_refund,
     "payment.review.attach": _run_review_attach,

@@ -21,7 +21,7 @@ from portal import clock
 from portal.admin import actions, bp, charts, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
-from portal.billing import review
+from portal.billing import pauses, prices, review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
@@ -398,6 +398,61 @@ def change_plan(subscription_id):
     except BillingError as exc:
         return _action_form("admin/_change_plan_form.html", exc.status, error=exc.message, preview=None, **context)
     return _action_form("admin/_change_plan_form.html", preview=preview, confirming=True, **context)
+
+
+def _confirm_action(template, preview_of, request_action, **context):
+    """A staff action with a reason: GET shows the form, POST previews it, POST with confirm=yes starts it."""
+    reason = request.values.get("reason", "")
+    context["reason"] = reason
+    if request.method == "GET":
+        return _action_form(template, preview=None, **context)
+    try:
+        preview = preview_of()
+        if not reason.strip():
+            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        if _confirmed():
+            return _started(request_action(reason))
+    except BillingError as exc:
+        return _action_form(template, exc.status, error=exc.message, preview=None, **context)
+    return _action_form(template, preview=preview, confirming=True, **context)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/pause", methods=["GET", "POST"])
+def pause(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    raw = (request.values.get("months") or "1").strip()
+    months = int(raw) if raw.isdigit() and len(raw) < 3 else 0
+    return _confirm_action("admin/_pause_form.html", lambda: actions.pause_preview(sub, months),
+                           lambda reason: actions.request_pause(staff(), sub.id, months, reason=reason),
+                           sub=sub, months=months, choices=pauses.PAUSE_MONTHS)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/resume", methods=["GET", "POST"])
+def resume(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_resume_form.html", lambda: actions.resume_preview(sub),
+                           lambda reason: actions.request_resume(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/remove-card", methods=["GET", "POST"])
+def remove_card(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_remove_card_form.html", lambda: actions.remove_card_preview(sub),
+                           lambda reason: actions.request_remove_card(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/move-price", methods=["GET", "POST"])
+def move_price(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_move_price_form.html", lambda: prices.preview(sub),
+                           lambda reason: actions.request_price_move(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/plans/<int:plan_id>/move-subscribers", methods=["GET", "POST"])
+def move_plan_subscribers(plan_id):
+    plan = get_or_404(Plan, plan_id)
+    return _confirm_action("admin/_move_plan_price_form.html", lambda: actions.plan_price_move_preview(plan),
+                           lambda reason: actions.request_plan_price_move(staff(), plan.id, reason=reason), plan=plan)
 
 
 def _action_status_response(action: StaffAction, status=200):

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.trials import card_had_trial_elsewhere, refuse_trial, trial_available
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
@@ -77,21 +78,10 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
     kind, amount = ("verification", VERIFICATION_AMOUNT) if trial_available(customer, plan) else (
         "initial", plan.amount)
     invoice = Invoice(subscription=sub, customer_id=customer.id, kind=kind, status="open", amount=amount,
-                      currency=plan.currency, description=_description(plan), created_at=now)
+                      currency=plan.currency, description=checkout_description(plan), created_at=now)
     db.session.add(invoice)
     db.session.flush()
     return sub, invoice
-
-
-def trial_available(customer: User | None, plan: Plan) -> bool:
-    """A plan's free trial is offered once per customer: whoever has had a trial of any plan (ended,
-    cancelled or converted) pays from the first day."""
-    if not plan.trial_days:
-        return False
-    if customer is None:
-        return True
-    return db.session.scalar(select(Subscription.id).where(
-        Subscription.customer_id == customer.id, Subscription.trial_end.is_not(None)).limit(1)) is None
 
 
 def close_checkout(sub: Subscription, event: str, *, actor: str, cause: str) -> None:
@@ -111,7 +101,7 @@ def open_checkout_invoice(sub: Subscription) -> Invoice | None:
     )
 
 
-def _description(plan: Plan) -> str:
+def checkout_description(plan: Plan) -> str:
     price = format_money(plan.amount, plan.currency, "en")
     return f"Cinema subscription {plan.name} ({price} per {plan.interval_unit})"
 
@@ -150,6 +140,13 @@ def check_payment(notification) -> int:
         # Two Checks for one invoice at the same moment queue here: the second sees the first's reservation.
         invoice = lock(Invoice, number, missing_ok=True)
         code = _check_code(invoice, notification)
+        if code == CheckCode.ACCEPT and invoice.kind == "verification" and card_had_trial_elsewhere(
+                invoice.customer_id, notification):
+            # No money is held: the card check is refused, and the page offers the paid checkout with the reason.
+            refuse_trial(lock(Subscription, invoice.subscription_id), invoice, actor="provider",
+                         cause=f"Check of transaction {_transaction_key(notification)}: this card had a free "
+                               f"trial on another account")
+            code = CheckCode.NOT_PAYABLE
         if code == CheckCode.ACCEPT:
             invoice.reserved_transaction_id = _transaction_key(notification)
             invoice.reserved_at = clock.now()

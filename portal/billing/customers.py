@@ -10,7 +10,7 @@ from portal.machines import atomic, lock
 from portal.models import Subscription, User
 
 
-def upsert_customer(external_id: str, email: str, name: str | None = None) -> User:
+def upsert_customer(external_id: str, email: str, name: str | None = None, *, mail: dict | None = None) -> User:
     """The platform's customer by external id: created on first sight, e-mail and name kept in step.
     A web account of the same address is linked only once its owner has proven the address (a link we
     mailed there): anyone can sign up with someone else's address, and linking that account would hand
@@ -42,6 +42,10 @@ def upsert_customer(external_id: str, email: str, name: str | None = None) -> Us
         user.email = email
     if name is not None:
         user.name = name
+    if mail:
+        from portal.mail.preferences import set_platform_settings
+
+        set_platform_settings(user, **mail)
     db.session.flush()
     return user
 

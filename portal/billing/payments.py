@@ -190,9 +190,7 @@ def settle_invoice(payment: Payment, invoice: Invoice, sub: Subscription, facts,
         _save_card(sub, facts)
     if invoice.kind in CARD_CHECK_KINDS:
         if invoice.kind == "verification" and payment.status == "authorized" and sub.status == "pending":
-            start = clock.now()
-            fire(sub, "start_trial", actor=actor, cause=cause, period_start=start,
-                 period_end=start + timedelta(days=sub.plan.trial_days))
+            _start_trial(sub, invoice, facts, actor=actor, cause=cause)
         # The card is proven; the authorisation itself is given back, never captured.
         enqueue_after_commit(db.session(), "workers.payments.void_verification", payment.id,
                              job_id=f"void-payment-{payment.id}")
@@ -202,6 +200,19 @@ def settle_invoice(payment: Payment, invoice: Invoice, sub: Subscription, facts,
     period_start, period_end = _period_bought(sub, invoice)
     fire(invoice, "pay", actor=actor, cause=cause, period_start=period_start, period_end=period_end)
     _extend_subscription(sub, invoice, actor=actor, cause=cause)
+
+
+def _start_trial(sub: Subscription, invoice: Invoice, card, *, actor, cause):
+    """A proven card starts the trial, unless the card had one on another account (a Check that let it
+    through did not know yet): then the checkout is paid from the first day instead."""
+    from portal.billing import trials
+
+    if card is not None and not trials.claim_card(sub, card):
+        trials.refuse_trial(sub, invoice, actor=actor, cause=f"{cause}: this card had a free trial on another account")
+        return
+    start = clock.now()
+    fire(sub, "start_trial", actor=actor, cause=cause, period_start=start,
+         period_end=start + timedelta(days=sub.plan.trial_days))
 
 
 def _period_bought(sub: Subscription, invoice: Invoice):

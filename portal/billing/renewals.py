@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
-from portal.billing import dunning, pauses, plan_change
+from portal.billing import dunning, pauses, plan_change, prices
 from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
 from portal.billing.periods import anchored_period_end
 from portal.extensions import db
@@ -103,6 +103,7 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
                     continue
                 if (sub.id, sub.current_period_end) not in existing:
                     plan_change.take_effect_at_period_end(sub, lapsing.get(sub.id, []), actor="job:renewal")
+                    prices.take_effect_at_renewal(sub, actor="job:renewal")
                 invoices[sub.id] = existing.get((sub.id, sub.current_period_end)) or _renewal_invoice(sub)
             db.session.flush()
             return {sub_id: invoice.id for sub_id, invoice in invoices.items() if invoice.status == "open"}

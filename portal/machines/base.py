@@ -122,6 +122,10 @@ def write_audit_rows(session: Session) -> None:
     for table, rows in ((Transition.__table__, transitions), (OutboxMessage.__table__, outbox)):
         if rows:
             connection.execute(insert(table), rows)
+    if outbox:
+        from portal.mail.events import events_written
+
+        events_written(session)  # the mails these events cause are built after the commit
 
 
 @event.listens_for(Session, "before_flush")

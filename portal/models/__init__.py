@@ -3,11 +3,11 @@ from portal.models.audit import StaffAction, Transition
 from portal.models.catalog import Plan
 from portal.models.customer import PaymentMethod, User
 from portal.models.invoice import Invoice
-from portal.models.mail import OutgoingMail
+from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
 from portal.models.session import UserSession
-from portal.models.subscription import Subscription
+from portal.models.subscription import Subscription, TrialCard
 from portal.models.test_clock import TestClock
 
 __all__ = [
@@ -22,8 +22,10 @@ __all__ = [
     "Refund",
     "StaffAction",
     "Subscription",
+    "SubscriptionReminder",
     "TestClock",
     "Transition",
+    "TrialCard",
     "User",
     "UserSession",
     "WebhookEvent",

@@ -1,5 +1,5 @@
 """People: customers and staff, and the saved cards a customer pays with."""
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -37,6 +37,13 @@ class User(db.Model):
     email_verified_at = mapped_column(UTCDateTime)
     # The language mails are written in ("ru", "en"); None: the portal's default.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # The IANA zone dates in mails are written in (Europe/Moscow when unknown: portal/mail/content.py).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Reminders (trial ending, renewal upcoming, card expiring) the customer may turn off; receipts and
+    # security mails are always sent.
+    reminder_mails: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # False when the platform mails this customer itself (bus customer.upsert): no billing mail at all.
+    billing_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     payment_methods = relationship("PaymentMethod", back_populates="owner", order_by="PaymentMethod.id")
 

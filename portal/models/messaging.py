@@ -88,6 +88,9 @@ class OutboxMessage(db.Model):
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
         ),
+        # The mail dispatcher claims the events whose mails are not built yet (portal/mail/events.py).
+        Index("ix_outbox_unmailed", "id", postgresql_where=text("mailed_at IS NULL"),
+              sqlite_where=text("mailed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -99,6 +102,8 @@ class OutboxMessage(db.Model):
     published_at = mapped_column(UTCDateTime)
     publish_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the mails this event causes were built (none is also built): independent of the bus relay.
+    mailed_at = mapped_column(UTCDateTime)
 
     @property
     def envelope(self) -> dict:

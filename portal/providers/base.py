@@ -46,6 +46,7 @@ class Transaction:
     test_mode: bool
     created_at: datetime | None  # aware UTC
     raw: dict
+    card_issuer: str | None = None  # the issuing bank's name, as the provider gives it
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Notification:
     test_mode: bool
     data: dict
     raw: dict
+    card_issuer: str | None = None
 
 
 @dataclass(frozen=True)

@@ -145,6 +145,7 @@ def parse_transaction(model: Mapping[str, object]) -> Transaction:
         card_last_four=fields.text("CardLastFour"),
         card_type=fields.text("CardType"),
         card_exp=fields.text("CardExpDate"),
+        card_issuer=fields.text("Issuer"),
         reason_code=fields.integer("ReasonCode"),
         reason=fields.text("Reason"),
         card_holder_message=fields.text("CardHolderMessage"),

@@ -85,6 +85,7 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
             card_last_four=fields.matching(_LAST_FOUR, "CardLastFour"),
             card_type=fields.matching(_CARD_TYPE, "CardType"),
             card_exp=fields.matching(_CARD_EXP, "CardExpDate"),
+            card_issuer=fields.matching(_CARD_TYPE, "Issuer"),
             payment_transaction_id=fields.key("PaymentTransactionId"),
             occurred_at=parse_datetime(fields.get("DateTime")),
             test_mode=fields.flag("TestMode"),

@@ -14,11 +14,11 @@ from portal import clock
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.extensions import db
 from portal.models import Refund, Subscription
+from tests.browser import CHROMIUM, chromium
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import DECLINED_CARD, SUCCESS_CARD
 from tests.mailbox import link_to
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
     reason=f"browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium",
@@ -31,12 +31,8 @@ PASSWORD = "correct horse"
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with chromium(sync_api) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

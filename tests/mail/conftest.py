@@ -1,0 +1,4 @@
+"""Billing mails run the whole flow: the portal and the sandbox over HTTP, jobs on Redis, mail over SMTP,
+commands from the bus."""
+from tests.bus.conftest import amqp, dead_letters, send_command, topology  # noqa: F401  (exchanges of the test's own)
+from tests.flows.conftest import billing  # noqa: F401  (the flows' customer, provider and workers)
