@@ -23,7 +23,7 @@ from portal.models import TestClock
 _SESSION_CACHE = "test_clock_offsets"
 # The ticks a moved clock may have made due; run once right away (the schedule would run them later).
 TICKS = ("workers.ticks.renewals", "workers.ticks.dunning", "workers.ticks.pause_ends",
-         "workers.ticks.checkout_expiry")
+         "workers.ticks.checkout_expiry", "workers.ticks.billing_reminders")
 MAX_ADVANCE = timedelta(days=3 * 366)
 
 

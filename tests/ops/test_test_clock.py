@@ -6,9 +6,12 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Invoice, StaffAction, Subscription, TestClock
+from portal.models import Invoice, OutboxMessage, StaffAction, Subscription, TestClock
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+
+
+ANOTHER_GOOD_CARD = "5555 5555 5555 4444"  # not in the sandbox's table: a plain good card
 
 
 def reload(sub_id):
@@ -34,7 +37,7 @@ def renewal(sub_id):
 def test_moving_one_customers_clock_past_the_trial_end_charges_them_and_nobody_else(billing, client, api_token):
     make_plan(code="trial", amount=29900, trial_days=7)
     moved = subscribe(billing, "trial", external_id="moved")
-    other = subscribe(billing, "trial", external_id="other")
+    other = subscribe(billing, "trial", card=ANOTHER_GOOD_CARD, external_id="other")  # one trial per card
     assert (moved.status, other.status) == ("trialing", "trialing")
 
     answer = advance(client, api_token, "moved", moved.trial_end + timedelta(minutes=1))
@@ -139,3 +142,18 @@ def test_staff_move_a_clock_after_confirming_once_and_the_move_is_audited(app, s
     assert stale.status_code == 409 and "moved by someone else" in stale.get_data(as_text=True)
     assert staff.post(url, {"days": "0"}).status_code == 422
     assert db.session.get(TestClock, customer.id).offset_seconds == 3 * 86400
+
+
+def test_a_moved_clock_sends_the_trial_ending_reminder_of_that_customer_only(billing, client, api_token):
+    make_plan(code="trial", amount=29900, trial_days=7)
+    moved = subscribe(billing, "trial", external_id="reminded")
+    other = subscribe(billing, "trial", card=ANOTHER_GOOD_CARD, external_id="not-reminded")
+
+    # Five of the seven trial days later for one customer: their trial ends in two days.
+    assert advance(client, api_token, "reminded", moved.trial_end - timedelta(days=2)).status_code == 200
+    billing.work()
+
+    reminders = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.routing_key == "subscription.trial_ending")).all()
+    assert [r.aggregate_id for r in reminders] == [moved.id]
+    assert reload(other.id).status == reload(moved.id).status == "trialing"
