@@ -10,7 +10,6 @@ from portal.models import Invoice, OutboxMessage, StaffAction, Subscription, Tes
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
 
-
 ANOTHER_GOOD_CARD = "5555 5555 5555 4444"  # not in the sandbox's table: a plain good card
 
 

@@ -20,6 +20,7 @@ from tests import isolation
 from tests.conftest import AMQP_URL, BASE_DATABASE_URL, REDIS_SERVER, _admin_dsn
 from tests.flows.conftest import LATER_DECLINED_CARD
 from tests.mailbox import free_port
+from tests.ops.support import metric
 
 ROOT = Path(__file__).resolve().parents[2]
 UP = [sys.executable, str(ROOT / "deploy" / "up.py")]
@@ -96,17 +97,6 @@ def until(what, check, seconds=45):
 
 def subscription(topo, sub_id):
     return topo.api("GET", f"/customers/topology-customer/subscriptions/{sub_id}").json()
-
-
-def metric(text: str, name: str, **labels) -> float:
-    """The sum of a metric's samples whose labels include these."""
-    total = None
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            sample_labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
-            if all(sample_labels.get(k) == v for k, v in labels.items()):
-                total = (total or 0) + float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def test_make_up_runs_the_topology_a_customer_pays_and_metrics_and_logs_show_it(topology):
