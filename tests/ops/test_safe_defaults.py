@@ -47,3 +47,13 @@ def test_make_up_refuses_a_provider_concurrency_above_the_sandboxs_limit(tmp_pat
     assert done.returncode != 0
     assert "PROVIDER_CONCURRENCY=9 exceeds SANDBOX_CONCURRENCY_LIMIT=5" in done.stderr
     assert not (tmp_path / "up").exists()  # nothing was started, nor the database touched
+
+
+def test_the_sandbox_says_which_settings_it_shares_with_the_portal_and_the_procfile_wires_them():
+    done = subprocess.run([sys.executable, "-m", "portal.sandbox", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    for name in ("CLOUDPAYMENTS_PUBLIC_ID", "CLOUDPAYMENTS_API_SECRET", "SANDBOX_MERCHANT_URL",
+                 "SANDBOX_CONCURRENCY_LIMIT", "PROVIDER_CONCURRENCY"):
+        assert name in done.stdout
+    [sandbox] = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("sandbox:")]
+    assert "--port ${SANDBOX_PORT" in sandbox and "--merchant-url ${SANDBOX_MERCHANT_URL" in sandbox

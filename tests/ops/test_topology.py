@@ -158,7 +158,9 @@ def test_make_up_runs_the_topology_a_customer_pays_and_metrics_and_logs_show_it(
 
     lines = list(topology.log_lines())
     structured = [(process, line) for process, line in lines if isinstance(line, dict)]
-    assert {"web", "worker"} <= {process for process, _ in structured}
+    assert {"web", "worker", "cron", "bridge"} <= {process for process, _ in structured}
+    # gunicorn bound where HOST and PORT say.
+    assert any(f"Listening at: http://127.0.0.1:{topology.port} " in line["message"] for _, line in structured)
     # The pay request's id is on its own line, and on the jobs it enqueued.
     assert any(line.get("request_id") == request_id and process == "web" for process, line in structured)
     # The clock's API request enqueued the ticks; the renewal's provider call carries its request id and
