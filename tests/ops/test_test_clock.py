@@ -9,6 +9,7 @@ from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, StaffAction, Subscription, TestClock
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+from tests.ops.support import metric
 
 ANOTHER_GOOD_CARD = "5555 5555 5555 4444"  # not in the sandbox's table: a plain good card
 
@@ -57,6 +58,7 @@ def test_moving_one_customers_clock_past_the_trial_end_charges_them_and_nobody_e
 def test_a_moved_clock_drives_a_failed_renewal_through_dunning_to_expiry(billing, client, api_token):
     make_plan(code="monthly", amount=29900)
     sub = subscribe(billing, "monthly", card=LATER_DECLINED_CARD, external_id="late-payer")
+    before = client.get("/metrics").get_data(as_text=True)
 
     assert advance(client, api_token, "late-payer", sub.current_period_end + timedelta(minutes=1)).status_code == 200
     billing.work()
@@ -76,6 +78,15 @@ def test_a_moved_clock_drives_a_failed_renewal_through_dunning_to_expiry(billing
     assert reload(sub.id).status == "expired"
     assert db.session.get(Invoice, failed.id).status == "void"
     billing.assert_no_failed_jobs()
+    # What an operator saw of it: the renewal and its three retries failed, then dunning gave up.
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def moved(name, **labels):
+        return (metric(after, name, **labels) or 0) - (metric(before, name, **labels) or 0)
+    assert moved("portal_renewals_total", outcome="failed") == 4
+    assert [moved("portal_dunning_attempts_total", attempt=str(n)) for n in (1, 2, 3, 4)] == [1, 1, 1, 1]
+    assert moved("portal_dunning_exhausted_total") == 1
+    assert moved("portal_payment_declines_total", reason_code="5051") == 4
 
 
 def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client, api_token, staff, monkeypatch):
