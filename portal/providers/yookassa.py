@@ -130,12 +130,17 @@ class YooKassaProvider(PaymentProvider):
         return models.notification(document)
 
     def confirmed(self, notification: Notification) -> Notification:
-        """The object as the API returns it now, as the notification of its current state."""
-        if notification.kind.startswith("refund."):
-            refund = self._call("GET", f"/refunds/{notification.transaction_id}")
-            return models.refund_notification(notification.kind, refund)
-        payment = self._call("GET", f"/payments/{notification.transaction_id}")
-        return models.payment_notification(notification.kind, payment)
+        """The object as the API returns it now, as the notification of its current state. An object the
+        provider does not have (a forged notification) is one that can never apply."""
+        refund = notification.kind.startswith("refund.")
+        path = f"/{'refunds' if refund else 'payments'}/{notification.transaction_id}"
+        found = self._call("GET", path, missing_ok=True)
+        if found is None:
+            raise InvalidNotification(f"{notification.kind} notification for {notification.transaction_id}, which "
+                                      "YooKassa does not have: not applied")
+        if refund:
+            return models.refund_notification(notification.kind, found)
+        return models.payment_notification(notification.kind, found)
 
     def answer(self, reception: Reception) -> WebAnswer:
         """200 with an empty object once stored (the provider reads only the status); the reason otherwise."""
