@@ -157,7 +157,8 @@ def live(migrated_app):
     migrated_app.config["YOOKASSA_WIDGET_URL"] = f"{yookassa_url}/widget.js"
     migrated_app.config["PUBLIC_URL"] = portal_url  # the links in mails open the served portal
     forget_providers(migrated_app)
-    yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url, yookassa_url=yookassa_url)
+    yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url, yookassa_url=yookassa_url,
+                          yookassa_app=yookassa_app)
     portal_server.shutdown()
     sandbox_server.shutdown()
     yookassa_server.shutdown()
