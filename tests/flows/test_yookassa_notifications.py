@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal.billing.provider_choice import set_default_provider
 from portal.extensions import db
 from portal.models import Payment, Subscription, WebhookEvent
-from tests.factories import make_plan
+from tests.factories import make_customer, make_plan
 from tests.flows.test_every_provider import checkout
 
 
@@ -83,3 +83,49 @@ def test_a_forged_notification_of_a_payment_yookassa_never_made_fails_for_staff_
 def test_an_unknown_provider_has_no_webhook(client, app):
     assert client.post("/webhooks/paypal", data=b"{}", content_type="application/json").status_code == 404
     assert client.post("/webhooks/yookassa/pay", data=b"{}", content_type="application/json").status_code == 404
+
+
+def test_a_payment_whose_notification_never_came_is_found_at_yookassa_by_reconciliation(billing, live):
+    from portal.billing.charging import reconcile_invoice
+
+    sub, invoice, params = yookassa_checkout(billing, live)  # the sandbox's notifications are off
+    paid_at_yookassa(live, params)
+    assert reconcile_invoice(invoice.id) == "recorded"
+    billing.work()
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).status == "active"
+    assert db.session.scalars(select(Payment)).one().provider == "yookassa"
+
+
+def test_the_pay_page_says_try_again_when_yookassa_cannot_open_the_payment(billing, live):
+    from tests.auth.helpers import sign_in
+
+    requests.post(f"{live.yookassa_url}/_control/reset", timeout=5).raise_for_status()
+    set_default_provider("RUB", "yookassa", actor="staff:test")
+    make_plan(code="monthly", amount=29900)
+    customer = make_customer()
+    db.session.commit()
+    client = live_app().test_client()
+    assert sign_in(client, customer.email).status_code == 303
+    requests.post(f"{live.yookassa_url}/_control/faults", json={"operation": "payments.create", "fault": "500_before",
+                                                               "count": None}, timeout=5).raise_for_status()
+    try:
+        started = client.post("/account/checkout", data={"plan": "monthly", "csrf_token": _token(client)})
+        page = client.get(started.headers["Location"], headers={"Accept-Language": "en"})
+    finally:
+        requests.delete(f"{live.yookassa_url}/_control/faults", timeout=5)
+    assert page.status_code == 503
+    assert "Please try again in a minute" in page.get_data(as_text=True)
+
+
+def live_app():
+    from flask import current_app
+
+    return current_app._get_current_object()
+
+
+def _token(client):
+    import re
+
+    page = client.get("/account").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
