@@ -4,6 +4,7 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.exceptions import ServiceUnavailable
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
@@ -11,7 +12,7 @@ from portal.auth.session import login_manager
 from portal.billing import cancellation, cards, pauses, plan_change, prices
 from portal.billing.charging import request_repay
 from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
-from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
 from portal.billing.trials import trial_available
 from portal.extensions import db
 from portal.mail.links import granted_payer
@@ -385,7 +386,11 @@ def pay(invoice_id):
         elif state.final and state.state in ("active", "trialing", "paid"):
             flash(_("This invoice is paid."), "info")
         return redirect(url_for(".subscription"))
-    params = widget_parameters(invoice, locale=current_locale())
+    try:
+        params = widget_parameters(invoice, locale=current_locale())
+    except ProviderUnavailable:
+        db.session.rollback()
+        return error_page(ServiceUnavailable())
     db.session.commit()
     provider = checkout_provider(invoice)
     embeds_widget(provider.widget_script_url)

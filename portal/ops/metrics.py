@@ -126,8 +126,10 @@ def provider_call(provider: str, endpoint: str, status: int, seconds: float) -> 
 
 def http_request(method: str, route: str, status: int, seconds: float, view_args: dict | None) -> None:
     HTTP_DURATION.labels(method, route, str(status)).observe(seconds)
-    if route.startswith("/webhooks/") and view_args and "kind" in (view_args or {}):
-        NOTIFICATIONS.labels(route.split("/")[2], str(view_args["kind"])[:16], str(status)).inc()
+    if route.startswith("/webhooks/") and view_args and "provider" in view_args:
+        # CloudPayments names the kind in its path; YooKassa posts every event to one address.
+        NOTIFICATIONS.labels(str(view_args["provider"])[:32], str(view_args.get("kind") or "notification")[:16],
+                             str(status)).inc()
 
 
 class Backlogs:
