@@ -236,7 +236,7 @@ class Run:
             list(pool.map(one, enumerate(self.targets)))
 
     def _mutant(self, slot: Slot, target: Target, mutant: Mutant, source: str) -> Outcome:
-        timeout = 2 * self.baseline[target.name] + 20
+        timeout = 2 * self.baseline[target.name] + 10
         path = with_mutant(slot, mutant, source)
         try:
             status, seconds, detail = run_selection(slot, target, timeout, self.tag())

@@ -22,6 +22,10 @@ class Target:
 # python-statemachine makes the first state declared the initial one when none says so.
 _FIRST_STATE_INITIAL = "python-statemachine takes the first state declared as the initial one when none is marked"
 
+# anchored_period_end: the whole periods elapsed are only where the search starts; `while end <= start` moves
+# up from any lower estimate to the same end (a lower estimate costs loop turns, never another date).
+_ESTIMATE = "a lower first estimate of the periods elapsed; the loop after it reaches the same end"
+
 TARGETS = [
     Target("machines/subscription", "portal/machines/subscription.py", (
         "tests/test_money_rules_machines.py",
@@ -53,7 +57,17 @@ TARGETS = [
     Target("billing/periods", "portal/billing/periods.py", (
         "tests/test_periods.py",
         "tests/test_money_rules_periods.py",
-    )),
+    ), equivalent={
+        "anchored_period_end: anchor > start -> anchor >= start":
+            "an anchor equal to the start gives one interval from it on both branches",
+        **{f"anchored_period_end: {change}": _ESTIMATE for change in (
+            "(start.year - anchor.year) * 12 + start.month -> (start.year - anchor.year) * 12 - start.month",
+            "(start.year - anchor.year) * 12 -> (start.year - anchor.year) // 12",
+            "12 -> 11",
+            "1 -> 0",
+            "max(1, elapsed // step) -> min(1, elapsed // step)",
+        )},
+    }),
     Target("billing/dunning", "portal/billing/dunning.py", (
         "tests/test_money_rules_dunning.py",
         "tests/flows/test_renewals.py",
@@ -61,7 +75,13 @@ TARGETS = [
     Target("billing/proration", "portal/billing/proration.py", (
         "tests/test_proration.py",
         "tests/test_money_rules_periods.py",
-    )),
+    ), equivalent={
+        "quote: 0 -> -1 #5": "a same-interval change reaching this line is never cheaper (a downgrade returned "
+                             "earlier): the difference is never below 0, so max(-1, d) is max(0, d)",
+        "direction: new_length > old_length -> new_length >= old_length": "inside `new_length != old_length`",
+        "direction: new_plan.amount > old_amount -> new_plan.amount >= old_amount":
+            "after the equal prices returned SWITCH",
+    }),
     Target("billing/checkout (Check)", "portal/billing/checkout.py", (
         "tests/test_money_rules_check.py",
         "tests/flows/test_notifications.py",
