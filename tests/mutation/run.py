@@ -31,6 +31,7 @@ REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/
 # What is never copied into a mutant's tree: caches, the venv, run output.
 # The pytest processes running now, by process id, with the tag naming what they took.
 _LIVE: dict[int, str] = {}
+_STOPPING = threading.Event()
 _NOT_COPIED = {".git", ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "node_modules", "instance", "results"}
 
 
@@ -131,7 +132,29 @@ def stop_all() -> None:
 
 
 def _interrupted(signum, frame):
+    _STOPPING.set()
+    stop_all()
     raise KeyboardInterrupt
+
+
+def _pool_map(workers: int, function, items) -> None:
+    """function(item) for every item, `workers` at a time; an interrupt cancels what has not started and kills
+    what runs (its pytest processes), instead of waiting for the queue to drain."""
+    pool = ThreadPoolExecutor(workers)
+    try:
+        for future in [pool.submit(_unless_stopping, function, item) for item in items]:
+            future.result()
+    except BaseException:
+        _STOPPING.set()
+        stop_all()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _unless_stopping(function, item):
+    if not _STOPPING.is_set():
+        function(item)
 
 
 # Trees ---------------------------------------------------------------------------------------------------------
@@ -214,8 +237,7 @@ class Run:
                     elif done[0] % 25 == 0:
                         print(f"[{done[0]}/{total}] ...", flush=True)
 
-            with ThreadPoolExecutor(self.jobs) as pool:
-                list(pool.map(one, queue))
+            _pool_map(self.jobs, one, queue)
         finally:
             stop_all()
             shutil.rmtree(work, ignore_errors=True)
@@ -232,8 +254,7 @@ class Run:
             if status != "passed":
                 raise SystemExit(f"the tests of {target.name} do not pass unmutated: {detail}")
 
-        with ThreadPoolExecutor(len(slots)) as pool:
-            list(pool.map(one, enumerate(self.targets)))
+        _pool_map(len(slots), one, list(enumerate(self.targets)))
 
     def _mutant(self, slot: Slot, target: Target, mutant: Mutant, source: str) -> Outcome:
         timeout = 2 * self.baseline[target.name] + 10

@@ -28,25 +28,22 @@ _ESTIMATE = "a lower first estimate of the periods elapsed; the loop after it re
 
 TARGETS = [
     Target("machines/subscription", "portal/machines/subscription.py", (
-        "tests/test_money_rules_machines.py",
-        "tests/test_machines.py",
+        "tests/test_money_rules_subscription.py",
     ), equivalent={
         "SubscriptionMachine.pending: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("machines/invoice", "portal/machines/invoice.py", (
-        "tests/test_money_rules_machines.py",
-        "tests/test_machines.py",
+        "tests/test_money_rules_invoice.py",
     ), equivalent={
         "InvoiceMachine.open: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("machines/payment", "portal/machines/payment.py", (
-        "tests/test_money_rules_machines.py",
-        "tests/test_payment_review.py",
+        "tests/test_money_rules_payment.py",
     ), equivalent={
         "PaymentMachine.pending: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("machines/refund", "portal/machines/refund.py", (
-        "tests/test_money_rules_machines.py",
+        "tests/test_money_rules_payment.py::test_a_refund_succeeds_with_the_providers_id_or_fails_with_the_reason_once",
     ), equivalent={
         "RefundMachine.pending: True -> False": _FIRST_STATE_INITIAL,
     }),
