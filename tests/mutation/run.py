@@ -50,17 +50,53 @@ class Outcome:
 
 @dataclass
 class Slot:
-    """A copy of the tree that one mutant at a time runs in."""
+    """A copy of the tree that one mutant at a time runs in, with its fork server (tests/mutation/forkserver.py)
+    when the run uses one."""
     tree: Path
     lock: threading.Lock = field(default_factory=threading.Lock)
+    server: subprocess.Popen | None = None
+
+    def start_server(self) -> None:
+        self.server = subprocess.Popen([PYTHON, "-m", "tests.mutation.forkserver"], cwd=self.tree,
+                                       env=_environment(None), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       text=True, start_new_session=True)
+        if not json.loads(self.server.stdout.readline() or "{}").get("ready"):
+            raise RuntimeError(f"the fork server in {self.tree} did not start")
+
+    def stop_server(self) -> None:
+        if self.server is not None:
+            self.server.stdin.close()
+            try:
+                self.server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+            self.server = None
+
+    def fork(self, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
+        """Run pytest with `args` as a fork of the server: (return code or None at the timeout, output)."""
+        output = self.tree.parent / f"{self.tree.name}.out"
+        self.server.stdin.write(json.dumps({"tag": tag, "args": args, "timeout": timeout,
+                                            "output": str(output)}) + "\n")
+        self.server.stdin.flush()
+        pid = json.loads(self.server.stdout.readline())["pid"]
+        _LIVE[pid] = tag
+        try:
+            line = self.server.stdout.readline()
+        finally:
+            _LIVE.pop(pid, None)
+        if not line:
+            raise RuntimeError(f"the fork server in {self.tree} stopped")
+        result = json.loads(line)
+        text = output.read_text(errors="replace") if output.exists() else ""
+        return (None if result["timeout"] else result["returncode"]), text
 
 
 # Running one selection ------------------------------------------------------------------------------------------
 
-def _environment(tag: str) -> dict:
+def _environment(tag: str | None) -> dict:
     env = dict(os.environ)
-    env["PORTAL_TEST_RUN_TAG"] = tag
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if tag:
+        env["PORTAL_TEST_RUN_TAG"] = tag
     # Without rabbitmqctl the run shares the broker's vhost under names of its own (README, make test) and
     # costs no vhost to add and delete: three seconds a mutant, and nothing left behind when one is killed.
     env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
@@ -70,27 +106,37 @@ def _environment(tag: str) -> dict:
 
 def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple[str, float, str]:
     """Run the target's tests in the slot's tree: ('passed' | 'failed' | 'timeout' | 'error', seconds, detail)."""
-    command = [PYTHON, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE",
-               "-o", f"timeout={int(timeout)}", *target.tests]
+    args = ["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE", "-o", f"timeout={int(timeout)}",
+            *target.tests]
     started = time.monotonic()
-    process = subprocess.Popen(command, cwd=slot.tree, env=_environment(tag), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        returncode, output = (slot.fork(tag, args, timeout) if slot.server is not None
+                              else _subprocess(slot, tag, args, timeout))
+    finally:
+        release(tag)
+    seconds = time.monotonic() - started
+    if returncode is None:
+        return "timeout", seconds, f"no answer in {timeout:.0f} s"
+    if returncode == 0:
+        return "passed", seconds, ""
+    if returncode in (1, 2):  # tests failed, or the mutant broke collection (an import error)
+        return "failed", seconds, _first_failure(output)
+    return "error", seconds, f"pytest exit {returncode}: {output[-2000:]}"
+
+
+def _subprocess(slot: Slot, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
+    process = subprocess.Popen([PYTHON, "-m", "pytest", *args], cwd=slot.tree, env=_environment(tag),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     _LIVE[process.pid] = tag
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        return "timeout", time.monotonic() - started, f"no answer in {timeout:.0f} s"
+        return None, ""
     finally:
         _LIVE.pop(process.pid, None)
-        release(tag)
-    seconds = time.monotonic() - started
-    if process.returncode == 0:
-        return "passed", seconds, ""
-    if process.returncode in (1, 2):  # tests failed, or the mutant broke collection (an import error)
-        return "failed", seconds, _first_failure(output)
-    return "error", seconds, f"pytest exit {process.returncode}: {output[-2000:]}"
+    return process.returncode, output
 
 
 def _first_failure(output: str) -> str:
@@ -167,21 +213,22 @@ def copy_tree(destination: Path) -> Path:
     return destination
 
 
-def with_mutant(slot: Slot, mutant: Mutant, original: str):
-    """Write the mutant into the slot's tree (its cached bytecode removed, so the mutated source is what runs)."""
-    path = slot.tree / mutant.path
-    path.write_text(mutant.apply(original), encoding="utf-8")
+def write_source(path: Path, text: str) -> None:
+    """Write a module of a slot's tree and drop its cached bytecode: a pyc is checked against the source's
+    size and mtime in whole seconds, which a mutant written (or the original put back) within the same
+    second, of the same size (`<` for `>`), would match."""
+    path.write_text(text, encoding="utf-8")
     cache = path.parent / "__pycache__"
     for stale in cache.glob(f"{path.stem}.*.pyc") if cache.exists() else ():
         stale.unlink()
-    return path
 
 
 # The run -------------------------------------------------------------------------------------------------------
 
 class Run:
-    def __init__(self, targets: list[Target], jobs: int, check_equivalents: bool, only: set[str] | None):
+    def __init__(self, targets: list[Target], jobs: int, check_equivalents: bool, only: dict | None, fork: bool):
         self.targets, self.jobs, self.check_equivalents, self.only = targets, jobs, check_equivalents, only
+        self.fork = fork
         self.run_id = uuid.uuid4().hex[:8]
         self.counter = 0
         self.counter_lock = threading.Lock()
@@ -196,8 +243,12 @@ class Run:
 
     def execute(self) -> None:
         work = Path(tempfile.mkdtemp(prefix="portal-mutation-"))
+        slots: list[Slot] = []
         try:
-            slots = [Slot(copy_tree(work / f"slot{n}")) for n in range(self.jobs)]
+            slots.extend(Slot(copy_tree(work / f"slot{n}")) for n in range(self.jobs))
+            if self.fork:
+                for slot in slots:
+                    slot.start_server()
             self._baseline(slots)
             queue = []
             for target in self.targets:
@@ -240,6 +291,8 @@ class Run:
             _pool_map(self.jobs, one, queue)
         finally:
             stop_all()
+            for slot in slots:
+                slot.stop_server()
             shutil.rmtree(work, ignore_errors=True)
 
     def _baseline(self, slots: list[Slot]) -> None:
@@ -258,11 +311,12 @@ class Run:
 
     def _mutant(self, slot: Slot, target: Target, mutant: Mutant, source: str) -> Outcome:
         timeout = 2 * self.baseline[target.name] + 10
-        path = with_mutant(slot, mutant, source)
+        path = slot.tree / mutant.path
+        write_source(path, mutant.apply(source))
         try:
             status, seconds, detail = run_selection(slot, target, timeout, self.tag())
         finally:
-            path.write_text(source, encoding="utf-8")
+            write_source(path, source)
         reason = target.equivalent.get(mutant.key)
         if status == "passed":
             return Outcome(mutant, "equivalent" if reason else "survived", seconds, reason or "")
@@ -340,6 +394,8 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--check-equivalents", action="store_true",
                         help="run the mutants listed as equivalent too (a killed one is a wrong entry)")
+    parser.add_argument("--no-fork", action="store_true",
+                        help="start every pytest as a new interpreter instead of a fork of a preloaded one")
     parser.add_argument("--survivors-of", type=Path,
                         help="a results JSON: run only the mutants that survived (or erred) in it")
     args = parser.parse_args(argv)
@@ -363,7 +419,7 @@ def main(argv=None) -> int:
         targets = [t for t in targets if only.get(t.name)]
 
     started, clock = datetime.now(UTC), time.monotonic()
-    run = Run(targets, args.jobs, args.check_equivalents, only)
+    run = Run(targets, args.jobs, args.check_equivalents, only, fork=not args.no_fork)
     signal.signal(signal.SIGTERM, _interrupted)
     run.execute()
     seconds = time.monotonic() - clock
