@@ -79,7 +79,7 @@ class Slot:
                                             "output": str(output)}) + "\n")
         self.server.stdin.flush()
         pid = json.loads(self.server.stdout.readline())["pid"]
-        _LIVE[pid] = tag
+        _register(pid, tag)
         try:
             line = self.server.stdout.readline()
         finally:
@@ -127,7 +127,7 @@ def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple
 def _subprocess(slot: Slot, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
     process = subprocess.Popen([PYTHON, "-m", "pytest", *args], cwd=slot.tree, env=_environment(tag),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    _LIVE[process.pid] = tag
+    _register(process.pid, tag)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -166,14 +166,24 @@ def release(tag: str) -> None:
             isolation.release_redis_database(url, owner, empty=True)
 
 
+def _register(pid: int, tag: str) -> None:
+    _LIVE[pid] = tag
+    if _STOPPING.is_set():  # started while the run was being interrupted: stopped like the others
+        _kill(pid)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def stop_all() -> None:
     """An interrupted run kills the pytest processes it started (each its own process group) and gives back
     what they took."""
     for pid, tag in list(_LIVE.items()):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill(pid)
         release(tag)
 
 
