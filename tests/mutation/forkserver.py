@@ -3,7 +3,7 @@ SQLAlchemy, psycopg, pytest...), never the project: each run imports portal and 
 so it sees the mutant written there, and saves the second of library imports a new interpreter would pay.
 
 Started by tests/mutation/run.py in a mutant's tree (`python -m tests.mutation.forkserver`); reads one JSON
-command a line ({"tag", "args", "timeout", "output"}) and answers {"pid"} when the run starts, then
+command a line ({"env", "args", "timeout", "output"}) and answers {"pid"} when the run starts, then
 {"returncode", "timeout"} when it ends or is killed at its timeout (its process group: it runs in a session
 of its own)."""
 import importlib
@@ -39,7 +39,7 @@ def main() -> None:
 def _child(command) -> None:
     try:
         os.setsid()
-        os.environ["PORTAL_TEST_RUN_TAG"] = command["tag"]
+        os.environ.update(command["env"])
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         out = os.open(command["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

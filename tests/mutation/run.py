@@ -53,12 +53,13 @@ class Slot:
     """A copy of the tree that one mutant at a time runs in, with its fork server (tests/mutation/forkserver.py)
     when the run uses one."""
     tree: Path
+    database: str  # portal_test_mut<run>_slot<n>: made by the run, emptied after a killed mutant, dropped at the end
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: subprocess.Popen | None = None
 
     def start_server(self) -> None:
         self.server = subprocess.Popen([PYTHON, "-m", "tests.mutation.forkserver"], cwd=self.tree,
-                                       env=_environment(None), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                       env=_environment(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                        text=True, start_new_session=True)
         if not json.loads(self.server.stdout.readline() or "{}").get("ready"):
             raise RuntimeError(f"the fork server in {self.tree} did not start")
@@ -72,10 +73,14 @@ class Slot:
                 self.server.kill()
             self.server = None
 
+    def variables(self, tag: str) -> dict:
+        """What names a run: its tag (its Redis claim) and the slot's database."""
+        return {"PORTAL_TEST_RUN_TAG": tag, "PORTAL_TEST_DATABASE": self.database}
+
     def fork(self, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
         """Run pytest with `args` as a fork of the server: (return code or None at the timeout, output)."""
         output = self.tree.parent / f"{self.tree.name}.out"
-        self.server.stdin.write(json.dumps({"tag": tag, "args": args, "timeout": timeout,
+        self.server.stdin.write(json.dumps({"env": self.variables(tag), "args": args, "timeout": timeout,
                                             "output": str(output)}) + "\n")
         self.server.stdin.flush()
         pid = json.loads(self.server.stdout.readline())["pid"]
@@ -93,10 +98,8 @@ class Slot:
 
 # Running one selection ------------------------------------------------------------------------------------------
 
-def _environment(tag: str | None) -> dict:
-    env = dict(os.environ)
-    if tag:
-        env["PORTAL_TEST_RUN_TAG"] = tag
+def _environment(**variables) -> dict:
+    env = {**os.environ, **variables}
     # Without rabbitmqctl the run shares the broker's vhost under names of its own (README, make test) and
     # costs no vhost to add and delete: three seconds a mutant, and nothing left behind when one is killed.
     env["PATH"] = os.pathsep.join(d for d in env.get("PATH", "").split(os.pathsep)
@@ -114,6 +117,8 @@ def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple
                               else _subprocess(slot, tag, args, timeout))
     finally:
         release(tag)
+    if returncode != 0:  # a killed run, or one whose teardown may not have emptied the tables
+        empty_database(slot.database)
     seconds = time.monotonic() - started
     if returncode is None:
         return "timeout", seconds, f"no answer in {timeout:.0f} s"
@@ -125,7 +130,7 @@ def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple
 
 
 def _subprocess(slot: Slot, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
-    process = subprocess.Popen([PYTHON, "-m", "pytest", *args], cwd=slot.tree, env=_environment(tag),
+    process = subprocess.Popen([PYTHON, "-m", "pytest", *args], cwd=slot.tree, env=_environment(**slot.variables(tag)),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     _register(process.pid, tag)
     try:
@@ -147,18 +152,51 @@ def _first_failure(output: str) -> str:
     return match.group(0)[:300] if match else output.strip().splitlines()[-1][:300] if output.strip() else ""
 
 
-def release(tag: str) -> None:
-    """Give back what the run named `tag` took, whether it ended or was killed: its database portal_test_<tag>
-    and its Redis claim (emptied first). A run that ended cleanly gave both back itself; then this finds nothing."""
+def _admin():
     import psycopg
-    from redis import Redis
     from sqlalchemy.engine import make_url
+
+    admin = make_url(BASE_DATABASE_URL).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True)
+
+
+def _in(database: str):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(BASE_DATABASE_URL).set(drivername="postgresql", database=database)
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+
+def create_database(name: str) -> None:
+    with _admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(name: str) -> None:
+    with _admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def empty_database(name: str) -> None:
+    """Every table of a slot's database emptied (the migrations' version kept), its sessions ended first:
+    what a killed run left is gone before the next mutant runs."""
+    with _in(name) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(chr(34) + t + chr(34) for t in tables)} RESTART IDENTITY CASCADE")
+
+
+def release(tag: str) -> None:
+    """Give back what the run named `tag` took, whether it ended or was killed: its Redis claim (emptied first).
+    A run that ended cleanly gave it back itself; then this finds nothing. (Its database is the slot's.)"""
+    from redis import Redis
 
     from tests import isolation
 
-    admin = make_url(BASE_DATABASE_URL).set(drivername="postgresql", database="postgres")
-    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "portal_test_{tag}" WITH (FORCE)')
     owner = f"portal-tests-{tag}"
     for number in range(1, 16):
         url = f"{REDIS_SERVER}/{number}"
@@ -255,7 +293,9 @@ class Run:
         work = Path(tempfile.mkdtemp(prefix="portal-mutation-"))
         slots: list[Slot] = []
         try:
-            slots.extend(Slot(copy_tree(work / f"slot{n}")) for n in range(self.jobs))
+            for n in range(self.jobs):
+                slots.append(Slot(copy_tree(work / f"slot{n}"), f"portal_test_mut{self.run_id}_slot{n}"))
+                create_database(slots[-1].database)
             if self.fork:
                 for slot in slots:
                     slot.start_server()
@@ -303,6 +343,7 @@ class Run:
             stop_all()
             for slot in slots:
                 slot.stop_server()
+                drop_database(slot.database)
             shutil.rmtree(work, ignore_errors=True)
 
     def _baseline(self, slots: list[Slot]) -> None:

@@ -49,7 +49,6 @@ TARGETS = [
     }),
     Target("billing/refund_policy", "portal/billing/refund_policy.py", (
         "tests/test_money_rules_refunds.py",
-        "tests/flows/test_cancel_and_refund.py",
     )),
     Target("billing/periods", "portal/billing/periods.py", (
         "tests/test_periods.py",
@@ -67,7 +66,6 @@ TARGETS = [
     }),
     Target("billing/dunning", "portal/billing/dunning.py", (
         "tests/test_money_rules_dunning.py",
-        "tests/flows/test_renewals.py",
     )),
     Target("billing/proration", "portal/billing/proration.py", (
         "tests/test_proration.py",
@@ -81,7 +79,6 @@ TARGETS = [
     }),
     Target("billing/checkout (Check)", "portal/billing/checkout.py", (
         "tests/test_money_rules_check.py",
-        "tests/flows/test_notifications.py",
     ), scopes=("CHECKOUT_LIFETIME", "RESERVATION_LIFETIME", "CheckCode", "account_id", "check_payment", "_check_code",
                "_transaction_key", "another_payment_under_way")),
     Target("providers/cloudpayments_notifications", "portal/providers/cloudpayments_notifications.py", (
