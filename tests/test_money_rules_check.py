@@ -15,7 +15,8 @@ from portal.extensions import db
 from portal.models import Invoice, Payment
 from portal.providers import get_provider
 from tests.conftest import SANDBOX_SECRET
-from tests.factories import make_customer, make_plan
+from tests.factories import make_plan
+from tests.lifecycle_rules import platform_customer
 
 NOW = datetime(2027, 2, 28, 21, 0, tzinfo=UTC)
 
@@ -45,7 +46,7 @@ def check(client, invoice, transaction_id=5001, **overrides):
 def invoice(app):
     clock.freeze(NOW)
     make_plan(code="monthly", amount=29900)
-    _, invoice = start_checkout(make_customer(), "monthly")
+    _, invoice = start_checkout(platform_customer(), "monthly")
     db.session.commit()
     return invoice
 
@@ -82,7 +83,7 @@ def test_a_check_without_a_currency_is_taken_as_roubles(client, invoice):
 def test_a_customer_the_platform_does_not_know_pays_under_the_portals_own_account_id(client, app):
     clock.freeze(NOW)
     make_plan(code="monthly", amount=29900)
-    customer = make_customer()
+    customer = platform_customer()
     customer.external_id = None
     db.session.commit()
     _, invoice = start_checkout(customer, "monthly")
@@ -105,7 +106,7 @@ def test_a_checkout_may_be_paid_for_24_hours(client, invoice, age, code):
 def test_an_old_card_check_expires_too_but_a_renewal_invoice_does_not(client, app):
     clock.freeze(NOW)
     make_plan(code="trial", amount=29900, trial_days=14)
-    _, verification = start_checkout(make_customer(), "trial")
+    _, verification = start_checkout(platform_customer(), "trial")
     db.session.commit()
     assert (verification.kind, verification.amount) == ("verification", 100)
     clock.freeze(NOW + timedelta(hours=25))

@@ -11,6 +11,7 @@ from portal.extensions import db
 from portal.machines import atomic, lock
 from portal.models import Invoice, Subscription, Transition
 from tests.factories import make_invoice, make_subscription
+from tests.lifecycle_rules import platform_customer
 
 FIRST = datetime(2027, 1, 31, 3, 0, tzinfo=UTC)
 
@@ -18,7 +19,7 @@ FIRST = datetime(2027, 1, 31, 3, 0, tzinfo=UTC)
 @pytest.fixture
 def renewal(app):
     clock.freeze(FIRST)
-    sub = make_subscription(status="active")
+    sub = make_subscription(status="active", customer=platform_customer())
     return sub, make_invoice(subscription=sub, kind="renewal", status="open")
 
 
@@ -61,7 +62,7 @@ def test_retries_come_one_three_and_five_days_after_the_first_failure_then_it_ex
 
 def test_a_failed_charge_during_the_trial_makes_the_subscription_past_due(app):
     clock.freeze(FIRST)
-    sub = make_subscription(status="trialing")
+    sub = make_subscription(status="trialing", customer=platform_customer())
     invoice = make_invoice(subscription=sub, kind="renewal", status="open")
     sub, invoice = fail(sub, invoice, FIRST)
     assert (sub.status, invoice.next_attempt_at) == ("past_due", datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
@@ -91,7 +92,7 @@ def test_the_schedule_comes_from_the_setting(app, renewal, monkeypatch):
 def test_giving_up_voids_the_invoice_and_expires_only_a_past_due_subscription(app):
     clock.freeze(FIRST)
     for status, after in (("past_due", "expired"), ("canceled", "canceled")):
-        sub = make_subscription(status=status)
+        sub = make_subscription(status=status, customer=platform_customer())
         invoice = make_invoice(subscription=sub, kind="renewal", status="open")
         with atomic():
             dunning.give_up(lock(Invoice, invoice.id), lock(Subscription, sub.id), actor="job:test", cause="done")
