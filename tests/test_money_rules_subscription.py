@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import OutboxMessage
+from portal.models import OutboxMessage, PaymentMethod
 from tests.factories import make_plan
 from tests.lifecycle_rules import NOW, events, refused, run, subscription, timeline
 from tests.test_machines import SUBSCRIPTION_ILLEGAL, SUBSCRIPTION_LEGAL, period
@@ -141,9 +141,24 @@ def test_resuming_before_the_pause_began_never_ends_the_period_before_it_started
         NOW + timedelta(days=2), NOW + timedelta(days=2), NOW + timedelta(days=2))
 
 
-def test_a_card_replacement_needs_the_new_card(app):
+def test_a_card_replacement_needs_the_new_card_and_is_taken_in_every_live_state(app):
     sub = subscription(status="active")
     refused(sub, "replace_card", error=ValueError, payment_method=None)
+    for state in ("trialing", "active", "past_due", "paused"):
+        sub = subscription(status=state)
+        card = PaymentMethod.for_token(f"tk_{state}", user_id=sub.customer_id, provider="sandbox",
+                                       card_last_four="3055")
+        db.session.add(card)
+        db.session.commit()
+        sub = run(sub, "replace_card", payment_method=card)
+        assert (sub.status, sub.payment_method_id, timeline(sub)) == (state, card.id,
+                                                                      [(state, state, "replace_card")])
+
+
+def test_a_scheduled_pause_pauses_the_subscription_at_its_period_end_and_announces_it(frozen):
+    sub = run(subscription(status="active"), "schedule_pause", resumes_at=NOW + timedelta(days=90))
+    sub = run(sub, "pause")
+    assert (sub.status, events(sub)) == ("paused", ["subscription.paused"])
 
 
 def test_a_plan_change_moves_to_the_new_plans_price_and_keeps_the_period_unless_given_one(frozen):

@@ -4,7 +4,7 @@ so it sees the mutant written there, and saves the second of library imports a n
 
 Started by tests/mutation/run.py in a mutant's tree (`python -m tests.mutation.forkserver`); reads one JSON
 command a line ({"env", "args", "timeout", "output"}) and answers {"pid"} when the run starts, then
-{"returncode", "timeout"} when it ends or is killed at its timeout (its process group: it runs in a session
+{"returncode", "timeout", "cpu"} when it ends or is killed at its timeout (its process group: it runs in a session
 of its own)."""
 import importlib
 import json
@@ -62,17 +62,22 @@ def _child(command) -> None:
 def _wait(pid: int, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return {"returncode": os.waitstatus_to_exitcode(status), "timeout": False}
+            return {"returncode": os.waitstatus_to_exitcode(status), "timeout": False, "cpu": _cpu(usage)}
         if time.monotonic() > deadline:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            os.waitpid(pid, 0)
-            return {"returncode": None, "timeout": True}
+            _, _, usage = os.wait4(pid, 0)
+            return {"returncode": None, "timeout": True, "cpu": _cpu(usage)}
         time.sleep(0.05)
+
+
+def _cpu(usage) -> float:
+    """The run's CPU seconds (user and system): what it costs on an idle machine, however busy this one is."""
+    return round(usage.ru_utime + usage.ru_stime, 3)
 
 
 def _answer(message: dict) -> None:

@@ -41,11 +41,13 @@ class Outcome:
     status: str  # killed, timeout, survived, equivalent, error
     seconds: float = 0.0
     detail: str = ""  # the first failing test, or why it is equivalent, or the error
+    cpu: float | None = None  # CPU seconds of its pytest run (forked runs only)
 
     def as_json(self) -> dict:
         m = self.mutant
         return {"where": m.where, "scope": m.scope, "operator": m.operator, "before": m.before, "after": m.after,
-                "key": m.key, "status": self.status, "seconds": round(self.seconds, 2), "detail": self.detail}
+                "key": m.key, "status": self.status, "seconds": round(self.seconds, 2), "cpu": self.cpu,
+                "detail": self.detail}
 
 
 @dataclass
@@ -77,8 +79,9 @@ class Slot:
         """What names a run: its tag (its Redis claim) and the slot's database."""
         return {"PORTAL_TEST_RUN_TAG": tag, "PORTAL_TEST_DATABASE": self.database}
 
-    def fork(self, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
-        """Run pytest with `args` as a fork of the server: (return code or None at the timeout, output)."""
+    def fork(self, tag: str, args: list[str], timeout: float) -> tuple[int | None, str, float | None]:
+        """Run pytest with `args` as a fork of the server: (return code or None at the timeout, output, CPU
+        seconds)."""
         output = self.tree.parent / f"{self.tree.name}.out"
         self.server.stdin.write(json.dumps({"env": self.variables(tag), "args": args, "timeout": timeout,
                                             "output": str(output)}) + "\n")
@@ -93,7 +96,7 @@ class Slot:
             raise RuntimeError(f"the fork server in {self.tree} stopped")
         result = json.loads(line)
         text = output.read_text(errors="replace") if output.exists() else ""
-        return (None if result["timeout"] else result["returncode"]), text
+        return (None if result["timeout"] else result["returncode"]), text, result.get("cpu")
 
 
 # Running one selection ------------------------------------------------------------------------------------------
@@ -107,26 +110,27 @@ def _environment(**variables) -> dict:
     return env
 
 
-def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple[str, float, str]:
-    """Run the target's tests in the slot's tree: ('passed' | 'failed' | 'timeout' | 'error', seconds, detail)."""
+def run_selection(slot: Slot, target: Target, timeout: float, tag: str) -> tuple[str, float, str, float | None]:
+    """Run the target's tests in the slot's tree: ('passed' | 'failed' | 'timeout' | 'error', seconds, detail,
+    CPU seconds when known)."""
     args = ["-x", "-q", "-p", "no:cacheprovider", "--no-header", "-rfE", "-o", f"timeout={int(timeout)}",
             *target.tests]
     started = time.monotonic()
     try:
-        returncode, output = (slot.fork(tag, args, timeout) if slot.server is not None
-                              else _subprocess(slot, tag, args, timeout))
+        returncode, output, cpu = (slot.fork(tag, args, timeout) if slot.server is not None
+                                   else _subprocess(slot, tag, args, timeout))
     finally:
         release(tag)
     if returncode != 0:  # a killed run, or one whose teardown may not have emptied the tables
         empty_database(slot.database)
     seconds = time.monotonic() - started
     if returncode is None:
-        return "timeout", seconds, f"no answer in {timeout:.0f} s"
+        return "timeout", seconds, f"no answer in {timeout:.0f} s", cpu
     if returncode == 0:
-        return "passed", seconds, ""
+        return "passed", seconds, "", cpu
     if returncode in (1, 2):  # tests failed, or the mutant broke collection (an import error)
-        return "failed", seconds, _first_failure(output)
-    return "error", seconds, f"pytest exit {returncode}: {output[-2000:]}"
+        return "failed", seconds, _first_failure(output), cpu
+    return "error", seconds, f"pytest exit {returncode}: {output[-2000:]}", cpu
 
 
 def _subprocess(slot: Slot, tag: str, args: list[str], timeout: float) -> tuple[int | None, str]:
@@ -138,10 +142,10 @@ def _subprocess(slot: Slot, tag: str, args: list[str], timeout: float) -> tuple[
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        return None, ""
+        return None, "", None
     finally:
         _LIVE.pop(process.pid, None)
-    return process.returncode, output
+    return process.returncode, output, None
 
 
 def _first_failure(output: str) -> str:
@@ -352,7 +356,7 @@ class Run:
             index, target = item
             slot = slots[index % len(slots)]
             with slot.lock:
-                status, seconds, detail = run_selection(slot, target, 900, self.tag())
+                status, seconds, detail, _ = run_selection(slot, target, 900, self.tag())
             self.baseline[target.name] = seconds
             print(f"baseline {target.name}: {status} in {seconds:.1f} s", flush=True)
             if status != "passed":
@@ -365,18 +369,16 @@ class Run:
         path = slot.tree / mutant.path
         write_source(path, mutant.apply(source))
         try:
-            status, seconds, detail = run_selection(slot, target, timeout, self.tag())
+            status, seconds, detail, cpu = run_selection(slot, target, timeout, self.tag())
         finally:
             write_source(path, source)
         reason = target.equivalent.get(mutant.key)
         if status == "passed":
-            return Outcome(mutant, "equivalent" if reason else "survived", seconds, reason or "")
+            return Outcome(mutant, "equivalent" if reason else "survived", seconds, reason or "", cpu)
         if status == "failed":
             detail = f"{detail} (listed as equivalent: {reason})" if reason else detail
-            return Outcome(mutant, "killed", seconds, detail)
-        if status == "timeout":
-            return Outcome(mutant, "timeout", seconds, detail)
-        return Outcome(mutant, "error", seconds, detail)
+            return Outcome(mutant, "killed", seconds, detail, cpu)
+        return Outcome(mutant, status, seconds, detail, cpu)  # timeout (killed) or error
 
 
 # Report --------------------------------------------------------------------------------------------------------
@@ -411,8 +413,12 @@ def table(rows: list[dict]) -> str:
 
 
 def markdown(run: Run, rows: list[dict], started: datetime, seconds: float) -> str:
+    cpu = sum(o.cpu or 0 for outcomes in run.outcomes.values() for o in outcomes)
+    cores = os.cpu_count() or 1
     out = [f"# Mutation run {started:%Y-%m-%d %H:%M} UTC", "",
-           f"{seconds / 60:.1f} min wall clock on {os.cpu_count()} cores, {run.jobs} mutants at a time.", "",
+           f"{seconds / 60:.1f} min wall clock on {cores} cores, {run.jobs} mutants at a time. The mutants' pytest "
+           f"processes took {cpu / 60:.1f} CPU minutes, PostgreSQL's own not counted ({cpu / 60 / cores:.1f} min "
+           f"on these cores were they idle); load average at the end: {os.getloadavg()[0]:.1f}.", "",
            table(rows), ""]
     for target in run.targets:
         outcomes = sorted(run.outcomes[target.name], key=lambda o: (o.mutant.line, o.mutant.key))
