@@ -1,6 +1,7 @@
 """The mutation run (`make mutation`): every mutant of the money rules, each in a copy of the tree, against
 the tests of its module; a report per module. How to read it: tests/mutation/README.md."""
 import argparse
+import faulthandler
 import json
 import os
 import re
@@ -318,6 +319,8 @@ class Run:
                         self.outcomes[target.name].append(Outcome(mutant, "equivalent", detail=reason))
                     else:
                         queue.append((target, mutant, source))
+            # The quick modules first: their survivors are known early, and the slow ones end the run together.
+            queue.sort(key=lambda item: self.baseline[item[0].name])
             total = len(queue)
             print(f"{total} mutants to run on {self.jobs} trees", flush=True)
             free = list(slots)
@@ -478,6 +481,7 @@ def main(argv=None) -> int:
     started, clock = datetime.now(UTC), time.monotonic()
     run = Run(targets, args.jobs, args.check_equivalents, only, fork=not args.no_fork)
     signal.signal(signal.SIGTERM, _interrupted)
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: where every thread of a run that seems stuck is
     run.execute()
     seconds = time.monotonic() - clock
     rows = summary(run)
