@@ -279,8 +279,12 @@ def write_source(path: Path, text: str) -> None:
 # The run -------------------------------------------------------------------------------------------------------
 
 class Run:
-    def __init__(self, targets: list[Target], jobs: int, check_equivalents: bool, only: dict | None, fork: bool):
+    def __init__(self, targets: list[Target], jobs: int, check_equivalents: bool, only: dict | None, fork: bool,
+                 previous: dict | None = None):
         self.targets, self.jobs, self.check_equivalents, self.only = targets, jobs, check_equivalents, only
+        # With --survivors-of: that run's outcomes by module and key, kept for the mutants not run again.
+        self.previous = previous or {}
+        self.previous_file: str | None = None
         self.fork = fork
         self.run_id = uuid.uuid4().hex[:8]
         self.counter = 0
@@ -312,9 +316,13 @@ class Run:
                 keys = {m.key for m in found}
                 self.stale[target.name] = sorted(k for k in target.equivalent if k not in keys)
                 for mutant in found:
-                    if self.only is not None and mutant.key not in self.only.get(target.name, ()):
-                        continue
                     reason = target.equivalent.get(mutant.key)
+                    if self.only is not None and mutant.key not in self.only.get(target.name, ()):
+                        earlier = self.previous.get(target.name, {}).get(mutant.key)
+                        if earlier is not None:  # not run again: its outcome from the run it was chosen from
+                            self.outcomes[target.name].append(Outcome(
+                                mutant, earlier["status"], earlier["seconds"], earlier["detail"], earlier.get("cpu")))
+                        continue
                     if reason and not self.check_equivalents:
                         self.outcomes[target.name].append(Outcome(mutant, "equivalent", detail=reason))
                     else:
@@ -423,6 +431,9 @@ def markdown(run: Run, rows: list[dict], started: datetime, seconds: float) -> s
            f"processes took {cpu / 60:.1f} CPU minutes, PostgreSQL's own not counted ({cpu / 60 / cores:.1f} min "
            f"on these cores were they idle); load average at the end: {os.getloadavg()[0]:.1f}.", "",
            table(rows), ""]
+    if run.previous_file:
+        out[3:3] = [f"Only the survivors of `{run.previous_file}` were run again (against the tests of now); every "
+                    "other outcome is that run's.", ""]
     for target in run.targets:
         outcomes = sorted(run.outcomes[target.name], key=lambda o: (o.mutant.line, o.mutant.key))
         survivors = [o for o in outcomes if o.status in ("survived", "error")]
@@ -471,15 +482,20 @@ def main(argv=None) -> int:
                 mark = "  [equivalent]" if m.key in target.equivalent else ""
                 print(f"{m.where:55} {m.operator:20} {m.key}{mark}")
         return 0
-    only = None
+    only = previous = None
     if args.survivors_of:
-        previous = json.loads(args.survivors_of.read_text())
-        only = {name: {o["key"] for o in module["outcomes"] if o["status"] in ("survived", "error")}
-                for name, module in previous["modules"].items()}
-        targets = [t for t in targets if only.get(t.name)]
+        # The survivors (and errors) run again against today's tests; every other outcome is carried over, so
+        # the report is the whole module's. A mutant the earlier run did not make (the source changed) is
+        # left out: run everything again for a true count.
+        earlier = json.loads(args.survivors_of.read_text())
+        previous = {name: {o["key"]: o for o in module["outcomes"]} for name, module in earlier["modules"].items()}
+        only = {name: {key for key, o in outcomes.items() if o["status"] in ("survived", "error")}
+                for name, outcomes in previous.items()}
+        targets = [t for t in targets if t.name in previous]
 
     started, clock = datetime.now(UTC), time.monotonic()
-    run = Run(targets, args.jobs, args.check_equivalents, only, fork=not args.no_fork)
+    run = Run(targets, args.jobs, args.check_equivalents, only, fork=not args.no_fork, previous=previous)
+    run.previous_file = args.survivors_of.name if args.survivors_of else None
     signal.signal(signal.SIGTERM, _interrupted)
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>`: where every thread of a run that seems stuck is
     run.execute()
