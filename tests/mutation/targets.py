@@ -26,6 +26,11 @@ _FIRST_STATE_INITIAL = "python-statemachine takes the first state declared as th
 # up from any lower estimate to the same end (a lower estimate costs loop turns, never another date).
 _ESTIMATE = "a lower first estimate of the periods elapsed; the loop after it reaches the same end"
 
+# refund_for_cancel_now: amount_refundable is 0 unless the invoice is paid, and what is refunded is capped at
+# amount_refundable (min), so an unpaid or fully refunded invoice refunds 0 through either branch.
+_REFUNDABLE = ("amount_refundable is 0 for an invoice not paid, and the refund is capped at amount_refundable: "
+               "0 either way")
+
 TARGETS = [
     Target("machines/subscription", "portal/machines/subscription.py", (
         "tests/test_money_rules_subscription.py",
@@ -49,7 +54,14 @@ TARGETS = [
     }),
     Target("billing/refund_policy", "portal/billing/refund_policy.py", (
         "tests/test_money_rules_refunds.py",
-    )),
+    ), equivalent={
+        f"refund_for_cancel_now: {change}": _REFUNDABLE for change in (
+            'invoice.status != "paid" -> (dropped)',
+            "invoice.amount_refundable <= 0 -> (dropped)",
+            "invoice.amount_refundable <= 0 -> invoice.amount_refundable < 0",
+            "0 -> -1",
+        )
+    }),
     Target("billing/periods", "portal/billing/periods.py", (
         "tests/test_periods.py",
         "tests/test_money_rules_periods.py",
