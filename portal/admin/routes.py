@@ -206,10 +206,13 @@ def plan_archive(plan_id):
     return redirect(url_for(".plans_index"), code=303)
 
 
-@bp.post("/plans/<int:plan_id>/delete")
+@bp.route("/plans/<int:plan_id>/delete", methods=["GET", "POST"])
 def plan_delete(plan_id):
+    """Deleting a plan is asked first (a page of its own, so it works without JavaScript), then done."""
     plan = get_or_404(Plan, plan_id)
     code = plan.code
+    if request.method == "GET" or not _confirmed():
+        return render_template("admin/plan_delete.html", plan=plan)
     try:
         plans.delete_plan(staff(), plan_id)
     except BillingError as exc:
