@@ -51,3 +51,24 @@ def test_the_charge_at_the_end_of_a_trial_is_the_first_payment_and_card_checks_a
     db.session.commit()
     html = page(client, "/account").get_data(as_text=True)
     assert "First payment after the trial" in html and "Renewal" not in html
+
+
+def test_payment_times_are_in_the_customer_s_zone_and_say_which(client, app):
+    from datetime import UTC, datetime
+
+    from portal.models import Payment
+
+    customer = signed_in_customer(client)
+    sub = make_subscription("active", customer=customer)
+    invoice = make_invoice(sub, status="paid")
+    db.session.add(Payment(provider="cloudpayments", provider_transaction_id="tz-1", invoice_id=invoice.id,
+                           customer_id=customer.id, amount=invoice.amount, currency="RUB", status="completed",
+                           created_at=datetime(2026, 12, 6, 21, 53, tzinfo=UTC)))
+    db.session.commit()
+    # Paid at 00:53 on 7 December in Moscow, which is 21:53 on the 6th in UTC.
+    ru = client.get("/account", headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "07.12.2026, 00:53 (мск)" in ru
+    customer.time_zone = "Asia/Yekaterinburg"
+    db.session.commit()
+    en = page(client, "/account").get_data(as_text=True)
+    assert "12/7/26, 2:53\u202fAM (GMT+05:00)" in en or "12/7/26, 2:53 AM (GMT+05:00)" in en
