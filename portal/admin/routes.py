@@ -95,10 +95,10 @@ def is_htmx() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def page_or_fragment(template: str, fragment: str, status: int = 200, **context):
+def page_or_fragment(template: str, fragment: str, http_status: int = 200, **context):
     """One view serves the whole page or just its fragment, chosen by HX-Request (and says so in Vary)."""
     response = make_response(render_template(fragment if is_htmx() else template, fragment=fragment, **context),
-                             status)
+                             http_status)
     response.vary.add("HX-Request")
     return response
 
@@ -321,7 +321,7 @@ def subscription(subscription_id):
 
 
 def _action_form(template, status=200, **context):
-    return page_or_fragment("admin/action_page.html", template, status=status, **context)
+    return page_or_fragment("admin/action_page.html", template, http_status=status, **context)
 
 
 def _started(action: StaffAction):
@@ -496,7 +496,7 @@ def move_plan_subscribers(plan_id):
 def _action_status_response(action: StaffAction, status=200):
     state = action.details.get("state")
     polls = min(int(request.args.get("polls", "0")) if request.args.get("polls", "").isdigit() else 0, 10**6)
-    response = page_or_fragment("admin/action_page.html", "admin/_action.html", status=status, action=action,
+    response = page_or_fragment("admin/action_page.html", "admin/_action.html", http_status=status, action=action,
                                 state=state, polls=polls, names=queries.actor_names([f"staff:{action.staff_user_id}"]))
     if state in actions.FINISHED:
         response.headers["HX-Trigger"] = "billing-changed"  # the page's state section reloads itself
@@ -650,13 +650,27 @@ def audit():
 
 # --- exports ----------------------------------------------------------------------------------------------------
 
+# What each list exports: its columns, the money columns (written as decimals of the row's currency: 299.00,
+# never minor units) and the list's filters it honours besides the created date (?from=&to=).
 EXPORTS = {
-    "invoices": ("id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
-                 "period_start", "period_end", "paid_at", "voided_at", "created_at"),
-    "payments": ("id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
-                 "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode",
-                 "needs_review", "created_at"),
+    "customers": queries.Export("User", ("id", "email", "name", "external_id", "locale", "created_at"), (),
+                                {"role": "customer"}),
+    "subscriptions": queries.Export("Subscription", (
+        "id", "customer_id", "plan_id", "status", "amount", "currency", "current_period_start", "current_period_end",
+        "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "created_at"), ("amount",), {}),
+    "invoices": queries.Export("Invoice", (
+        "id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
+        "period_start", "period_end", "paid_at", "voided_at", "created_at"), ("amount", "amount_refunded"), {}),
+    "payments": queries.Export("Payment", (
+        "id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
+        "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode", "needs_review",
+        "created_at"), ("amount", "amount_refunded"), {}),
+    "refunds": queries.Export("Refund", (
+        "id", "payment_id", "provider", "provider_refund_id", "status", "amount", "currency", "reason",
+        "requested_by", "failure", "created_at"), ("amount",), {}),
 }
+# List filters an export takes from the query string, as the list page sends them.
+EXPORT_FILTERS = {"subscriptions": {"status": SUBSCRIPTION_STATUSES, "plan": None}}
 
 
 def _csv_value(value):
@@ -667,20 +681,27 @@ def _csv_value(value):
 
 @bp.get("/export/<kind>.csv")
 def export(kind):
-    """Invoices or payments for accounting, amounts in minor units; filter by created date with ?from=&to=."""
-    from portal.models import Invoice
-
+    """A list for accounting, with the list's filters and ?from=&to= on the created date; amounts as decimals."""
     if kind not in EXPORTS:
         abort(404)
-    model = {"invoices": Invoice, "payments": Payment}[kind]
-    columns = EXPORTS[kind]
+    spec = EXPORTS[kind]
+    where = dict(spec.where)
+    for name, allowed in EXPORT_FILTERS.get(kind, {}).items():
+        value = choice_arg(name, allowed) if allowed else int_arg(name)
+        if value is not None:
+            where["plan_id" if name == "plan" else name] = value
     since, until = date_arg("from"), date_arg("to", end=True)
+    money = [spec.columns.index(c) for c in spec.money]
+    currency = spec.columns.index("currency") if spec.money else None
 
     def rows():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(columns)
-        for row in queries.export_rows(model, columns, since, until):
+        writer.writerow(spec.columns)
+        for row in queries.export_rows(spec, where, since, until):
+            row = list(row)
+            for i in money:
+                row[i] = f"{to_major(row[i] or 0, row[currency]):f}"
             writer.writerow([_csv_value(value) for value in row])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
