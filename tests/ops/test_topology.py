@@ -1,6 +1,7 @@
 """`make up`'s script runs the whole Procfile under honcho against a database, a vhost and ports of this
-test's own and the run's own Redis database; a customer pays through the sandbox end to end, a test clock makes the renewal
-fail, /metrics shows it all, and the logs of the run carry request ids and no secret or card token."""
+test's own and the run's own Redis database; a customer pays through the sandbox end to end, a test clock
+makes the renewal fail, /metrics shows it all, and the logs of the run carry request ids and no secret or
+card token."""
 import json
 import os
 import re
