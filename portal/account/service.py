@@ -95,6 +95,13 @@ def ending(sub: Subscription | None) -> Ending | None:
                   currency=sub.currency)
 
 
+def refund_requested(sub: Subscription) -> int:
+    """What is being (or has been) given back to the card for this subscription's payments, in minor units."""
+    return db.session.scalar(select(func.coalesce(func.sum(Refund.amount), 0)).join(
+        Payment, Payment.id == Refund.payment_id).join(Invoice, Invoice.id == Payment.invoice_id).where(
+        Invoice.subscription_id == sub.id, Refund.status.in_(("pending", "succeeded")))) or 0
+
+
 def subscriptions(customer: User) -> list[Subscription]:
     return list(db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)
                                    .options(selectinload(Subscription.plan)).order_by(Subscription.id.desc())))

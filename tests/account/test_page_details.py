@@ -72,3 +72,13 @@ def test_payment_times_are_in_the_customer_s_zone_and_say_which(client, app):
     db.session.commit()
     en = page(client, "/account").get_data(as_text=True)
     assert "12/7/26, 2:53\u202fAM (GMT+05:00)" in en or "12/7/26, 2:53 AM (GMT+05:00)" in en
+
+
+def test_without_javascript_the_pay_page_says_the_widget_needs_it(client, app):
+    from tests.account.support import start_checkout
+
+    make_plan(code="monthly")
+    signed_in_customer(client)
+    _, _, pay_page = start_checkout(client, "monthly")
+    html = pay_page.get_data(as_text=True)
+    assert '<noscript><p class="alert alert-error" id="widget-needs-javascript">' in html
