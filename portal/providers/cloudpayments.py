@@ -6,7 +6,6 @@ from collections.abc import Mapping
 
 import requests
 
-from portal.ops import metrics
 from portal.providers import cloudpayments_notifications as notifications
 from portal.providers import reason_codes
 from portal.providers.base import (
@@ -240,7 +239,6 @@ class CloudPaymentsProvider(PaymentProvider):
 
         status = response.status_code
         log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
-        metrics.provider_call(self.name, endpoint, status, response.elapsed.total_seconds())
         if status in (401, 403):
             raise ProviderError(
                 f"CloudPayments rejected the API credentials (HTTP {status}): check "
