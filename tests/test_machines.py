@@ -431,3 +431,31 @@ def test_a_plan_change_to_the_same_plan_or_another_currency_is_refused(app, even
             with atomic():
                 fire(lock(Subscription, sub.id), event, actor="customer:1", plan=plan)
     assert transitions_of("subscription", sub.id) == []
+
+
+def test_an_atomic_block_inside_another_joins_it_and_commits_only_with_it(app):
+    sub = make_subscription(status="active")
+    with pytest.raises(RuntimeError):
+        with atomic():
+            with atomic():
+                fire(lock(Subscription, sub.id), "schedule_cancel", actor="customer:1")
+            # The inner block ended without committing: the outer one failing undoes it too.
+            raise RuntimeError("the outer block fails after the inner one")
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).cancel_at_period_end is False
+    assert transitions_of("subscription", sub.id) == []
+
+
+def test_a_failed_inner_atomic_block_undoes_only_its_own_work(app):
+    first, second = make_subscription(status="active"), make_subscription(status="active")
+    with atomic():
+        fire(lock(Subscription, first.id), "schedule_cancel", actor="customer:1")
+        with pytest.raises(TransitionNotAllowed):
+            with atomic():
+                fire(lock(Subscription, second.id), "schedule_cancel", actor="customer:1")
+                fire(lock(Subscription, second.id), "schedule_cancel", actor="customer:1")  # twice: refused
+    db.session.expire_all()
+    assert db.session.get(Subscription, first.id).cancel_at_period_end is True
+    assert db.session.get(Subscription, second.id).cancel_at_period_end is False
+    assert [t.entity_id for t in db.session.scalars(select(Transition).where(
+        Transition.event == "schedule_cancel"))] == [first.id]

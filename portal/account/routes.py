@@ -120,7 +120,7 @@ def subscription():
     return page_or_fragment(
         "account/subscription.html", "account/_subscription.html",
         invoices=service.invoices(customer), payments=service.payments(customer),
-        past=[s for s in service.subscriptions(customer) if sub is None or s.id != sub.id],
+        past=[s for s in service.subscriptions(customer) if sub is None or s.id != sub.id], current=sub,
         **_subscription_context(sub))
 
 
@@ -150,7 +150,8 @@ def history():
         return redirect(url_for(".subscription") + "#billing-history")
     customer = _customer()
     return page_or_fragment("account/subscription.html", "account/_history.html",
-                            invoices=service.invoices(customer), payments=service.payments(customer))
+                            invoices=service.invoices(customer), payments=service.payments(customer),
+                            current=service.current_subscription(customer))
 
 
 def _after_change(sub, change, message, after=0):

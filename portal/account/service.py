@@ -13,6 +13,7 @@ from portal.billing.payments import decline_message
 from portal.billing.prices import price_at
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
+from portal.models.invoice import CARD_CHECK_KINDS
 from portal.models.subscription import ENDED_STATUSES, LIVE_STATUSES
 
 MAX_ID = 2**31 - 1
@@ -100,9 +101,9 @@ def subscriptions(customer: User) -> list[Subscription]:
 
 
 def invoices(customer: User) -> list[Invoice]:
-    """Invoices worth showing: the card checks of trials are not bills."""
+    """Invoices worth showing: card checks (before a trial, or of a new card) are not bills."""
     return list(db.session.scalars(
-        select(Invoice).where(Invoice.customer_id == customer.id, Invoice.kind != "verification")
+        select(Invoice).where(Invoice.customer_id == customer.id, Invoice.kind.not_in(CARD_CHECK_KINDS))
         .options(selectinload(Invoice.subscription).selectinload(Subscription.plan))
         .order_by(Invoice.id.desc()).limit(HISTORY_LIMIT)))
 

@@ -12,7 +12,7 @@ from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, held, hold, lock, lock_all, reserve_ids, reserved_id
 from portal.models import Invoice, Payment, PaymentMethod, Plan, Subscription, User
-from portal.models.invoice import CARD_CHECK_KINDS
+from portal.models.invoice import CARD_CHECK_KINDS, KINDS
 from portal.models.types import token_fingerprint
 from portal.providers import Decline, DeclineCategory, adapter_class, get_provider
 from portal.queue import enqueue_after_commit
@@ -221,26 +221,39 @@ def _start_trial(sub: Subscription, invoice: Invoice, card, *, actor, cause):
 
 def _period_bought(sub: Subscription, invoice: Invoice):
     """The first payment buys a period starting now; renewals and repays name their period already."""
-    if invoice.kind == "initial":
+    if KINDS[invoice.kind].period_from_payment:
         start = clock.now()
         return start, add_interval(start, sub.plan.interval_unit, sub.plan.interval_count)
     return invoice.period_start, invoice.period_end
 
 
 def _extend_subscription(sub: Subscription, invoice: Invoice, *, actor, cause):
-    """What a paid invoice buys: the first period or the next one."""
-    period = {"period_start": invoice.period_start, "period_end": invoice.period_end}
-    if invoice.kind == "initial" and sub.status == "pending":
-        fire(sub, "activate", actor=actor, cause=cause, **period)
-    elif invoice.kind in ("renewal", "repay"):
-        if sub.status == "trialing":
-            fire(sub, "activate", actor=actor, cause=cause, **period)
-        elif sub.status in ("active", "past_due"):
-            fire(sub, "renew", actor=actor, cause=cause, **period)
-    elif invoice.kind == "proration":
-        from portal.billing.plan_change import proration_paid
+    """What a paid invoice buys, by its kind: the first period, the next one, or a plan change."""
+    buys = _BUYS.get(invoice.kind)
+    if buys is not None:
+        buys(sub, invoice, actor=actor, cause=cause)
 
-        proration_paid(sub, invoice, actor=actor, cause=cause)
+
+def _first_period(sub: Subscription, invoice: Invoice, *, actor, cause):
+    if sub.status == "pending":
+        fire(sub, "activate", actor=actor, cause=cause, period_start=invoice.period_start,
+             period_end=invoice.period_end)
+
+
+def _next_period(sub: Subscription, invoice: Invoice, *, actor, cause):
+    event = {"trialing": "activate", "active": "renew", "past_due": "renew"}.get(sub.status)
+    if event is not None:
+        fire(sub, event, actor=actor, cause=cause, period_start=invoice.period_start, period_end=invoice.period_end)
+
+
+def _plan_change(sub: Subscription, invoice: Invoice, *, actor, cause):
+    from portal.billing.plan_change import proration_paid
+
+    proration_paid(sub, invoice, actor=actor, cause=cause)
+
+
+# Grants settle themselves (portal/billing/grants.py); card checks buy nothing.
+_BUYS = {"initial": _first_period, "renewal": _next_period, "repay": _next_period, "proration": _plan_change}
 
 
 def _save_card(sub: Subscription, facts):

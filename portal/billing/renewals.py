@@ -15,7 +15,7 @@ from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
-from portal.models.invoice import CHECKOUT_KINDS
+from portal.models.invoice import RECONCILED_KINDS
 from portal.models.subscription import RENEWABLE_STATUSES
 from portal.ops import test_clock
 from portal.queue import enqueue, enqueue_each
@@ -178,7 +178,7 @@ def reconciliation_due(now=None) -> int:
     """Open checkout invoices older than 15 minutes: ask the provider whether they were paid."""
     now = now or clock.now()
     ids = db.session.scalars(select(Invoice.id).where(
-        Invoice.status == "open", Invoice.kind.in_((*CHECKOUT_KINDS, "proration")),
+        Invoice.status == "open", Invoice.kind.in_(RECONCILED_KINDS),
         Invoice.checkout_started_at <= now - RECONCILE_AFTER,
         Invoice.created_at > now - CHECKOUT_LIFETIME)).all()
     for invoice_id in ids:

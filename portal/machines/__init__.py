@@ -8,21 +8,45 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from portal import ops
 from portal.extensions import db
+from portal.machines.base import AUDIT_ROWS, write_audit_rows
 
 # session.info key: what the current transaction holds FOR UPDATE, by (model, id) or by a lookup key.
 _HELD = "rows_held"
 _RESERVED = "ids_reserved"
 
 
+_DEPTH = "atomic_depth"
+
+
 @contextmanager
 def atomic():
-    """One database transaction: commit when the block ends, roll back everything if it raises."""
+    """One database transaction: commit when the block ends, roll back everything if it raises. A block inside
+    another joins it instead of committing it half-way: it runs in a savepoint, so its failure undoes only its own
+    work, and nothing commits until the outermost block ends."""
+    info = db.session.info
+    depth = info.get(_DEPTH, 0)
+    info[_DEPTH] = depth + 1
     try:
-        yield db.session
-        db.session.commit()
+        if depth:
+            write_audit_rows(db.session)  # what the outer block queued stays its own
+            savepoint = db.session.begin_nested()
+            try:
+                yield db.session
+                write_audit_rows(db.session)
+            except BaseException:
+                db.session.info.pop(AUDIT_ROWS, None)  # the transitions of the failed block, not written yet
+                savepoint.rollback()
+                raise
+            savepoint.commit()
+        else:
+            yield db.session
+            db.session.commit()
     except BaseException:
-        db.session.rollback()
+        if not depth:
+            db.session.rollback()
         raise
+    finally:
+        info[_DEPTH] = depth
 
 
 def _held() -> dict:

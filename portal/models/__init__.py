@@ -2,16 +2,20 @@
 from portal.models.audit import StaffAction, Transition
 from portal.models.catalog import Plan, ProviderDefault
 from portal.models.customer import PaymentMethod, User
+from portal.models.entitlement import CustomerEntitlement
 from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
+from portal.models.receipt import FiscalReceipt, SellerSettings
 from portal.models.session import UserSession
 from portal.models.subscription import Subscription, TrialCard
 from portal.models.test_clock import TestClock
 
 __all__ = [
     "BusMessage",
+    "CustomerEntitlement",
+    "FiscalReceipt",
     "IdempotencyKey",
     "Invoice",
     "OutboxMessage",
@@ -21,6 +25,7 @@ __all__ = [
     "Plan",
     "ProviderDefault",
     "Refund",
+    "SellerSettings",
     "StaffAction",
     "Subscription",
     "SubscriptionReminder",
