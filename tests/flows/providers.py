@@ -43,7 +43,7 @@ class CloudPaymentsDriver:
 class YooKassaDriver:
     name = "yookassa"
     cards = {"success": "5555555555554444", "later_declined": "5555555555550103", "declined": "5555555555550517",
-             "another": "2200000000000004"}
+             "another": "2200000000000004", "later_expired": "5555555555550111"}
 
     def __init__(self, live):
         self.url = live.yookassa_url

@@ -128,6 +128,20 @@ def test_a_declined_renewal_goes_past_due_and_is_retried_on_schedule(billing, pr
     assert reload(invoice).attempt_count == 2
 
 
+def test_a_renewal_declined_for_an_expired_card_is_not_retried(billing, provider):
+    if "later_expired" not in provider.cards:
+        pytest.skip("this sandbox's saved cards are never declined finally; CloudPayments' never-retry codes: "
+                    "tests/flows/test_renewals.py::test_never_retry_decline_stops_dunning")
+    sub = subscribed(billing, provider, card="later_expired")
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    invoice = renewal(sub)
+    declined = db.session.scalars(select(Payment).where(Payment.status == "declined")).one()
+    assert (reload(sub).status, invoice.attempt_count, invoice.next_attempt_at) == ("past_due", 1, None)
+    assert declined.reason == "card_expired"
+
+
 def test_cancelling_now_refunds_the_unused_days_through_the_provider_that_took_the_money(billing, provider):
     sub = subscribed(billing, provider)
     clock.freeze(sub.current_period_start + timedelta(days=10, hours=5))
