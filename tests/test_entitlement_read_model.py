@@ -155,3 +155,14 @@ def test_reconciliation_finds_and_repairs_a_row_written_around_the_application(a
 
     assert entitlement(sub.customer.external_id).entitled is True
     assert_agrees(sub)
+
+
+def test_ops_reconcile_from_the_command_line(app, runner):
+    sub = make_subscription("active")
+    db.session.execute(update(CustomerEntitlement).values(until=None))
+    db.session.commit()
+
+    first, second = runner.invoke(args=["reconcile-entitlements"]), runner.invoke(args=["reconcile-entitlements"])
+
+    assert first.exit_code == 0 and f"entitlements rewritten: 1 (customers {sub.customer_id})" in first.output
+    assert second.output.strip() == "entitlements rewritten: 0"
