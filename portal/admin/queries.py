@@ -441,13 +441,26 @@ def audit_actions() -> list[str]:
 EXPORT_BATCH = 1000
 
 
-def export_rows(model, columns, since: datetime | None, until: datetime | None):
+@dataclass(frozen=True)
+class Export:
+    """A CSV export: the model (by name), its columns, the money columns, fixed conditions (column -> value)."""
+
+    model: str
+    columns: tuple[str, ...]
+    money: tuple[str, ...]
+    where: dict
+
+
+def export_rows(spec: Export, where: dict, since: datetime | None, until: datetime | None):
     """Plain rows (no ORM objects kept in the session) in id order, fetched in keyset batches, so a year of
     payments streams in constant memory."""
-    fields = [getattr(model, c) for c in columns]
+    import portal.models
+
+    model = getattr(portal.models, spec.model)
+    fields = [getattr(model, c) for c in spec.columns]
     last = 0
     while True:
-        stmt = select(*fields).where(model.id > last)
+        stmt = select(*fields).where(model.id > last, *(getattr(model, c) == v for c, v in where.items()))
         if since:
             stmt = stmt.where(model.created_at >= since)
         if until:

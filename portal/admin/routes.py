@@ -18,14 +18,14 @@ from flask import (
 from flask_login import current_user
 
 from portal import clock
-from portal.admin import actions, bp, charts, plans, queries
+from portal.admin import actions, bp, charts, mails, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
 from portal.billing import pauses, prices, provider_choice, review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
-from portal.models import Payment, Plan, StaffAction, Subscription, WebhookEvent
+from portal.models import OutgoingMail, Payment, Plan, StaffAction, Subscription, WebhookEvent
 from portal.models.catalog import INTERVAL_UNITS
 from portal.models.subscription import SUBSCRIPTION_STATUSES
 from portal.money import format_money, to_major
@@ -95,10 +95,10 @@ def is_htmx() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def page_or_fragment(template: str, fragment: str, status: int = 200, **context):
+def page_or_fragment(template: str, fragment: str, http_status: int = 200, **context):
     """One view serves the whole page or just its fragment, chosen by HX-Request (and says so in Vary)."""
     response = make_response(render_template(fragment if is_htmx() else template, fragment=fragment, **context),
-                             status)
+                             http_status)
     response.vary.add("HX-Request")
     return response
 
@@ -206,10 +206,13 @@ def plan_archive(plan_id):
     return redirect(url_for(".plans_index"), code=303)
 
 
-@bp.post("/plans/<int:plan_id>/delete")
+@bp.route("/plans/<int:plan_id>/delete", methods=["GET", "POST"])
 def plan_delete(plan_id):
+    """Deleting a plan is asked first (a page of its own, so it works without JavaScript), then done."""
     plan = get_or_404(Plan, plan_id)
     code = plan.code
+    if request.method == "GET" or not _confirmed():
+        return render_template("admin/plan_delete.html", plan=plan)
     try:
         plans.delete_plan(staff(), plan_id)
     except BillingError as exc:
@@ -259,7 +262,19 @@ def customer(customer_id):
     view = queries.customer(customer_id)
     if view is None:
         abort(404)
-    return render_template("admin/customer.html", v=view, refundable=actions.refundable)
+    return render_template("admin/customer.html", v=view, refundable=actions.refundable,
+                           mails=mails.customer_mails(customer_id))
+
+
+@bp.post("/mails/<int:mail_id>/resend")
+def resend_mail(mail_id):
+    original = get_or_404(OutgoingMail, mail_id)
+    copy = mails.resend(staff(), original.id)
+    flash(f"Mail #{original.id} ({original.purpose}) is sent again to {copy.to_address} as mail #{copy.id}.",
+          "success")
+    target = url_for(".customer", customer_id=original.user_id) + "#mails" if original.user_id else url_for(
+        ".operations")
+    return redirect(target, code=303)
 
 
 @bp.get("/subscriptions")
@@ -292,7 +307,8 @@ def _subscription_context(subscription_id):
     if view is None:
         abort(404)
     diagram, states = _lifecycle(view.sub)
-    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable}
+    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable,
+            "offered": actions.offered(view.sub)}
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
@@ -305,7 +321,7 @@ def subscription(subscription_id):
 
 
 def _action_form(template, status=200, **context):
-    return page_or_fragment("admin/action_page.html", template, status=status, **context)
+    return page_or_fragment("admin/action_page.html", template, http_status=status, **context)
 
 
 def _started(action: StaffAction):
@@ -480,7 +496,7 @@ def move_plan_subscribers(plan_id):
 def _action_status_response(action: StaffAction, status=200):
     state = action.details.get("state")
     polls = min(int(request.args.get("polls", "0")) if request.args.get("polls", "").isdigit() else 0, 10**6)
-    response = page_or_fragment("admin/action_page.html", "admin/_action.html", status=status, action=action,
+    response = page_or_fragment("admin/action_page.html", "admin/_action.html", http_status=status, action=action,
                                 state=state, polls=polls, names=queries.actor_names([f"staff:{action.staff_user_id}"]))
     if state in actions.FINISHED:
         response.headers["HX-Trigger"] = "billing-changed"  # the page's state section reloads itself
@@ -634,13 +650,27 @@ def audit():
 
 # --- exports ----------------------------------------------------------------------------------------------------
 
+# What each list exports: its columns, the money columns (written as decimals of the row's currency: 299.00,
+# never minor units) and the list's filters it honours besides the created date (?from=&to=).
 EXPORTS = {
-    "invoices": ("id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
-                 "period_start", "period_end", "paid_at", "voided_at", "created_at"),
-    "payments": ("id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
-                 "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode",
-                 "needs_review", "created_at"),
+    "customers": queries.Export("User", ("id", "email", "name", "external_id", "locale", "created_at"), (),
+                                {"role": "customer"}),
+    "subscriptions": queries.Export("Subscription", (
+        "id", "customer_id", "plan_id", "status", "amount", "currency", "current_period_start", "current_period_end",
+        "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "created_at"), ("amount",), {}),
+    "invoices": queries.Export("Invoice", (
+        "id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
+        "period_start", "period_end", "paid_at", "voided_at", "created_at"), ("amount", "amount_refunded"), {}),
+    "payments": queries.Export("Payment", (
+        "id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
+        "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode", "needs_review",
+        "created_at"), ("amount", "amount_refunded"), {}),
+    "refunds": queries.Export("Refund", (
+        "id", "payment_id", "provider", "provider_refund_id", "status", "amount", "currency", "reason",
+        "requested_by", "failure", "created_at"), ("amount",), {}),
 }
+# List filters an export takes from the query string, as the list page sends them.
+EXPORT_FILTERS = {"subscriptions": {"status": SUBSCRIPTION_STATUSES, "plan": None}}
 
 
 def _csv_value(value):
@@ -651,20 +681,27 @@ def _csv_value(value):
 
 @bp.get("/export/<kind>.csv")
 def export(kind):
-    """Invoices or payments for accounting, amounts in minor units; filter by created date with ?from=&to=."""
-    from portal.models import Invoice
-
+    """A list for accounting, with the list's filters and ?from=&to= on the created date; amounts as decimals."""
     if kind not in EXPORTS:
         abort(404)
-    model = {"invoices": Invoice, "payments": Payment}[kind]
-    columns = EXPORTS[kind]
+    spec = EXPORTS[kind]
+    where = dict(spec.where)
+    for name, allowed in EXPORT_FILTERS.get(kind, {}).items():
+        value = choice_arg(name, allowed) if allowed else int_arg(name)
+        if value is not None:
+            where["plan_id" if name == "plan" else name] = value
     since, until = date_arg("from"), date_arg("to", end=True)
+    money = [spec.columns.index(c) for c in spec.money]
+    currency = spec.columns.index("currency") if spec.money else None
 
     def rows():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(columns)
-        for row in queries.export_rows(model, columns, since, until):
+        writer.writerow(spec.columns)
+        for row in queries.export_rows(spec, where, since, until):
+            row = list(row)
+            for i in money:
+                row[i] = f"{to_major(row[i] or 0, row[currency]):f}"
             writer.writerow([_csv_value(value) for value in row])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()

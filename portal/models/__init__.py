@@ -7,6 +7,7 @@ from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
 from portal.models.payment import Payment, Refund
+from portal.models.receipt import FiscalReceipt, SellerSettings
 from portal.models.session import UserSession
 from portal.models.subscription import Subscription, TrialCard
 from portal.models.test_clock import TestClock
@@ -14,6 +15,7 @@ from portal.models.test_clock import TestClock
 __all__ = [
     "BusMessage",
     "CustomerEntitlement",
+    "FiscalReceipt",
     "IdempotencyKey",
     "Invoice",
     "OutboxMessage",
@@ -23,6 +25,7 @@ __all__ = [
     "Plan",
     "ProviderDefault",
     "Refund",
+    "SellerSettings",
     "StaffAction",
     "Subscription",
     "SubscriptionReminder",

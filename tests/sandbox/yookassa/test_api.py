@@ -363,3 +363,30 @@ def test_non_json_post_body_is_415_in_json(yookassa):
                            auth=(SHOP_ID, "test_sandbox-tests-secret"),
                            headers={"Idempotence-Key": "k", "Content-Type": "text/plain"})
     assert answer.status_code == 415 and answer.json()["type"] == "error"
+
+
+def _receipt(value: str = "299.00", **customer) -> dict:
+    return {"customer": customer or {"email": "user@example.com"}, "tax_system_code": 2, "items": [
+        {"description": "Подписка «Стандарт», 1 месяц", "quantity": "1.00", "vat_code": 1,
+         "amount": {"value": value, "currency": "RUB"}, "payment_mode": "full_prepayment",
+         "payment_subject": "service"}]}
+
+
+def test_a_receipt_must_add_up_to_the_amount_and_name_a_contact(yookassa):
+    for receipt in (_receipt("298.00"), {**_receipt(), "customer": {}}):
+        answer = yookassa.api("POST", "/payments", {"amount": {"value": "299.00", "currency": "RUB"},
+                                                    "confirmation": {"type": "embedded"}, "receipt": receipt})
+        assert answer.status_code == 400 and answer.json()["parameter"] == "receipt"
+
+
+def test_receipts_register_with_fiscal_attributes_or_fail_on_the_switch(yookassa):
+    paid = yookassa.paid_payment(receipt=_receipt())
+    yookassa.control("", {"fail_receipt_next": 1})
+    refund = yookassa.call("POST", "/refunds", {"payment_id": paid["id"], "receipt": _receipt(),
+                                                "amount": {"value": "299.00", "currency": "RUB"}})
+
+    assert paid["receipt_registration"] == "succeeded"
+    [registered] = yookassa.call("GET", "/receipts", params={"payment_id": paid["id"], "status": "succeeded"})["items"]
+    assert registered["type"] == "payment" and registered["fiscal_storage_number"].startswith("9999")
+    assert registered["fiscal_document_number"] and len(registered["fiscal_attribute"]) == 10
+    assert yookassa.call("GET", f"/refunds/{refund['id']}")["receipt_registration"] == "canceled"
