@@ -13,6 +13,7 @@ from portal.machines import atomic, fire, lock
 from portal.machines.subscription import SubscriptionMachine
 from portal.models import CustomerEntitlement, PaymentMethod, Subscription, User
 from tests.factories import make_customer, make_plan, make_subscription
+from tests.flows.conftest import billing  # noqa: F401  (the whole-flow fixture)
 from tests.test_machines import SUBSCRIPTION_LEGAL, another_plan, new_price, pause_for_two_months, period
 
 # Events whose legality needs an earlier event first: (from, set-up events, event, arguments).
@@ -155,3 +156,70 @@ def test_reconciliation_finds_and_repairs_a_row_written_around_the_application(a
 
     assert entitlement(sub.customer.external_id).entitled is True
     assert_agrees(sub)
+
+
+def test_ops_reconcile_from_the_command_line(app, runner):
+    sub = make_subscription("active")
+    db.session.execute(update(CustomerEntitlement).values(until=None))
+    db.session.commit()
+
+    first, second = runner.invoke(args=["reconcile-entitlements"]), runner.invoke(args=["reconcile-entitlements"])
+
+    assert first.exit_code == 0 and f"entitlements rewritten: 1 (customers {sub.customer_id})" in first.output
+    assert second.output.strip() == "entitlements rewritten: 0"
+
+
+def test_a_burst_of_pays_applied_in_one_batch_grants_each_customer_at_once(billing, live):  # noqa: F811
+    from tests.flows.test_inbox import checkouts, notify
+
+    invoices = checkouts(billing, 12)
+    for n, invoice in enumerate(invoices):
+        notify(live, invoice, 7790000 + n)
+    assert [entitlement(i.customer.external_id).entitled for i in invoices] == [False] * 12
+
+    billing.work()
+
+    assert [entitlement(i.customer.external_id).status for i in invoices] == ["active"] * 12
+    assert_agrees(*invoices)
+
+
+def test_two_transactions_changing_one_customer_at_once_leave_the_row_right(app):
+    import threading
+
+    from portal.models.entitlement import rewrite_entitlements
+
+    current = make_subscription("active", period_days=30)
+    customer_id = current.customer_id
+    longer = make_subscription("pending", customer=current.customer)
+    first_holds_the_row = threading.Event()
+
+    def activate_the_longer_one():
+        with app.app_context():
+            try:
+                with atomic():
+                    fire(lock(Subscription, longer.id), "activate", actor="test", period_start=clock.now(),
+                         period_end=clock.now() + timedelta(days=60))
+                    rewrite_entitlements(db.session.connection(), [customer_id])  # holds the row from here
+                    first_holds_the_row.set()
+                    db.session.execute(select(func.pg_sleep(0.6)))
+            finally:
+                db.session.remove()
+
+    def cancel_the_current_one():
+        with app.app_context():
+            try:
+                first_holds_the_row.wait(timeout=10)
+                with atomic():  # sees the longer one still pending, until it waits for the row
+                    fire(lock(Subscription, current.id), "cancel", actor="test")
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=activate_the_longer_one), threading.Thread(target=cancel_the_current_one)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    found = entitlement(current.customer.external_id)
+    assert (found.status, found.subscription_id) == ("active", longer.id)
+    assert_agrees(longer)

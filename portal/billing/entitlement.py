@@ -88,6 +88,6 @@ def reconcile_entitlements() -> list[int]:
     orphans = db.session.scalars(select(table.c.customer_id).where(table.c.customer_id.not_in(select(User.id)))).all()
     found = sorted({*wrong, *orphans})
     if found:
-        rewrite_entitlements(db.session.connection(), found)
+        rewrite_entitlements(db.session.connection(), wrong, gone=orphans)
     db.session.commit()
     return found

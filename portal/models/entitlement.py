@@ -17,8 +17,10 @@ from portal.models.customer import User
 from portal.models.subscription import LIVE_STATUSES, Subscription
 from portal.models.types import UTCDateTime, utcnow
 
-# session.info key: ids of the customers whose rows this transaction must rewrite before it commits.
+# session.info keys: ids of the customers whose rows this transaction must rewrite before it commits, and
+# of those it deleted.
 CHANGED = "entitlements_changed"
+GONE = "entitlements_gone"
 # What the answer is made of; a flush that changes none of these leaves the rows alone.
 SUBSCRIPTION_FIELDS = ("status", "current_period_end", "plan_id", "customer_id")
 
@@ -75,16 +77,22 @@ def write_entitlements(connection, where) -> None:
     connection.execute(statement)
 
 
-def rewrite_entitlements(connection, customer_ids) -> None:
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return
-    write_entitlements(connection, User.id.in_(ids))
-    # A deleted customer (a web account merged into the platform's): PostgreSQL's cascade took its row
-    # already; SQLite, which may not enforce the key, needs telling.
-    table = CustomerEntitlement.__table__
-    connection.execute(table.delete().where(table.c.customer_id.in_(ids),
-                                            table.c.customer_id.not_in(select(User.id).where(User.id.in_(ids)))))
+def rewrite_entitlements(connection, customer_ids, gone=()) -> None:
+    """Rewrite these customers' rows; `gone`: customers deleted (a web account merged into the platform's),
+    whose rows PostgreSQL's cascade took already and SQLite, which may not enforce the key, is told about."""
+    ids = sorted(set(customer_ids) - set(gone))
+    if ids:
+        # Two transactions changing one customer's subscriptions at once would each compute the row from
+        # what it saw when its statement began, and the later write would undo the earlier change. The
+        # rows are locked first (in id order: no deadlock between batches), so the rewrite that follows,
+        # a statement of its own, sees whatever the other transaction committed while this one waited.
+        table = CustomerEntitlement.__table__
+        connection.execute(select(table.c.customer_id).where(table.c.customer_id.in_(ids))
+                           .order_by(table.c.customer_id).with_for_update())
+        write_entitlements(connection, User.id.in_(ids))
+    if gone:
+        table = CustomerEntitlement.__table__
+        connection.execute(table.delete().where(table.c.customer_id.in_(sorted(set(gone)))))
 
 
 def entitlements_changed(session: Session, *customer_ids) -> None:
@@ -114,22 +122,25 @@ def _note_flushed_changes(session, flush_context):
                 changed.extend(_replaced(obj, "customer_id") or ())  # the owner it had before
         elif isinstance(obj, User) and _replaced(obj, "external_id") is not None:
             changed.append(obj.id)
-    changed.extend(obj.id for obj in session.deleted if isinstance(obj, User))
+    gone = [obj.id for obj in session.deleted if isinstance(obj, User)]
+    if gone:
+        session.info.setdefault(GONE, set()).update(gone)
     if changed:
         entitlements_changed(session, *changed)
 
 
 @event.listens_for(Session, "before_commit")
 def _write_before_commit(session):
-    if not session.info.get(CHANGED) and not (session.new or session.dirty or session.deleted):
+    if not (session.info.get(CHANGED) or session.info.get(GONE) or session.new or session.dirty or session.deleted):
         return
     session.flush()  # what is still pending is part of the answer (and noted by the flush)
-    changed = session.info.pop(CHANGED, None)
-    if changed:
-        rewrite_entitlements(session.connection(), changed)
+    changed, gone = session.info.pop(CHANGED, set()), session.info.pop(GONE, set())
+    if changed or gone:
+        rewrite_entitlements(session.connection(), changed, gone)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session, previous_transaction):
     if not previous_transaction.nested:
         session.info.pop(CHANGED, None)
+        session.info.pop(GONE, None)

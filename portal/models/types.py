@@ -3,6 +3,7 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography.fernet import Fernet
 from flask import current_app
@@ -39,10 +40,16 @@ class UTCDateTime(TypeDecorator):
 
 def _fernet():
     key = current_app.config.get("TOKEN_ENCRYPTION_KEY")
+    return _fernet_for(key, None if key else current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=8)
+def _fernet_for(key, secret_key):
+    # Built once per key: every stored notification is sealed with it on the ingest path.
     if not key:
         # Derived from SECRET_KEY so a deployment needs one secret at least; a dedicated key
         # (TOKEN_ENCRYPTION_KEY, a Fernet key) lets the two be rotated separately.
-        digest = hashlib.sha256(("card-token:" + current_app.config["SECRET_KEY"]).encode()).digest()
+        digest = hashlib.sha256(("card-token:" + secret_key).encode()).digest()
         key = base64.urlsafe_b64encode(digest)
     return Fernet(key)
 
