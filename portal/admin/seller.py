@@ -1,0 +1,30 @@
+"""The seller settings page (/admin/seller): the legal details and marks fiscal receipts need; audited."""
+from flask import flash, redirect, render_template, request, url_for
+
+from portal.admin import bp
+from portal.admin.actions import audit
+from portal.admin.routes import staff
+from portal.billing import receipts, seller_settings
+from portal.extensions import db
+from portal.models import Plan
+from portal.providers.receipt import PaymentMethodSign, PaymentSubject
+
+
+@bp.route("/seller", methods=["GET", "POST"])
+def seller():
+    plans = db.session.scalars(db.select(Plan).order_by(Plan.status, Plan.id)).all()
+    form = seller_settings.current_form()
+    if request.method == "POST":
+        form = seller_settings.read_form(request.form, [plan.code for plan in plans])
+        if form.ok:
+            who = staff()
+            changes = seller_settings.save(form, actor=who.actor)
+            audit(who, "seller.update", "seller", 1, {"changes": changes})
+            db.session.commit()
+            flash(f"Seller settings saved: {', '.join(changes) or 'nothing changed'}.", "success")
+            return redirect(url_for(".seller"), code=303)
+    return render_template("admin/seller.html", form=form, plans=plans, missing=receipts.why_no_receipts(),
+                           taxations=seller_settings.TAXATION_LABELS, vats=seller_settings.VAT_LABELS,
+                           subjects=[(s.value, s.value) for s in PaymentSubject],
+                           methods=[(m.value, m.value) for m in PaymentMethodSign]
+                           ), 422 if form.errors else 200
