@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from portal.providers.receipt import FiscalAnswer, Receipt
+
 # CloudPayments' notification kinds, kept under this name for the callers that import it from here.
 NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
 
@@ -136,6 +138,7 @@ class TokenCharge:
     email: str | None
     request_id: str  # the idempotency key: the same charge asked again gets the same answer
     customer_present: bool
+    receipt: Receipt | None = None  # the fiscal receipt (54-FZ) the provider's till registers with it
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class WidgetRequest:
     scheme: str = "charge"  # "auth": a card check, held and voided, never captured
     attempt: int = 1  # the invoice's payment attempt: a new attempt may need a new widget session
     locale: str | None = None  # "ru" | "en": the customer's language, for widgets that take one
+    receipt: Receipt | None = None  # the fiscal receipt (54-FZ) the provider's till registers with it
 
 
 @dataclass(frozen=True)
@@ -322,8 +326,20 @@ class PaymentProvider(ABC):
         """Release an authorized (or same-day) transaction."""
 
     @abstractmethod
-    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str) -> RefundResult:
-        """Return money of a completed payment, fully or partly."""
+    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str,
+               receipt: Receipt | None = None) -> RefundResult:
+        """Return money of a completed payment, fully or partly (with its return receipt, if given)."""
+
+    def receipt_payload(self, receipt: Receipt) -> dict:
+        """The receipt as this provider's wire carries it (kept beside the payment, shown to staff)."""
+        raise NotImplementedError(f"{self.name} carries no fiscal receipts")
+
+    # Whether the till's answer must be asked for (YooKassa) rather than posted to us (CloudPayments).
+    polls_receipts = False
+
+    def receipt_answers(self, payment_transaction_id: str, refund_id: str | None = None) -> list[FiscalAnswer]:
+        """The till's answers for the receipts of one payment (or of one of its refunds), when polled."""
+        return []
 
     @abstractmethod
     def find_by_invoice(self, invoice_id: str | int) -> Transaction | None:

@@ -1,0 +1,151 @@
+"""Every payment and refund carries its fiscal receipt to the provider's till and gets the till's answer
+back, with both providers over real HTTP: a widget payment, a renewal, a proration and a partial refund."""
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal import clock
+from portal.billing import fiscal, plan_change, refunds
+from portal.extensions import db
+from portal.machines import atomic
+from portal.models import FiscalReceipt, Invoice, OutboxMessage, Payment, Subscription
+from portal.queue import enqueue
+from tests.factories import make_customer, make_plan
+from tests.receipts.conftest import SECRET_KEY, SHOP_ID
+from tests.receipts.support import make_seller
+from workers import ticks
+
+PROVIDERS = ["yookassa"]
+SANDBOX_FN = {"yookassa": "9999078900012345"}
+
+
+def subscribed(billing, provider, plan_code="monthly", amount=29900):
+    make_plan(code=plan_code, amount=amount)
+    billing.use(provider)
+    sub, invoice, params = billing.checkout(make_customer(email="viewer@example.com"), plan_code)
+    if provider == "yookassa":
+        billing.pay_yookassa(params)
+    else:
+        assert billing.pay(params)["Success"] is True
+    billing.work()
+    billing.assert_no_failed_jobs()
+    db.session.expire_all()
+    sub = db.session.get(Subscription, sub.id)
+    assert sub.status == "active"
+    return sub, db.session.get(Invoice, invoice.id)
+
+
+def receipt_of(invoice, kind="income"):
+    db.session.expire_all()
+    payment = db.session.scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    return db.session.scalars(select(FiscalReceipt).where(FiscalReceipt.payment_id == payment.id,
+                                                          FiscalReceipt.kind == kind)).one()
+
+
+def till_receipts(billing, provider, payment):
+    """What the provider's till registered for a payment, from the sandbox's own books."""
+    if provider == "yookassa":
+        return billing.yookassa("GET", "/v3/receipts", params={"payment_id": payment.provider_transaction_id},
+                                auth=(SHOP_ID, SECRET_KEY)).json()["items"]
+    raise AssertionError(provider)
+
+
+def assert_registered(receipt, provider, amount):
+    assert (receipt.status, receipt.amount, receipt.provider) == ("registered", amount, provider)
+    assert receipt.fiscal_storage_number == SANDBOX_FN[provider]
+    assert receipt.fiscal_document_number.isdigit() and 1_000_000_000 <= int(receipt.fiscal_sign) <= 4_294_967_295
+    assert f"&s={amount // 100}.{amount % 100:02d}&fn={receipt.fiscal_storage_number}" in receipt.qr
+
+
+def events(routing_key):
+    return db.session.scalars(select(OutboxMessage).where(OutboxMessage.routing_key == routing_key)
+                              .order_by(OutboxMessage.id)).all()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_widget_payment_carries_its_receipt_and_gets_its_fiscal_attributes(receipts_billing, provider):
+    make_seller(taxation="usn_income", vat_default="none")
+    sub, invoice = subscribed(receipts_billing, provider)
+
+    receipt = receipt_of(invoice)
+    assert_registered(receipt, provider, 29900)
+    [registered] = till_receipts(receipts_billing, provider, receipt.payment)
+    assert registered["items"] == receipt.sent["items"]
+    assert receipt.sent["items"][0]["description"] == "Подписка «Monthly», 1 месяц"
+    assert receipt.sent["customer"] == {"email": "viewer@example.com"}
+    [event] = events("receipt.registered")
+    assert (event.payload["receipt_id"], event.payload["fiscal_sign"]) == (receipt.id, receipt.fiscal_sign)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_renewal_charge_carries_its_receipt(receipts_billing, provider):
+    make_seller(taxation="osn", vat_default="general")
+    sub, _ = subscribed(receipts_billing, provider)
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    receipts_billing.work()
+    receipts_billing.assert_no_failed_jobs()
+
+    renewal = db.session.scalars(select(Invoice).where(Invoice.subscription_id == sub.id,
+                                                       Invoice.kind == "renewal")).one()
+    assert renewal.status == "paid"
+    receipt = receipt_of(renewal)
+    assert_registered(receipt, provider, 29900)
+    assert receipt.sent["items"][0]["vat_code"] == 11  # the renewal is in 2026: VAT 22 %
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_proration_charge_carries_its_receipt_for_the_prorated_amount(receipts_billing, provider):
+    make_seller()
+    sub, _ = subscribed(receipts_billing, provider)
+    make_plan(code="premium", amount=49900)
+    clock.freeze(sub.current_period_start + timedelta(days=10, hours=5))
+    plan_change.request_plan_change(sub.id, "premium", None, actor="customer:test", cause="test")
+    db.session.commit()
+    receipts_billing.work()
+    receipts_billing.assert_no_failed_jobs()
+
+    proration = db.session.scalars(select(Invoice).where(Invoice.subscription_id == sub.id,
+                                                         Invoice.kind == "proration")).one()
+    assert proration.status == "paid" and 0 < proration.amount < 20000
+    receipt = receipt_of(proration)
+    assert_registered(receipt, provider, proration.amount)
+    assert receipt.sent["items"][0]["description"].startswith("Подписка «Premium»: доплата")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_partial_refund_gets_a_return_receipt_for_the_refunded_amount(receipts_billing, provider):
+    make_seller()
+    sub, invoice = subscribed(receipts_billing, provider)
+    payment = receipt_of(invoice).payment
+    with atomic():
+        refund = refunds.request_refund(payment, 14950, reason="half back", requested_by="staff:test")
+    enqueue("workers.payments.send_refund", refund.id, job_id=f"refund-{refund.id}")
+    receipts_billing.work()
+    receipts_billing.assert_no_failed_jobs()
+
+    returned = receipt_of(invoice, kind="income_return")
+    assert returned.refund_id == refund.id
+    assert_registered(returned, provider, 14950)
+    assert "&n=2" in returned.qr
+    assert receipt_of(invoice).status == "registered"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_failed_registration_is_kept_with_its_reason_and_put_in_front_of_staff(receipts_billing, provider):
+    make_seller()
+    if provider == "yookassa":
+        receipts_billing.yookassa("POST", "/_control", json={"fail_receipt_next": 1})
+    sub, invoice = subscribed(receipts_billing, provider)
+
+    receipt = receipt_of(invoice)
+    assert receipt.status == "failed" and receipt.failure
+    assert receipt in fiscal.overdue()
+    assert [e.payload["receipt_id"] for e in events("receipt.failed")] == [receipt.id]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_without_seller_settings_payments_go_without_receipts(receipts_billing, provider):
+    sub, invoice = subscribed(receipts_billing, provider)
+    assert db.session.scalars(select(FiscalReceipt)).all() == []
