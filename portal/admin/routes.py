@@ -32,7 +32,7 @@ from portal.money import format_money, to_major
 
 MAX_INT = 2**31 - 1
 POLL_SECONDS = 1
-WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 WEBHOOK_STATUSES = ("received", "processed", "failed", "rejected")
 # Fields of a provider notification that are secrets (a saved-card token) or personal: never shown.
 SECRET_FIELDS = ("token", "cardholder", "cardholdername", "ipaddress", "email", "phone")

@@ -10,7 +10,7 @@ from enum import StrEnum
 from portal.providers.receipt import FiscalAnswer, Receipt
 
 # CloudPayments' notification kinds, kept under this name for the callers that import it from here.
-NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 
 
 class EventKind(StrEnum):
@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     PAYMENT_VOIDED = "payment_voided"
     REFUND_SUCCEEDED = "refund_succeeded"
     INFORMATIONAL = "informational"  # recorded, changes nothing (CloudPayments' Recurrent)
+    RECEIPT_REPORTED = "receipt_reported"  # the till's answer for a fiscal receipt (Notification.fiscal)
 
 
 class TransactionStatus(StrEnum):
@@ -216,6 +217,7 @@ class Notification:
     decline: Decline | None = None
     card: CardSaved | None = None
     card_issuer: str | None = None
+    fiscal: FiscalAnswer | None = None  # a receipt notification: what the till registered
 
 
 @dataclass(frozen=True)

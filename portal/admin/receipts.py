@@ -1,12 +1,14 @@
-"""The seller settings page (/admin/seller): the legal details and marks fiscal receipts need; audited."""
+"""Fiscal receipts in the admin: the seller settings page (/admin/seller), audited, and the staff payment page
+with the receipts of a payment and its refunds (/admin/payments/<id>)."""
 from flask import flash, redirect, render_template, request, url_for
 
+from portal import clock
 from portal.admin import bp
 from portal.admin.actions import audit
-from portal.admin.routes import staff
-from portal.billing import receipts, seller_settings
+from portal.admin.routes import get_or_404, staff
+from portal.billing import fiscal, receipts, seller_settings
 from portal.extensions import db
-from portal.models import Plan
+from portal.models import Payment, Plan
 from portal.providers.receipt import PaymentMethodSign, PaymentSubject
 
 
@@ -28,3 +30,11 @@ def seller():
                            subjects=[(s.value, s.value) for s in PaymentSubject],
                            methods=[(m.value, m.value) for m in PaymentMethodSign]
                            ), 422 if form.errors else 200
+
+
+@bp.get("/payments/<int:payment_id>")
+def payment(payment_id):
+    """One payment for staff: what it paid, its refunds, and the fiscal receipt of each money movement."""
+    row = get_or_404(Payment, payment_id)
+    return render_template("admin/payment.html", payment=row, receipts=fiscal.receipts_of(row.id),
+                           missing=receipts.why_no_receipts(), deadline=fiscal.RECEIPT_DEADLINE, now=clock.now())
