@@ -498,8 +498,12 @@ def action_status(action_id):
 def _review_page(status=200, **context):
     held = review.held_payments()
     actors = [r.requested_by for p in held for r in p.refunds]
+    from portal.billing.fiscal import RECEIPT_DEADLINE
+
     return make_response(render_template("admin/review.html", held=held, resolved=review.recently_resolved(),
-                                         names=queries.actor_names(actors), **context), status)
+                                         names=queries.actor_names(actors), receipts=review.receipts_to_review(),
+                                         deadline=RECEIPT_DEADLINE, now=clock.now(), missing=None, **context),
+                         status)
 
 
 @bp.get("/review")

@@ -27,7 +27,8 @@ class Sandbox:
         self.store.clear()
         self.stats.reset()
         self.notifier.reset()
-        self.register.reset()
+        if hasattr(self, "register"):  # CloudPayments' register (the YooKassa sandbox shares this base)
+            self.register.reset()
 
     def shutdown(self) -> None:
         self.notifier.shutdown()

@@ -43,3 +43,22 @@ def test_a_wrong_inn_or_unknown_choice_is_refused_field_by_field(staff):
 def test_inn_check_digits():
     assert inn_valid("7707083893") and inn_valid("500100732259")
     assert not inn_valid("7707083894") and not inn_valid("500100732250") and not inn_valid("12345")
+
+
+def test_the_staff_payment_page_and_review_queue_show_a_failed_receipt_with_its_reason(staff):
+    from portal.models import FiscalReceipt, Payment
+    from tests.factories import make_invoice
+
+    invoice = make_invoice(status="paid")
+    payment = Payment(provider="yookassa", provider_transaction_id="2f0c-receipt-test", invoice_id=invoice.id,
+                      customer_id=invoice.customer_id, amount=29900, currency="RUB", status="completed")
+    db.session.add(payment)
+    db.session.flush()
+    db.session.add(FiscalReceipt(provider="yookassa", kind="income", status="failed", payment_id=payment.id,
+                                 amount=29900, currency="RUB", failure="the till canceled the receipt's registration",
+                                 attempts=1))
+    db.session.commit()
+
+    for path in (f"/admin/payments/{payment.id}", "/admin/review"):
+        page = staff.get(path).get_data(as_text=True)
+        assert "the till canceled the receipt&#39;s registration" in page and "income" in page
