@@ -21,6 +21,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 # The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox providers mounted
 # at /sandbox/cloudpayments and /sandbox/yookassa on the same port (so their addresses follow PORT).
 run: export SANDBOX_URL ?= http://127.0.0.1:$(PORT)/sandbox/cloudpayments
+run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.runtime
 	$(VENV)/bin/flask db upgrade
 	$(VENV)/bin/flask seed-demo

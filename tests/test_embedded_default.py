@@ -49,6 +49,7 @@ def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
         assert "customer@demo.cinema" in output  # the seeded logins are printed for the user
         assert (tmp_path / "portal.sqlite3").exists()
         assert_paying_through_the_mounted_sandbox_activates(f"http://127.0.0.1:{port}")
+        assert_the_receipt_is_on_the_local_mail_page(f"http://127.0.0.1:{port}")
         assert_the_yookassa_sandbox_is_mounted_with_the_portals_shop(f"http://127.0.0.1:{port}")
         assert_a_new_customer_reads_the_verification_mail_on_the_local_page(f"http://127.0.0.1:{port}", tmp_path)
     finally:
@@ -88,6 +89,21 @@ def assert_paying_through_the_mounted_sandbox_activates(base):
             break
         time.sleep(0.5)
     assert (entitlement["entitled"], entitlement["status"], entitlement["plan"]) == (True, "active", "monthly")
+
+
+def assert_the_receipt_is_on_the_local_mail_page(base):
+    """Billing mails need no bus and no worker process: the payment's receipt is built from its event by the
+    in-process job and listed at /dev/mail, its link under the address make run serves."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        listing = requests.get(f"{base}/dev/mail", timeout=10).text
+        if "Оплата получена" in listing:
+            break
+        time.sleep(0.5)
+    assert "Оплата получена" in listing and "smoke@example.com" in listing
+    name = re.search(r'href="/dev/mail/(\d+-payment_receipt\.eml)"', listing).group(1)
+    receipt = requests.get(f"{base}/dev/mail/{name}", timeout=10).text
+    assert f'<a href="{base}/account/payments/' in receipt and "299,00" in receipt
 
 
 def assert_a_new_customer_reads_the_verification_mail_on_the_local_page(base, instance):

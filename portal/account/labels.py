@@ -34,8 +34,10 @@ INVOICE_KIND = {
     "repay": _l("Repayment"),
     "grant": _l("Complimentary"),
     "verification": _l("Card check"),
+    "card_check": _l("Card check"),
     "proration": _l("Plan change"),
 }
+FIRST_AFTER_TRIAL = _l("First payment after the trial")
 PAYMENT_STATUS = {
     "pending": _l("Processing"),
     "authorized": _l("Authorised"),
@@ -96,3 +98,12 @@ def trial_days(days: int) -> str:
 
 def label(table: dict, key: str) -> str:
     return str(table.get(key, key))
+
+
+def invoice_kind(invoice) -> str:
+    """What an invoice is for, in the customer's words: the charge when a trial ends is the first payment, not a
+    renewal of anything paid."""
+    sub = invoice.subscription
+    if invoice.kind == "renewal" and sub.trial_end is not None and invoice.period_start == sub.trial_end:
+        return str(FIRST_AFTER_TRIAL)
+    return label(INVOICE_KIND, invoice.kind)

@@ -13,6 +13,7 @@ from portal.billing.payments import decline_message
 from portal.billing.prices import price_at
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
+from portal.models.invoice import CARD_CHECK_KINDS
 from portal.models.subscription import ENDED_STATUSES, LIVE_STATUSES
 
 MAX_ID = 2**31 - 1
@@ -94,15 +95,22 @@ def ending(sub: Subscription | None) -> Ending | None:
                   currency=sub.currency)
 
 
+def refund_requested(sub: Subscription) -> int:
+    """What is being (or has been) given back to the card for this subscription's payments, in minor units."""
+    return db.session.scalar(select(func.coalesce(func.sum(Refund.amount), 0)).join(
+        Payment, Payment.id == Refund.payment_id).join(Invoice, Invoice.id == Payment.invoice_id).where(
+        Invoice.subscription_id == sub.id, Refund.status.in_(("pending", "succeeded")))) or 0
+
+
 def subscriptions(customer: User) -> list[Subscription]:
     return list(db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)
                                    .options(selectinload(Subscription.plan)).order_by(Subscription.id.desc())))
 
 
 def invoices(customer: User) -> list[Invoice]:
-    """Invoices worth showing: the card checks of trials are not bills."""
+    """Invoices worth showing: card checks (before a trial, or of a new card) are not bills."""
     return list(db.session.scalars(
-        select(Invoice).where(Invoice.customer_id == customer.id, Invoice.kind != "verification")
+        select(Invoice).where(Invoice.customer_id == customer.id, Invoice.kind.not_in(CARD_CHECK_KINDS))
         .options(selectinload(Invoice.subscription).selectinload(Subscription.plan))
         .order_by(Invoice.id.desc()).limit(HISTORY_LIMIT)))
 

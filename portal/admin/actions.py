@@ -56,6 +56,11 @@ class Staff:
         return f"staff:{self.user.id}"
 
 
+def _money(amount: int, currency: str) -> str:
+    """Money in staff messages: as people write it (RUB 299.00), never in minor units."""
+    return format_money(amount, currency, "en")
+
+
 def actor_of(action: StaffAction) -> str:
     return f"staff:{action.staff_user_id}"
 
@@ -138,7 +143,7 @@ def _run_cancel(action: StaffAction) -> str:
         Refund.created_at >= action.created_at)).all()
     text = f"Subscription {sub_id} is {sub.status}."
     if sent:
-        text += " Refund " + ", ".join(f"#{r.id} of {r.amount} minor units ({r.status})" for r in sent) + "."
+        text += " Refund " + ", ".join(f"#{r.id} of {_money(r.amount, r.currency)} ({r.status})" for r in sent) + "."
     return text
 
 
@@ -160,8 +165,8 @@ def refund_preview(payment: Payment, amount: int) -> dict:
     if amount <= 0:
         raise InvalidRequest("The refund must be more than zero.")
     if amount > left:
-        raise InvalidRequest(f"At most {left} minor units of this payment can still be refunded; "
-                             f"{amount} was asked.")
+        raise InvalidRequest(f"At most {_money(left, payment.currency)} of this payment can still be refunded; "
+                             f"{_money(amount, payment.currency)} was asked.")
     invoice, sub = payment.invoice, payment.invoice.subscription if payment.invoice else None
     # A refund that clears the invoice of the subscription's current period takes the period back.
     ends_access = bool(
@@ -191,14 +196,14 @@ def _run_refund(action: StaffAction) -> str:
             if payment.status != "completed":
                 raise NotAllowed(f"payment {payment.id} is {payment.status}")
             if d["amount"] > refundable(payment):
-                raise InvalidRequest(f"only {refundable(payment)} minor units are still refundable")
+                raise InvalidRequest(f"only {_money(refundable(payment), payment.currency)} is still refundable")
             refund_id = refunds.request_refund(payment, d["amount"], reason=d["reason"],
                                                requested_by=actor_of(action)).id
             row.details = {**row.details, "refund_id": refund_id}
     refunds.send_refund(refund_id)  # the provider call; a stable request id, so a rerun cannot refund twice
     db.session.expire_all()
     refund = db.session.get(Refund, refund_id)
-    return f"Refund #{refund.id} of {refund.amount} minor units is {refund.status}."
+    return f"Refund #{refund.id} of {_money(refund.amount, refund.currency)} is {refund.status}."
 
 
 # --- grant days ------------------------------------------------------------------------------------------------
@@ -267,18 +272,30 @@ def request_retry_charge(staff: Staff, subscription_id: int, *, reason: str) -> 
 
 
 def _run_retry_charge(action: StaffAction) -> str:
+    """A declined retry is the action's failure, with the bank's reason: staff see it in red, not as done."""
     d = action.details
     invoice = db.session.get(Invoice, d["invoice_id"])
     if invoice.status == "open" and (invoice.attempt_count or 0) >= d["attempt"]:
         # This action's attempt was made (by an earlier run of this job): report it, do not charge again.
-        return f"Attempt {d['attempt']} on invoice {invoice.id} was declined; the invoice is still open."
+        raise NotAllowed(_declined(invoice, d["attempt"]))
     outcome = charging.charge_invoice(d["invoice_id"], customer_present=True, actor=actor_of(action),
                                       cause=cause_of(action))
     if outcome is charging.ChargeOutcome.PAID:
         return f"Invoice {d['invoice_id']} is paid."
     if outcome is charging.ChargeOutcome.DECLINED:
-        return f"The charge for invoice {d['invoice_id']} was declined."
-    return f"Nothing was charged: {outcome}."
+        db.session.expire_all()
+        raise NotAllowed(_declined(db.session.get(Invoice, d["invoice_id"]), d["attempt"]))
+    raise NotAllowed(f"Nothing was charged: {outcome}.")
+
+
+def _declined(invoice: Invoice, attempt: int) -> str:
+    payment = db.session.scalar(select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == "declined")
+                                .order_by(Payment.id.desc()).limit(1))
+    why = ""
+    if payment is not None and (payment.reason or payment.reason_code):
+        why = f": {payment.reason or 'declined'}" + (f" (code {payment.reason_code})" if payment.reason_code else "")
+    amount = _money(invoice.amount, invoice.currency)
+    return f"Attempt {attempt} on invoice {invoice.id} ({amount}) was declined{why}; the invoice is still open."
 
 
 # --- change plan -----------------------------------------------------------------------------------------------
@@ -315,7 +332,8 @@ def _run_change_plan(action: StaffAction) -> str:
     if change.invoice is not None:
         how = ("the saved card is being charged" if change.charging_card
                else "the customer pays it from their account page")
-        return (f"Proration invoice #{change.invoice.id} of {change.invoice.amount} minor units is open: {how}. "
+        return (f"Proration invoice #{change.invoice.id} of {_money(change.invoice.amount, change.invoice.currency)} "
+                f"is open: {how}. "
                 f"The plan changes to {d['plan']} once it is paid.")
     if change.when == "period_end":
         return f"Subscription {action.target_id} changes to {d['plan']} at its period end."
@@ -423,7 +441,7 @@ def _run_price_move(action: StaffAction) -> str:
         if sub.scheduled_amount != d["amount"]:  # a second run finds the move made
             prices.move_to_plan_price(sub.id, actor=actor_of(action), cause=cause_of(action))
         renewal = prices.first_renewal_from(sub, sub.price_change_from)
-    return (f"Subscription {action.target_id} pays {format_money(d['amount'], d['currency'], 'en')} "
+    return (f"Subscription {action.target_id} pays {_money(d['amount'], d['currency'])} "
             f"from its renewal on {renewal:%Y-%m-%d}; the customer has been notified.")
 
 
@@ -455,8 +473,39 @@ def _run_plan_price_move(action: StaffAction) -> str:
             except NotAllowed:
                 continue
     d = action.details
-    return (f"{moved} subscription(s) move to {format_money(d['amount'], d['currency'], 'en')} at their first "
+    return (f"{moved} subscription(s) move to {_money(d['amount'], d['currency'])} at their first "
             f"renewal after {prices.notice().days} days of notice.")
+
+
+# --- what can be offered ---------------------------------------------------------------------------------------
+
+
+def offered(sub: Subscription) -> list[tuple[str, str]]:
+    """The subscription page's actions that can apply now, as (endpoint, label): an action whose preview would
+    refuse (and answer 409) is not offered."""
+    candidates = (
+        ("admin.cancel", "Cancel…", lambda: cancel_preview(sub, "now", False)),
+        ("admin.grant", "Grant extra days…", lambda: grant_preview(sub, 1)),
+        ("admin.retry_charge", "Retry the charge now…", lambda: retry_preview(sub)),
+        ("admin.change_plan", "Change plan…", lambda: _plan_change_possible(sub)),
+        ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
+        ("admin.resume", "Resume…", lambda: resume_preview(sub)),
+        ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
+        ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
+    )
+    available = []
+    for endpoint, label, preview in candidates:
+        try:
+            preview()
+        except BillingError:
+            continue
+        available.append((endpoint, label))
+    return available
+
+
+def _plan_change_possible(sub: Subscription) -> None:
+    if sub.status not in ("active", "trialing") and sub.scheduled_plan_id is None:
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only an active or trialing one changes plan.")
 
 
 # --- replay a webhook ------------------------------------------------------------------------------------------

@@ -18,14 +18,14 @@ from flask import (
 from flask_login import current_user
 
 from portal import clock
-from portal.admin import actions, bp, charts, plans, queries
+from portal.admin import actions, bp, charts, mails, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
 from portal.billing import pauses, prices, provider_choice, review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
-from portal.models import Payment, Plan, StaffAction, Subscription, WebhookEvent
+from portal.models import OutgoingMail, Payment, Plan, StaffAction, Subscription, WebhookEvent
 from portal.models.catalog import INTERVAL_UNITS
 from portal.models.subscription import SUBSCRIPTION_STATUSES
 from portal.money import format_money, to_major
@@ -206,10 +206,13 @@ def plan_archive(plan_id):
     return redirect(url_for(".plans_index"), code=303)
 
 
-@bp.post("/plans/<int:plan_id>/delete")
+@bp.route("/plans/<int:plan_id>/delete", methods=["GET", "POST"])
 def plan_delete(plan_id):
+    """Deleting a plan is asked first (a page of its own, so it works without JavaScript), then done."""
     plan = get_or_404(Plan, plan_id)
     code = plan.code
+    if request.method == "GET" or not _confirmed():
+        return render_template("admin/plan_delete.html", plan=plan)
     try:
         plans.delete_plan(staff(), plan_id)
     except BillingError as exc:
@@ -259,7 +262,19 @@ def customer(customer_id):
     view = queries.customer(customer_id)
     if view is None:
         abort(404)
-    return render_template("admin/customer.html", v=view, refundable=actions.refundable)
+    return render_template("admin/customer.html", v=view, refundable=actions.refundable,
+                           mails=mails.customer_mails(customer_id))
+
+
+@bp.post("/mails/<int:mail_id>/resend")
+def resend_mail(mail_id):
+    original = get_or_404(OutgoingMail, mail_id)
+    copy = mails.resend(staff(), original.id)
+    flash(f"Mail #{original.id} ({original.purpose}) is sent again to {copy.to_address} as mail #{copy.id}.",
+          "success")
+    target = url_for(".customer", customer_id=original.user_id) + "#mails" if original.user_id else url_for(
+        ".operations")
+    return redirect(target, code=303)
 
 
 @bp.get("/subscriptions")
@@ -292,7 +307,8 @@ def _subscription_context(subscription_id):
     if view is None:
         abort(404)
     diagram, states = _lifecycle(view.sub)
-    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable}
+    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable,
+            "offered": actions.offered(view.sub)}
 
 
 @bp.get("/subscriptions/<int:subscription_id>")

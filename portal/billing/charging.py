@@ -220,9 +220,20 @@ def reconcile_invoice(invoice_id: int) -> str:
     if invoice is None or invoice.status != "open":
         return "nothing to reconcile"
     db.session.rollback()  # no transaction left open while the providers are asked
-    transaction = next((t for t in (p.find_by_invoice(invoice_id) for p in enabled_providers().values())
-                        if t is not None and t.status in ("completed", "authorized")), None)
+    transaction, trouble = None, None
+    for provider in enabled_providers().values():
+        try:
+            found = provider.find_by_invoice(invoice_id)
+        except ProviderError as error:  # one provider down must not keep the others from being asked
+            log.warning("reconciliation of invoice %s: %s could not be asked: %s", invoice_id, provider.name, error)
+            trouble = error
+            continue
+        if found is not None and found.status in ("completed", "authorized"):
+            transaction = found
+            break
     if transaction is None:
+        if trouble is not None:
+            raise trouble  # the job is retried: the provider that could not answer may hold the payment
         return "not paid at the provider"
     with atomic():
         outcome = payments.record_success(transaction, actor="job:reconciliation",

@@ -1,11 +1,12 @@
 """Pay: a customer asks for a plan and gets a pending subscription, an open invoice and the widget's
 parameters; the provider's Check is answered from that invoice."""
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
 from portal.billing.provider_choice import default_provider
 from portal.billing.receipts import income_receipt
 from portal.billing.trials import card_had_trial_elsewhere, refuse_trial, trial_available
@@ -15,7 +16,16 @@ from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEve
 from portal.models.invoice import CARD_CHECK_KINDS, CHECKOUT_KINDS
 from portal.models.subscription import LIVE_STATUSES
 from portal.money import format_money
-from portal.providers import CheckDecision, PaymentProvider, WidgetRequest, enabled_providers, get_provider
+from portal.providers import (
+    CheckDecision,
+    PaymentProvider,
+    ProviderError,
+    WidgetRequest,
+    enabled_providers,
+    get_provider,
+)
+
+log = logging.getLogger(__name__)
 
 CHECKOUT_LIFETIME = timedelta(hours=24)
 # How long an accepted Check holds the invoice for its transaction when neither its Pay nor its Fail comes
@@ -116,12 +126,19 @@ def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
         invoice.checkout_started_at = clock.now()
     customer = invoice.customer
     scheme = widget_scheme(invoice)
-    params = checkout_provider(invoice).widget_params(WidgetRequest(
-        invoice_id=invoice.id, amount_minor=invoice.amount, currency=invoice.currency,
-        account_id=account_id(customer), email=customer.email, description=invoice.description,
-        data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
-        scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale, receipt=income_receipt(invoice),
-    ))
+    provider = checkout_provider(invoice)
+    try:
+        params = provider.widget_params(WidgetRequest(
+            invoice_id=invoice.id, amount_minor=invoice.amount, currency=invoice.currency,
+            account_id=account_id(customer), email=customer.email, description=invoice.description,
+            data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
+            scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale,
+            receipt=income_receipt(invoice),
+        ))
+    except ProviderError as error:  # a widget that needs the provider's API to open (YooKassa's token)
+        log.warning("%s could not open the payment of invoice %s: %s", provider.name, invoice.id, error)
+        raise ProviderUnavailable(f"{provider.name} could not open the payment just now; try again in a minute") \
+            from None
     params["scheme"] = scheme
     return params
 

@@ -7,6 +7,7 @@ from portal.billing import cancellation
 from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
+from portal.mail import erase_mails_of
 from portal.models import Subscription, User
 
 
@@ -66,4 +67,5 @@ def forget_customer(external_id: str, *, actor: str, cause: str) -> None:
         for card in list(customer.payment_methods):
             db.session.delete(card)
         customer.email, customer.name, customer.password_hash = None, "", None
+        erase_mails_of(customer.id)
         customer.anonymized_at = customer.anonymized_at or clock.now()

@@ -104,7 +104,7 @@ class TransitionLog:
         transitions.append({"entity_type": self.entity_type, "entity_id": row.id, "from_state": source.value,
                             "to_state": target.value, "event": str(event), "actor": actor, "cause": cause or "",
                             "created_at": now})
-        metrics.transition(self.entity_type, row, str(event), target.value)
+        metrics.transition(self.entity_type, row, str(event), source.value, target.value)
         if routing_key:
             outbox.append({"routing_key": routing_key, "aggregate_type": self.entity_type, "aggregate_id": row.id,
                            "payload": payload, "created_at": now, "publish_attempts": 0})

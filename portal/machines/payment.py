@@ -4,8 +4,6 @@ from statemachine import State
 
 from portal.machines.base import BillingMachine
 
-REVIEW_RESOLUTIONS = ("refunded", "attached", "dismissed")
-
 
 class PaymentMachine(BillingMachine):
     entity_type = "payment"

@@ -2,7 +2,9 @@
 from statemachine import State
 
 from portal import clock
+from portal.extensions import db
 from portal.machines.base import BillingMachine
+from portal.models.entitlement import entitlements_changed
 
 
 class SubscriptionMachine(BillingMachine):
@@ -77,6 +79,11 @@ class SubscriptionMachine(BillingMachine):
                              | paused.to.itself())
     apply_price_change = (active.to.itself(cond="price_change_scheduled")
                           | trialing.to.itself(cond="price_change_scheduled"))
+
+    def after_transition(self):
+        # Every transition may change what GET entitlement answers: the customer's row is rewritten
+        # before this transaction commits (portal/models/entitlement.py).
+        entitlements_changed(db.session, self.model.customer_id)
 
     def renews_automatically(self):
         return not self.model.cancel_at_period_end

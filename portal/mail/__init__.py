@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -105,6 +105,16 @@ def store(mail: OutgoingMail) -> OutgoingMail | None:
         return None
     enqueue_after_commit(db.session(), DELIVER_JOB, mail.id, job_id=f"mail-{mail.id}")
     return mail
+
+
+def erase_mails_of(user_id: int) -> None:
+    """A deleted customer's stored mails keep their purpose, status and times for staff, not the address
+    or what they said; one not delivered yet is never sent. In the caller's transaction."""
+    now = clock.now()
+    db.session.execute(update(OutgoingMail).where(OutgoingMail.user_id == user_id, OutgoingMail.status.in_(
+        ("queued", "retrying", "sending"))).values(status="failed", last_error="the customer was deleted"))
+    db.session.execute(update(OutgoingMail).where(OutgoingMail.user_id == user_id).values(
+        to_address="", text_body="", html_body="", unsubscribe_url=None, next_attempt_at=now))
 
 
 def _existing(purpose, subject_key):

@@ -152,21 +152,23 @@ def refund_succeeded(refund: Refund):
 # --- the subscription ----------------------------------------------------------------------------------
 
 
-def subscription_renewed(sub: Subscription, period_start: datetime | None):
-    """A new period nobody paid for now (a grant, a free extension): the paid ones get their receipt."""
+def subscription_renewed(sub: Subscription, period_end: datetime | None):
+    """A period extended with nothing paid now (a grant): a period that was paid for gets its receipt."""
+    if period_end is None:
+        return None
     paid = db.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub.id, Invoice.amount > 0,
                                                       Invoice.status.in_(("paid", "refunded")),
-                                                      Invoice.period_start == period_start).limit(1))
-    if paid is not None or sub.current_period_end is None:
+                                                      Invoice.period_end == period_end).limit(1))
+    if paid is not None:
         return None
 
     def letter(r: Reader) -> Letter:
-        facts = [(_("Plan"), sub.plan.name), (_("Access until"), r.date(sub.current_period_end))]
+        facts = [(_("Plan"), sub.plan.name), (_("Access until"), r.date(period_end))]
         return Letter([_("Your %(plan)s subscription is extended until %(date)s, at no charge.", plan=sub.plan.name,
-                         date=r.date(sub.current_period_end))], facts, _my_subscription())
+                         date=r.date(period_end))], facts, _my_subscription())
 
-    return send("subscription_renewed", f"subscription:{sub.id}:period:{sub.current_period_end.isoformat()}",
-                sub.customer, letter)
+    return send("subscription_renewed", f"subscription:{sub.id}:period:{period_end.isoformat()}", sub.customer,
+                letter)
 
 
 def subscription_canceled(sub: Subscription, event_id: int):
@@ -237,10 +239,9 @@ def still_renews(sub: Subscription, status: tuple[str, ...]) -> bool:
 
 
 def reminder(kind: str, sub: Subscription, period_end: str):
-    if kind == "trial_ending" and still_renews(sub, ("trialing",)):
-        letter = _trial_ending(sub)
-    elif kind == "renewal_upcoming" and still_renews(sub, ("active",)):
-        letter = _renewal_upcoming(sub)
+    if kind == "trial_ending" and still_renews(sub, ("trialing",)) \
+            or kind == "renewal_upcoming" and still_renews(sub, ("active",)):
+        letter = _upcoming_charge(sub, *UPCOMING[kind])
     elif kind == "card_expiring" and still_renews(sub, ("trialing", "active")) \
             and cards.card_expires_before(sub, sub.current_period_end):
         letter = _card_expiring(sub)
@@ -258,28 +259,30 @@ def _card_fact(sub: Subscription) -> list[tuple[str, str]]:
     return [(_("Card"), _card(card.card_last_four))] if card is not None and card.card_last_four else []
 
 
-def _trial_ending(sub):
+def _upcoming_charge(sub, opening, then, label):
+    """A reminder of the charge at the period's end: `opening(plan, date)`, `then(amount)` and the fact's
+    `label()` are called in the reader's language."""
     def letter(r: Reader) -> Letter:
-        return Letter([_("Your free trial of %(plan)s ends on %(date)s.", plan=sub.plan.name,
-                         date=r.date(sub.current_period_end)),
-                       _("Then we charge %(amount)s to your saved card, and again every period, unless you turn "
-                         "auto-renew off before.", amount=_charge(sub, r))],
-                      [(_("First payment"), _("%(amount)s on %(date)s", amount=_charge(sub, r),
-                                              date=r.date(sub.current_period_end))), *_card_fact(sub)],
+        when, amount = r.date(sub.current_period_end), _charge(sub, r)
+        return Letter([opening(sub.plan.name, when), then(amount)],
+                      [(label(), _("%(amount)s on %(date)s", amount=amount, date=when)), *_card_fact(sub)],
                       _my_subscription())
     return letter
 
 
-def _renewal_upcoming(sub):
-    def letter(r: Reader) -> Letter:
-        return Letter([_("Your yearly %(plan)s subscription renews on %(date)s.", plan=sub.plan.name,
-                         date=r.date(sub.current_period_end)),
-                       _("We will charge %(amount)s to your saved card. To stop it, turn auto-renew off before "
-                         "that day.", amount=_charge(sub, r))],
-                      [(_("Payment"), _("%(amount)s on %(date)s", amount=_charge(sub, r),
-                                        date=r.date(sub.current_period_end))), *_card_fact(sub)],
-                      _my_subscription())
-    return letter
+# What the reminders of an upcoming charge say: the opening, what is charged, the fact's label.
+UPCOMING = {
+    "trial_ending": (
+        lambda plan, date: _("Your free trial of %(plan)s ends on %(date)s.", plan=plan, date=date),
+        lambda amount: _("Then we charge %(amount)s to your saved card, and again every period, unless you turn "
+                         "auto-renew off before.", amount=amount),
+        lambda: _("First payment")),
+    "renewal_upcoming": (
+        lambda plan, date: _("Your yearly %(plan)s subscription renews on %(date)s.", plan=plan, date=date),
+        lambda amount: _("We will charge %(amount)s to your saved card. To stop it, turn auto-renew off before "
+                         "that day.", amount=amount),
+        lambda: _("Payment")),
+}
 
 
 def _card_expiring(sub):
@@ -317,8 +320,8 @@ def mails_for(event: OutboxMessage):
     if kind == "past_due":
         return failed_payment(open_dunning_invoice(sub))
     if kind == "renewed":
-        start = data.get("current_period_start")
-        return subscription_renewed(sub, datetime.fromisoformat(start) if start else None)
+        end = data.get("current_period_end")
+        return subscription_renewed(sub, datetime.fromisoformat(end) if end else None)
     if kind in REMINDERS:
         return reminder(kind, sub, data.get("current_period_end") or "")
     builders = {"canceled": subscription_canceled, "expired": subscription_expired, "paused": subscription_paused}

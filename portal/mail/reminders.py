@@ -5,7 +5,7 @@ same transaction, under the subscription's row lock; its mail follows like any e
 set to end (auto-renew off) or to pause get none."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import not_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -17,6 +17,7 @@ from portal.mail.billing import still_renews
 from portal.mail.events import events_written
 from portal.models import Plan, Subscription, SubscriptionReminder
 from portal.models.messaging import OutboxMessage
+from portal.ops import test_clock
 
 TRIAL_NOTICE = timedelta(days=3)
 RENEWAL_NOTICE = timedelta(days=7)
@@ -50,16 +51,19 @@ def reminders_due(now=None) -> int:
     now = now or clock.now()
     candidates = db.session.scalars(select(Subscription.id).where(
         Subscription.status.in_(("trialing", "active")), Subscription.cancel_at_period_end.is_(False),
-        Subscription.pause_starts_at.is_(None), Subscription.current_period_end > now,
-        Subscription.current_period_end <= now + max(TRIAL_NOTICE, RENEWAL_NOTICE, CARD_NOTICE),
+        Subscription.pause_starts_at.is_(None),
+        not_(test_clock.reached(Subscription.current_period_end, Subscription.customer_id, now)),
+        test_clock.reached(Subscription.current_period_end, Subscription.customer_id,
+                           now + max(TRIAL_NOTICE, RENEWAL_NOTICE, CARD_NOTICE)),
     ).order_by(Subscription.id)).all()
     db.session.rollback()
     written = 0
     for start in range(0, len(candidates), BATCH):
         with atomic():
             for sub in lock_all(Subscription, candidates[start:start + BATCH]).values():
-                for kind in due_kinds(sub, now):
-                    written += _remind(sub, kind, now)
+                at = now + test_clock.offset_of(sub.customer_id)  # the customer's time (a test clock)
+                for kind in due_kinds(sub, at):
+                    written += _remind(sub, kind, at)
     return written
 
 

@@ -2,6 +2,7 @@
 from portal.models.audit import StaffAction, Transition
 from portal.models.catalog import Plan, ProviderDefault
 from portal.models.customer import PaymentMethod, User
+from portal.models.entitlement import CustomerEntitlement
 from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
@@ -13,6 +14,7 @@ from portal.models.test_clock import TestClock
 
 __all__ = [
     "BusMessage",
+    "CustomerEntitlement",
     "FiscalReceipt",
     "IdempotencyKey",
     "Invoice",

@@ -11,11 +11,19 @@ and counted only once their transaction commits: a rolled-back charge is not a c
 import os
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+disable_created_metrics()  # the `_created` series only double what an operator reads
 _PENDING = "metrics_pending"
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -33,10 +41,11 @@ INBOX_LAG = Histogram("portal_inbox_lag_seconds", "From a notification's arrival
 PAYMENTS = Counter("portal_payments_total", "Payments by outcome (completed, declined, voided...)", ("status",))
 DECLINES = Counter("portal_payment_declines_total", "Declined payments by the provider's reason code",
                    ("reason_code",))
-RENEWALS = Counter("portal_renewals_total", "Renewal invoices charged or failed", ("outcome",))
+RENEWALS = Counter("portal_renewals_total", "Charges of renewal invoices by outcome, dunning retries included",
+                   ("outcome",))
 DUNNING = Counter("portal_dunning_attempts_total", "Failed attempts on renewal invoices, by attempt number "
                   "(1 is the renewal itself, 2.. the retries)", ("attempt",))
-DUNNING_EXHAUSTED = Counter("portal_dunning_exhausted_total", "Renewal invoices given up on (subscription expires)")
+DUNNING_EXHAUSTED = Counter("portal_dunning_exhausted_total", "Subscriptions expired when dunning gave up")
 REFUNDS = Counter("portal_refunds_total", "Refunds by outcome", ("status",))
 TRANSITIONS = Counter("portal_transitions_total", "Every lifecycle transition", ("entity", "event", "to_state"))
 PROVIDER_CALLS = Histogram("portal_provider_call_duration_seconds", "Provider API calls, by endpoint and HTTP status",
@@ -46,13 +55,13 @@ PROVIDER_THROTTLED = Counter("portal_provider_throttled_total", "Provider calls 
 _INVOICE_EVENTS = {"pay": "charged", "record_failed_attempt": "failed"}
 
 
-def transition(entity_type: str, row, event_name: str, target: str) -> None:
+def transition(entity_type: str, row, event_name: str, source: str, target: str) -> None:
     """A lifecycle transition in the current transaction: counted if and when it commits."""
-    measures = _measures(entity_type, row, event_name, target)
+    measures = _measures(entity_type, row, event_name, source, target)
     _after_commit(lambda: [(metric.labels(*labels) if labels else metric).inc() for metric, labels in measures])
 
 
-def _measures(entity_type, row, event_name, target) -> list:
+def _measures(entity_type, row, event_name, source, target) -> list:
     measures = [(TRANSITIONS, (entity_type, event_name, target))]
     if entity_type == "payment":
         measures.append((PAYMENTS, (target,)))
@@ -63,8 +72,8 @@ def _measures(entity_type, row, event_name, target) -> list:
             measures.append((RENEWALS, (_INVOICE_EVENTS[event_name],)))
         if event_name == "record_failed_attempt":
             measures.append((DUNNING, (str(row.attempt_count or 1),)))
-        if event_name == "void_invoice" and row.dunning_ends_at is not None:
-            measures.append((DUNNING_EXHAUSTED, ()))
+    elif entity_type == "subscription" and (source, target) == ("past_due", "expired"):
+        measures.append((DUNNING_EXHAUSTED, ()))
     elif entity_type == "refund" and target in ("succeeded", "failed"):
         measures.append((REFUNDS, (target,)))
     return measures
@@ -117,8 +126,10 @@ def provider_call(provider: str, endpoint: str, status: int, seconds: float) -> 
 
 def http_request(method: str, route: str, status: int, seconds: float, view_args: dict | None) -> None:
     HTTP_DURATION.labels(method, route, str(status)).observe(seconds)
-    if route.startswith("/webhooks/") and view_args and "kind" in (view_args or {}):
-        NOTIFICATIONS.labels(route.split("/")[2], str(view_args["kind"])[:16], str(status)).inc()
+    if route.startswith("/webhooks/") and view_args and "provider" in view_args:
+        # CloudPayments names the kind in its path; YooKassa posts every event to one address.
+        NOTIFICATIONS.labels(str(view_args["provider"])[:32], str(view_args.get("kind") or "notification")[:16],
+                             str(status)).inc()
 
 
 class Backlogs:

@@ -65,22 +65,26 @@ def show(customer_id):
 
 @admin_bp.post("")
 def advance(customer_id):
-    """Two steps, as every staff action: the form says how many days, the confirmation names the moment
-    the clock moves to (so a repeated confirmation moves it once) and is recorded in the audit log."""
+    """Two steps, as every staff action: the form says how many days, the confirmation carries the clock
+    it was shown (so a repeated confirmation moves it once) and is recorded in the audit log."""
     from portal.admin.actions import audit
     from portal.admin.routes import staff
 
     customer = _customer(customer_id)
     try:
         test_clock.refuse_unless_sandbox()
+        days = _days()
         if request.form.get("confirm") != "yes":
-            days = _days()
-            return _page(customer, confirm_to=test_clock.customer_now(customer.id) + timedelta(days=days), days=days)
-        to = _moment(request.form.get("to"))
-        row = test_clock.advance_to(customer.id, to, actor=staff().actor)
+            return _page(customer, confirm_to=test_clock.customer_now(customer.id) + timedelta(days=days), days=days,
+                         seen_offset=int(test_clock.offset_of(customer.id).total_seconds()))
+        seen = (request.form.get("offset") or "").strip()
+        if not seen.isdigit():
+            raise InvalidRequest("The confirmation lost the clock it was about; ask again.")
+        row = test_clock.advance_by(customer.id, days, seen_offset=int(seen), actor=staff().actor)
         audit(staff(), "advance_test_clock", "customer", customer.id,
-              {"to": to.isoformat(), "offset_seconds": row.offset_seconds})
+              {"days": days, "from_offset_seconds": int(seen), "offset_seconds": row.offset_seconds})
         db.session.commit()
+        to = test_clock.customer_now(customer.id)
     except BillingError as error:
         db.session.rollback()
         return _page(customer, status=error.status, error=error.message)

@@ -8,6 +8,7 @@ How "now" follows the customer: a tick's query asks `reached(column, customer co
 `column <= at` for everyone and `column <= at + offset` for a customer with a clock; a job that locks
 a customer's row (portal/machines.lock) runs from then on at that customer's time (`follow`), so the
 invoice it opens, the retry it schedules and the period it starts are dated in the customer's time."""
+import math
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -22,7 +23,7 @@ from portal.models import TestClock
 _SESSION_CACHE = "test_clock_offsets"
 # The ticks a moved clock may have made due; run once right away (the schedule would run them later).
 TICKS = ("workers.ticks.renewals", "workers.ticks.dunning", "workers.ticks.pause_ends",
-         "workers.ticks.checkout_expiry")
+         "workers.ticks.checkout_expiry", "workers.ticks.billing_reminders")
 MAX_ADVANCE = timedelta(days=3 * 366)
 
 
@@ -85,24 +86,40 @@ def follow(row) -> None:
 
 
 def advance_to(customer_id: int, to: datetime, *, actor: str) -> TestClock:
-    """Move the customer's clock to `to` (never back), in the caller's transaction; the ticks run after
-    commit. Idempotent: the same target twice moves it once."""
-    refuse_unless_sandbox()
+    """Move the customer's clock to the moment `to` (never back), in the caller's transaction; the ticks
+    run after commit. Idempotent: the same moment twice moves it once."""
     if to.tzinfo is None:
         raise InvalidRequest("the time to move the clock to needs a time zone (e.g. 2027-01-31T00:00:00Z)")
-    to = to.astimezone(UTC)
+    return set_offset(customer_id, math.ceil((to.astimezone(UTC) - clock.process_now()).total_seconds()),
+                      actor=actor)
+
+
+def advance_by(customer_id: int, days: int, *, seen_offset: int, actor: str) -> TestClock:
+    """Staff's move: `days` ahead of the clock they saw (`seen_offset`). A repeated confirmation finds it
+    done; a clock someone else moved meanwhile is refused, so nobody moves it further than they meant."""
     row = db.session.get(TestClock, customer_id, with_for_update=True)
-    current = clock.process_now() + timedelta(seconds=row.offset_seconds if row else 0)
-    if to < current - timedelta(seconds=1):
-        raise InvalidRequest("a test clock only moves forward: the customer's time is already "
-                             f"{current:%Y-%m-%d %H:%M:%S}Z")
-    if to - clock.process_now() > MAX_ADVANCE:
+    current = row.offset_seconds if row else 0
+    target = seen_offset + days * 86400
+    if current not in (seen_offset, target):
+        raise NotAllowed("the clock was moved by someone else meanwhile; look at it again before moving it")
+    return set_offset(customer_id, target, actor=actor)
+
+
+def set_offset(customer_id: int, offset_seconds: int, *, actor: str) -> TestClock:
+    refuse_unless_sandbox()
+    row = db.session.get(TestClock, customer_id, with_for_update=True)
+    current = row.offset_seconds if row else 0
+    if offset_seconds < current - 1:
+        moment = clock.process_now() + timedelta(seconds=current)
+        raise InvalidRequest(f"a test clock only moves forward: the customer's time is already "
+                             f"{moment:%Y-%m-%d %H:%M:%S}Z")
+    if timedelta(seconds=offset_seconds) > MAX_ADVANCE:
         raise InvalidRequest("a test clock moves at most three years ahead of the real time")
     if row is None:
         row = TestClock(customer_id=customer_id, offset_seconds=0, advanced_by=actor)
         db.session.add(row)
-    row.offset_seconds = max(row.offset_seconds, int((to - clock.process_now()).total_seconds()))
-    row.advanced_by, row.updated_at = actor, datetime.now(UTC)
+    if offset_seconds > current:
+        row.offset_seconds, row.advanced_by, row.updated_at = offset_seconds, actor, datetime.now(UTC)
     db.session.info.pop(_SESSION_CACHE, None)
     from portal.queue import enqueue_after_commit
 

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
-from contextlib import nullcontext
 
 import requests
 
@@ -34,6 +32,7 @@ from portal.providers.cloudpayments_models import (
     parse_transaction,
     to_major,
 )
+from portal.providers.http import ProviderHttp
 from portal.providers.registry import required_setting
 
 log = logging.getLogger(__name__)
@@ -87,8 +86,7 @@ class CloudPaymentsProvider(PaymentProvider):
         self.timeout = timeout
         self.widget_skin = widget_skin
         self.call_slots = call_slots  # the terminal's concurrency limit, shared by all processes (or None)
-        # requests.Session is not documented as thread-safe and in-process jobs share this provider.
-        self._local = threading.local()
+        self._http = ProviderHttp("CloudPayments", (public_id, api_secret), timeout, call_slots)
 
     @classmethod
     def from_config(cls, config: Mapping) -> CloudPaymentsProvider:
@@ -247,17 +245,7 @@ class CloudPaymentsProvider(PaymentProvider):
     def _post(self, endpoint: str, payload: dict, request_id: str | None = None) -> dict:
         """POST one API call; returns the envelope as {"success", "message", "model"} or raises."""
         headers = {"X-Request-ID": request_id} if request_id else {}
-        try:
-            with self.call_slots.held() if self.call_slots else nullcontext():
-                response = self._session().post(
-                    f"{self.api_url}/{endpoint}", json=payload, headers=headers, timeout=self.timeout
-                )
-        except requests.Timeout as error:
-            raise RetryableProviderError(f"CloudPayments {endpoint} timed out: {error}") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise RetryableProviderError(f"CloudPayments {endpoint} unreachable: {error}") from None
-        except requests.RequestException as error:
-            raise ProviderError(f"CloudPayments {endpoint} request failed: {error}") from None
+        response = self._http.request("POST", f"{self.api_url}/{endpoint}", endpoint, json=payload, headers=headers)
 
         status = response.status_code
         log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
@@ -282,15 +270,6 @@ class CloudPaymentsProvider(PaymentProvider):
                 f"CloudPayments {endpoint} rejected the request (HTTP {status})", http_status=status
             )
         return _envelope(endpoint, response)
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.auth = (self.public_id, self._api_secret)
-            session.headers["Accept"] = "application/json"
-            self._local.session = session
-        return session
 
 
 def sandbox_from_config(config: Mapping) -> CloudPaymentsProvider:

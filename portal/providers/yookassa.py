@@ -6,12 +6,12 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import threading
+import re
 from collections.abc import Mapping
-from contextlib import nullcontext
 
 import requests
 
+from portal.ops import metrics
 from portal.providers import yookassa_models as models
 from portal.providers import yookassa_receipts as receipts
 from portal.providers.base import (
@@ -29,6 +29,7 @@ from portal.providers.base import (
     WidgetRequest,
 )
 from portal.providers.call_slots import call_slots_from_config
+from portal.providers.http import ProviderHttp
 from portal.providers.registry import required_setting
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ DEFAULT_TIMEOUT = (3.05, 30)  # the SDK sets none; a call of ours is always boun
 # The addresses YooKassa posts notifications from (its published list).
 PUBLISHED_NETWORKS = ("185.71.76.0/27", "185.71.77.0/27", "77.75.153.0/25", "77.75.154.128/25",
                       "77.75.156.11/32", "77.75.156.35/32", "2a02:5180::/32")
+_ID_IN_PATH = re.compile(r"/[0-9A-Za-z-]{20,64}")
 # How many pages of GET /payments reconciliation reads looking for an invoice's payment.
 LOOKUP_PAGES = 5
 
@@ -64,8 +66,7 @@ class YooKassaProvider(PaymentProvider):
         self.widget_script_url = widget_url
         self.timeout = timeout
         self.trusted_networks = tuple(ipaddress.ip_network(n.strip(), strict=False) for n in trusted_networks)
-        self.call_slots = call_slots
-        self._local = threading.local()
+        self._http = ProviderHttp("YooKassa", (shop_id, secret_key), timeout, call_slots)
 
     @classmethod
     def from_config(cls, config: Mapping) -> YooKassaProvider:
@@ -132,12 +133,17 @@ class YooKassaProvider(PaymentProvider):
         return models.notification(document)
 
     def confirmed(self, notification: Notification) -> Notification:
-        """The object as the API returns it now, as the notification of its current state."""
-        if notification.kind.startswith("refund."):
-            refund = self._call("GET", f"/refunds/{notification.transaction_id}")
-            return models.refund_notification(notification.kind, refund)
-        payment = self._call("GET", f"/payments/{notification.transaction_id}")
-        return models.payment_notification(notification.kind, payment)
+        """The object as the API returns it now, as the notification of its current state. An object the
+        provider does not have (a forged notification) is one that can never apply."""
+        refund = notification.kind.startswith("refund.")
+        path = f"/{'refunds' if refund else 'payments'}/{notification.transaction_id}"
+        found = self._call("GET", path, missing_ok=True)
+        if found is None:
+            raise InvalidNotification(f"{notification.kind} notification for {notification.transaction_id}, which "
+                                      "YooKassa does not have: not applied")
+        if refund:
+            return models.refund_notification(notification.kind, found)
+        return models.payment_notification(notification.kind, found)
 
     def answer(self, reception: Reception) -> WebAnswer:
         """200 with an empty object once stored (the provider reads only the status); the reason otherwise."""
@@ -241,18 +247,13 @@ class YooKassaProvider(PaymentProvider):
         if method == "POST":
             headers["Idempotence-Key"] = key or _missing_key(path)
         data = json.dumps(body).encode() if body is not None else b""
-        try:
-            with self.call_slots.held() if self.call_slots else nullcontext():
-                response = self._session().request(method, f"{self.api_url}{path}", data=data or None,
-                                                   params=params, headers=headers, timeout=self.timeout)
-        except requests.Timeout as error:
-            raise RetryableProviderError(f"YooKassa {method} {path} timed out: {error}") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise RetryableProviderError(f"YooKassa {method} {path} unreachable: {error}") from None
-        except requests.RequestException as error:
-            raise ProviderError(f"YooKassa {method} {path} request failed: {error}") from None
+        response = self._http.request(method, f"{self.api_url}{path}", f"{method} {path}", data=data or None,
+                                      params=params, headers=headers)
         status = response.status_code
         log.info("yookassa %s %s key=%s -> HTTP %s", method, path, key, status)
+        # One label per endpoint, not per object: ids are left out.
+        metrics.provider_call(self.name, f"{method} {_ID_IN_PATH.sub('/{id}', path)}", status,
+                              response.elapsed.total_seconds())
         if status == 404 and missing_ok:
             return None
         if status == 200:
@@ -269,15 +270,6 @@ class YooKassaProvider(PaymentProvider):
         if status in (401, 403):
             raise ProviderError(f"{described}; check YOOKASSA_SHOP_ID and YOOKASSA_SECRET_KEY", http_status=status)
         raise ProviderError(described, http_status=status)
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.auth = (self.shop_id, self._secret_key)
-            session.headers["Accept"] = "application/json"
-            self._local.session = session
-        return session
 
 
 def _description(response: requests.Response) -> str:

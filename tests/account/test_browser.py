@@ -143,6 +143,8 @@ def test_sign_up_choose_a_plan_pay_and_watch_it_turn_active(open_page, billing, 
     done = until(page, billing, page.locator("#checkout-done"))
     expect(done).to_contain_text("Your subscription is active.")
     expect(done).to_contain_text("Paid period:")
+    # What the page said was due is settled in place: it says paid, no longer "To pay now".
+    expect(page.locator("#amount-due")).to_have_text(re.compile(r"^\s*Paid\s*RUB 299.00\s*$"))
     assert page.evaluate("window.sameDocument") is True  # no reload: htmx swapped the status in
     expect(page.locator("#checkout-status")).not_to_have_attribute("hx-trigger", re.compile(".*"))
     page.screenshot(path=str(Path(tempfile.gettempdir()) / "portal-checkout-active.png"), full_page=True)

@@ -151,3 +151,19 @@ def test_staff_move_every_subscriber_of_a_plan_to_its_new_price_at_once(staff, b
     assert [reload(Subscription, s.id).scheduled_amount for s in (first, second)] == [34900, 34900]
     nothing_left = staff.post(url, {"reason": "again"}, htmx=True)
     assert nothing_left.status_code == 409 and "moving to it already" in nothing_left.get_data(as_text=True)
+
+
+def test_the_subscription_page_offers_only_the_actions_that_can_apply(staff, billing):
+    sub = paid_subscription(billing)
+    actions = staff.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True).split('id="actions"')[1]
+    actions = actions.split("</section>")[0]
+    for offered in ("/cancel", "/grant", "/change-plan", "/pause", "/remove-card"):
+        assert offered in actions, offered
+    # Active and paid up: nothing to retry, nothing to resume, already at the plan's price.
+    for refused in ("/retry-charge", "/resume", "/move-price"):
+        assert refused not in actions, refused
+
+    run_action(staff, billing, staff.post(f"/admin/subscriptions/{sub.id}/cancel",
+                                          {"when": "now", "reason": "asked", "confirm": "yes"}, htmx=True))
+    ended = staff.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True).split('id="actions"')[1]
+    assert 'id="no-actions">No action applies to a canceled subscription.' in ended.split("</section>")[0]

@@ -1,22 +1,14 @@
 """Helpers for the billing mail tests: a paid subscription, the mails stored, the mails that arrived."""
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
-from portal.models import Invoice, OutgoingMail, Subscription
-from tests.factories import make_customer, make_plan
-from tests.flows.conftest import SUCCESS_CARD
-
-
-def paid_subscription(billing, card=SUCCESS_CARD, plan_code="monthly", customer=None, **plan):
-    make_plan(code=plan_code, amount=plan.pop("amount", 29900), **plan)
-    customer = customer or make_customer()
-    sub, invoice, params = billing.checkout(customer, plan_code)
-    assert billing.pay(params, card=card)["Success"] is True
-    billing.work()
-    db.session.expire_all()
-    sub = db.session.get(Subscription, sub.id)
-    assert sub.status == "active"
-    return sub
+from portal.models import Invoice, OutgoingMail
+from tests.admin.support import paid_subscription
+from tests.flows.conftest import LATER_DECLINED_CARD
+from workers import ticks
 
 
 def stored_mails(purpose=None):
@@ -35,3 +27,12 @@ def renewal_invoice(sub_id):
 
 def by_subject(mailbox, to, subject):
     return [m for m in mailbox.messages(to) if m["Subject"] == subject]
+
+
+def declined_renewal(billing, customer):
+    """A paid subscription whose first renewal charge the card declined (insufficient funds): past due."""
+    sub = paid_subscription(billing, card=LATER_DECLINED_CARD, customer=customer)
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    return sub

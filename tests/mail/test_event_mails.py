@@ -12,8 +12,7 @@ from portal.mail.delivery import deliver
 from portal.mail.events import build_event_mails
 from portal.models import OutboxMessage, User
 from tests.factories import make_customer
-from tests.flows.conftest import LATER_DECLINED_CARD
-from tests.mail.support import by_subject, paid_subscription, renewal_invoice, stored_mails
+from tests.mail.support import by_subject, declined_renewal, paid_subscription, renewal_invoice, stored_mails
 from tests.mailbox import html_of, link_to, text_of
 from workers import ticks
 
@@ -80,19 +79,18 @@ def test_a_russian_customer_reads_the_receipt_in_russian_on_moscow_time(billing,
 
 def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_payment(billing, mailbox):
     customer = english_customer(zone="Europe/London")
-    sub = paid_subscription(billing, card=LATER_DECLINED_CARD, customer=customer)
-    clock.freeze(sub.current_period_end + timedelta(minutes=1))
-    ticks.renewals()
-    billing.work()
+    sub = declined_renewal(billing, customer)
     billing.work()
 
     renewal = renewal_invoice(sub.id)
+    retry = renewal.next_attempt_at
     [failed] = mailbox.wait_for(customer.email, count=2)[1:]
     text = text_of(failed)
     assert failed["Subject"] == "Your payment did not go through"
     assert "We could not charge RUB 299.00 for your Monthly subscription." in text
     assert "Your bank's answer: Insufficient funds." in text
-    assert "We will try again on" in text and "You can keep watching meanwhile." in text
+    assert f"We will try again on {retry:%B} {retry.day}, {retry.year}, {retry:%H:%M} (Greenwich Mean Time). " \
+           "You can keep watching meanwhile." in text
     assert "last try" not in text
     assert "Card: •••• 1111" in text
     assert "/mail/pay/" in link_to(failed, "/mail/pay/")
@@ -102,10 +100,7 @@ def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_pa
 
 def test_the_mail_before_the_last_retry_says_when_access_ends(billing, mailbox):
     customer = english_customer(zone="UTC")
-    sub = paid_subscription(billing, card=LATER_DECLINED_CARD, customer=customer)
-    clock.freeze(sub.current_period_end + timedelta(minutes=1))
-    ticks.renewals()
-    billing.work()
+    sub = declined_renewal(billing, customer)
     renewal = renewal_invoice(sub.id)
     for day in (1, 3):
         clock.freeze(renewal.dunning_ends_at - timedelta(days=5) + timedelta(days=day, minutes=1))

@@ -48,3 +48,21 @@ def test_an_unknown_time_zone_or_language_is_dead_lettered_with_the_reason(app, 
     assert "Mars/Olympus" in reasons[0] and "IANA" in reasons[0]
     assert "'de' is not one of ['ru', 'en']" in reasons[1]
     assert customer("auth-m2") is None and customer("auth-m3") is None
+
+
+def test_a_deleted_customer_s_mails_keep_what_happened_but_not_the_address_or_the_text(app, topology, send_command,
+                                                                                       mailbox):
+    send_command({"external_id": "auth-m4", "email": "m4@example.com"}, command="customer.upsert")
+    consume_available()
+    make_subscription(status="trialing", plan=make_plan(trial_days=7), customer=customer("auth-m4"), period_days=2)
+    reminders_due()
+    run_jobs()
+    mailbox.wait_for("m4@example.com")
+
+    send_command({"external_id": "auth-m4"}, command="customer.deleted")
+    assert [o.status for o in consume_available()] == ["processed"]
+    run_jobs()
+    [mail] = stored_mails()
+    assert (mail.purpose, mail.status) == ("trial_ending", "sent")
+    assert (mail.to_address, mail.text_body, mail.html_body, mail.unsubscribe_url) == ("", "", "", None)
+    assert len(mailbox.messages("m4@example.com")) == 1  # and the cancellation is not mailed to nobody

@@ -217,7 +217,8 @@ class _Finder(ast.NodeVisitor):
         self._replace(node, "and/or swapped", ast.BoolOp(other, node.values))
         for index in range(len(node.values)):
             rest = node.values[:index] + node.values[index + 1:]
-            self._replace(node, "operand dropped", rest[0] if len(rest) == 1 else ast.BoolOp(node.op, rest))
+            self._add(node, "operand dropped", ast.unparse(rest[0] if len(rest) == 1 else ast.BoolOp(node.op, rest)),
+                      node.values[index])
         self.generic_visit(node)
 
     def visit_UnaryOp(self, node):

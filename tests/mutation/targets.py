@@ -22,49 +22,75 @@ class Target:
 # python-statemachine makes the first state declared the initial one when none says so.
 _FIRST_STATE_INITIAL = "python-statemachine takes the first state declared as the initial one when none is marked"
 
+# anchored_period_end: the whole periods elapsed are only where the search starts; `while end <= start` moves
+# up from any lower estimate to the same end (a lower estimate costs loop turns, never another date).
+_ESTIMATE = "a lower first estimate of the periods elapsed; the loop after it reaches the same end"
+
+# refund_for_cancel_now: amount_refundable is 0 unless the invoice is paid, and what is refunded is capped at
+# amount_refundable (min), so an unpaid or fully refunded invoice refunds 0 through either branch.
+_REFUNDABLE = ("amount_refundable is 0 for an invoice not paid, and the refund is capped at amount_refundable: "
+               "0 either way")
+
 TARGETS = [
     Target("machines/subscription", "portal/machines/subscription.py", (
-        "tests/test_money_rules_machines.py",
-        "tests/test_machines.py",
+        "tests/test_money_rules_subscription.py",
     ), equivalent={
         "SubscriptionMachine.pending: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("machines/invoice", "portal/machines/invoice.py", (
-        "tests/test_money_rules_machines.py",
-        "tests/test_machines.py",
+        "tests/test_money_rules_invoice.py",
     ), equivalent={
         "InvoiceMachine.open: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("machines/payment", "portal/machines/payment.py", (
-        "tests/test_money_rules_machines.py",
-        "tests/test_payment_review.py",
+        "tests/test_money_rules_payment.py",
     ), equivalent={
         "PaymentMachine.pending: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("machines/refund", "portal/machines/refund.py", (
-        "tests/test_money_rules_machines.py",
+        "tests/test_money_rules_payment.py::test_a_refund_succeeds_with_the_providers_id_or_fails_with_the_reason_once",
     ), equivalent={
         "RefundMachine.pending: True -> False": _FIRST_STATE_INITIAL,
     }),
     Target("billing/refund_policy", "portal/billing/refund_policy.py", (
         "tests/test_money_rules_refunds.py",
-        "tests/flows/test_cancel_and_refund.py",
-    )),
+    ), equivalent={
+        f"refund_for_cancel_now: {change}": _REFUNDABLE for change in (
+            'invoice.status != "paid" -> (dropped)',
+            "invoice.amount_refundable <= 0 -> (dropped)",
+            "invoice.amount_refundable <= 0 -> invoice.amount_refundable < 0",
+            "0 -> -1",
+        )
+    }),
     Target("billing/periods", "portal/billing/periods.py", (
         "tests/test_periods.py",
         "tests/test_money_rules_periods.py",
-    )),
+    ), equivalent={
+        "anchored_period_end: anchor > start -> anchor >= start":
+            "an anchor equal to the start gives one interval from it on both branches",
+        **{f"anchored_period_end: {change}": _ESTIMATE for change in (
+            "(start.year - anchor.year) * 12 + start.month -> (start.year - anchor.year) * 12 - start.month",
+            "(start.year - anchor.year) * 12 -> (start.year - anchor.year) // 12",
+            "12 -> 11",
+            "1 -> 0",
+            "max(1, elapsed // step) -> min(1, elapsed // step)",
+        )},
+    }),
     Target("billing/dunning", "portal/billing/dunning.py", (
         "tests/test_money_rules_dunning.py",
-        "tests/flows/test_renewals.py",
     )),
     Target("billing/proration", "portal/billing/proration.py", (
         "tests/test_proration.py",
         "tests/test_money_rules_periods.py",
-    )),
+    ), equivalent={
+        "quote: 0 -> -1 #5": "a same-interval change reaching this line is never cheaper (a downgrade returned "
+                             "earlier): the difference is never below 0, so max(-1, d) is max(0, d)",
+        "direction: new_length > old_length -> new_length >= old_length": "inside `new_length != old_length`",
+        "direction: new_plan.amount > old_amount -> new_plan.amount >= old_amount":
+            "after the equal prices returned SWITCH",
+    }),
     Target("billing/checkout (Check)", "portal/billing/checkout.py", (
         "tests/test_money_rules_check.py",
-        "tests/flows/test_notifications.py",
     ), scopes=("CHECKOUT_LIFETIME", "RESERVATION_LIFETIME", "CheckCode", "account_id", "check_payment", "_check_code",
                "_transaction_key", "another_payment_under_way")),
     Target("providers/cloudpayments_notifications", "portal/providers/cloudpayments_notifications.py", (

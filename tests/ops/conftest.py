@@ -2,6 +2,7 @@
 import pytest
 
 from tests.admin.conftest import staff  # noqa: F401  (a signed-in staff member posting the admin forms)
+from tests.admin.test_browser import chromium  # noqa: F401  (Debian's Chromium under Playwright)
 from tests.flows.conftest import billing  # noqa: F401  (whole flows: paid subscriptions, declines)
 
 OPS_TOKEN = "ops-tests-secret-token"

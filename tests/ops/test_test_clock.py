@@ -6,9 +6,12 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
-from portal.models import Invoice, StaffAction, Subscription, TestClock
+from portal.models import Invoice, OutboxMessage, StaffAction, Subscription, TestClock
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+from tests.ops.support import metric
+
+ANOTHER_GOOD_CARD = "5555 5555 5555 4444"  # not in the sandbox's table: a plain good card
 
 
 def reload(sub_id):
@@ -34,7 +37,7 @@ def renewal(sub_id):
 def test_moving_one_customers_clock_past_the_trial_end_charges_them_and_nobody_else(billing, client, api_token):
     make_plan(code="trial", amount=29900, trial_days=7)
     moved = subscribe(billing, "trial", external_id="moved")
-    other = subscribe(billing, "trial", external_id="other")
+    other = subscribe(billing, "trial", card=ANOTHER_GOOD_CARD, external_id="other")  # one trial per card
     assert (moved.status, other.status) == ("trialing", "trialing")
 
     answer = advance(client, api_token, "moved", moved.trial_end + timedelta(minutes=1))
@@ -55,6 +58,7 @@ def test_moving_one_customers_clock_past_the_trial_end_charges_them_and_nobody_e
 def test_a_moved_clock_drives_a_failed_renewal_through_dunning_to_expiry(billing, client, api_token):
     make_plan(code="monthly", amount=29900)
     sub = subscribe(billing, "monthly", card=LATER_DECLINED_CARD, external_id="late-payer")
+    before = client.get("/metrics").get_data(as_text=True)
 
     assert advance(client, api_token, "late-payer", sub.current_period_end + timedelta(minutes=1)).status_code == 200
     billing.work()
@@ -74,6 +78,15 @@ def test_a_moved_clock_drives_a_failed_renewal_through_dunning_to_expiry(billing
     assert reload(sub.id).status == "expired"
     assert db.session.get(Invoice, failed.id).status == "void"
     billing.assert_no_failed_jobs()
+    # What an operator saw of it: the renewal and its three retries failed, then dunning gave up.
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def moved(name, **labels):
+        return (metric(after, name, **labels) or 0) - (metric(before, name, **labels) or 0)
+    assert moved("portal_renewals_total", outcome="failed") == 4
+    assert [moved("portal_dunning_attempts_total", attempt=str(n)) for n in (1, 2, 3, 4)] == [1, 1, 1, 1]
+    assert moved("portal_dunning_exhausted_total") == 1
+    assert moved("portal_payment_declines_total", reason_code="5051") == 4
 
 
 def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client, api_token, staff, monkeypatch):
@@ -85,8 +98,7 @@ def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client
     assert answer.status_code == 409
     assert answer.content_type == "application/problem+json"
     assert "sandbox mode" in answer.json["detail"]
-    to = (clock.now() + timedelta(days=3)).isoformat()
-    page = staff.post(f"/admin/customers/{customer.id}/test-clock", {"confirm": "yes", "to": to})
+    page = staff.post(f"/admin/customers/{customer.id}/test-clock", {"confirm": "yes", "days": "3", "offset": "0"})
     assert page.status_code == 409 and "sandbox mode" in page.get_data(as_text=True)
     assert db.session.scalars(select(TestClock)).all() == []
 
@@ -119,7 +131,7 @@ def test_the_clock_api_needs_a_token_with_write_scope(app, client, monkeypatch):
     assert db.session.scalars(select(TestClock)).all() == []
 
 
-def test_staff_move_a_clock_after_confirming_and_the_move_is_audited(app, staff):
+def test_staff_move_a_clock_after_confirming_once_and_the_move_is_audited(app, staff):
     customer = make_customer()
     db.session.commit()
     url = f"/admin/customers/{customer.id}/test-clock"
@@ -128,11 +140,30 @@ def test_staff_move_a_clock_after_confirming_and_the_move_is_audited(app, staff)
     assert asked.status_code == 200 and "Move the clock 3 days ahead" in asked.get_data(as_text=True)
     assert db.session.get(TestClock, customer.id) is None  # nothing moves before the confirmation
 
-    target = (clock.now() + timedelta(days=3)).isoformat()
-    done = staff.post(url, {"confirm": "yes", "to": target})
-    assert done.status_code == 303
+    assert staff.post(url, {"confirm": "yes", "days": "3", "offset": "0"}).status_code == 303
+    assert staff.post(url, {"confirm": "yes", "days": "3", "offset": "0"}).status_code == 303  # a double submit
     db.session.expire_all()
-    assert 3 * 86400 - 60 <= db.session.get(TestClock, customer.id).offset_seconds <= 3 * 86400
-    [action] = db.session.scalars(select(StaffAction).where(StaffAction.action == "advance_test_clock")).all()
-    assert (action.target_id, action.staff_user_id, action.details["to"]) == (str(customer.id), staff.user.id, target)
+    assert db.session.get(TestClock, customer.id).offset_seconds == 3 * 86400
+    actions = db.session.scalars(select(StaffAction).where(StaffAction.action == "advance_test_clock")).all()
+    assert [(a.target_id, a.staff_user_id, a.details["offset_seconds"]) for a in actions] == \
+        [(str(customer.id), staff.user.id, 3 * 86400)] * 2
+    # A confirmation shown before someone else moved the clock further is refused.
+    stale = staff.post(url, {"confirm": "yes", "days": "1", "offset": str(86400)})
+    assert stale.status_code == 409 and "moved by someone else" in stale.get_data(as_text=True)
     assert staff.post(url, {"days": "0"}).status_code == 422
+    assert db.session.get(TestClock, customer.id).offset_seconds == 3 * 86400
+
+
+def test_a_moved_clock_sends_the_trial_ending_reminder_of_that_customer_only(billing, client, api_token):
+    make_plan(code="trial", amount=29900, trial_days=7)
+    moved = subscribe(billing, "trial", external_id="reminded")
+    other = subscribe(billing, "trial", card=ANOTHER_GOOD_CARD, external_id="not-reminded")
+
+    # Five of the seven trial days later for one customer: their trial ends in two days.
+    assert advance(client, api_token, "reminded", moved.trial_end - timedelta(days=2)).status_code == 200
+    billing.work()
+
+    reminders = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.routing_key == "subscription.trial_ending")).all()
+    assert [r.aggregate_id for r in reminders] == [moved.id]
+    assert reload(other.id).status == reload(moved.id).status == "trialing"

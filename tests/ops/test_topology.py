@@ -20,6 +20,7 @@ from tests import isolation
 from tests.conftest import AMQP_URL, BASE_DATABASE_URL, REDIS_SERVER, _admin_dsn
 from tests.flows.conftest import LATER_DECLINED_CARD
 from tests.mailbox import free_port
+from tests.ops.support import metric
 
 ROOT = Path(__file__).resolve().parents[2]
 UP = [sys.executable, str(ROOT / "deploy" / "up.py")]
@@ -98,17 +99,6 @@ def subscription(topo, sub_id):
     return topo.api("GET", f"/customers/topology-customer/subscriptions/{sub_id}").json()
 
 
-def metric(text: str, name: str, **labels) -> float:
-    """The sum of a metric's samples whose labels include these."""
-    total = None
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            sample_labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
-            if all(sample_labels.get(k) == v for k, v in labels.items()):
-                total = (total or 0) + float(line.rsplit(" ", 1)[1])
-    return total
-
-
 def test_make_up_runs_the_topology_a_customer_pays_and_metrics_and_logs_show_it(topology):
     started = topology.script("up")
     assert started.returncode == 0, started.stdout + started.stderr
@@ -168,7 +158,9 @@ def test_make_up_runs_the_topology_a_customer_pays_and_metrics_and_logs_show_it(
 
     lines = list(topology.log_lines())
     structured = [(process, line) for process, line in lines if isinstance(line, dict)]
-    assert {"web", "worker"} <= {process for process, _ in structured}
+    assert {"web", "worker", "cron", "bridge"} <= {process for process, _ in structured}
+    # gunicorn bound where HOST and PORT say.
+    assert any(f"Listening at: http://127.0.0.1:{topology.port} " in line["message"] for _, line in structured)
     # The pay request's id is on its own line, and on the jobs it enqueued.
     assert any(line.get("request_id") == request_id and process == "web" for process, line in structured)
     # The clock's API request enqueued the ticks; the renewal's provider call carries its request id and
