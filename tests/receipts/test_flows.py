@@ -12,7 +12,6 @@ from portal.machines import atomic
 from portal.models import FiscalReceipt, Invoice, OutboxMessage, Payment, Subscription
 from portal.queue import enqueue
 from tests.factories import make_customer, make_plan
-from tests.receipts.conftest import SECRET_KEY, SHOP_ID
 from tests.receipts.support import make_seller
 from workers import ticks
 
@@ -47,8 +46,7 @@ def receipt_of(invoice, kind="income"):
 def till_items(billing, provider, payment):
     """The positions the provider's till registered for a payment, from the sandbox's own books."""
     if provider == "yookassa":
-        [registered] = billing.yookassa("GET", "/v3/receipts", params={"payment_id": payment.provider_transaction_id},
-                                        auth=(SHOP_ID, SECRET_KEY)).json()["items"]
+        [registered] = billing.yookassa_api("/receipts", payment_id=payment.provider_transaction_id)["items"]
         return registered["items"]
     [registered] = [r for r in billing.sandbox("GET", "/control/receipts").json()["receipts"]
                     if str(r["TransactionId"]) == payment.provider_transaction_id]
