@@ -50,3 +50,10 @@ def poll_receipt(receipt_id: int) -> str:
     from portal.billing.fiscal import poll_receipt as poll
 
     return poll(receipt_id)
+
+
+@job
+def retry_receipt(receipt_id: int) -> str:
+    from portal.billing.fiscal import retry_receipt as retry
+
+    return retry(receipt_id)

@@ -7,8 +7,9 @@ from portal.admin import bp
 from portal.admin.actions import audit
 from portal.admin.routes import get_or_404, staff
 from portal.billing import fiscal, receipts, seller_settings
+from portal.billing.errors import BillingError
 from portal.extensions import db
-from portal.models import Payment, Plan
+from portal.models import FiscalReceipt, Payment, Plan
 from portal.providers.receipt import PaymentMethodSign, PaymentSubject
 
 
@@ -38,3 +39,20 @@ def payment(payment_id):
     row = get_or_404(Payment, payment_id)
     return render_template("admin/payment.html", payment=row, receipts=fiscal.receipts_of(row.id),
                            missing=receipts.why_no_receipts(), deadline=fiscal.RECEIPT_DEADLINE, now=clock.now())
+
+
+@bp.post("/receipts/<int:receipt_id>/retry")
+def receipt_retry(receipt_id):
+    """Ask the till again for a receipt it refused; audited, sent by a job."""
+    row = get_or_404(FiscalReceipt, receipt_id)
+    try:
+        who = staff()
+        fiscal.request_retry(row.id, actor=who.actor)
+        audit(who, "receipt.retry", "receipt", row.id, {"payment_id": row.payment_id, "failure": row.failure})
+        db.session.commit()
+    except BillingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"Receipt #{receipt_id} is asked of the till again.", "success")
+    return redirect(url_for(".payment", payment_id=row.payment_id), code=303)

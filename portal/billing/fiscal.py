@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from portal import clock
-from portal.billing.errors import NotYetKnown
+from portal.billing.errors import NotAllowed, NotYetKnown
 from portal.billing.receipts import income_receipt, return_receipt
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
@@ -78,7 +78,8 @@ def record_answer(answer: FiscalAnswer, *, actor: str, cause: str) -> FiscalRece
     if answer.status == FiscalStatus.REGISTERED and row.status != FiscalStatus.REGISTERED:
         fire(row, "register", actor=actor, cause=cause, **_fiscal(answer))
     elif answer.status == FiscalStatus.FAILED and row.status == FiscalStatus.PENDING:
-        fire(row, "fail", actor=actor, cause=cause, failure=answer.failure or "registration failed")
+        fire(row, "fail", actor=actor, cause=cause, failure=answer.failure or "registration failed",
+             provider_receipt_id=answer.provider_receipt_id)
     return row
 
 
@@ -135,11 +136,12 @@ def poll_receipt(receipt_id: int) -> str:
     provider = get_provider(row.provider)
     payment_id = row.payment.provider_transaction_id
     refund_id = row.refund.provider_refund_id if row.refund is not None else None
-    kind = row.kind
+    kind, refused = row.kind, row.provider_receipt_id  # a retried receipt: the till's earlier refusal
     db.session.rollback()  # no transaction left open while the provider is asked
     answers = [a for a in provider.receipt_answers(payment_id, refund_id)
                if a.kind == kind and (refund_id is None or a.refund_id == refund_id)]
-    final = next((a for a in answers if a.status != FiscalStatus.PENDING), None)
+    final = next((a for a in answers if a.status == FiscalStatus.REGISTERED), None) or next(
+        (a for a in answers if a.status == FiscalStatus.FAILED and a.provider_receipt_id != refused), None)
     with atomic():
         row = lock(FiscalReceipt, receipt_id)
         row.attempts = (row.attempts or 0) + 1
@@ -160,6 +162,42 @@ def polls_due(now=None) -> int:
     for receipt_id in ids:
         enqueue(POLL_JOB, receipt_id, job_id=f"poll-receipt-{receipt_id}-{minute}")
     return len(ids)
+
+
+RETRY_JOB = "workers.payments.retry_receipt"
+
+
+def request_retry(receipt_id: int, *, actor: str) -> None:
+    """Staff ask the till again for a receipt it refused (in the caller's transaction; a job sends it)."""
+    row = lock(FiscalReceipt, receipt_id)
+    if row.status != FiscalStatus.FAILED:
+        raise NotAllowed(f"Receipt #{row.id} is {row.status}: only a failed receipt is asked for again.")
+    if not get_provider(row.provider).registers_receipts:
+        raise NotAllowed(f"{row.provider} registers receipts only with the payment: ask its cabinet.")
+    fire(row, "retry", actor=actor, cause=f"receipt #{row.id} asked again (was: {row.failure})")
+    enqueue_after_commit(db.session(), RETRY_JOB, row.id, job_id=f"retry-receipt-{row.id}-{row.attempts}")
+
+
+def retry_receipt(receipt_id: int) -> str:
+    """Job body: the receipt built again from its invoice, asked of the till with a stable key, its answer
+    recorded (a pending one is polled like any other)."""
+    row = db.session.get(FiscalReceipt, receipt_id)
+    if row is None or row.status != FiscalStatus.PENDING:
+        return "nothing to retry"
+    payment, refund = row.payment, row.refund
+    receipt = (income_receipt(payment.invoice) if refund is None
+               else return_receipt(payment.invoice, refund.amount))
+    provider = get_provider(row.provider)
+    args = (payment.provider_transaction_id, receipt)
+    refund_id = refund.provider_refund_id if refund is not None else None
+    key = f"receipt-{row.id}-attempt-{row.attempts}"
+    db.session.rollback()  # no transaction left open while the provider is asked
+    answer = provider.register_receipt(*args, refund_id=refund_id, request_id=key)
+    with atomic():
+        row = lock(FiscalReceipt, receipt_id)
+        if answer.status != FiscalStatus.PENDING:
+            record_answer(answer, actor="job:receipts", cause=f"{provider.name} receipt {answer.provider_receipt_id}")
+        return row.status
 
 
 def overdue(now=None) -> list[FiscalReceipt]:

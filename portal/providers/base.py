@@ -343,6 +343,14 @@ class PaymentProvider(ABC):
         """The till's answers for the receipts of one payment (or of one of its refunds), when polled."""
         return []
 
+    # Whether a receipt the till refused can be asked for again on its own, after the money moved.
+    registers_receipts = False
+
+    def register_receipt(self, payment_transaction_id: str, receipt: Receipt, *, refund_id: str | None = None,
+                         request_id: str) -> FiscalAnswer:
+        """Ask the till for a receipt of a payment (or refund) made already; the answer may still be pending."""
+        raise ProviderError(f"{self.name} cannot register a receipt after the payment")
+
     @abstractmethod
     def find_by_invoice(self, invoice_id: str | int) -> Transaction | None:
         """The latest transaction for our invoice, or None when the provider has none."""

@@ -197,6 +197,14 @@ class YooKassaProvider(PaymentProvider):
         page = self._call("GET", "/receipts", params=query)
         return [receipts.fiscal_answer(item, payment_transaction_id) for item in page.get("items") or []]
 
+    registers_receipts = True
+
+    def register_receipt(self, payment_transaction_id, receipt, *, refund_id=None, request_id):
+        """POST /receipts ("payment first, receipt later"): the same positions, settled by card."""
+        body = {**receipts.registration(receipt, payment_transaction_id, refund_id)}
+        answer = self._call("POST", "/receipts", body, key=request_id)
+        return receipts.fiscal_answer(answer, payment_transaction_id)
+
     # --- API: lookups ---------------------------------------------------------------------------
 
     def find_by_invoice(self, invoice_id: str | int) -> Transaction | None:

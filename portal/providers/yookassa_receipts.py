@@ -54,3 +54,12 @@ def fiscal_answer(item: dict, payment_transaction_id: str) -> FiscalAnswer:
         amount_minor=total or None, fiscal_storage_number=storage, fiscal_document_number=document,
         fiscal_sign=sign, registered_at=registered_at, qr=qr,
         failure="the till canceled the receipt's registration" if status == FiscalStatus.FAILED else None)
+
+
+def registration(receipt: Receipt, payment_transaction_id: str, refund_id: str | None) -> dict:
+    """The POST /receipts body for a receipt asked again after its payment (or refund)."""
+    owner = {"type": "refund", "refund_id": refund_id} if refund_id else {
+        "type": "payment", "payment_id": payment_transaction_id}
+    body = receipt_object(receipt)
+    return {**owner, **body, "send": True,
+            "settlements": [{"type": "cashless", "amount": amount(receipt.total_minor, receipt.currency)}]}

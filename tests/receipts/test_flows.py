@@ -9,7 +9,7 @@ from portal import clock
 from portal.billing import fiscal, plan_change, refunds
 from portal.extensions import db
 from portal.machines import atomic
-from portal.models import FiscalReceipt, Invoice, OutboxMessage, Payment, Subscription
+from portal.models import FiscalReceipt, Invoice, OutboxMessage, Payment, StaffAction, Subscription
 from portal.queue import enqueue
 from tests.factories import make_customer, make_plan
 from tests.receipts.support import make_seller
@@ -175,3 +175,30 @@ def test_a_receipt_cloudkassir_refuses_leaves_the_payment_and_is_overdue_for_sta
 def test_without_seller_settings_payments_go_without_receipts(receipts_billing, provider):
     sub, invoice = subscribed(receipts_billing, provider)
     assert db.session.scalars(select(FiscalReceipt)).all() == []
+
+
+def test_staff_ask_the_till_again_for_a_refused_receipt_and_it_registers(receipts_billing, app):
+    from tests.admin.conftest import Browser, make_staff
+    from tests.auth.helpers import sign_in
+
+    make_seller()
+    receipts_billing.yookassa("POST", "/_control", json={"fail_receipt_next": 1})
+    sub, invoice = subscribed(receipts_billing, "yookassa")
+    receipt = receipt_of(invoice)
+    assert receipt.status == "failed"
+    client = app.test_client()
+    user = make_staff()
+    assert sign_in(client, user.email).status_code == 303
+
+    response = Browser(client, user).post(f"/admin/receipts/{receipt.id}/retry")
+    assert response.status_code == 303
+    receipts_billing.work()
+    receipts_billing.assert_no_failed_jobs()
+
+    again = receipt_of(invoice)
+    assert_registered(again, "yookassa", 29900)
+    assert [e.payload["receipt_id"] for e in events("receipt.registered")] == [receipt.id]
+    [action] = db.session.scalars(select(StaffAction).where(StaffAction.action == "receipt.retry")).all()
+    assert action.target_id == str(receipt.id)
+    assert Browser(client, user).post(f"/admin/receipts/{receipt.id}/retry").status_code == 303  # nothing to redo
+    assert len(db.session.scalars(select(StaffAction).where(StaffAction.action == "receipt.retry")).all()) == 1
