@@ -39,7 +39,7 @@ def test_get_subscription_shows_its_plan_customer_period_and_card(api, basic):
         "amount": 30000, "currency": "RUB",
         "current_period_start": "2025-03-01T09:30:15Z", "current_period_end": "2025-04-01T09:30:15Z",
         "trial_end": None, "cancel_at_period_end": False, "canceled_at": None, "ended_at": None,
-        "card": {"mask": "Visa •••• 3055", "exp": "12/30"}, "scheduled_plan": None,
+        "card": {"mask": "Visa •••• 3055", "exp": "12/30"}, "scheduled_plan": None, "scheduled_price": None,
         "pause": None,
     }
 
