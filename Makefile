@@ -49,7 +49,7 @@ up: $(VENV)/.runtime
 	$(PY) deploy/up.py up
 
 down:
-	$(PY) deploy/up.py down
+	python3 deploy/up.py down
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -112,3 +112,14 @@ def test_dunning_is_exhausted_only_when_no_retry_is_left_and_the_window_has_clos
                                                                                     dunning_ends_at, exhausted):
     invoice = Invoice(next_attempt_at=next_attempt_at, dunning_ends_at=dunning_ends_at)
     assert dunning.is_exhausted(invoice, FIRST) is exhausted
+
+
+def test_a_never_retry_decline_on_the_last_scheduled_retry_leaves_the_window_to_close(renewal):
+    sub, invoice = renewal
+    sub, invoice = fail(sub, invoice, FIRST)
+    sub, invoice = fail(sub, invoice, datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
+    sub, invoice = fail(sub, invoice, datetime(2027, 2, 3, 3, 0, tzinfo=UTC), retry_allowed=False, reason_code=5054)
+    assert (sub.status, invoice.status, invoice.attempt_count, invoice.next_attempt_at) == (
+        "past_due", "open", 3, None)
+    assert not dunning.is_exhausted(invoice, datetime(2027, 2, 5, 2, 59, tzinfo=UTC))
+    assert dunning.is_exhausted(invoice, datetime(2027, 2, 5, 3, 0, tzinfo=UTC))

@@ -244,3 +244,20 @@ def test_a_json_body_of_200_fields_is_read_and_one_of_201_is_invalid(provider):
     assert provider.parse_notification("pay", json.dumps(fields).encode(), "application/json").raw["F197"] == "197"
     fields["F198"] = 198
     assert "more than 200" in str(invalid(provider, "pay", json.dumps(fields).encode(), "application/json"))
+
+
+@pytest.mark.parametrize("body", [
+    # An escaped quote does not end its string, and the string does end at its closing quote.
+    '{"Name": "a\\"b", ' + JSON_FIELDS + ', "Deep": ' + "[" * 32 + "]" * 32 + "}",
+    # An empty first key is a string like any other.
+    '{"": "x", ' + JSON_FIELDS + ', "Deep": ' + "[" * 32 + "]" * 32 + "}",
+    # A closed sibling before does not make room for more depth.
+    "{" + JSON_FIELDS + ', "A": [], "Deep": ' + "[" * 32 + "]" * 32 + "}",
+], ids=["escaped-quote", "empty-key", "closed-sibling"])
+def test_json_nested_33_levels_is_invalid_whatever_comes_before(provider, body):
+    assert "deeper than 32" in str(invalid(provider, "pay", body.encode(), "application/json"))
+
+
+def test_data_nested_deeper_than_32_levels_is_ignored(provider):
+    deep = "%7B%22a%22%3A" * 40 + "1" + "%7D" * 40  # {"a": {"a": ... 1 ...}}: an object, but 40 deep
+    assert provider.parse_notification("pay", pay(Data=deep), FORM).data == {}

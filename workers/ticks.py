@@ -78,6 +78,13 @@ def billing_reminders() -> int:
     return reminders_due()
 
 
+@job
+def receipt_polls() -> int:
+    from portal.billing.fiscal import polls_due
+
+    return polls_due()
+
+
 # name, function, seconds between runs: the one schedule, read by `rq cron` and the embedded thread.
 # drain-recovery is short: a Pay whose drain died with its worker is a paid customer left pending.
 SCHEDULE = (
@@ -86,6 +93,7 @@ SCHEDULE = (
     ("checkout-expiry", checkout_expiry, 600),
     ("pause-ends", pause_ends, 60),
     ("reconciliation", reconciliation, 300),
+    ("receipt-polls", receipt_polls, 60),
     ("inbox-sweeper", inbox_sweeper, 60),
     ("drain-recovery", drain_recovery, 15),
     ("mail-sweeper", mail_sweeper, 30),

@@ -1,6 +1,6 @@
 """Routes of the customer's pages. Each view authenticates, finds the customer's own record (a foreign id is a
 404), calls one billing service and renders a page, or only its fragment for htmx."""
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -9,7 +9,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from portal.account import bp, labels, service
 from portal.auth import customer_required
 from portal.auth.session import login_manager
-from portal.billing import cancellation, cards, pauses, plan_change, prices
+from portal.billing import cancellation, cards, documents, fiscal, pauses, plan_change, prices, receipts
 from portal.billing.charging import request_repay
 from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
 from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
@@ -440,8 +440,28 @@ def invoice(invoice_id):
     customer = _customer()
     inv = service.own_invoice(customer, invoice_id)
     # A payment someone else made naming this invoice (held for staff) is not the customer's to see.
-    return render_template("account/invoice.html", invoice=inv,
+    return render_template("account/invoice.html", invoice=inv, seller=receipts.seller(),
                            payments=[p for p in inv.payments if p.customer_id == customer.id])
+
+
+@bp.get("/invoices/<int:invoice_id>/invoice.pdf")
+@customer_required
+def invoice_pdf(invoice_id):
+    inv = service.own_invoice(_customer(), invoice_id)
+    return _pdf(documents.invoice_pdf(inv, receipts.seller()), f"invoice-{inv.id}.pdf")
+
+
+@bp.get("/payments/<int:payment_id>/receipt.pdf")
+@customer_required
+def receipt_pdf(payment_id):
+    payment = service.own_payment(_customer(), payment_id)
+    return _pdf(documents.receipt_pdf(payment, receipts.seller(), fiscal.receipts_of(payment.id)),
+                f"receipt-{payment.id}.pdf")
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(content, content_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.get("/payments/<int:payment_id>/receipt")
@@ -450,4 +470,5 @@ def receipt(payment_id):
     """A printable receipt for one payment, with the refunds made from it."""
     payment = service.own_payment(_customer(), payment_id)
     return render_template("account/receipt.html", payment=payment, invoice=payment.invoice,
-                           refunds=service.refunds_of(payment), customer=_customer())
+                           refunds=service.refunds_of(payment), customer=_customer(),
+                           fiscal_receipts=fiscal.receipts_of(payment.id), seller=receipts.seller())

@@ -275,7 +275,8 @@ class SearchResult:
 
 
 def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
-    """By email (exact, else prefix), external id, invoice id or provider transaction id: each an indexed lookup."""
+    """By email (exact, prefix, or any part), name (any part), external id, invoice id, provider transaction id or a
+    card's last four digits: each an indexed lookup."""
     q = (q or "").strip()
     matched: dict[int, str] = {}
     if not q:
@@ -293,10 +294,19 @@ def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
         add(db.session.scalars(select(Invoice.customer_id).where(Invoice.id == int(q))), f"invoice {q}")
     add(db.session.scalars(select(Payment.customer_id).where(Payment.provider_transaction_id == q)),
         f"transaction {q}")
+    if re.fullmatch(r"[0-9]{4}", q):
+        add(db.session.scalars(select(PaymentMethod.user_id).where(PaymentMethod.card_last_four == q)
+                               .order_by(PaymentMethod.id).limit(limit)), f"card •••• {q}")
+        add(db.session.scalars(select(Payment.customer_id).where(Payment.card_last_four == q)
+                               .order_by(Payment.id.desc()).limit(limit)), f"paid with •••• {q}")
     if len(lowered) >= 3 and len(matched) < limit:
         escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         add(db.session.scalars(select(User.id).where(User.email.like(escaped + "%", escape="\\"))
                                .order_by(User.email).limit(limit)), "email starts with")
+        # Any part of the email or the name ("example.com", "ivanov"): a trigram index answers it.
+        add(db.session.scalars(select(User.id).where(User.role == "customer", or_(
+                User.email.like(f"%{escaped}%", escape="\\"), User.name.ilike(f"%{escaped}%", escape="\\")))
+                               .order_by(User.id).limit(limit)), "email or name contains")
     ids = list(matched)[:limit]
     if not ids:
         return SearchResult([], {}, {})

@@ -32,7 +32,7 @@ from portal.money import format_money, to_major
 
 MAX_INT = 2**31 - 1
 POLL_SECONDS = 1
-WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 WEBHOOK_STATUSES = ("received", "processed", "failed", "rejected")
 # Fields of a provider notification that are secrets (a saved-card token) or personal: never shown.
 SECRET_FIELDS = ("token", "cardholder", "cardholdername", "ipaddress", "email", "phone")
@@ -514,8 +514,12 @@ def action_status(action_id):
 def _review_page(status=200, **context):
     held = review.held_payments()
     actors = [r.requested_by for p in held for r in p.refunds]
+    from portal.billing.fiscal import RECEIPT_DEADLINE
+
     return make_response(render_template("admin/review.html", held=held, resolved=review.recently_resolved(),
-                                         names=queries.actor_names(actors), **context), status)
+                                         names=queries.actor_names(actors), receipts=review.receipts_to_review(),
+                                         deadline=RECEIPT_DEADLINE, now=clock.now(), missing=None, **context),
+                         status)
 
 
 @bp.get("/review")

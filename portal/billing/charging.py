@@ -11,6 +11,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.billing import payments
 from portal.billing.errors import NotAllowed, NotFound
+from portal.billing.receipts import income_receipt
 from portal.extensions import db
 from portal.machines import atomic, hold, lock, lock_all
 from portal.models import Invoice, PaymentMethod, Subscription, User
@@ -131,7 +132,7 @@ def _prepare(invoice: Invoice, customer_present: bool, actor: str | None,
     request = TokenCharge(token=card.token, amount_minor=invoice.amount, currency=invoice.currency,
                           account_id=_account(sub), invoice_id=invoice.id, description=invoice.description,
                           email=sub.customer.email, request_id=request_id("invoice", invoice.id, "attempt", attempt),
-                          customer_present=customer_present)
+                          customer_present=customer_present, receipt=income_receipt(invoice))
     return Charge(invoice.id, attempt, actor or "job:charge",
                   f"{cause or 'scheduled charge'}: invoice {invoice.id}, attempt {attempt}", card.provider, request)
 

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
 from portal.billing.provider_choice import default_provider
+from portal.billing.receipts import income_receipt
 from portal.billing.trials import card_had_trial_elsewhere, refuse_trial, trial_available
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
@@ -132,6 +133,7 @@ def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
             account_id=account_id(customer), email=customer.email, description=invoice.description,
             data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
             scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale,
+            receipt=income_receipt(invoice),
         ))
     except ProviderError as error:  # a widget that needs the provider's API to open (YooKassa's token)
         log.warning("%s could not open the payment of invoice %s: %s", provider.name, invoice.id, error)

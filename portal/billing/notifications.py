@@ -8,7 +8,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from portal import clock
-from portal.billing import payments, refunds
+from portal.billing import fiscal, payments, refunds
 from portal.billing.checkout import check_payment
 from portal.billing.errors import NotYetKnown
 from portal.extensions import db
@@ -234,6 +234,8 @@ def apply(notification, *, actor: str, cause: str) -> None:
         refunds.record_provider_refund(notification, actor=actor, cause=cause)
     elif event == EventKind.PAYMENT_VOIDED:
         _record_void(notification, actor=actor, cause=cause)
+    elif event == EventKind.RECEIPT_REPORTED:
+        fiscal.record_answer(notification.fiscal, actor=actor, cause=cause)
 
 
 def _record_void(notification, *, actor, cause):

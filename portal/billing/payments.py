@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing import dunning
+from portal.billing import dunning, fiscal
 from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, held, hold, lock, lock_all, reserve_ids, reserved_id
@@ -166,6 +166,7 @@ def _record(payment: Payment, invoice: Invoice | None, facts, event: str, *, act
         fire(payment, "hold_for_review", actor=actor, cause=cause, reason=mismatch.reason,
              stranger=mismatch.stranger)
     fire(payment, event, actor=actor, cause=cause)
+    fiscal.expect_income(payment, invoice)  # the till registered it, whether or not it settles the invoice
     if not payment.settles_invoice:
         log.warning("payment %s needs review: %s", payment.id, payment.review_reason)
         if mismatch is not None and mismatch.paid_twice and payment.status == "completed":

@@ -1,6 +1,7 @@
 """The staff review queue: payments that settled nothing of ours (paid twice, another amount, currency or
 customer, no invoice of ours), and the three ways staff resolve one: refund it, attach it to the invoice it
-was meant for, or dismiss it with a note. Each resolution is a payment transition on the timeline."""
+was meant for, or dismiss it with a note. Each resolution is a payment transition on the timeline. Fiscal
+receipts that failed or are late are listed beside them."""
 from sqlalchemy import func, select
 
 from portal.billing import payments, refunds
@@ -18,6 +19,13 @@ def held_payments() -> list[Payment]:
     """Every payment needing review, oldest first: the queue staff work through."""
     return db.session.scalars(select(Payment).where(Payment.needs_review.is_(True))
                               .order_by(Payment.created_at, Payment.id)).all()
+
+
+def receipts_to_review() -> list:
+    """Fiscal receipts staff must look at: failed at the till, or not back within the deadline."""
+    from portal.billing.fiscal import overdue
+
+    return overdue()
 
 
 def held_count() -> int:

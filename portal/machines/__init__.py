@@ -125,11 +125,12 @@ def _release(session, transaction):
 def _machines() -> dict:
     from portal.machines.invoice import InvoiceMachine
     from portal.machines.payment import PaymentMachine
+    from portal.machines.receipt import ReceiptMachine
     from portal.machines.refund import RefundMachine
     from portal.machines.subscription import SubscriptionMachine
 
     return {"Subscription": SubscriptionMachine, "Invoice": InvoiceMachine, "Payment": PaymentMachine,
-            "Refund": RefundMachine}
+            "Refund": RefundMachine, "FiscalReceipt": ReceiptMachine}
 
 
 def fire(row, event: str, *, actor: str, cause: str = "", **data):

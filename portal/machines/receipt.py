@@ -26,8 +26,10 @@ class ReceiptMachine(BillingMachine):
                 setattr(self.model, name, fiscal[name])
         self.model.failure = None
 
-    def on_fail(self, failure=None):
+    def on_fail(self, failure=None, provider_receipt_id=None):
         self.model.failure = failure
+        if provider_receipt_id is not None:  # the refused one: a later answer under another id is a new try
+            self.model.provider_receipt_id = provider_receipt_id
 
     def on_retry(self):
         self.model.attempts = (self.model.attempts or 0) + 1

@@ -32,6 +32,7 @@ SUBJECTS = {
     "subscription_expired": _l("Your subscription has ended"),
     "subscription_plan_changed": _l("Your plan has changed"),
     "subscription_paused": _l("Your subscription is paused"),
+    "price_change": _l("Your subscription's price is changing"),
     "refund_succeeded": _l("Your refund is on its way"),
     "trial_ending": _l("Your free trial ends in 3 days"),
     "renewal_upcoming": _l("Your yearly subscription renews in 7 days"),

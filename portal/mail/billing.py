@@ -229,6 +229,28 @@ def subscription_paused(sub: Subscription, event_id: int):
     return send("subscription_paused", f"event:{event_id}", sub.customer, letter)
 
 
+def price_change(sub: Subscription, scheduled: dict, event_id: int):
+    """The notice of a price move: the new price and the renewal that first bills it (portal/billing/prices.py)."""
+    from portal.billing.prices import first_renewal_from
+
+    if not scheduled or sub.current_period_end is None:
+        return None
+    effective_from = datetime.fromisoformat(scheduled["effective_from"])
+    renewal = first_renewal_from(sub, effective_from)
+
+    def letter(r: Reader) -> Letter:
+        new, now = r.money(scheduled["amount"], scheduled["currency"]), r.money(sub.amount, sub.currency)
+        return Letter([_("The price of your %(plan)s subscription changes to %(new)s from the payment on %(date)s. "
+                         "Until then you keep paying %(now)s.", plan=sub.plan.name, new=new, date=r.date(renewal),
+                         now=now),
+                       _("If you would rather not continue at the new price, turn auto-renew off on your "
+                         "subscription page before %(date)s: nothing more is charged.", date=r.date(renewal))],
+                      [(_("Price now"), now), (_("New price"), new), (_("From the payment on"), r.date(renewal))],
+                      _my_subscription())
+
+    return send("price_change", f"event:{event_id}", sub.customer, letter)
+
+
 # --- reminders -----------------------------------------------------------------------------------------
 
 
@@ -329,4 +351,6 @@ def mails_for(event: OutboxMessage):
         return builders[kind](sub, event.id)
     if kind == "plan_changed":
         return subscription_plan_changed(sub, (data.get("previous_plan") or {}).get("name"), event.id)
+    if kind == "price_change_scheduled":
+        return price_change(sub, data.get("scheduled_price"), event.id)
     return None

@@ -14,6 +14,9 @@ class User(db.Model):
         CheckConstraint("role IN ('customer', 'staff')", name="role"),
         # Staff search "email starts with": a LIKE prefix uses a btree only with pattern ops.
         Index("ix_users_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        # Staff search "email or name contains" (migration 0017 creates pg_trgm).
+        Index("ix_users_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}),
+        Index("ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         # One web account and one platform customer per address. Both exist only while the web account's
         # email is unproven: the platform's customer is kept apart from it until the owner of the address
         # verifies it (portal/accounts.py, `claim_address`), so nobody takes a customer over by signing up
@@ -65,7 +68,7 @@ class PaymentMethod(db.Model):
     token = mapped_column(EncryptedToken, nullable=False)
     token_fingerprint: Mapped[str] = mapped_column(String(64))
     card_first_six: Mapped[str | None] = mapped_column(String(6))
-    card_last_four: Mapped[str | None] = mapped_column(String(4))
+    card_last_four: Mapped[str | None] = mapped_column(String(4), index=True)
     card_type: Mapped[str | None] = mapped_column(String(32))
     card_exp: Mapped[str | None] = mapped_column(String(5))  # MM/YY
     card_issuer: Mapped[str | None] = mapped_column(String(64))  # the issuing bank, when the provider names it

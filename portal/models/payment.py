@@ -40,7 +40,7 @@ class Payment(db.Model):
     reason_code: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
     card_first_six: Mapped[str | None] = mapped_column(String(6))
-    card_last_four: Mapped[str | None] = mapped_column(String(4))
+    card_last_four: Mapped[str | None] = mapped_column(String(4), index=True)
     card_type: Mapped[str | None] = mapped_column(String(32))
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     # Money we hold that settled nothing (paid twice, another amount, currency or customer, no invoice of

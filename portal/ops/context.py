@@ -17,7 +17,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
 META_KEY = "request_id"
 # Row types whose id a log line names, by table name: the column becomes `<entity>_id`.
 _ENTITIES = {"subscriptions": "subscription_id", "invoices": "invoice_id", "payments": "payment_id",
-             "refunds": "refund_id"}
+             "refunds": "refund_id", "webhook_events": "notification_id"}
 
 
 def fields() -> dict:
@@ -52,7 +52,8 @@ def bind_row(row) -> None:
     if not name:
         return
     current = fields()
-    values = {name: row.id, "customer_id": getattr(row, "customer_id", None)}
+    values = {name: row.id, "customer_id": getattr(row, "customer_id", None),
+              "transaction_id": getattr(row, "provider_transaction_id", None) or getattr(row, "transaction_id", None)}
     _fields.set({**current, **{k: v for k, v in values.items() if k not in current and v is not None}})
     clashing = [k for k, v in values.items() if k in current and current[k] != v]
     if clashing:

@@ -9,6 +9,7 @@ Backlogs (outbox, inbox, RQ queue, renewals due) are read at scrape time by the 
 Business counters are taken from the lifecycle transitions (portal/machines/base.py calls `transition`)
 and counted only once their transaction commits: a rolled-back charge is not a charge."""
 import os
+import re
 import time
 
 from prometheus_client import (
@@ -52,6 +53,7 @@ PROVIDER_CALLS = Histogram("portal_provider_call_duration_seconds", "Provider AP
                            ("provider", "endpoint", "status"), buckets=_LATENCY)
 PROVIDER_THROTTLED = Counter("portal_provider_throttled_total", "Provider calls answered 429", ("provider", "endpoint"))
 
+_ID_IN_PATH = re.compile(r"/(?=[^/]*\d)[0-9A-Za-z_-]{6,}")
 _INVOICE_EVENTS = {"pay": "charged", "record_failed_attempt": "failed"}
 
 
@@ -119,6 +121,7 @@ def inbox_status_changed(row, status: str) -> None:
 
 
 def provider_call(provider: str, endpoint: str, status: int, seconds: float) -> None:
+    endpoint = _ID_IN_PATH.sub("/:id", endpoint)  # "POST /payments/:id/capture": one series per endpoint
     PROVIDER_CALLS.labels(provider, endpoint, str(status)).observe(seconds)
     if status == 429:
         PROVIDER_THROTTLED.labels(provider, endpoint).inc()

@@ -8,8 +8,10 @@ How "now" follows the customer: a tick's query asks `reached(column, customer co
 `column <= at` for everyone and `column <= at + offset` for a customer with a clock; a job that locks
 a customer's row (portal/machines.lock) runs from then on at that customer's time (`follow`), so the
 invoice it opens, the retry it schedules and the period it starts are dated in the customer's time."""
+import ipaddress
 import math
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import and_, event, or_, select
@@ -33,16 +35,40 @@ def is_sandbox_provider(name: str) -> bool:
 
 
 def sandbox_mode(config=None) -> bool:
-    """Every payment provider this deployment talks to is an emulator: no real money can move."""
+    """Every payment provider this deployment talks to is an emulator, so no real money can move: the
+    CloudPayments sandbox (`sandbox`, or a name ending in `-sandbox`), or YooKassa pointed at an address
+    on this machine (its sandbox; the real service is never on loopback)."""
+    from portal.config import _enabled_providers
+
     config = config if config is not None else current_app.config
-    names = [n for n in str(config.get("PAYMENT_PROVIDER") or "").split(",") if n.strip()]
-    return bool(names) and all(is_sandbox_provider(n) for n in names)
+    if not config.get("PAYMENT_PROVIDER") and not config.get("PAYMENT_PROVIDERS"):
+        return False
+    return all(_is_emulated(name, config) for name in _enabled_providers(config))
+
+
+def _is_emulated(name: str, config) -> bool:
+    if is_sandbox_provider(name):
+        return True
+    if name == "yookassa":
+        host = urlsplit(str(config.get("YOOKASSA_API_URL") or "")).hostname or ""
+        return host == "localhost" or _loopback(host)
+    return False
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def refuse_unless_sandbox() -> None:
     if not sandbox_mode():
-        raise NotAllowed(f"test clocks exist only in sandbox mode (PAYMENT_PROVIDER=sandbox); this deployment "
-                         f"uses PAYMENT_PROVIDER={current_app.config.get('PAYMENT_PROVIDER')}, a real provider")
+        from portal.config import _enabled_providers
+
+        raise NotAllowed("test clocks exist only in sandbox mode (every payment provider an emulator: "
+                         "PAYMENT_PROVIDER=sandbox); this deployment takes real payments through "
+                         f"{', '.join(_enabled_providers(current_app.config))}")
 
 
 def offsets() -> dict[int, timedelta]:

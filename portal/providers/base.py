@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from portal.providers.receipt import FiscalAnswer, Receipt
+
 # CloudPayments' notification kinds, kept under this name for the callers that import it from here.
-NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+NOTIFICATION_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 
 
 class EventKind(StrEnum):
@@ -21,6 +23,7 @@ class EventKind(StrEnum):
     PAYMENT_VOIDED = "payment_voided"
     REFUND_SUCCEEDED = "refund_succeeded"
     INFORMATIONAL = "informational"  # recorded, changes nothing (CloudPayments' Recurrent)
+    RECEIPT_REPORTED = "receipt_reported"  # the till's answer for a fiscal receipt (Notification.fiscal)
 
 
 class TransactionStatus(StrEnum):
@@ -136,6 +139,7 @@ class TokenCharge:
     email: str | None
     request_id: str  # the idempotency key: the same charge asked again gets the same answer
     customer_present: bool
+    receipt: Receipt | None = None  # the fiscal receipt (54-FZ) the provider's till registers with it
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,7 @@ class WidgetRequest:
     scheme: str = "charge"  # "auth": a card check, held and voided, never captured
     attempt: int = 1  # the invoice's payment attempt: a new attempt may need a new widget session
     locale: str | None = None  # "ru" | "en": the customer's language, for widgets that take one
+    receipt: Receipt | None = None  # the fiscal receipt (54-FZ) the provider's till registers with it
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,7 @@ class Notification:
     decline: Decline | None = None
     card: CardSaved | None = None
     card_issuer: str | None = None
+    fiscal: FiscalAnswer | None = None  # a receipt notification: what the till registered
 
 
 @dataclass(frozen=True)
@@ -322,8 +328,28 @@ class PaymentProvider(ABC):
         """Release an authorized (or same-day) transaction."""
 
     @abstractmethod
-    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str) -> RefundResult:
-        """Return money of a completed payment, fully or partly."""
+    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str,
+               receipt: Receipt | None = None) -> RefundResult:
+        """Return money of a completed payment, fully or partly (with its return receipt, if given)."""
+
+    def receipt_payload(self, receipt: Receipt) -> dict:
+        """The receipt as this provider's wire carries it (kept beside the payment, shown to staff)."""
+        raise NotImplementedError(f"{self.name} carries no fiscal receipts")
+
+    # Whether the till's answer must be asked for (YooKassa) rather than posted to us (CloudPayments).
+    polls_receipts = False
+
+    def receipt_answers(self, payment_transaction_id: str, refund_id: str | None = None) -> list[FiscalAnswer]:
+        """The till's answers for the receipts of one payment (or of one of its refunds), when polled."""
+        return []
+
+    # Whether a receipt the till refused can be asked for again on its own, after the money moved.
+    registers_receipts = False
+
+    def register_receipt(self, payment_transaction_id: str, receipt: Receipt, *, refund_id: str | None = None,
+                         request_id: str) -> FiscalAnswer:
+        """Ask the till for a receipt of a payment (or refund) made already; the answer may still be pending."""
+        raise ProviderError(f"{self.name} cannot register a receipt after the payment")
 
     @abstractmethod
     def find_by_invoice(self, invoice_id: str | int) -> Transaction | None:

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import requests
 
-from portal.ops import metrics
 from portal.providers import cloudpayments_notifications as notifications
+from portal.providers import cloudpayments_receipts as receipts
 from portal.providers import reason_codes
 from portal.providers.base import (
     NOTIFICATION_KINDS,
@@ -112,7 +112,7 @@ class CloudPaymentsProvider(PaymentProvider):
             "accountId": req.account_id,
             "invoiceId": str(req.invoice_id),
             "skin": self.widget_skin,
-            "data": dict(req.data),
+            "data": receipts.json_data(req.receipt, req.data) or {},
         }
         if req.email:
             params["email"] = req.email
@@ -160,8 +160,11 @@ class CloudPaymentsProvider(PaymentProvider):
         payload = {"TransactionId": _wire_id(transaction_id)}
         self._expect_success("payments/void", self._post("payments/void", payload, request_id))
 
-    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str) -> RefundResult:
+    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str,
+               receipt=None) -> RefundResult:
         payload = {"TransactionId": _wire_id(transaction_id), "Amount": to_major(amount_minor)}
+        if receipt is not None:  # the return receipt for what is given back (a partial refund: that part)
+            payload["JsonData"] = receipts.json_data(receipt)
         envelope = self._post("payments/refund", payload, request_id)
         self._expect_success("payments/refund", envelope)
         model = envelope.get("model")
@@ -169,6 +172,9 @@ class CloudPaymentsProvider(PaymentProvider):
         if refund_id is None:
             raise ProviderError("CloudPayments payments/refund answered without the refund's TransactionId")
         return RefundResult(refund_transaction_id=refund_id, amount_minor=amount_minor)
+
+    def receipt_payload(self, receipt) -> dict:
+        return receipts.json_data(receipt)
 
     # --- API: lookups ---------------------------------------------------------------------------
 
@@ -196,6 +202,8 @@ class CloudPaymentsProvider(PaymentProvider):
             payload["InvoiceId"] = str(charge.invoice_id)
         if charge.email:
             payload["Email"] = charge.email
+        if charge.receipt is not None:
+            payload["JsonData"] = receipts.json_data(charge.receipt)
         envelope = self._post(endpoint, payload, charge.request_id)
         model = envelope.get("model")
         if not looks_like_transaction(model):
@@ -240,7 +248,6 @@ class CloudPaymentsProvider(PaymentProvider):
 
         status = response.status_code
         log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
-        metrics.provider_call(self.name, endpoint, status, response.elapsed.total_seconds())
         if status in (401, 403):
             raise ProviderError(
                 f"CloudPayments rejected the API credentials (HTTP {status}): check "

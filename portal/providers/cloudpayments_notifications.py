@@ -59,6 +59,10 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
         raise InvalidNotification(f"unknown notification kind {kind!r}")
     raw = _read_fields(raw_body, content_type)
     fields = Fields(raw)
+    if kind == "receipt":
+        from portal.providers.cloudpayments_receipts import receipt_notification
+
+        return receipt_notification(fields, raw)
     try:
         # Recurrent describes a provider-side subscription (its own Id), every other kind a transaction.
         transaction_id = fields.key("TransactionId") if kind != "recurrent" else None

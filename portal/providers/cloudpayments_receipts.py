@@ -2,8 +2,23 @@
 the widget's data and in JsonData of token charges, confirms and refunds."""
 from __future__ import annotations
 
-from portal.providers.cloudpayments_models import to_major
-from portal.providers.receipt import PaymentMethodSign, PaymentSubject, Receipt, Taxation, Vat
+import re
+
+from portal.providers.base import EventKind, InvalidNotification, Notification
+from portal.providers.cloudpayments_models import Fields, parse_datetime, to_major, to_minor
+from portal.providers.receipt import (
+    FiscalAnswer,
+    FiscalStatus,
+    PaymentMethodSign,
+    PaymentSubject,
+    Receipt,
+    ReceiptKind,
+    Taxation,
+    Vat,
+    qr_string,
+)
+
+PROVIDER = "cloudpayments"
 
 TAXATION = {Taxation.OSN: 0, Taxation.USN_INCOME: 1, Taxation.USN_INCOME_OUTCOME: 2, Taxation.ENVD: 3,
             Taxation.ESHN: 4, Taxation.PATENT: 5}
@@ -46,3 +61,52 @@ def json_data(receipt: Receipt | None, data: dict | None = None) -> dict | None:
     if receipt is None:
         return dict(data) if data else None
     return {**(data or {}), "CloudPayments": {"CustomerReceipt": customer_receipt(receipt)}}
+
+
+_RECEIPT_ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
+_DIGITS = re.compile(r"[0-9]{1,20}")
+TYPES = {"income": ReceiptKind.INCOME, "incomereturn": ReceiptKind.INCOME_RETURN}
+
+
+def receipt_notification(fields: Fields, raw: dict) -> Notification:
+    """CloudKassir's Receipt notification: kept in the inbox under the receipt's Id (it may repeat), its
+    fiscal attributes read strictly (ФН, ФД and ФП are digits)."""
+    receipt_id = fields.text("Id")
+    if receipt_id is None or not _RECEIPT_ID.fullmatch(receipt_id):
+        raise InvalidNotification("receipt notification without a readable Id")
+    try:
+        kind = TYPES.get((fields.text("Type") or "").lower())
+        if kind is None:
+            raise ValueError(f"Type {str(fields.text('Type'))[:20]!r} is not Income or IncomeReturn")
+        transaction_id = fields.key("TransactionId")
+        amount_minor = to_minor(fields.get("Amount"))
+        storage, document, sign = (_digits(fields, "FiscalNumber"), _digits(fields, "DocumentNumber"),
+                                   _digits(fields, "FiscalSign"))
+        moment = parse_datetime(fields.get("DateTime"))
+    except ValueError as error:
+        raise InvalidNotification(f"malformed receipt notification: {error}", transaction_id=receipt_id) from None
+    qr = qr_string(moment, amount_minor, storage, document, sign, kind) if moment and storage and document \
+        and sign else None
+    answer = FiscalAnswer(
+        provider=PROVIDER, status=FiscalStatus.REGISTERED, kind=kind, payment_transaction_id=transaction_id,
+        refund_id=transaction_id if kind == ReceiptKind.INCOME_RETURN else None, provider_receipt_id=receipt_id,
+        amount_minor=amount_minor, fiscal_storage_number=storage, fiscal_document_number=document,
+        fiscal_sign=sign, register_number=_digits(fields, "RegNumber"), registered_at=moment,
+        url=_link(fields.text("Url")), qr=qr)
+    return Notification(
+        kind="receipt", transaction_id=receipt_id, amount_minor=amount_minor, currency=None,
+        invoice_id=fields.text("InvoiceId"), account_id=fields.text("AccountId"), email=None, status="registered",
+        operation_type=None, reason=None, reason_code=None, token=None, card_first_six=None, card_last_four=None,
+        card_type=None, card_exp=None, payment_transaction_id=transaction_id, occurred_at=moment,
+        test_mode=False, data={}, raw=raw, provider=PROVIDER, event=EventKind.RECEIPT_REPORTED, fiscal=answer)
+
+
+def _digits(fields: Fields, name: str) -> str | None:
+    value = fields.text(name)
+    if value is not None and not _DIGITS.fullmatch(value):
+        raise ValueError(f"{name} is not digits")
+    return value
+
+
+def _link(url: str | None) -> str | None:
+    return url if url and url.startswith(("https://", "http://")) and len(url) <= 2000 else None

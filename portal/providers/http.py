@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 import requests
 
+from portal.ops import metrics
 from portal.providers.base import ProviderError, RetryableProviderError
 
 
@@ -23,7 +24,9 @@ class ProviderHttp:
         """One call, bounded by the timeout and holding a call slot; `what` names it in errors."""
         try:
             with self.call_slots.held() if self.call_slots else nullcontext():
-                return self._session().request(method, url, timeout=self.timeout, **kwargs)
+                response = self._session().request(method, url, timeout=self.timeout, **kwargs)
+            metrics.provider_call(self.label.lower(), what, response.status_code, response.elapsed.total_seconds())
+            return response
         except requests.Timeout as error:
             raise RetryableProviderError(f"{self.label} {what} timed out: {error}") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:

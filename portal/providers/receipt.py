@@ -3,6 +3,7 @@ payment or a refund. Amounts are integer minor units; each adapter formats them 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -108,3 +109,37 @@ class Receipt:
     @property
     def total_minor(self) -> int:
         return sum(line.amount_minor for line in self.lines)
+
+
+class FiscalStatus(StrEnum):
+    PENDING = "pending"
+    REGISTERED = "registered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FiscalAnswer:
+    """What a provider's till reported for one receipt: its fiscal attributes, or why it failed."""
+
+    provider: str
+    status: FiscalStatus
+    kind: ReceiptKind
+    payment_transaction_id: str | None  # the payment the receipt belongs to
+    refund_id: str | None = None  # the provider's refund id, for a return receipt
+    provider_receipt_id: str | None = None
+    amount_minor: int | None = None
+    fiscal_storage_number: str | None = None  # ФН
+    fiscal_document_number: str | None = None  # ФД
+    fiscal_sign: str | None = None  # ФП
+    register_number: str | None = None  # РН ККТ
+    registered_at: datetime | None = None
+    url: str | None = None
+    qr: str | None = None
+    failure: str | None = None
+
+
+def qr_string(registered_at: datetime, amount_minor: int, storage: str, document: str, sign: str,
+              kind: ReceiptKind) -> str:
+    """The QR code's text the tax service's app reads: t=20240501T1001&s=299.00&fn=…&i=…&fp=…&n=1."""
+    return (f"t={registered_at:%Y%m%dT%H%M}&s={amount_minor // 100}.{amount_minor % 100:02d}&fn={storage}"
+            f"&i={document}&fp={sign}&n={1 if kind == ReceiptKind.INCOME else 2}")

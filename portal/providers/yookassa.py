@@ -13,6 +13,7 @@ import requests
 
 from portal.ops import metrics
 from portal.providers import yookassa_models as models
+from portal.providers import yookassa_receipts as receipts
 from portal.providers.base import (
     InvalidNotification,
     Notification,
@@ -100,6 +101,7 @@ class YooKassaProvider(PaymentProvider):
             "confirmation": {"type": "embedded", "locale": locale},
             "description": req.description[:128],
             "metadata": models.metadata(req.invoice_id, req.account_id, attempt=req.attempt, **req.data),
+            **receipts.receipt_field(req.receipt),
         }
         key = f"inv-{req.invoice_id}-a{req.attempt}-{locale[:2]}"
         payment = self._call("POST", "/payments", body, key=key)
@@ -176,12 +178,32 @@ class YooKassaProvider(PaymentProvider):
             if self._call("GET", f"/payments/{transaction_id}").get("status") != "canceled":
                 raise
 
-    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str) -> RefundResult:
+    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str,
+               receipt=None) -> RefundResult:
         payment = self._call("GET", f"/payments/{transaction_id}")
         refund = self._call("POST", "/refunds", {
-            "payment_id": transaction_id, "amount": models.amount(amount_minor, payment["amount"]["currency"])},
-            key=request_id)
+            "payment_id": transaction_id, "amount": models.amount(amount_minor, payment["amount"]["currency"]),
+            **receipts.receipt_field(receipt)}, key=request_id)
         return RefundResult(refund_transaction_id=refund["id"], amount_minor=amount_minor)
+
+    def receipt_payload(self, receipt) -> dict:
+        return receipts.receipt_object(receipt)
+
+    polls_receipts = True
+
+    def receipt_answers(self, payment_transaction_id, refund_id=None):
+        """GET /receipts for the payment (or the refund): every receipt the till made for it, as it stands."""
+        query = {"refund_id": refund_id} if refund_id else {"payment_id": payment_transaction_id}
+        page = self._call("GET", "/receipts", params=query)
+        return [receipts.fiscal_answer(item, payment_transaction_id) for item in page.get("items") or []]
+
+    registers_receipts = True
+
+    def register_receipt(self, payment_transaction_id, receipt, *, refund_id=None, request_id):
+        """POST /receipts ("payment first, receipt later"): the same positions, settled by card."""
+        body = {**receipts.registration(receipt, payment_transaction_id, refund_id)}
+        answer = self._call("POST", "/receipts", body, key=request_id)
+        return receipts.fiscal_answer(answer, payment_transaction_id)
 
     # --- API: lookups ---------------------------------------------------------------------------
 
@@ -212,6 +234,7 @@ class YooKassaProvider(PaymentProvider):
             "payment_method_id": charge.token,
             "description": charge.description[:128],
             "metadata": models.metadata(charge.invoice_id, charge.account_id),
+            **receipts.receipt_field(charge.receipt),
         }
         payment = self._call("POST", "/payments", body, key=charge.request_id)
         if payment.get("status") == "pending":

@@ -2,7 +2,8 @@
 (shared/receipts-54fz.md); an item's amount is its unit price."""
 from __future__ import annotations
 
-from portal.providers.receipt import Receipt, Taxation, Vat
+from portal.providers import yookassa_models as models
+from portal.providers.receipt import FiscalAnswer, FiscalStatus, Receipt, ReceiptKind, Taxation, Vat, qr_string
 from portal.providers.yookassa_models import amount
 
 TAX_SYSTEM_CODE = {Taxation.OSN: 1, Taxation.USN_INCOME: 2, Taxation.USN_INCOME_OUTCOME: 3, Taxation.ENVD: 4,
@@ -26,3 +27,39 @@ def receipt_object(receipt: Receipt) -> dict:
             "measure": "piece",
         } for line in receipt.lines],
     }
+
+
+def receipt_field(receipt: Receipt | None) -> dict:
+    """`{"receipt": …}` to spread into a request body, or nothing when no receipt goes with it."""
+    return {"receipt": receipt_object(receipt)} if receipt is not None else {}
+
+
+STATUSES = {"pending": FiscalStatus.PENDING, "succeeded": FiscalStatus.REGISTERED, "canceled": FiscalStatus.FAILED}
+
+
+def fiscal_answer(item: dict, payment_transaction_id: str) -> FiscalAnswer:
+    """A receipt object of GET /receipts in billing's words; YooKassa gives no link, so the QR string is built."""
+    kind = ReceiptKind.INCOME_RETURN if item.get("type") == "refund" else ReceiptKind.INCOME
+    status = STATUSES.get(item.get("status"), FiscalStatus.PENDING)
+    registered_at = models.parse_time(item["registered_at"]) if item.get("registered_at") else None
+    total = sum(models.to_minor(i["amount"]["value"]) * round(float(i.get("quantity") or 1))
+                for i in item.get("items") or [])
+    storage, document, sign = (item.get("fiscal_storage_number"), item.get("fiscal_document_number"),
+                               item.get("fiscal_attribute"))
+    qr = qr_string(registered_at, total, storage, document, sign, kind) \
+        if status == FiscalStatus.REGISTERED and registered_at and storage else None
+    return FiscalAnswer(
+        provider="yookassa", status=status, kind=kind, payment_transaction_id=item.get("payment_id")
+        or payment_transaction_id, refund_id=item.get("refund_id"), provider_receipt_id=item.get("id"),
+        amount_minor=total or None, fiscal_storage_number=storage, fiscal_document_number=document,
+        fiscal_sign=sign, registered_at=registered_at, qr=qr,
+        failure="the till canceled the receipt's registration" if status == FiscalStatus.FAILED else None)
+
+
+def registration(receipt: Receipt, payment_transaction_id: str, refund_id: str | None) -> dict:
+    """The POST /receipts body for a receipt asked again after its payment (or refund)."""
+    owner = {"type": "refund", "refund_id": refund_id} if refund_id else {
+        "type": "payment", "payment_id": payment_transaction_id}
+    body = receipt_object(receipt)
+    return {**owner, **body, "send": True,
+            "settlements": [{"type": "cashless", "amount": amount(receipt.total_minor, receipt.currency)}]}

@@ -11,9 +11,9 @@ from .runtime import EXTENSION_KEY, Sandbox
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the emulator; keys missing from config are read from env vars of the same name."""
-    from . import api, control, widget
+    from . import api, control, kkt, widget
 
-    return build_app(__name__, config, Sandbox, EXTENSION_KEY, (api.bp, widget.bp, control.bp))
+    return build_app(__name__, config, Sandbox, EXTENSION_KEY, (api.bp, widget.bp, control.bp, kkt.bp))
 
 
 def build_app(import_name: str, config: dict | None, sandbox_class, extension_key: str, blueprints) -> Flask:

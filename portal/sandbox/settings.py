@@ -6,7 +6,7 @@ import copy
 import os
 import threading
 
-NOTIFICATION_TYPES = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+NOTIFICATION_TYPES = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 NOTIFICATION_MODES = ("normal", "drop", "duplicate", "delay")
 
 # Start-up keys; each is read from the config dict, else from the env var of the same name.
@@ -116,6 +116,7 @@ class Settings(Switches):
             "notify_timeout": float(startup_value(config, "SANDBOX_NOTIFY_TIMEOUT")),
             "notify_max_attempts": int(startup_value(config, "SANDBOX_NOTIFY_MAX_ATTEMPTS")),
             "check_on_token_charges": False,
+            "fail_receipt_next": 0,  # CloudKassir refuses the next receipts (listed at /control/receipts)
         })
 
     def snapshot(self) -> dict:

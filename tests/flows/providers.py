@@ -31,11 +31,19 @@ class CloudPaymentsDriver:
         return [round(t["Amount"] * 100) for t in requests.get(f"{self.url}/transactions", timeout=10).json()
                 if t["Type"] == 1]
 
+    def refund_in_cabinet(self, transaction_id, amount_minor):
+        """A refund staff make in the provider's own cabinet: the portal hears of it by notification."""
+        from tests.conftest import SANDBOX_PUBLIC_ID, SANDBOX_SECRET
+
+        answer = requests.post(f"{self.url}/payments/{transaction_id}/refund", json={"Amount": amount_minor / 100},
+                               auth=(SANDBOX_PUBLIC_ID, SANDBOX_SECRET), timeout=10)
+        assert answer.status_code == 200, answer.text
+
 
 class YooKassaDriver:
     name = "yookassa"
     cards = {"success": "5555555555554444", "later_declined": "5555555555550103", "declined": "5555555555550517",
-             "another": "2200000000000004"}
+             "another": "2200000000000004", "later_expired": "5555555555550111"}
 
     def __init__(self, live):
         self.url = live.yookassa_url
@@ -58,6 +66,12 @@ class YooKassaDriver:
     def refunded_minor(self) -> list[int]:
         return [round(float(r["amount"]["value"]) * 100)
                 for r in requests.get(f"{self.url}/_control/refunds", timeout=10).json()]
+
+    def refund_in_cabinet(self, transaction_id, amount_minor):
+        amount = {"value": f"{amount_minor // 100}.{amount_minor % 100:02d}", "currency": "RUB"}
+        answer = requests.post(f"{self.url}/_control/payments/{transaction_id}/refund", json={"amount": amount},
+                               timeout=10)
+        assert answer.status_code == 200, answer.text
 
 
 DRIVERS = {"cloudpayments": CloudPaymentsDriver, "yookassa": YooKassaDriver}

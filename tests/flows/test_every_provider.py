@@ -1,6 +1,8 @@
 """The billing flows once per provider, each against its own sandbox over real HTTP: the same billing,
-machines and pages, only the adapter differs. Pay, trial, renewal, dunning, cancel now with a refund,
-card replacement and plan change; every follow-up goes to the provider that took the first payment."""
+machines and pages, only the adapter differs. Pay, trial, renewal, dunning, cancel now with a refund, a
+refund made in the provider's cabinet, card replacement and plan change; every follow-up goes to the
+provider that took the first payment."""
+import time
 from datetime import timedelta
 
 import pytest
@@ -126,6 +128,20 @@ def test_a_declined_renewal_goes_past_due_and_is_retried_on_schedule(billing, pr
     assert reload(invoice).attempt_count == 2
 
 
+def test_a_renewal_declined_for_an_expired_card_is_not_retried(billing, provider):
+    if "later_expired" not in provider.cards:
+        pytest.skip("this sandbox's saved cards are never declined finally; CloudPayments' never-retry codes: "
+                    "tests/flows/test_renewals.py::test_never_retry_decline_stops_dunning")
+    sub = subscribed(billing, provider, card="later_expired")
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    invoice = renewal(sub)
+    declined = db.session.scalars(select(Payment).where(Payment.status == "declined")).one()
+    assert (reload(sub).status, invoice.attempt_count, invoice.next_attempt_at) == ("past_due", 1, None)
+    assert declined.reason == "card_expired"
+
+
 def test_cancelling_now_refunds_the_unused_days_through_the_provider_that_took_the_money(billing, provider):
     sub = subscribed(billing, provider)
     clock.freeze(sub.current_period_start + timedelta(days=10, hours=5))
@@ -138,6 +154,34 @@ def test_cancelling_now_refunds_the_unused_days_through_the_provider_that_took_t
     [refund] = db.session.scalars(select(Refund)).all()
     assert (refund.provider, refund.status, refund.amount) == (provider.name, "succeeded", expected)
     assert provider.refunded_minor() == [expected]
+
+
+def test_a_full_refund_made_in_the_providers_cabinet_is_recorded_and_ends_access(billing, provider):
+    sub = subscribed(billing, provider)
+    [payment] = db.session.scalars(select(Payment)).all()
+    provider.refund_in_cabinet(payment.provider_transaction_id, 29900)
+    wait_for_another_notification(provider, payment)
+    billing.work()
+    billing.assert_no_failed_jobs()
+    db.session.expire_all()
+    [refund] = db.session.scalars(select(Refund)).all()
+    assert (refund.provider, refund.status, refund.amount, refund.requested_by) == (
+        provider.name, "succeeded", 29900, "provider")
+    assert db.session.get(Invoice, payment.invoice_id).status == "refunded"
+    assert reload(sub).status == "canceled"
+
+
+def wait_for_another_notification(provider, payment, seconds=10):
+    """Until the provider has delivered a notification about something else than the payment (its refund)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db.session.rollback()
+        if db.session.scalars(select(WebhookEvent).where(
+                WebhookEvent.provider == provider.name,
+                WebhookEvent.transaction_id != payment.provider_transaction_id)).first() is not None:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no further notification from {provider.name}")
 
 
 def test_a_replaced_card_renews_from_then_on(billing, provider):

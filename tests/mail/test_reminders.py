@@ -149,3 +149,17 @@ def test_a_reminder_for_a_customer_no_longer_due_when_its_mail_is_built_is_not_s
     db.session.commit()
     run_jobs()
     assert stored_mails() == []
+
+
+def test_the_seller_s_name_and_support_address_come_from_the_settings_and_replies_go_to_support(app, mailbox):
+    saved = {k: app.config.get(k) for k in ("SELLER_NAME", "SUPPORT_EMAIL")}
+    app.config.update(SELLER_NAME="Cinema Example LLC", SUPPORT_EMAIL="help@cinema.test")
+    try:
+        sub = english(trial_ending_in(3))
+        reminders_due()
+        run_jobs()
+    finally:
+        app.config.update(saved)
+    [mail] = mailbox.wait_for(sub.customer.email)
+    assert mail["From"] == "Cinema <billing@cinema.test>" and mail["Reply-To"] == "help@cinema.test"
+    assert "Cinema Example LLC · Questions? Write to help@cinema.test." in text_of(mail)

@@ -80,3 +80,30 @@ def test_a_plan_change_during_the_trial_names_the_new_plan_and_the_old(app, mail
     assert changed["Subject"] == "Your plan has changed"
     assert "Your subscription is now on the Premium plan (it was Basic)." in text_of(changed)
     assert "Price: RUB 499.00" in text_of(changed)
+
+
+def test_a_price_move_is_mailed_as_notice_with_the_new_price_and_the_first_payment_at_it(billing, mailbox):
+    from datetime import UTC, datetime
+
+    from portal.billing import prices
+    from portal.machines import atomic
+    from portal.models import Plan
+
+    clock.freeze(datetime(2026, 12, 1, 10, 0, tzinfo=UTC))
+    customer = english(make_customer())
+    sub = paid_subscription(billing, customer=customer)  # 1 December – 1 January at RUB 299.00
+    plan = db.session.get(Plan, sub.plan_id)
+    plan.amount = 34900
+    db.session.commit()
+    with atomic():
+        prices.move_to_plan_price(sub.id, actor="staff:1", cause="2027 prices")
+    billing.work()
+    billing.work()  # a second build of the same event adds nothing
+
+    [notice] = by_subject(mailbox, customer.email, "Your subscription's price is changing")
+    text = text_of(notice)
+    # 30 days' notice from 1 December end on 31 December: the 1 January payment is the first at the new price.
+    assert ("The price of your Monthly subscription changes to RUB 349.00 from the payment on January 1, 2027. "
+            "Until then you keep paying RUB 299.00.") in text
+    assert "turn auto-renew off on your subscription page before January 1, 2027" in text
+    assert len(stored_mails("price_change")) == 1

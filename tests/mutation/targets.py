@@ -78,7 +78,10 @@ TARGETS = [
     }),
     Target("billing/dunning", "portal/billing/dunning.py", (
         "tests/test_money_rules_dunning.py",
-    )),
+    ), equivalent={
+        "record_failed_renewal: next_attempt is None -> (dropped)":
+            "a retry is scheduled only while failures <= len(schedule), so past the schedule it is always None",
+    }),
     Target("billing/proration", "portal/billing/proration.py", (
         "tests/test_proration.py",
         "tests/test_money_rules_periods.py",
@@ -92,12 +95,22 @@ TARGETS = [
     Target("billing/checkout (Check)", "portal/billing/checkout.py", (
         "tests/test_money_rules_check.py",
     ), scopes=("CHECKOUT_LIFETIME", "RESERVATION_LIFETIME", "CheckCode", "account_id", "check_payment", "_check_code",
-               "_transaction_key", "another_payment_under_way")),
+               "_transaction_key", "another_payment_under_way"), equivalent={
+        **{f"_transaction_key: 64 -> {n}": "a transaction id is an integer below 2^63 (at most 19 digits: the "
+                                            "parser refuses any other), so it is never cut" for n in (63, 65)},
+        **{f"another_payment_under_way: 1 -> 2{n}": "scalar() reads the first row: one row fetched or two, the "
+                                                    "same answer" for n in ("", " #2")},
+    }),
     Target("providers/cloudpayments_notifications", "portal/providers/cloudpayments_notifications.py", (
         "tests/test_money_rules_notifications.py",
         "tests/providers/test_signatures.py",
         "tests/providers/test_notifications.py",
-    )),
+    ), equivalent={
+        "_read_fields: not raw_body -> (dropped)": "the body is always bytes (the request's data or query string), "
+                                                    "and b'' is empty after strip() as well",
+        "_too_deep: limit -> (dropped)": "no caller passes a limit: it is always the default 0, so always "
+                                         "_MAX_JSON_DEPTH",
+    }),
     Target("money", "portal/money.py", (
         "tests/test_money_rules_money.py",
     )),

@@ -93,3 +93,18 @@ def test_card_tokens_and_credentials_never_reach_a_line(app, lines):
         assert secret not in text
     assert "invoice 7" in text and "a@example.com" in text  # the rest of each line stays readable
     db.session.rollback()
+
+
+def test_a_notification_being_applied_names_its_provider_transaction(app, lines):
+    from portal.models import WebhookEvent
+
+    event = WebhookEvent(provider="cloudpayments", kind="fail", transaction_id="504", status="received",
+                         body=b"{}", attempts=0)
+    db.session.add(event)
+    db.session.commit()
+    context.start(request_id="from-the-provider")
+    with atomic():
+        lock(WebhookEvent, event.id)
+        logging.getLogger("tests.ops").info("applying it")
+    [line] = [line for line in lines() if line["message"] == "applying it"]
+    assert (line["notification_id"], line["transaction_id"]) == (event.id, "504")

@@ -1,6 +1,5 @@
 """/metrics: open to scrapers on this machine, others need METRICS_TOKEN; counters move when what they count
 commits, backlogs are read when scraped."""
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -9,11 +8,12 @@ from portal import clock
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import OutboxMessage, Subscription
-from portal.providers import CloudPaymentsProvider, RetryableProviderError
+from portal.providers import CloudPaymentsProvider
 from portal.queue import enqueue
 from tests.conftest import SANDBOX_PUBLIC_ID, SANDBOX_SECRET
 from tests.factories import make_subscription
 from tests.ops.support import metric
+from tests.providers.support import look_up_side_by_side
 
 
 def scrape(client, **headers) -> str:
@@ -88,14 +88,7 @@ def test_provider_calls_are_timed_and_429s_counted(app, client, billing):
                                      timeout=(2, 10))
     before = scrape(client)
 
-    def look_up(n):
-        try:
-            return provider.find_by_invoice(f"no-such-invoice-{n}")
-        except RetryableProviderError as error:
-            return error.http_status
-
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(look_up, range(4)))
+    answers = look_up_side_by_side(provider, 4)
     throttled = answers.count(429)
     assert throttled >= 1
 

@@ -2,11 +2,13 @@
 expiry through the normal ticks, and nobody else's."""
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from portal import clock
 from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, StaffAction, Subscription, TestClock
+from portal.ops import test_clock
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
 from tests.ops.support import metric
@@ -93,6 +95,7 @@ def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client
     customer = make_customer(external_id="real-money")
     db.session.commit()
     monkeypatch.setitem(app.config, "PAYMENT_PROVIDER", "cloudpayments")
+    monkeypatch.setitem(app.config, "PAYMENT_PROVIDERS", "cloudpayments")
 
     answer = advance(client, api_token, "real-money", clock.now() + timedelta(days=3))
     assert answer.status_code == 409
@@ -101,6 +104,19 @@ def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client
     page = staff.post(f"/admin/customers/{customer.id}/test-clock", {"confirm": "yes", "days": "3", "offset": "0"})
     assert page.status_code == 409 and "sandbox mode" in page.get_data(as_text=True)
     assert db.session.scalars(select(TestClock)).all() == []
+
+
+@pytest.mark.parametrize(("providers", "yookassa_url", "sandbox"), [
+    ("sandbox", "https://api.yookassa.ru/v3", True),
+    ("sandbox,yookassa", "http://127.0.0.1:8001/yookassa/v3", True),
+    ("sandbox,yookassa", "https://api.yookassa.ru/v3", False),
+    ("cloudpayments,sandbox", "http://127.0.0.1:8001/yookassa/v3", False),
+    ("yookassa", "http://yookassa.internal/v3", False),
+])
+def test_sandbox_mode_is_every_provider_an_emulator(app, providers, yookassa_url, sandbox):
+    settings = {"PAYMENT_PROVIDER": providers.split(",")[0], "PAYMENT_PROVIDERS": providers,
+                "YOOKASSA_API_URL": yookassa_url}
+    assert test_clock.sandbox_mode(settings) is sandbox
 
 
 def test_a_clock_only_moves_forward_and_the_same_target_moves_it_once(app, client, api_token):

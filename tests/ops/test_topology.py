@@ -1,6 +1,7 @@
-"""`make up`'s script runs the whole Procfile under honcho against a database, Redis database, vhost and
-ports of this test's own; a customer pays through the sandbox end to end, a test clock makes the renewal
-fail, /metrics shows it all, and the logs of the run carry request ids and no secret or card token."""
+"""`make up`'s script runs the whole Procfile under honcho against a database, a vhost and ports of this
+test's own and the run's own Redis database; a customer pays through the sandbox end to end, a test clock
+makes the renewal fail, /metrics shows it all, and the logs of the run carry request ids and no secret or
+card token."""
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import requests
 from sqlalchemy.engine import make_url
 
 from tests import isolation
-from tests.conftest import AMQP_URL, BASE_DATABASE_URL, REDIS_SERVER, _admin_dsn
+from tests.conftest import AMQP_URL, BASE_DATABASE_URL, RUN_ID, _admin_dsn
 from tests.flows.conftest import LATER_DECLINED_CARD
 from tests.mailbox import free_port
 from tests.ops.support import metric
@@ -28,10 +29,11 @@ LINE = re.compile(r"^\S+ (?P<process>[a-z]+)\.\d+\s*\| (?P<text>.*)$")
 
 
 class Topology:
-    def __init__(self, tmp_path, smtp_url):
+    def __init__(self, tmp_path, smtp_url, redis_url):
         self.owner = f"portal-topology-{uuid.uuid4().hex[:8]}"
         self.database = f"portal_topology_{uuid.uuid4().hex[:8]}"
-        self.redis_url = isolation.claim_redis_database(REDIS_SERVER, self.owner, seconds=900)
+        # The run's own Redis database (claimed for it, emptied after): no other test runs meanwhile.
+        self.redis_url = redis_url
         self.vhost = self.owner.replace("-", "_")
         self.amqp_url = isolation.add_vhost(AMQP_URL, self.vhost)
         self.port, self.sandbox_port = free_port(), free_port()
@@ -69,7 +71,7 @@ class Topology:
 
     def cleanup(self):
         self.script("down")
-        isolation.release_redis_database(self.redis_url, self.owner, empty=True)
+        isolation.empty_redis_database(self.redis_url, RUN_ID)
         if self.amqp_url:
             isolation.delete_vhost(self.vhost)
         with psycopg.connect(_admin_dsn(BASE_DATABASE_URL), autocommit=True) as conn:
@@ -77,8 +79,8 @@ class Topology:
 
 
 @pytest.fixture
-def topology(tmp_path, smtp_server):
-    topo = Topology(tmp_path, smtp_server.url)
+def topology(tmp_path, smtp_server, redis_url):
+    topo = Topology(tmp_path, smtp_server.url, redis_url)
     try:
         yield topo
     finally:

@@ -161,3 +161,20 @@ def charge_args(token: str, invoice_id: int, **overrides) -> TokenCharge:
 
 def json_body(**fields) -> bytes:
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+
+def look_up_side_by_side(provider, calls: int) -> list:
+    """`calls` lookups of invoices nobody has, all at once: each answer is None, or the HTTP status of a
+    passing refusal (429 when the terminal's limit was hit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.providers import RetryableProviderError
+
+    def look_up(n):
+        try:
+            return provider.find_by_invoice(f"no-such-invoice-{n}")
+        except RetryableProviderError as error:
+            return error.http_status
+
+    with ThreadPoolExecutor(calls) as pool:
+        return list(pool.map(look_up, range(calls)))
