@@ -58,7 +58,8 @@ def test_a_row_locked_once_is_not_asked_for_again_in_the_same_transaction(app):
 
     ids = [make_subscription(status="active").id for _ in range(3)]
     seen = []
-    counter = lambda *args: seen.append(args[2])  # noqa: E731
+    # The statements that lock subscriptions (sandbox mode also reads the test clocks once per transaction).
+    counter = lambda *args: seen.append(args[2]) if "FROM test_clocks" not in args[2] else None  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", counter)
     try:
         with atomic():
