@@ -10,7 +10,7 @@ from sqlalchemy import or_, select
 
 from portal import clock
 from portal.billing.errors import NotAllowed, NotYetKnown
-from portal.billing.receipts import income_receipt, return_receipt
+from portal.billing.receipts import income_receipt, needs_receipt, return_receipt, seller
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import FiscalReceipt, Payment, Refund
@@ -29,15 +29,15 @@ POLL_JOB = "workers.payments.poll_receipt"
 
 def expect_income(payment: Payment, invoice) -> FiscalReceipt | None:
     """In the caller's transaction: the приход receipt a completed payment's till owes us, once."""
-    if invoice is None or payment.status != "completed":
+    if invoice is None or payment.status != "completed" or not needs_receipt(invoice) or seller() is None:
         return None
-    existing = db.session.scalar(select(FiscalReceipt).where(
-        FiscalReceipt.payment_id == payment.id, FiscalReceipt.kind == ReceiptKind.INCOME))
-    if existing is not None:
-        return existing
+    if payment not in db.session.new:  # a payment recorded before (its confirm) may have its receipt already
+        with db.session.no_autoflush:
+            existing = db.session.scalar(select(FiscalReceipt).where(
+                FiscalReceipt.payment_id == payment.id, FiscalReceipt.kind == ReceiptKind.INCOME))
+        if existing is not None:
+            return existing
     receipt = income_receipt(invoice)
-    if receipt is None:
-        return None
     return _expect(payment, None, ReceiptKind.INCOME, payment.amount, _wire(payment.provider, receipt))
 
 
@@ -64,8 +64,8 @@ def _expect(payment, refund, kind, amount, sent) -> FiscalReceipt:
     row = FiscalReceipt(provider=payment.provider, kind=kind, status=FiscalStatus.PENDING, payment=payment,
                         refund=refund, amount=amount, currency=payment.currency, sent=sent, attempts=0)
     db.session.add(row)
-    db.session.flush()
     if get_provider(payment.provider).polls_receipts:
+        db.session.flush()  # the poll job needs the row's id
         enqueue_after_commit(db.session(), POLL_JOB, row.id, job_id=f"poll-receipt-{row.id}-0")
     return row
 

@@ -35,8 +35,20 @@ _PERIOD_WORDS = {  # one, two to four, five and more
 }
 
 
+_SELLER = "seller_settings"
+
+
 def seller() -> SellerSettings | None:
-    return db.session.get(SellerSettings, 1)
+    """The seller's settings, read once per transaction: a batch of payments asks the database once, also
+    when there are none."""
+    transaction = db.session().get_transaction()
+    cached = db.session.info.get(_SELLER)
+    if cached is not None and cached[0] is transaction and transaction is not None:
+        return cached[1]
+    with db.session.no_autoflush:
+        settings = db.session.get(SellerSettings, 1)
+    db.session.info[_SELLER] = (transaction, settings)
+    return settings
 
 
 def why_no_receipts(settings: SellerSettings | None = None) -> str | None:

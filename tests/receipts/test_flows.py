@@ -24,10 +24,7 @@ def subscribed(billing, provider, plan_code="monthly", amount=29900):
     make_plan(code=plan_code, amount=amount)
     billing.use(provider)
     sub, invoice, params = billing.checkout(make_customer(email="viewer@example.com"), plan_code)
-    if provider == "yookassa":
-        billing.pay_yookassa(params)
-    else:
-        assert billing.pay(params)["Success"] is True
+    assert billing.pay_with(provider, params) is True
     billing.work()
     billing.assert_no_failed_jobs()
     db.session.expire_all()
