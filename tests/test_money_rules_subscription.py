@@ -113,7 +113,8 @@ def test_a_pause_is_scheduled_from_the_period_end_once_and_not_while_a_cancel_is
 def test_resuming_starts_a_new_anchored_period_from_now_and_clears_the_pause(frozen):
     paused = subscription(status="paused")
     paused.pause_starts_at, paused.resumes_at = NOW - timedelta(days=10), NOW + timedelta(days=20)
-    paused.current_period_end = NOW - timedelta(days=10)
+    # The pause began at the period end it was asked from; a grant extended the period after it was asked.
+    paused.current_period_end = NOW - timedelta(days=7)
     db.session.commit()
     sub = run(paused, "resume")
     assert (sub.status, sub.current_period_start, sub.current_period_end, sub.billing_anchor) == (
