@@ -208,3 +208,13 @@ def test_cancel_and_expiry_record_when_the_subscription_ended(frozen):
     assert (canceled.canceled_at, canceled.ended_at) == (NOW, NOW)
     expired = run(subscription(status="past_due"), "expire")
     assert (expired.canceled_at, expired.ended_at) == (None, NOW)
+
+
+def test_a_change_to_another_interval_starts_its_own_period_and_anchor(frozen):
+    sub = subscription(status="active")
+    yearly = make_plan(amount=299000, interval_unit="year")
+    end = datetime(2028, 3, 10, 12, 0, tzinfo=UTC)
+    refused(sub, "change_plan", error=ValueError, plan=yearly, period_start=NOW, period_end=NOW)
+    sub = run(sub, "change_plan", plan=yearly, period_start=NOW, period_end=end)
+    assert (sub.plan_id, sub.amount, sub.current_period_start, sub.current_period_end, sub.billing_anchor) == (
+        yearly.id, 299000, NOW, end, NOW)
