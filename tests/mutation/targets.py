@@ -36,10 +36,10 @@ TARGETS = [
         "tests/test_money_rules_subscription.py",
     ), equivalent={
         "SubscriptionMachine.pending: True -> False": _FIRST_STATE_INITIAL,
-        **{f"SubscriptionMachine.on_change_plan: {line} -> pass": "either line alone clears the scheduled plan: "
-                                                                   "the foreign key and its relationship are one "
-                                                                   "column" for line in (
-            "self.model.scheduled_plan_id = None", "self.model.scheduled_plan = None")},
+        **{f"SubscriptionMachine.{scope}: {line} -> pass": "either line alone clears the scheduled plan: the "
+                                                            "foreign key and its relationship are one column"
+           for scope in ("on_change_plan", "on_unschedule_plan_change")
+           for line in ("self.model.scheduled_plan_id = None", "self.model.scheduled_plan = None")},
     }),
     Target("machines/invoice", "portal/machines/invoice.py", (
         "tests/test_money_rules_invoice.py",
