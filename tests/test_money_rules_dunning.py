@@ -123,3 +123,17 @@ def test_a_never_retry_decline_on_the_last_scheduled_retry_leaves_the_window_to_
         "past_due", "open", 3, None)
     assert not dunning.is_exhausted(invoice, datetime(2027, 2, 5, 2, 59, tzinfo=UTC))
     assert dunning.is_exhausted(invoice, datetime(2027, 2, 5, 3, 0, tzinfo=UTC))
+
+
+def test_a_failure_on_an_invoice_made_in_the_same_transaction_counts_as_the_first(app):
+    clock.freeze(FIRST)
+    sub = make_subscription(status="active", customer=platform_customer())
+    with atomic():
+        invoice = Invoice(subscription=sub, customer_id=sub.customer_id, kind="renewal", status="open",
+                          amount=sub.amount, currency=sub.currency)
+        db.session.add(invoice)
+        dunning.record_failed_renewal(invoice, lock(Subscription, sub.id), 5051, True, actor="job:test",
+                                      cause="declined")
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (invoice.attempt_count, invoice.next_attempt_at) == (1, datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
