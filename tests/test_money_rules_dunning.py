@@ -129,11 +129,11 @@ def test_a_failure_on_an_invoice_made_in_the_same_transaction_counts_as_the_firs
     clock.freeze(FIRST)
     sub = make_subscription(status="active", customer=platform_customer())
     with atomic():
-        invoice = Invoice(subscription=sub, customer_id=sub.customer_id, kind="renewal", status="open",
+        locked = lock(Subscription, sub.id)
+        invoice = Invoice(subscription=locked, customer_id=sub.customer_id, kind="renewal", status="open",
                           amount=sub.amount, currency=sub.currency)
-        db.session.add(invoice)
-        dunning.record_failed_renewal(invoice, lock(Subscription, sub.id), 5051, True, actor="job:test",
-                                      cause="declined")
+        db.session.add(invoice)  # not flushed yet: no attempt counted, not even its default 0
+        dunning.record_failed_renewal(invoice, locked, 5051, True, actor="job:test", cause="declined")
     db.session.expire_all()
     invoice = db.session.get(Invoice, invoice.id)
     assert (invoice.attempt_count, invoice.next_attempt_at) == (1, datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
