@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test sandbox lint
+.PHONY: run test sandbox lint up down
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -18,9 +18,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime
 
-# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox provider mounted
-# at /sandbox/cloudpayments on the same port (so its address follows PORT).
+# The portal on its embedded default: SQLite under instance/, jobs in-process, sandbox providers mounted
+# at /sandbox/cloudpayments and /sandbox/yookassa on the same port (so their addresses follow PORT).
 run: export SANDBOX_URL ?= http://127.0.0.1:$(PORT)/sandbox/cloudpayments
+run: export PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.runtime
 	$(VENV)/bin/flask db upgrade
 	$(VENV)/bin/flask seed-demo
@@ -36,9 +37,19 @@ test: $(VENV)/.dev
 		echo "make test: Chromium could not be installed (apt-get install -y chromium); browser tests will skip"
 	$(VENV)/bin/pytest
 
-# The CloudPayments emulator alone, as the sandbox process of the Procfile.
+# The provider emulators alone, as the sandbox process of the Procfile: CloudPayments at the root,
+# YooKassa under /yookassa (its API at http://127.0.0.1:8001/yookassa/v3).
 sandbox: $(VENV)/.runtime
 	$(PY) -m portal.sandbox --host 127.0.0.1 --port 8001
+
+# The production topology on this machine (README, "Trying the real topology"): every Procfile process under
+# honcho in the background, against the local PostgreSQL, Redis and RabbitMQ (or deploy/portal.env's URLs).
+up: $(VENV)/.runtime
+	bash tests/services.sh
+	$(PY) deploy/up.py up
+
+down:
+	python3 deploy/up.py down
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

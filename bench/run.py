@@ -41,6 +41,8 @@ API_TOKEN = secrets.token_hex(16)
 SUCCESS_CARD = "4000 0000 0000 3055"  # token charges succeed
 DECLINING_CARD = "4111 1111 1111 1111"  # token charges: insufficient funds
 LUA = ROOT / "bench" / "lua"
+# Issue 21's targets for the two front doors (items 1 and 4), as ratios to /healthz.
+INGEST_TARGET, ENTITLEMENT_TARGET = 0.50, 0.85
 
 
 def log(message):
@@ -83,6 +85,7 @@ class Topology:
                     # The bench sends no mail; nothing listens there (a mail would only be retried).
                     "SMTP_URL": "smtp://127.0.0.1:9", "MAIL_FROM": "Bench <bench@localhost>",
                     "PUBLIC_URL": self.web,
+                    "METRICS_TOKEN": "bench-" + secrets.token_hex(8),
                     "API_TOKENS": f"bench:{API_TOKEN}:read+write", "TRUSTED_HOSTS": "127.0.0.1,localhost",
                     "FLASK_APP": "wsgi", "SESSION_COOKIE_SECURE": "0",
                     "SANDBOX_MERCHANT_URL": self.web, "SANDBOX_NOTIFY_SCHEDULE": "1,2,5",
@@ -422,10 +425,10 @@ def _run(topo, bench, args):
         _transitions(topo, bench, args, bench.insert_commit_rate())
         return
     if args.only == "web":
-        bench.row("1 notification ingest (Pay, small database)", ingest_small, bench.healthz_rate, 0.30,
+        bench.row("1 notification ingest (Pay, small database)", ingest_small, bench.healthz_rate, INGEST_TARGET,
                   "req/s vs /healthz")
         bench.row(f"4 entitlement read ({small_subs:,} customers)", bench.entitlement(small_subs),
-                  bench.healthz_rate, 0.6, "req/s vs /healthz")
+                  bench.healthz_rate, ENTITLEMENT_TARGET, "req/s vs /healthz")
         return
     pages_small = bench.pages("small")
     queries_small = _query_counts(topo, bench)
@@ -441,10 +444,10 @@ def _run(topo, bench, args):
     log(f"healthz (large) {healthz:,.0f} req/s")
     _top_up(topo, bench, args, ingest_budget)
     ingest_large = bench.ingest("large")
-    bench.row("1 notification ingest (Pay, 1M rows)", ingest_large, healthz, 0.30, "req/s vs /healthz")
+    bench.row("1 notification ingest (Pay, 1M rows)", ingest_large, healthz, INGEST_TARGET, "req/s vs /healthz")
 
-    bench.row(f"4 entitlement read ({large_subs:,} customers)", bench.entitlement(large_subs), healthz, 0.6,
-              "req/s vs /healthz")
+    bench.row(f"4 entitlement read ({large_subs:,} customers)", bench.entitlement(large_subs), healthz,
+              ENTITLEMENT_TARGET, "req/s vs /healthz")
 
     pages_large = bench.pages("large")
     queries_large = _query_counts(topo, bench)

@@ -46,8 +46,9 @@ def create_app(test_config=None):
     app.register_blueprint(account_bp)
     app.register_blueprint(admin_bp)
 
-    from portal import auth, cli, mail, templating
+    from portal import auth, cli, mail, ops, templating
 
+    ops.init_app(app)
     cli.init_app(app)
     mail.init_app(app)
     templating.init_app(app)

@@ -18,6 +18,7 @@ def init_app(app):
     from portal.bus import cli as bus_cli
 
     app.cli.add_command(seed_demo)
+    app.cli.add_command(reconcile_entitlements)
     app.cli.add_command(create_user)
     bus_cli.init_app(app)
     app.cli.add_command(bench_data)
@@ -47,6 +48,17 @@ def seed_demo():
     db.session.commit()
     if current_app.config["EMBEDDED"] and not current_app.config.get("SMTP_URL"):
         click.echo("mail     no SMTP_URL: mails are kept under instance/mail/ and listed at /dev/mail")
+
+
+@click.command("reconcile-entitlements")
+def reconcile_entitlements():
+    """Compare every customer's entitlement row with their subscriptions and rewrite the ones that disagree
+    (none should: after data was loaded or changed around the application)."""
+    from portal.billing.entitlement import reconcile_entitlements as reconcile
+
+    repaired = reconcile()
+    shown = ", ".join(map(str, repaired[:20])) + (", ..." if len(repaired) > 20 else "")
+    click.echo(f"entitlements rewritten: {len(repaired)}" + (f" (customers {shown})" if repaired else ""))
 
 
 @click.command("create-user")

@@ -20,10 +20,19 @@ def subscription_data(sub) -> dict:
     }
 
 
+def _billed(payment) -> dict:
+    """What a payment's (or its refund's, or receipt's) event says of the invoice it paid."""
+    invoice = payment.invoice
+    return {
+        "invoice_id": invoice.id if invoice is not None else payment.invoice_id,
+        "subscription_id": invoice.subscription_id if invoice else None,
+        "customer_external_id": invoice.customer.external_id if invoice else None,
+    }
+
+
 def payment_data(payment) -> dict:
     # Built inside the transition, before a batch's flush: a new payment knows its invoice as the related
     # row, not yet as the foreign key column, so every id is read from the row it names.
-    invoice = payment.invoice
     return {
         "payment_id": payment.id,
         "provider": payment.provider,
@@ -33,28 +42,45 @@ def payment_data(payment) -> dict:
         "currency": payment.currency,
         "reason_code": payment.reason_code,
         "reason": payment.reason,
-        "invoice_id": invoice.id if invoice is not None else payment.invoice_id,
-        "subscription_id": invoice.subscription_id if invoice else None,
-        "customer_external_id": invoice.customer.external_id if invoice else None,
+        **_billed(payment),
     }
 
 
 def refund_data(refund) -> dict:
     payment = refund.payment
-    invoice = payment.invoice
     return {
         "refund_id": refund.id,
         "payment_id": payment.id,
         "amount": refund.amount,
         "currency": refund.currency,
         "reason": refund.reason,
-        "invoice_id": invoice.id if invoice is not None else payment.invoice_id,
-        "subscription_id": invoice.subscription_id if invoice else None,
-        "customer_external_id": invoice.customer.external_id if invoice else None,
+        **_billed(payment),
     }
 
 
-_BUILDERS = {"subscription": subscription_data, "payment": payment_data, "refund": refund_data}
+def receipt_data(receipt) -> dict:
+    """receipt.registered / receipt.failed: the till's answer for a payment's or a refund's receipt."""
+    payment = receipt.payment
+    return {
+        "receipt_id": receipt.id,
+        "kind": receipt.kind,
+        "status": receipt.status,
+        "provider": receipt.provider,
+        "payment_id": payment.id,
+        "refund_id": receipt.refund_id,
+        "amount": receipt.amount,
+        "currency": receipt.currency,
+        "fiscal_storage_number": receipt.fiscal_storage_number,
+        "fiscal_document_number": receipt.fiscal_document_number,
+        "fiscal_sign": receipt.fiscal_sign,
+        "registered_at": _iso(receipt.registered_at),
+        "failure": receipt.failure,
+        **_billed(payment),
+    }
+
+
+_BUILDERS = {"subscription": subscription_data, "payment": payment_data, "refund": refund_data,
+             "receipt": receipt_data}
 
 
 def plan_changed_data(sub) -> dict:
@@ -64,7 +90,17 @@ def plan_changed_data(sub) -> dict:
             "previous_plan": {"code": previous.code, "name": previous.name} if previous is not None else None}
 
 
+def price_change_data(sub) -> dict:
+    """subscription.price_change_scheduled: the subscription, and the price it pays from its first renewal
+    on or after `effective_from` (the end of the notice given to the customer)."""
+    return {**subscription_data(sub),
+            "scheduled_price": {"amount": sub.scheduled_amount, "currency": sub.currency,
+                                "effective_from": _iso(sub.price_change_from)}}
+
+
 def event_payload(routing_key: str, row) -> dict:
     if routing_key == "subscription.plan_changed":
         return plan_changed_data(row)
+    if routing_key == "subscription.price_change_scheduled":
+        return price_change_data(row)
     return _BUILDERS[routing_key.split(".", 1)[0]](row)

@@ -10,6 +10,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
+from portal.ops import context
+
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "billing"
@@ -96,7 +98,8 @@ def enqueue_each(path: str, work: list[tuple[str, tuple]]) -> int:
 def _job_options() -> dict:
     from rq import Retry
 
-    return {"retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), "failure_ttl": 7 * 24 * 3600}
+    return {"retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS), "failure_ttl": 7 * 24 * 3600,
+            **context.job_meta()}
 
 
 def enqueue_after_commit(session, path: str, *args, **kwargs) -> None:

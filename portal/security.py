@@ -8,6 +8,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import current_app, g, render_template, request, session
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from werkzeug.exceptions import BadRequest, HTTPException, SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -43,6 +44,29 @@ def csrf_token() -> str:
 
 def is_browser_path(path: str) -> bool:
     return not path.startswith(NON_BROWSER_PREFIXES)
+
+
+class NoSession(NullSession):
+    """What a machine-to-machine request has instead of a session: reads find nothing, writes are a bug."""
+
+    def _fail(self, *args, **kwargs):
+        raise RuntimeError("the JSON API and provider notifications have no session: they authenticate each "
+                           "request by itself")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+
+
+class BrowserSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions on the browser paths only. The JSON API and provider notifications
+    authenticate every request by itself (bearer token, signature): their requests get an empty,
+    read-only session, so no cookie is unsigned or re-signed on the two hottest paths."""
+
+    null_session_class = NoSession
+
+    def open_session(self, app, request):
+        if not is_browser_path(request.path):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
 
 def _forget_previous_request():
@@ -167,6 +191,7 @@ def init_app(app):
     app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
     app.config["REMEMBER_COOKIE_HTTPONLY"] = True
     app.config["REMEMBER_COOKIE_SAMESITE"] = "Lax"
+    app.session_interface = BrowserSessionInterface()
 
     hops = app.config.get("PROXY_HOPS", 0)
     if hops:

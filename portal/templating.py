@@ -1,9 +1,11 @@
 """Template helpers and languages: the visitor's locale (a sticking switch, else Accept-Language), Flask-Babel
 translations from portal/translations, and money and dates formatted by Babel for that locale."""
+from functools import cache
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 from flask import redirect, request, url_for
-from flask_babel import Babel, format_date, format_datetime, refresh
+from flask_babel import Babel, format_date, format_datetime, gettext, refresh
 from werkzeug.urls import iri_to_uri
 
 from portal.money import format_money
@@ -13,6 +15,9 @@ LOCALE_COOKIE = "locale"
 LOCALE_COOKIE_AGE = 365 * 24 * 3600
 
 LONG_DATE = {"ru": "d MMMM y", "en": "MMMM d, y"}
+# Times on the customer's pages are in their own zone (set by the platform's customer.upsert), else in Moscow's:
+# the cinema's audience and the provider's day.
+DEFAULT_TIME_ZONE = "Europe/Moscow"
 
 babel = Babel()
 
@@ -24,6 +29,27 @@ def current_locale() -> str:
         return chosen
     best = request.accept_languages.best_match(SUPPORTED_LOCALES) if request else None
     return best or "ru"
+
+
+def current_time_zone() -> str:
+    """The zone Flask-Babel shows times in: the signed-in customer's, else Moscow's."""
+    from flask_login import current_user
+
+    user = getattr(current_user, "user", None) if request and current_user.is_authenticated else None
+    zone = getattr(user, "time_zone", None)
+    return zone if zone in _zones() else DEFAULT_TIME_ZONE
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def zone_label() -> str:
+    """What a time on a page is counted in: "Moscow time" (мск), else its offset from GMT."""
+    if current_time_zone() == DEFAULT_TIME_ZONE:
+        return gettext("Moscow time")
+    return format_datetime(None, "ZZZZ")
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -50,11 +76,15 @@ def set_locale(code):
 
 
 def init_app(app):
-    babel.init_app(app, locale_selector=current_locale)
+    babel.init_app(app, locale_selector=current_locale, timezone_selector=current_time_zone)
     # Flask-Babel caches the locale on the app context, which outlives a request where one context serves
     # several (tests, CLI): every request asks afresh.
     app.before_request(refresh)
     app.add_url_rule("/locale/<code>", "set_locale", set_locale)
+    # The status groups of portal/models/subscription.py, so pages name them rather than spell them out.
+    from portal.models.subscription import ENDED_STATUSES, ENTITLED_STATUSES, LIVE_STATUSES
+
+    app.jinja_env.globals.update(ENTITLED=ENTITLED_STATUSES, LIVE=LIVE_STATUSES, ENDED=ENDED_STATUSES)
 
     @app.context_processor
     def inject_locale():
@@ -75,4 +105,5 @@ def init_app(app):
 
     @app.template_filter("datetime")
     def datetime_filter(value, format="medium"):
-        return format_datetime(value, format=format) if value is not None else ""
+        """A moment in the viewer's zone, with the zone named (a Moscow customer sees 00:53 мск, not 21:53)."""
+        return f"{format_datetime(value, format=format)} ({zone_label()})" if value is not None else ""

@@ -1,6 +1,7 @@
-/* The payment page: opens the provider's widget with the invoice's parameters (a JSON script tag, so the
- * page needs no inline script) and, once the widget closes on a real attempt, asks htmx for the status
- * fragment, which keeps polling itself until the outcome is known. */
+/* The payment page: opens the widget of the invoice's provider (data-provider on #checkout) with the
+ * invoice's parameters (a JSON script tag, so the page needs no inline script) and, once the widget is done
+ * with a real attempt, asks htmx for the status fragment, which keeps polling itself until the outcome is
+ * known. The widget's events are hints; the provider's notification is the truth. */
 (function () {
   'use strict';
 
@@ -17,17 +18,13 @@
     return JSON.parse(document.getElementById('widget-params').textContent);
   }
 
-  document.addEventListener('click', function (event) {
-    var button = event.target.closest ? event.target.closest('[data-open-widget]') : null;
-    if (!button) { return; }
-    event.preventDefault();
-    var page = document.getElementById('checkout');
-    if (!window.cp || !window.cp.CloudPayments) {
-      document.getElementById('widget-unavailable').hidden = false;
-      return;
-    }
-    // The URL is read now: after a decline it points past that declined attempt.
-    var url = statusUrl();
+  function unavailable() {
+    document.getElementById('widget-unavailable').hidden = false;
+  }
+
+  // CloudPayments: widget.pay('charge' | 'auth', options, callbacks) in a modal window.
+  function openCloudPayments(page, button, url) {
+    if (!window.cp || !window.cp.CloudPayments) { unavailable(); return; }
     button.disabled = true;
     var widget = new window.cp.CloudPayments({ language: page.getAttribute('data-language') });
     widget.pay(page.getAttribute('data-scheme'), widgetParams(), {
@@ -41,5 +38,32 @@
         }
       }
     });
+  }
+
+  // YooKassa: the embedded widget renders its card form into #payment-form from the payment's token.
+  function openYooKassa(page, button, url) {
+    if (!window.YooMoneyCheckoutWidget) { unavailable(); return; }
+    var params = widgetParams();
+    button.disabled = true;
+    var checkout = new window.YooMoneyCheckoutWidget({
+      confirmation_token: params.confirmation_token,
+      error_callback: function () { button.disabled = false; unavailable(); }
+    });
+    function done() { checkout.destroy(); button.disabled = false; showStatus(url); }
+    checkout.on('success', done);
+    checkout.on('fail', done);
+    checkout.render('payment-form');
+  }
+
+  var WIDGETS = { cloudpayments: openCloudPayments, yookassa: openYooKassa };
+
+  document.addEventListener('click', function (event) {
+    var button = event.target.closest ? event.target.closest('[data-open-widget]') : null;
+    if (!button) { return; }
+    event.preventDefault();
+    var page = document.getElementById('checkout');
+    var open = WIDGETS[page.getAttribute('data-provider')] || openCloudPayments;
+    // The URL is read now: after a decline it points past that declined attempt.
+    open(page, button, statusUrl());
   });
 })();

@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 
 from portal import clock, create_app
 from portal.extensions import db
+from portal.providers import forget_providers
 from tests import isolation
 from tests.mailbox import Mailbox
 
@@ -28,6 +29,8 @@ RUN_ID = f"portal-tests-{RUN_TAG}"
 REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 SANDBOX_PUBLIC_ID = "pk_portal_tests"
 SANDBOX_SECRET = "portal-tests-secret"
+YOOKASSA_SHOP_ID = "100777"
+YOOKASSA_SECRET = "test_portal-tests-secret"
 AMQP_URL = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
@@ -105,7 +108,14 @@ def test_config(database_url, redis_url, amqp_url, smtp_server):
         "SECRET_KEY": "test-secret-key",
         "MOUNT_SANDBOX": False,
         "PAYMENT_PROVIDER": "sandbox",
+        # Both providers, CloudPayments' sandbox the default of every currency (a test may choose YooKassa).
+        "PAYMENT_PROVIDERS": "sandbox,yookassa",
         "SANDBOX_URL": "http://127.0.0.1:9",  # nothing listens there; the `live` fixture sets the real one
+        "YOOKASSA_SHOP_ID": YOOKASSA_SHOP_ID,
+        "YOOKASSA_SECRET_KEY": YOOKASSA_SECRET,
+        "YOOKASSA_API_URL": "http://127.0.0.1:9/v3",  # the `live` fixture sets the YooKassa sandbox's
+        "YOOKASSA_WIDGET_URL": "http://127.0.0.1:9/widget.js",
+        "YOOKASSA_TRUSTED_NETWORKS": "127.0.0.0/8",  # the sandbox posts from loopback
         "CLOUDPAYMENTS_PUBLIC_ID": SANDBOX_PUBLIC_ID,
         "CLOUDPAYMENTS_API_SECRET": SANDBOX_SECRET,
         "API_TOKENS": "",
@@ -114,6 +124,7 @@ def test_config(database_url, redis_url, amqp_url, smtp_server):
         "SMTP_URL": smtp_server.url,
         "MAIL_FROM": "Cinema <billing@cinema.test>",
         "PUBLIC_URL": "http://portal.test",  # the `live` fixture sets the served address
+        "METRICS_TOKEN": "test-metrics-token",
     }
 
 
@@ -129,9 +140,10 @@ def migrated_app(test_config):
 
 @pytest.fixture(scope="session")
 def live(migrated_app):
-    """The portal and the CloudPayments sandbox served over real HTTP, each on its own port, wired to
-    each other: the portal calls the sandbox's API, the sandbox posts notifications to the portal."""
+    """The portal and both providers' sandboxes served over real HTTP, each on its own port, wired to
+    each other: the portal calls the sandboxes' APIs, the sandboxes post notifications to the portal."""
     from portal.sandbox import create_app as create_sandbox
+    from portal.sandbox.yookassa import create_app as create_yookassa_sandbox
 
     portal_server = make_server("127.0.0.1", 0, migrated_app, threaded=True)
     portal_url = f"http://127.0.0.1:{portal_server.server_port}"
@@ -141,14 +153,25 @@ def live(migrated_app):
     })
     sandbox_server = make_server("127.0.0.1", 0, sandbox_app, threaded=True)
     sandbox_url = f"http://127.0.0.1:{sandbox_server.server_port}"
-    for server in (portal_server, sandbox_server):
+    yookassa_app = create_yookassa_sandbox({
+        "YOOKASSA_SHOP_ID": YOOKASSA_SHOP_ID, "YOOKASSA_SECRET_KEY": YOOKASSA_SECRET,
+        "SANDBOX_MERCHANT_URL": portal_url, "SANDBOX_NOTIFY_SCHEDULE": "0.5,1,2", "SANDBOX_NOTIFY_TIMEOUT": 10,
+    })
+    yookassa_server = make_server("127.0.0.1", 0, yookassa_app, threaded=True)
+    yookassa_url = f"http://127.0.0.1:{yookassa_server.server_port}"
+    for server in (portal_server, sandbox_server, yookassa_server):
         threading.Thread(target=server.serve_forever, daemon=True).start()
     migrated_app.config["SANDBOX_URL"] = sandbox_url
+    migrated_app.config["YOOKASSA_API_URL"] = f"{yookassa_url}/v3"
+    migrated_app.config["YOOKASSA_WIDGET_URL"] = f"{yookassa_url}/widget.js"
     migrated_app.config["PUBLIC_URL"] = portal_url  # the links in mails open the served portal
-    migrated_app.extensions.pop("payment_provider", None)
-    yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url)
+    forget_providers(migrated_app)
+    yield SimpleNamespace(portal_url=portal_url, sandbox_url=sandbox_url, yookassa_url=yookassa_url,
+                          yookassa_app=yookassa_app)
     portal_server.shutdown()
     sandbox_server.shutdown()
+    yookassa_server.shutdown()
+    yookassa_app.extensions["yookassa_sandbox"].shutdown()
 
 
 @pytest.fixture

@@ -22,8 +22,10 @@ CONFIGURED = {
     "TRUSTED_HOSTS": "billing.example.com",
     "SMTP_URL": "smtp+starttls://billing:pa%40ss@mail.invalid:587", "MAIL_FROM": "Cinema <billing@cinema.example>",
     "PUBLIC_URL": "https://cinema.example",
+    "METRICS_TOKEN": "a-deployment-metrics-token",
 }
-SETTINGS = (*CONFIGURED, "TOKEN_ENCRYPTION_KEY", "REDIS_URL", "AMQP_URL", "CLOUDPAYMENTS_API_URL")
+SETTINGS = (*CONFIGURED, "TOKEN_ENCRYPTION_KEY", "REDIS_URL", "AMQP_URL", "CLOUDPAYMENTS_API_URL", "PAYMENT_PROVIDERS",
+            "YOOKASSA_SHOP_ID", "YOOKASSA_SECRET_KEY")
 EMBEDDED_CONSTANT = "embedded-development-key"  # the key every embedded portal once signed sessions with
 
 
@@ -52,6 +54,17 @@ def test_the_real_provider_needs_its_credentials_but_no_sandbox_url():
     assert start_flask(**real).returncode == 0
     done = start_flask(**{**real, "CLOUDPAYMENTS_API_SECRET": ""})  # set but empty is missing too
     assert done.returncode != 0 and "CLOUDPAYMENTS_API_SECRET must be set" in done.stderr
+
+
+@pytest.mark.parametrize("missing", ["YOOKASSA_SHOP_ID", "YOOKASSA_SECRET_KEY"])
+def test_yookassa_enabled_beside_cloudpayments_needs_its_own_secrets(missing):
+    both = {**CONFIGURED, "PAYMENT_PROVIDERS": "sandbox,yookassa", "YOOKASSA_SHOP_ID": "100500",
+            "YOOKASSA_SECRET_KEY": "live_deployment-secret"}
+    started = start_flask(**both)
+    assert started.returncode == 0, started.stderr
+    assert "/webhooks/cloudpayments/<kind>" in started.stdout and "/webhooks/<provider>" in started.stdout
+    done = start_flask(**{**both, missing: None})
+    assert done.returncode != 0 and f"{missing} must be set" in done.stderr
 
 
 @pytest.mark.parametrize(("name", "value"), [("PAYMENT_PROVIDER", "stripe"), ("TOKEN_ENCRYPTION_KEY", "short"),

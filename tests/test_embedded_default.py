@@ -12,6 +12,7 @@ import requests
 from tests.auth.helpers import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
+YOOKASSA_SHOP = ("smoke-shop", "test_smoke-secret")
 
 
 def free_port():
@@ -26,6 +27,7 @@ def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
            if k not in ("DATABASE_URL", "REDIS_URL", "AMQP_URL", "SECRET_KEY", "FLASK_APP", "SMTP_URL", "MAIL_FROM")}
     env["PORTAL_INSTANCE"] = str(tmp_path)
     env["API_TOKENS"] = "smoke:smoke-token"
+    env["YOOKASSA_SHOP_ID"], env["YOOKASSA_SECRET_KEY"] = YOOKASSA_SHOP
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(["make", "run", f"PORT={port}"], cwd=ROOT, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -47,10 +49,27 @@ def test_make_run_migrates_seeds_and_serves_the_plans(tmp_path):
         assert "customer@demo.cinema" in output  # the seeded logins are printed for the user
         assert (tmp_path / "portal.sqlite3").exists()
         assert_paying_through_the_mounted_sandbox_activates(f"http://127.0.0.1:{port}")
+        assert_the_receipt_is_on_the_local_mail_page(f"http://127.0.0.1:{port}")
+        assert_the_yookassa_sandbox_is_mounted_with_the_portals_shop(f"http://127.0.0.1:{port}")
         assert_a_new_customer_reads_the_verification_mail_on_the_local_page(f"http://127.0.0.1:{port}", tmp_path)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def assert_the_yookassa_sandbox_is_mounted_with_the_portals_shop(base):
+    """/sandbox/yookassa: its API at /v3 takes the shop id and secret the portal is configured with, and
+    its test pay endpoint pays a payment made there."""
+    api = f"{base}/sandbox/yookassa/v3"
+    assert requests.get(f"{api}/me", auth=YOOKASSA_SHOP, timeout=10).json()["account_id"] == YOOKASSA_SHOP[0]
+    assert requests.get(f"{api}/me", auth=(YOOKASSA_SHOP[0], "wrong"), timeout=10).status_code == 401
+    payment = requests.post(f"{api}/payments", auth=YOOKASSA_SHOP, timeout=10, headers={"Idempotence-Key": "smoke-1"},
+                            json={"amount": {"value": "1.00", "currency": "RUB"},
+                                  "confirmation": {"type": "embedded"}}).json()
+    paid = requests.post(f"{base}/sandbox/yookassa/widget/pay", timeout=30, json={
+        "confirmation_token": payment["confirmation"]["confirmation_token"],
+        "card": {"number": "5555555555554444", "expiry_month": "12", "expiry_year": "2030", "csc": "123"}})
+    assert paid.json()["status"] == "waiting_for_capture"  # capture defaults to false, as at YooKassa
 
 
 def assert_paying_through_the_mounted_sandbox_activates(base):
@@ -70,6 +89,21 @@ def assert_paying_through_the_mounted_sandbox_activates(base):
             break
         time.sleep(0.5)
     assert (entitlement["entitled"], entitlement["status"], entitlement["plan"]) == (True, "active", "monthly")
+
+
+def assert_the_receipt_is_on_the_local_mail_page(base):
+    """Billing mails need no bus and no worker process: the payment's receipt is built from its event by the
+    in-process job and listed at /dev/mail, its link under the address make run serves."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        listing = requests.get(f"{base}/dev/mail", timeout=10).text
+        if "Оплата получена" in listing:
+            break
+        time.sleep(0.5)
+    assert "Оплата получена" in listing and "smoke@example.com" in listing
+    name = re.search(r'href="/dev/mail/(\d+-payment_receipt\.eml)"', listing).group(1)
+    receipt = requests.get(f"{base}/dev/mail/{name}", timeout=10).text
+    assert f'<a href="{base}/account/payments/' in receipt and "299,00" in receipt
 
 
 def assert_a_new_customer_reads_the_verification_mail_on_the_local_page(base, instance):

@@ -29,7 +29,16 @@ def another_plan():
 SUBSCRIPTION_STATES = ["pending", "trialing", "active", "past_due", "paused", "canceled", "expired"]
 SUBSCRIPTION_EVENTS = ["start_trial", "activate", "renew", "extend", "mark_past_due", "schedule_cancel",
                        "undo_cancel", "cancel", "expire", "schedule_pause", "unschedule_pause", "pause", "resume",
-                       "replace_card", "change_plan", "schedule_plan_change", "unschedule_plan_change"]
+                       "replace_card", "change_plan", "schedule_plan_change", "unschedule_plan_change",
+                       "refuse_trial", "schedule_price_change", "apply_price_change", "remove_card"]
+
+
+def card_used():
+    return {"reason": "card_used"}
+
+
+def new_price():
+    return {"amount": 34900, "effective_from": clock.now() + timedelta(days=30)}
 
 
 def pause_for_two_months():
@@ -63,12 +72,17 @@ SUBSCRIPTION_LEGAL = [
     ("trialing", "change_plan", another_plan, "trialing", "subscription.plan_changed"),
     ("active", "schedule_plan_change", another_plan, "active", None),
     ("trialing", "schedule_plan_change", another_plan, "trialing", None),
+    ("pending", "refuse_trial", card_used, "pending", None),
+    ("trialing", "schedule_price_change", new_price, "trialing", "subscription.price_change_scheduled"),
+    ("active", "schedule_price_change", new_price, "active", "subscription.price_change_scheduled"),
+    ("past_due", "schedule_price_change", new_price, "past_due", "subscription.price_change_scheduled"),
+    ("paused", "schedule_price_change", new_price, "paused", "subscription.price_change_scheduled"),
 ]
 # Legal with a card, from every live state: covered by its own test below.
 CARD_REPLACEABLE = {("trialing", "replace_card"), ("active", "replace_card"), ("past_due", "replace_card"),
                     ("paused", "replace_card")}
 # undo_cancel is legal only once a cancellation is scheduled, unschedule_pause and pause once a pause is,
-# unschedule_plan_change once a plan change is:
+# unschedule_plan_change once a plan change is, apply_price_change once a price change is, remove_card with a card:
 # covered by their own tests below.
 SUBSCRIPTION_ILLEGAL = [
     (state, event)
@@ -178,6 +192,52 @@ def test_a_live_subscription_takes_a_new_card(app, source):
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).payment_method.card_last_four == "3055"
     assert [(t.event, t.to_state) for t in transitions_of("subscription", sub.id)] == [("replace_card", source)]
+
+
+@pytest.mark.parametrize("source", ["trialing", "active", "past_due", "paused"])
+def test_staff_take_the_card_off_a_live_subscription(app, source):
+    from portal.models import PaymentMethod
+
+    sub = make_subscription(status=source)
+    sub.payment_method = PaymentMethod.for_token("tk_lost", user_id=sub.customer_id, provider="sandbox")
+    db.session.commit()
+    with atomic():
+        fire(lock(Subscription, sub.id), "remove_card", actor="staff:1")
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).payment_method_id is None
+    with pytest.raises(TransitionNotAllowed):  # nothing left to take off
+        with atomic():
+            fire(lock(Subscription, sub.id), "remove_card", actor="staff:1")
+    assert [(t.event, t.to_state) for t in transitions_of("subscription", sub.id)] == [("remove_card", source)]
+
+
+@pytest.mark.parametrize("source", ["trialing", "active"])
+def test_a_scheduled_price_applies_at_the_renewal_and_a_plan_change_supersedes_it(app, source):
+    moved, superseded = make_subscription(status=source), make_subscription(status=source)
+    for sub in (moved, superseded):
+        with atomic():
+            fire(lock(Subscription, sub.id), "schedule_price_change", actor="staff:1", **new_price())
+    with atomic():
+        fire(lock(Subscription, moved.id), "apply_price_change", actor="job:renewal")
+    with atomic():
+        fire(lock(Subscription, superseded.id), "change_plan", actor="customer:1", **another_plan())
+    db.session.expire_all()
+    moved, superseded = db.session.get(Subscription, moved.id), db.session.get(Subscription, superseded.id)
+    assert (moved.amount, moved.scheduled_amount, moved.price_change_from) == (34900, None, None)
+    assert (superseded.amount, superseded.scheduled_amount) == (49900, None)
+    with pytest.raises(TransitionNotAllowed):  # applied once
+        with atomic():
+            fire(lock(Subscription, moved.id), "apply_price_change", actor="job:renewal")
+
+
+def test_a_price_change_needs_a_price_and_a_date(app):
+    sub = make_subscription(status="active")
+    for bad in ({"amount": -1, "effective_from": clock.now()}, {"amount": 34900}):
+        with pytest.raises(ValueError):
+            with atomic():
+                fire(lock(Subscription, sub.id), "schedule_price_change", actor="staff:1", **bad)
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).scheduled_amount is None
 
 
 def test_undo_cancel_without_a_scheduled_cancel_is_refused(app):
@@ -371,3 +431,31 @@ def test_a_plan_change_to_the_same_plan_or_another_currency_is_refused(app, even
             with atomic():
                 fire(lock(Subscription, sub.id), event, actor="customer:1", plan=plan)
     assert transitions_of("subscription", sub.id) == []
+
+
+def test_an_atomic_block_inside_another_joins_it_and_commits_only_with_it(app):
+    sub = make_subscription(status="active")
+    with pytest.raises(RuntimeError):
+        with atomic():
+            with atomic():
+                fire(lock(Subscription, sub.id), "schedule_cancel", actor="customer:1")
+            # The inner block ended without committing: the outer one failing undoes it too.
+            raise RuntimeError("the outer block fails after the inner one")
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).cancel_at_period_end is False
+    assert transitions_of("subscription", sub.id) == []
+
+
+def test_a_failed_inner_atomic_block_undoes_only_its_own_work(app):
+    first, second = make_subscription(status="active"), make_subscription(status="active")
+    with atomic():
+        fire(lock(Subscription, first.id), "schedule_cancel", actor="customer:1")
+        with pytest.raises(TransitionNotAllowed):
+            with atomic():
+                fire(lock(Subscription, second.id), "schedule_cancel", actor="customer:1")
+                fire(lock(Subscription, second.id), "schedule_cancel", actor="customer:1")  # twice: refused
+    db.session.expire_all()
+    assert db.session.get(Subscription, first.id).cancel_at_period_end is True
+    assert db.session.get(Subscription, second.id).cancel_at_period_end is False
+    assert [t.entity_id for t in db.session.scalars(select(Transition).where(
+        Transition.event == "schedule_cancel"))] == [first.id]

@@ -46,6 +46,7 @@ def web_process(app, tmp_path, **env_overrides):
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"], "TRUSTED_HOSTS": "127.0.0.1",
            "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
            "PUBLIC_URL": app.config["PUBLIC_URL"],
+           "METRICS_TOKEN": "test-metrics-token",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", **env_overrides}
     log = (tmp_path / "web.log").open("w+")
     web = subprocess.Popen(["sh", "-c", f"exec {procfile_command('web')}"], cwd=ROOT, env=env, stdout=log,

@@ -3,6 +3,8 @@ from functools import cache, wraps
 
 from flask import has_app_context
 
+from portal.ops import context
+
 
 @cache
 def worker_app():
@@ -17,6 +19,7 @@ def job(fn):
 
     @wraps(fn)
     def run(*args, **kwargs):
+        context.start_job()
         if has_app_context():
             return fn(*args, **kwargs)
         with worker_app().app_context():

@@ -7,3 +7,10 @@ def deliver(mail_id: int) -> str:
     from portal.mail.delivery import deliver as deliver_mail
 
     return deliver_mail(mail_id)
+
+
+@job
+def build_event_mails() -> int:
+    from portal.mail.events import build_event_mails as build
+
+    return build()

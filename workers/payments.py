@@ -43,3 +43,17 @@ def reconcile_invoice(invoice_id: int) -> str:
     from portal.billing.charging import reconcile_invoice as reconcile
 
     return reconcile(invoice_id)
+
+
+@job
+def poll_receipt(receipt_id: int) -> str:
+    from portal.billing.fiscal import poll_receipt as poll
+
+    return poll(receipt_id)
+
+
+@job
+def retry_receipt(receipt_id: int) -> str:
+    from portal.billing.fiscal import retry_receipt as retry
+
+    return retry(receipt_id)

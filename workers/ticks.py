@@ -64,6 +64,27 @@ def mail_sweeper() -> int:
     return sweep()
 
 
+@job
+def mail_events() -> int:
+    from portal.mail.events import build_event_mails
+
+    return build_event_mails()
+
+
+@job
+def billing_reminders() -> int:
+    from portal.mail.reminders import reminders_due
+
+    return reminders_due()
+
+
+@job
+def receipt_polls() -> int:
+    from portal.billing.fiscal import polls_due
+
+    return polls_due()
+
+
 # name, function, seconds between runs: the one schedule, read by `rq cron` and the embedded thread.
 # drain-recovery is short: a Pay whose drain died with its worker is a paid customer left pending.
 SCHEDULE = (
@@ -72,7 +93,10 @@ SCHEDULE = (
     ("checkout-expiry", checkout_expiry, 600),
     ("pause-ends", pause_ends, 60),
     ("reconciliation", reconciliation, 300),
+    ("receipt-polls", receipt_polls, 60),
     ("inbox-sweeper", inbox_sweeper, 60),
     ("drain-recovery", drain_recovery, 15),
     ("mail-sweeper", mail_sweeper, 30),
+    ("mail-events", mail_events, 60),
+    ("billing-reminders", billing_reminders, 3600),
 )

@@ -34,6 +34,7 @@ from rq import SimpleWorker
 from rq.defaults import DEFAULT_MAINTENANCE_TASK_INTERVAL, DEFAULT_WORKER_TTL
 from rq.worker import WorkerStatus
 
+from portal.ops import context
 from workers import worker_app
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class BillingWorker(SimpleWorker):
         finally:
             done.set()
             beating.join()
+            context.start()  # the next job's lines (and the idle worker's) name nothing of this one
         self.set_state(WorkerStatus.IDLE)
 
     def _renew_lease(self, job, done: threading.Event) -> None:

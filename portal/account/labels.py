@@ -1,9 +1,9 @@
 """Words for billing states and provider decline reasons in the reader's language. The reason texts come
-from portal.providers.reason_codes (English) and are translated by their English wording."""
+from the providers' adapters (English) and are translated by their English wording."""
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
-from portal.providers import reason_codes
+from portal.billing.payments import decline_message as english_decline_message
 
 SUBSCRIPTION_STATUS = {
     "pending": _l("Awaiting payment"),
@@ -34,8 +34,10 @@ INVOICE_KIND = {
     "repay": _l("Repayment"),
     "grant": _l("Complimentary"),
     "verification": _l("Card check"),
+    "card_check": _l("Card check"),
     "proration": _l("Plan change"),
 }
+FIRST_AFTER_TRIAL = _l("First payment after the trial")
 PAYMENT_STATUS = {
     "pending": _l("Processing"),
     "authorized": _l("Authorised"),
@@ -50,7 +52,8 @@ def _(text):  # marks a string for extraction; translated at render time by gett
     return text
 
 
-# Every customer message of portal.providers.reason_codes, so the catalogue carries their translations.
+# Every customer message of the adapters (portal.providers.reason_codes, the neutral CATEGORY_MESSAGES of
+# portal.providers.base), so the catalogue carries their translations.
 DECLINE_MESSAGES = (
     _("Payment declined. Please try again or use another card"),
     _("Payment declined by your bank"),
@@ -73,7 +76,7 @@ def decline_message(english: str | None) -> str:
 
 def payment_decline(payment) -> str:
     """Why a payment was declined, in plain words, from its reason code."""
-    return decline_message(reason_codes.customer_message(payment.reason_code))
+    return decline_message(english_decline_message(payment))
 
 
 def per_interval(unit: str, count: int = 1) -> str:
@@ -95,3 +98,12 @@ def trial_days(days: int) -> str:
 
 def label(table: dict, key: str) -> str:
     return str(table.get(key, key))
+
+
+def invoice_kind(invoice) -> str:
+    """What an invoice is for, in the customer's words: the charge when a trial ends is the first payment, not a
+    renewal of anything paid."""
+    sub = invoice.subscription
+    if invoice.kind == "renewal" and sub.trial_end is not None and invoice.period_start == sub.trial_end:
+        return str(FIRST_AFTER_TRIAL)
+    return label(INVOICE_KIND, invoice.kind)

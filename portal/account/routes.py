@@ -1,19 +1,23 @@
 """Routes of the customer's pages. Each view authenticates, finds the customer's own record (a foreign id is a
 404), calls one billing service and renders a page, or only its fragment for htmx."""
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from werkzeug.exceptions import ServiceUnavailable
 
 from portal.account import bp, labels, service
 from portal.auth import customer_required
-from portal.billing import cancellation, cards, pauses, plan_change
+from portal.auth.session import login_manager
+from portal.billing import cancellation, cards, documents, fiscal, pauses, plan_change, prices, receipts
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, trial_available, widget_parameters
-from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
+from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
+from portal.billing.trials import trial_available
 from portal.extensions import db
-from portal.providers import get_provider
+from portal.mail.links import granted_payer
 from portal.security import embeds_widget, error_page
+from portal.templating import current_locale
 
 # Polls of a checkout's status before the page stops and says to look again later (~2 minutes).
 MAX_STATUS_POLLS = 80
@@ -79,10 +83,13 @@ def _int_arg(name: str, source=None) -> int:
 # --- my subscription ---------------------------------------------------------------------------------
 
 
-def _subscription_context(sub, change=None, after=0, error=None):
+def _subscription_context(sub, change=None, after=0, error=None, landed=None):
     return {
         "sub": sub,
         "change": change if change in service.CHANGES else None,
+        # A change that has just been made: the card says what came of it (a refund's amount, a decline's reason).
+        "landed": landed if landed in service.CHANGES else None,
+        "refund_requested": service.refund_requested(sub) if sub is not None and landed == "cancel_now" else 0,
         "after": after,
         "next_charge": service.next_charge(sub) if sub else None,
         "balance": service.open_balance_invoice(sub) if sub is not None and sub.status == "past_due" else None,
@@ -92,6 +99,9 @@ def _subscription_context(sub, change=None, after=0, error=None):
         "card_expiring": sub is not None and cards.card_expires_before(sub, getattr(
             service.next_charge(sub), "at", None)),
         "upgrade_due": plan_change.open_proration(sub),
+        # The renewal that first bills the price staff moved the subscription to.
+        "price_move": prices.first_renewal_from(sub, sub.price_change_from) if sub is not None and (
+            sub.scheduled_amount is not None and sub.current_period_end is not None) else None,
         "error": error,
         "poll_seconds": POLL_SECONDS,
     }
@@ -108,13 +118,24 @@ def _checkout_invoice(sub):
 @bp.get("")
 @customer_required
 def subscription():
+    """The page. Without JavaScript a change comes back here with ?change=: the page refreshes itself until the
+    change has landed, then says what came of it (never a flash that the card contradicts)."""
     customer = _customer()
     sub = service.current_subscription(customer)
+    change, after, landed = _change_args(sub)
     return page_or_fragment(
         "account/subscription.html", "account/_subscription.html",
         invoices=service.invoices(customer), payments=service.payments(customer),
-        past=[s for s in service.subscriptions(customer) if sub is None or s.id != sub.id],
-        **_subscription_context(sub))
+        past=[s for s in service.subscriptions(customer) if sub is None or s.id != sub.id], current=sub,
+        **_subscription_context(sub, None if landed else change, after, landed=landed))
+
+
+def _change_args(sub):
+    change = request.args.get("change")
+    if sub is None or change not in service.CHANGES:
+        return None, 0, None
+    after = _int_arg("after")
+    return change, after, change if service.change_done(sub, change, after) else None
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
@@ -123,13 +144,11 @@ def subscription_card(subscription_id):
     """The subscription card alone; while a requested change has not landed yet it keeps polling itself."""
     customer = _customer()
     sub = service.own_subscription(customer, subscription_id)
-    change = request.args.get("change")
-    after = _int_arg("after")
-    landed = bool(change) and service.change_done(sub, change, after)
+    change, after, landed = _change_args(sub)
     if not is_htmx():
         return redirect(url_for(".subscription"))
     response = page_or_fragment("account/subscription.html", "account/_subscription.html",
-                                **_subscription_context(sub, None if landed or not change else change, after))
+                                **_subscription_context(sub, None if landed else change, after, landed=landed))
     if landed:
         response.headers["HX-Trigger"] = "billing-changed"  # the history section reloads itself
     return response
@@ -143,21 +162,22 @@ def history():
         return redirect(url_for(".subscription") + "#billing-history")
     customer = _customer()
     return page_or_fragment("account/subscription.html", "account/_history.html",
-                            invoices=service.invoices(customer), payments=service.payments(customer))
+                            invoices=service.invoices(customer), payments=service.payments(customer),
+                            current=service.current_subscription(customer))
 
 
-def _after_change(sub, change, message, after=0):
+def _after_change(sub, change, after=0):
     """Answer a change request: the card (polling until the job has run) for htmx, else back to the page."""
     if is_htmx():
         db.session.commit()
         done = service.change_done(sub, change, after)
         response = page_or_fragment("account/subscription.html", "account/_subscription.html",
-                                    **_subscription_context(sub, None if done else change, after))
+                                    **_subscription_context(sub, None if done else change, after,
+                                                            landed=change if done else None))
         if done:
             response.headers["HX-Trigger"] = "billing-changed"
         return response
-    flash(message, "success")
-    return redirect(url_for(".subscription"), code=303)
+    return redirect(url_for(".subscription", change=change, after=after or None), code=303)
 
 
 def _refused(sub, exc: BillingError):
@@ -184,8 +204,8 @@ def auto_renew(subscription_id):
     except BillingError as exc:
         return _refused(sub, exc)
     if turn_on:
-        return _after_change(sub, "undo_cancel", _("Auto-renew is on again."))
-    return _after_change(sub, "cancel_period_end", _("Auto-renew is off. You keep access until the period ends."))
+        return _after_change(sub, "undo_cancel")
+    return _after_change(sub, "cancel_period_end")
 
 
 @bp.post("/subscriptions/<int:subscription_id>/pause")
@@ -197,7 +217,7 @@ def pause(subscription_id):
         pauses.request_pause(sub.id, _int_arg("months", request.form), actor=_actor(), cause=_cause())
     except BillingError as exc:
         return _refused(sub, exc)
-    return _after_change(sub, "pause", _("Your pause is scheduled."))
+    return _after_change(sub, "pause")
 
 
 @bp.post("/subscriptions/<int:subscription_id>/resume")
@@ -209,7 +229,7 @@ def resume(subscription_id):
         pauses.request_resume(sub.id, actor=_actor(), cause=_cause())
     except BillingError as exc:
         return _refused(sub, exc)
-    return _after_change(sub, "resume", _("Your subscription continues."))
+    return _after_change(sub, "resume")
 
 
 @bp.route("/subscriptions/<int:subscription_id>/cancel", methods=["GET", "POST"])
@@ -226,7 +246,7 @@ def cancel_now(subscription_id):
         cancellation.request_cancel(sub.id, "now", actor=_actor(), cause=_cause())
     except BillingError as exc:
         return _refused(sub, exc)
-    return _after_change(sub, "cancel_now", _("Your subscription is canceled. Any refund goes back to your card."))
+    return _after_change(sub, "cancel_now")
 
 
 @bp.post("/subscriptions/<int:subscription_id>/pay-now")
@@ -240,7 +260,7 @@ def pay_now(subscription_id):
         request_repay(sub.id, actor=_actor())
     except BillingError as exc:
         return _refused(sub, exc)
-    return _after_change(sub, "repay", _("We are charging your card."), after)
+    return _after_change(sub, "repay", after)
 
 
 @bp.post("/subscriptions/<int:subscription_id>/card")
@@ -298,10 +318,10 @@ def confirm_plan_change(subscription_id):
     if change.invoice is not None and not change.charging_card:
         return redirect(url_for(".pay", invoice_id=change.invoice.id), code=303)
     if change.invoice is not None:
-        return _after_change(sub, "upgrade", _("We are charging your card for the change."), change.invoice.id)
+        return _after_change(sub, "upgrade", change.invoice.id)
     if change.when == "period_end":
-        return _after_change(sub, "plan_scheduled", _("Your plan changes at the end of the period."), change.plan.id)
-    return _after_change(sub, "plan_changed", _("Your plan has changed."), change.plan.id)
+        return _after_change(sub, "plan_scheduled", change.plan.id)
+    return _after_change(sub, "plan_changed", change.plan.id)
 
 
 @bp.post("/subscriptions/<int:subscription_id>/change-plan/undo")
@@ -313,7 +333,7 @@ def undo_plan_change(subscription_id):
         plan_change.request_undo(sub.id, actor=_actor(), cause=_cause())
     except BillingError as exc:
         return _refused(sub, exc)
-    return _after_change(sub, "plan_unscheduled", _("You keep your current plan."))
+    return _after_change(sub, "plan_unscheduled")
 
 
 # --- checkout ----------------------------------------------------------------------------------------
@@ -353,36 +373,54 @@ def checkout():
     return redirect(url_for(".pay", invoice_id=invoice.id), code=303)
 
 
+def _payer(invoice_id: int):
+    """The customer a mailed pay link let in to this invoice's payment page (that page only), else the
+    signed-in one (portal/mail/links.py)."""
+    granted = granted_payer(invoice_id)
+    if granted is not None:
+        return granted
+    return current_user.user if current_user.is_authenticated else None
+
+
 @bp.get("/pay/<int:invoice_id>")
-@customer_required
 def pay(invoice_id):
     """The payment page: the provider's widget opens on the invoice's parameters; a status fragment follows."""
-    customer = _customer()
+    customer = _payer(invoice_id)
+    if customer is None:
+        return login_manager.unauthorized()
     invoice = service.own_invoice(customer, invoice_id)
     state = service.checkout_state(invoice)
+    if state.state == "trial_refused":  # the card check gave way to a paid checkout: that is the page now
+        return redirect(url_for(".pay", invoice_id=state.invoice.id))
     if invoice.status != "open" or invoice.kind == "grant":
         if state.state == "card_saved":
             flash(_("Your new card is saved."), "info")
         elif state.final and state.state in ("active", "trialing", "paid"):
             flash(_("This invoice is paid."), "info")
         return redirect(url_for(".subscription"))
-    params = widget_parameters(invoice)
+    try:
+        params = widget_parameters(invoice, locale=current_locale())
+    except ProviderUnavailable:
+        db.session.rollback()
+        return error_page(ServiceUnavailable())
     db.session.commit()
-    provider = get_provider()
+    provider = checkout_provider(invoice)
     embeds_widget(provider.widget_script_url)
     scheme = params.pop("scheme")
     return render_template("account/pay.html", invoice=invoice, sub=invoice.subscription, params=params,
-                           scheme=scheme, widget_script_url=provider.widget_script_url,
+                           scheme=scheme, widget_script_url=provider.widget_script_url, provider=provider.name,
                            after=service.last_payment_id(invoice), status=None, polls=0,
                            poll_seconds=POLL_SECONDS)
 
 
 @bp.get("/pay/<int:invoice_id>/status")
-@customer_required
 def pay_status(invoice_id):
     """The checkout's live status, polled by htmx after the widget closed; rendered without its trigger
     once the outcome is known (active, or the decline in plain words) so the polling stops."""
-    invoice = service.own_invoice(_customer(), invoice_id)
+    customer = _payer(invoice_id)
+    if customer is None:
+        return login_manager.unauthorized()
+    invoice = service.own_invoice(customer, invoice_id)
     if not is_htmx():
         return redirect(url_for(".pay", invoice_id=invoice.id))
     polls = _int_arg("n") + 1
@@ -402,8 +440,28 @@ def invoice(invoice_id):
     customer = _customer()
     inv = service.own_invoice(customer, invoice_id)
     # A payment someone else made naming this invoice (held for staff) is not the customer's to see.
-    return render_template("account/invoice.html", invoice=inv,
+    return render_template("account/invoice.html", invoice=inv, seller=receipts.seller(),
                            payments=[p for p in inv.payments if p.customer_id == customer.id])
+
+
+@bp.get("/invoices/<int:invoice_id>/invoice.pdf")
+@customer_required
+def invoice_pdf(invoice_id):
+    inv = service.own_invoice(_customer(), invoice_id)
+    return _pdf(documents.invoice_pdf(inv, receipts.seller()), f"invoice-{inv.id}.pdf")
+
+
+@bp.get("/payments/<int:payment_id>/receipt.pdf")
+@customer_required
+def receipt_pdf(payment_id):
+    payment = service.own_payment(_customer(), payment_id)
+    return _pdf(documents.receipt_pdf(payment, receipts.seller(), fiscal.receipts_of(payment.id)),
+                f"receipt-{payment.id}.pdf")
+
+
+def _pdf(content: bytes, filename: str) -> Response:
+    return Response(content, content_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.get("/payments/<int:payment_id>/receipt")
@@ -412,4 +470,5 @@ def receipt(payment_id):
     """A printable receipt for one payment, with the refunds made from it."""
     payment = service.own_payment(_customer(), payment_id)
     return render_template("account/receipt.html", payment=payment, invoice=payment.invoice,
-                           refunds=service.refunds_of(payment), customer=_customer())
+                           refunds=service.refunds_of(payment), customer=_customer(),
+                           fiscal_receipts=fiscal.receipts_of(payment.id), seller=receipts.seller())

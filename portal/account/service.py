@@ -7,11 +7,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal.billing.cancellation import refund_if_cancelled_now
+from portal.billing.checkout import open_checkout_invoice
 from portal.billing.errors import NotFound
+from portal.billing.payments import decline_message
+from portal.billing.prices import price_at
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
-from portal.models.subscription import LIVE_STATUSES
-from portal.providers import reason_codes
+from portal.models.invoice import CARD_CHECK_KINDS
+from portal.models.subscription import ENDED_STATUSES, LIVE_STATUSES
 
 MAX_ID = 2**31 - 1
 LIVE = LIVE_STATUSES
@@ -66,7 +69,7 @@ ENDINGS = ("checkout_unpaid", "checkout_canceled", "auto_renew_off", "payment_fa
 
 def ending(sub: Subscription | None) -> Ending | None:
     """Read from the transition that ended the subscription: who ended it, from which state."""
-    if sub is None or sub.status not in ("canceled", "expired") or sub.ended_at is None:
+    if sub is None or sub.status not in ENDED_STATUSES or sub.ended_at is None:
         return None
     last = db.session.scalar(select(Transition).where(
         Transition.entity_type == "subscription", Transition.entity_id == sub.id,
@@ -92,15 +95,22 @@ def ending(sub: Subscription | None) -> Ending | None:
                   currency=sub.currency)
 
 
+def refund_requested(sub: Subscription) -> int:
+    """What is being (or has been) given back to the card for this subscription's payments, in minor units."""
+    return db.session.scalar(select(func.coalesce(func.sum(Refund.amount), 0)).join(
+        Payment, Payment.id == Refund.payment_id).join(Invoice, Invoice.id == Payment.invoice_id).where(
+        Invoice.subscription_id == sub.id, Refund.status.in_(("pending", "succeeded")))) or 0
+
+
 def subscriptions(customer: User) -> list[Subscription]:
     return list(db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)
                                    .options(selectinload(Subscription.plan)).order_by(Subscription.id.desc())))
 
 
 def invoices(customer: User) -> list[Invoice]:
-    """Invoices worth showing: the card checks of trials are not bills."""
+    """Invoices worth showing: card checks (before a trial, or of a new card) are not bills."""
     return list(db.session.scalars(
-        select(Invoice).where(Invoice.customer_id == customer.id, Invoice.kind != "verification")
+        select(Invoice).where(Invoice.customer_id == customer.id, Invoice.kind.not_in(CARD_CHECK_KINDS))
         .options(selectinload(Invoice.subscription).selectinload(Subscription.plan))
         .order_by(Invoice.id.desc()).limit(HISTORY_LIMIT)))
 
@@ -142,7 +152,8 @@ class CheckoutState:
     """Where a payment through the widget stands, from what the notifications have recorded so far."""
 
     # "processing" (not heard from the provider yet), "active", "trialing", "paid", "card_saved" (a card
-    # check proved the new card), "declined", "closed"
+    # check proved the new card), "trial_refused" (the card had a trial elsewhere: `invoice` is the paid
+    # checkout that replaces the card check), "declined", "closed"
     state: str
     subscription: Subscription
     invoice: Invoice
@@ -166,7 +177,11 @@ def checkout_state(invoice: Invoice, after_payment_id: int = 0) -> CheckoutState
         return CheckoutState(sub.status, sub, invoice)
     if invoice.status == "paid":
         return CheckoutState("paid", sub, invoice)
-    if invoice.status != "open" or sub.status in ("canceled", "expired"):
+    if invoice.kind == "verification" and sub.status == "pending" and sub.trial_refusal:
+        paid_checkout = open_checkout_invoice(sub)
+        if paid_checkout is not None and paid_checkout.kind == "initial":
+            return CheckoutState("trial_refused", sub, paid_checkout)
+    if invoice.status != "open" or sub.status in ENDED_STATUSES:
         return CheckoutState("closed", sub, invoice)
     return _attempt_state(invoice, sub, after_payment_id)
 
@@ -178,7 +193,7 @@ def _attempt_state(invoice: Invoice, sub: Subscription, after_payment_id: int) -
                                .order_by(Payment.id.desc())).all()
     declined = next((p for p in newer if p.status == "declined"), None)
     if declined is not None and not any(p.status in ("completed", "authorized") for p in newer):
-        return CheckoutState("declined", sub, invoice, reason_codes.customer_message(declined.reason_code),
+        return CheckoutState("declined", sub, invoice, decline_message(declined),
                              declined.reason_code)
     return CheckoutState("processing", sub, invoice)
 
@@ -190,7 +205,7 @@ def _card_check_state(invoice: Invoice, sub: Subscription, after_payment_id: int
         Payment.status.in_(("authorized", "voided"))).limit(1))
     if proved is not None:
         return CheckoutState("card_saved", sub, invoice)
-    if invoice.status != "open" or sub.status in ("canceled", "expired"):
+    if invoice.status != "open" or sub.status in ENDED_STATUSES:
         return CheckoutState("closed", sub, invoice)
     return _attempt_state(invoice, sub, after_payment_id)
 
@@ -213,7 +228,7 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         return None
     if sub.scheduled_plan_id is not None:  # the renewal bills the plan it changes to
         return NextCharge(sub.current_period_end, sub.scheduled_plan.amount, sub.currency)
-    return NextCharge(sub.current_period_end, sub.amount, sub.currency)
+    return NextCharge(sub.current_period_end, price_at(sub, sub.current_period_end), sub.currency)
 
 
 def plans_to_change_to(sub: Subscription) -> list[Plan]:
@@ -243,7 +258,7 @@ def change_done(sub: Subscription, change: str | None, after_payment_id: int = 0
     if change == "resume":
         return sub.status != "paused" and sub.pause_starts_at is None
     if change == "cancel_now":
-        return sub.status in ("canceled", "expired")
+        return sub.status in ENDED_STATUSES
     if change == "repay":
         if sub.status != "past_due":
             return True

@@ -13,12 +13,24 @@ from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
-from portal.billing import cancellation, charging, grants, notifications, plan_change, refunds, review
+from portal.billing import (
+    cancellation,
+    cards,
+    charging,
+    grants,
+    notifications,
+    pauses,
+    plan_change,
+    prices,
+    refunds,
+    review,
+)
 from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
-from portal.models import Invoice, Payment, Refund, StaffAction, Subscription, User, WebhookEvent
+from portal.models import Invoice, Payment, Plan, Refund, StaffAction, Subscription, User, WebhookEvent
 from portal.models.subscription import ENTITLED_STATUSES
+from portal.money import format_money
 from portal.queue import enqueue
 
 log = logging.getLogger(__name__)
@@ -42,6 +54,11 @@ class Staff:
     @property
     def actor(self) -> str:
         return f"staff:{self.user.id}"
+
+
+def _money(amount: int, currency: str) -> str:
+    """Money in staff messages: as people write it (RUB 299.00), never in minor units."""
+    return format_money(amount, currency, "en")
 
 
 def actor_of(action: StaffAction) -> str:
@@ -126,7 +143,7 @@ def _run_cancel(action: StaffAction) -> str:
         Refund.created_at >= action.created_at)).all()
     text = f"Subscription {sub_id} is {sub.status}."
     if sent:
-        text += " Refund " + ", ".join(f"#{r.id} of {r.amount} minor units ({r.status})" for r in sent) + "."
+        text += " Refund " + ", ".join(f"#{r.id} of {_money(r.amount, r.currency)} ({r.status})" for r in sent) + "."
     return text
 
 
@@ -148,8 +165,8 @@ def refund_preview(payment: Payment, amount: int) -> dict:
     if amount <= 0:
         raise InvalidRequest("The refund must be more than zero.")
     if amount > left:
-        raise InvalidRequest(f"At most {left} minor units of this payment can still be refunded; "
-                             f"{amount} was asked.")
+        raise InvalidRequest(f"At most {_money(left, payment.currency)} of this payment can still be refunded; "
+                             f"{_money(amount, payment.currency)} was asked.")
     invoice, sub = payment.invoice, payment.invoice.subscription if payment.invoice else None
     # A refund that clears the invoice of the subscription's current period takes the period back.
     ends_access = bool(
@@ -179,14 +196,14 @@ def _run_refund(action: StaffAction) -> str:
             if payment.status != "completed":
                 raise NotAllowed(f"payment {payment.id} is {payment.status}")
             if d["amount"] > refundable(payment):
-                raise InvalidRequest(f"only {refundable(payment)} minor units are still refundable")
+                raise InvalidRequest(f"only {_money(refundable(payment), payment.currency)} is still refundable")
             refund_id = refunds.request_refund(payment, d["amount"], reason=d["reason"],
                                                requested_by=actor_of(action)).id
             row.details = {**row.details, "refund_id": refund_id}
     refunds.send_refund(refund_id)  # the provider call; a stable request id, so a rerun cannot refund twice
     db.session.expire_all()
     refund = db.session.get(Refund, refund_id)
-    return f"Refund #{refund.id} of {refund.amount} minor units is {refund.status}."
+    return f"Refund #{refund.id} of {_money(refund.amount, refund.currency)} is {refund.status}."
 
 
 # --- grant days ------------------------------------------------------------------------------------------------
@@ -255,16 +272,30 @@ def request_retry_charge(staff: Staff, subscription_id: int, *, reason: str) -> 
 
 
 def _run_retry_charge(action: StaffAction) -> str:
+    """A declined retry is the action's failure, with the bank's reason: staff see it in red, not as done."""
     d = action.details
     invoice = db.session.get(Invoice, d["invoice_id"])
     if invoice.status == "open" and (invoice.attempt_count or 0) >= d["attempt"]:
         # This action's attempt was made (by an earlier run of this job): report it, do not charge again.
-        return f"Attempt {d['attempt']} on invoice {invoice.id} was declined; the invoice is still open."
+        raise NotAllowed(_declined(invoice, d["attempt"]))
     outcome = charging.charge_invoice(d["invoice_id"], customer_present=True, actor=actor_of(action),
                                       cause=cause_of(action))
-    return {"paid": f"Invoice {d['invoice_id']} is paid.",
-            "declined": f"The charge for invoice {d['invoice_id']} was declined."}.get(
-        outcome, f"Nothing was charged: {outcome}.")
+    if outcome is charging.ChargeOutcome.PAID:
+        return f"Invoice {d['invoice_id']} is paid."
+    if outcome is charging.ChargeOutcome.DECLINED:
+        db.session.expire_all()
+        raise NotAllowed(_declined(db.session.get(Invoice, d["invoice_id"]), d["attempt"]))
+    raise NotAllowed(f"Nothing was charged: {outcome}.")
+
+
+def _declined(invoice: Invoice, attempt: int) -> str:
+    payment = db.session.scalar(select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == "declined")
+                                .order_by(Payment.id.desc()).limit(1))
+    why = ""
+    if payment is not None and (payment.reason or payment.reason_code):
+        why = f": {payment.reason or 'declined'}" + (f" (code {payment.reason_code})" if payment.reason_code else "")
+    amount = _money(invoice.amount, invoice.currency)
+    return f"Attempt {attempt} on invoice {invoice.id} ({amount}) was declined{why}; the invoice is still open."
 
 
 # --- change plan -----------------------------------------------------------------------------------------------
@@ -301,11 +332,180 @@ def _run_change_plan(action: StaffAction) -> str:
     if change.invoice is not None:
         how = ("the saved card is being charged" if change.charging_card
                else "the customer pays it from their account page")
-        return (f"Proration invoice #{change.invoice.id} of {change.invoice.amount} minor units is open: {how}. "
+        return (f"Proration invoice #{change.invoice.id} of {_money(change.invoice.amount, change.invoice.currency)} "
+                f"is open: {how}. "
                 f"The plan changes to {d['plan']} once it is paid.")
     if change.when == "period_end":
         return f"Subscription {action.target_id} changes to {d['plan']} at its period end."
     return f"Subscription {action.target_id} is changing to {d['plan']} now (nothing to pay)."
+
+
+# --- pause and resume -------------------------------------------------------------------------------------------
+
+
+def pause_preview(sub: Subscription, months: int) -> dict:
+    """What pausing does: from the period end for whole months, then a new period charged on the saved card."""
+    refusal = pauses.pause_refusal(sub, months)
+    if refusal is not None:
+        error = InvalidRequest if months not in pauses.PAUSE_MONTHS else NotAllowed
+        raise error(refusal[0].upper() + refusal[1:] + ".")
+    from portal.billing.periods import add_interval
+
+    return {"starts_at": sub.current_period_end, "resumes_at": add_interval(sub.current_period_end, "month", months)}
+
+
+def request_pause(staff: Staff, subscription_id: int, months: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    preview = pause_preview(sub, months)
+    return _start(staff, "subscription.pause", "subscription", sub.id,
+                  {"months": months, "starts_at": preview["starts_at"].isoformat(),
+                   "resumes_at": preview["resumes_at"].isoformat(), "reason": reason})
+
+
+def _run_pause(action: StaffAction) -> str:
+    d = action.details
+    pauses.schedule_pause(int(action.target_id), d["months"], actor=actor_of(action), cause=cause_of(action))
+    sub = db.session.get(Subscription, int(action.target_id))
+    db.session.refresh(sub)
+    if sub.pause_starts_at is None:
+        raise NotAllowed(f"Subscription {sub.id} could not be paused: it is {sub.status}.")
+    return f"Subscription {sub.id} pauses on {sub.pause_starts_at:%Y-%m-%d} and resumes on {sub.resumes_at:%Y-%m-%d}."
+
+
+def resume_preview(sub: Subscription) -> dict:
+    if sub.status == "paused":
+        return {"paused": True, "amount": sub.amount, "currency": sub.currency, "card": sub.payment_method}
+    if sub.status == "active" and sub.pause_starts_at is not None:
+        return {"paused": False, "starts_at": sub.pause_starts_at}
+    raise NotAllowed(f"Subscription {sub.id} is {sub.status} and no pause is scheduled.")
+
+
+def request_resume(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    preview = resume_preview(sub)
+    return _start(staff, "subscription.resume", "subscription", sub.id, {"paused": preview["paused"], "reason": reason})
+
+
+def _run_resume(action: StaffAction) -> str:
+    pauses.resume_or_unschedule(int(action.target_id), actor=actor_of(action), cause=cause_of(action))
+    if action.details.get("paused"):
+        return f"Subscription {action.target_id} resumed; its new period is being charged on the saved card."
+    return f"The scheduled pause of subscription {action.target_id} is taken back."
+
+
+# --- the renewal card ------------------------------------------------------------------------------------------
+
+
+def remove_card_preview(sub: Subscription) -> dict:
+    if sub.payment_method_id is None:
+        raise NotAllowed(f"Subscription {sub.id} has no saved card.")
+    if sub.status not in (*LIVE, "paused"):
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}.")
+    return {"card": sub.payment_method}
+
+
+def request_remove_card(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    card = remove_card_preview(sub)["card"]
+    return _start(staff, "subscription.remove_card", "subscription", sub.id,
+                  {"card": card.card_mask, "payment_method_id": card.id, "reason": reason})
+
+
+def _run_remove_card(action: StaffAction) -> str:
+    cards.remove_card(int(action.target_id), action.details["payment_method_id"], actor=actor_of(action),
+                      cause=cause_of(action))
+    return (f"Subscription {action.target_id} has no renewal card now ({action.details['card']} was removed): "
+            "the customer adds a card or pays the next invoice from their account page.")
+
+
+# --- price moves -----------------------------------------------------------------------------------------------
+
+
+def request_price_move(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    move = prices.preview(sub)
+    return _start(staff, "subscription.move_price", "subscription", sub.id,
+                  {"from_amount": sub.amount, "amount": move.amount, "currency": move.currency, "reason": reason,
+                   "effective_from": move.effective_from.isoformat(),
+                   "first_renewal_at": move.first_renewal_at.isoformat()})
+
+
+def _run_price_move(action: StaffAction) -> str:
+    d = action.details
+    with atomic():
+        sub = lock(Subscription, int(action.target_id))
+        if sub.scheduled_amount != d["amount"]:  # a second run finds the move made
+            prices.move_to_plan_price(sub.id, actor=actor_of(action), cause=cause_of(action))
+        renewal = prices.first_renewal_from(sub, sub.price_change_from)
+    return (f"Subscription {action.target_id} pays {_money(d['amount'], d['currency'])} "
+            f"from its renewal on {renewal:%Y-%m-%d}; the customer has been notified.")
+
+
+def plan_price_move_preview(plan: Plan) -> dict:
+    ids = prices.subscriptions_off_price(plan.id)
+    if not ids:
+        raise NotAllowed(f"Every live subscription of {plan.name} pays its price or is moving to it already.")
+    return {"count": len(ids), "notice_days": prices.notice().days}
+
+
+def request_plan_price_move(staff: Staff, plan_id: int, *, reason: str) -> StaffAction:
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"plan {plan_id} does not exist")
+    reason = _reason(reason, required=True)
+    preview = plan_price_move_preview(plan)
+    return _start(staff, "plan.move_subscribers_to_price", "plan", plan.id,
+                  {"amount": plan.amount, "currency": plan.currency, "count": preview["count"], "reason": reason})
+
+
+def _run_plan_price_move(action: StaffAction) -> str:
+    """Each subscription moves in its own transaction; a second run moves only those not moving yet."""
+    moved = 0
+    for sub_id in prices.subscriptions_off_price(int(action.target_id)):
+        with atomic():
+            try:
+                prices.move_to_plan_price(sub_id, actor=actor_of(action), cause=cause_of(action))
+                moved += 1
+            except NotAllowed:
+                continue
+    d = action.details
+    return (f"{moved} subscription(s) move to {_money(d['amount'], d['currency'])} at their first "
+            f"renewal after {prices.notice().days} days of notice.")
+
+
+# --- what can be offered ---------------------------------------------------------------------------------------
+
+
+def offered(sub: Subscription) -> list[tuple[str, str]]:
+    """The subscription page's actions that can apply now, as (endpoint, label): an action whose preview would
+    refuse (and answer 409) is not offered."""
+    candidates = (
+        ("admin.cancel", "Cancel…", lambda: cancel_preview(sub, "now", False)),
+        ("admin.grant", "Grant extra days…", lambda: grant_preview(sub, 1)),
+        ("admin.retry_charge", "Retry the charge now…", lambda: retry_preview(sub)),
+        ("admin.change_plan", "Change plan…", lambda: _plan_change_possible(sub)),
+        ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
+        ("admin.resume", "Resume…", lambda: resume_preview(sub)),
+        ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
+        ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
+    )
+    available = []
+    for endpoint, label, preview in candidates:
+        try:
+            preview()
+        except BillingError:
+            continue
+        available.append((endpoint, label))
+    return available
+
+
+def _plan_change_possible(sub: Subscription) -> None:
+    if sub.status not in ("active", "trialing") and sub.scheduled_plan_id is None:
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only an active or trialing one changes plan.")
 
 
 # --- replay a webhook ------------------------------------------------------------------------------------------
@@ -390,6 +590,11 @@ RUNNERS = {
     "subscription.grant_days": _run_grant,
     "subscription.retry_charge": _run_retry_charge,
     "subscription.change_plan": _run_change_plan,
+    "subscription.pause": _run_pause,
+    "subscription.resume": _run_resume,
+    "subscription.remove_card": _run_remove_card,
+    "subscription.move_price": _run_price_move,
+    "plan.move_subscribers_to_price": _run_plan_price_move,
     "webhook.replay": _run_webhook_replay,
     "payment.review.refund": _run_review_refund,
     "payment.review.attach": _run_review_attach,

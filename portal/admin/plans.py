@@ -157,3 +157,13 @@ def delete_plan(staff: Staff, plan_id: int) -> None:
     audit(staff, "plan.delete", "plan", plan.id, {"code": plan.code, "amount": plan.amount, "currency": plan.currency})
     db.session.delete(plan)
     db.session.commit()
+
+
+def set_currency_provider(staff: Staff, currency: str, provider: str) -> str | None:
+    """Staff choose which provider new checkouts in a currency pay with; audited. Returns the one before."""
+    from portal.billing.provider_choice import set_default_provider
+
+    before = set_default_provider(currency, provider, actor=staff.actor)
+    audit(staff, "provider.set_default", "currency", currency, {"provider": provider, "before": before})
+    db.session.commit()
+    return before

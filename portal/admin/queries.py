@@ -26,10 +26,11 @@ from portal.models import (
     User,
     WebhookEvent,
 )
+from portal.models.subscription import ENDED_STATUSES, ENTITLED_STATUSES
 
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1
-LIVE = ("trialing", "active", "past_due")
+LIVE = ENTITLED_STATUSES
 # MRR counts what is being paid for: active and past-due (still subscribed, being dunned); not trials.
 MRR_STATUSES = ("active", "past_due")
 TIMELINE_LIMIT = 500
@@ -110,7 +111,7 @@ def new_and_churned(since: datetime) -> tuple[int, int]:
         Transition.to_state.in_(("trialing", "active")), Transition.created_at >= since))
     ended = db.session.scalar(select(func.count()).select_from(Transition).where(
         Transition.entity_type == "subscription", Transition.from_state != "pending",
-        Transition.to_state.in_(("canceled", "expired")), Transition.created_at >= since))
+        Transition.to_state.in_(ENDED_STATUSES), Transition.created_at >= since))
     return int(started), int(ended)
 
 
@@ -274,7 +275,8 @@ class SearchResult:
 
 
 def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
-    """By email (exact, else prefix), external id, invoice id or provider transaction id: each an indexed lookup."""
+    """By email (exact, prefix, or any part), name (any part), external id, invoice id, provider transaction id or a
+    card's last four digits: each an indexed lookup."""
     q = (q or "").strip()
     matched: dict[int, str] = {}
     if not q:
@@ -292,10 +294,19 @@ def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
         add(db.session.scalars(select(Invoice.customer_id).where(Invoice.id == int(q))), f"invoice {q}")
     add(db.session.scalars(select(Payment.customer_id).where(Payment.provider_transaction_id == q)),
         f"transaction {q}")
+    if re.fullmatch(r"[0-9]{4}", q):
+        add(db.session.scalars(select(PaymentMethod.user_id).where(PaymentMethod.card_last_four == q)
+                               .order_by(PaymentMethod.id).limit(limit)), f"card •••• {q}")
+        add(db.session.scalars(select(Payment.customer_id).where(Payment.card_last_four == q)
+                               .order_by(Payment.id.desc()).limit(limit)), f"paid with •••• {q}")
     if len(lowered) >= 3 and len(matched) < limit:
         escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         add(db.session.scalars(select(User.id).where(User.email.like(escaped + "%", escape="\\"))
                                .order_by(User.email).limit(limit)), "email starts with")
+        # Any part of the email or the name ("example.com", "ivanov"): a trigram index answers it.
+        add(db.session.scalars(select(User.id).where(User.role == "customer", or_(
+                User.email.like(f"%{escaped}%", escape="\\"), User.name.ilike(f"%{escaped}%", escape="\\")))
+                               .order_by(User.id).limit(limit)), "email or name contains")
     ids = list(matched)[:limit]
     if not ids:
         return SearchResult([], {}, {})
@@ -440,13 +451,26 @@ def audit_actions() -> list[str]:
 EXPORT_BATCH = 1000
 
 
-def export_rows(model, columns, since: datetime | None, until: datetime | None):
+@dataclass(frozen=True)
+class Export:
+    """A CSV export: the model (by name), its columns, the money columns, fixed conditions (column -> value)."""
+
+    model: str
+    columns: tuple[str, ...]
+    money: tuple[str, ...]
+    where: dict
+
+
+def export_rows(spec: Export, where: dict, since: datetime | None, until: datetime | None):
     """Plain rows (no ORM objects kept in the session) in id order, fetched in keyset batches, so a year of
     payments streams in constant memory."""
-    fields = [getattr(model, c) for c in columns]
+    import portal.models
+
+    model = getattr(portal.models, spec.model)
+    fields = [getattr(model, c) for c in spec.columns]
     last = 0
     while True:
-        stmt = select(*fields).where(model.id > last)
+        stmt = select(*fields).where(model.id > last, *(getattr(model, c) == v for c, v in where.items()))
         if since:
             stmt = stmt.where(model.created_at >= since)
         if until:

@@ -18,21 +18,21 @@ from flask import (
 from flask_login import current_user
 
 from portal import clock
-from portal.admin import actions, bp, charts, plans, queries
+from portal.admin import actions, bp, charts, mails, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
-from portal.billing import review
+from portal.billing import pauses, prices, provider_choice, review
 from portal.billing.errors import BillingError, InvalidRequest, NotFound
 from portal.extensions import db
 from portal.machines.subscription import SubscriptionMachine
-from portal.models import Payment, Plan, StaffAction, Subscription, WebhookEvent
+from portal.models import OutgoingMail, Payment, Plan, StaffAction, Subscription, WebhookEvent
 from portal.models.catalog import INTERVAL_UNITS
 from portal.models.subscription import SUBSCRIPTION_STATUSES
 from portal.money import format_money, to_major
 
 MAX_INT = 2**31 - 1
 POLL_SECONDS = 1
-WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+WEBHOOK_KINDS = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 WEBHOOK_STATUSES = ("received", "processed", "failed", "rejected")
 # Fields of a provider notification that are secrets (a saved-card token) or personal: never shown.
 SECRET_FIELDS = ("token", "cardholder", "cardholdername", "ipaddress", "email", "phone")
@@ -95,10 +95,10 @@ def is_htmx() -> bool:
             and request.headers.get("HX-History-Restore-Request") != "true")
 
 
-def page_or_fragment(template: str, fragment: str, status: int = 200, **context):
+def page_or_fragment(template: str, fragment: str, http_status: int = 200, **context):
     """One view serves the whole page or just its fragment, chosen by HX-Request (and says so in Vary)."""
     response = make_response(render_template(fragment if is_htmx() else template, fragment=fragment, **context),
-                             status)
+                             http_status)
     response.vary.add("HX-Request")
     return response
 
@@ -206,10 +206,13 @@ def plan_archive(plan_id):
     return redirect(url_for(".plans_index"), code=303)
 
 
-@bp.post("/plans/<int:plan_id>/delete")
+@bp.route("/plans/<int:plan_id>/delete", methods=["GET", "POST"])
 def plan_delete(plan_id):
+    """Deleting a plan is asked first (a page of its own, so it works without JavaScript), then done."""
     plan = get_or_404(Plan, plan_id)
     code = plan.code
+    if request.method == "GET" or not _confirmed():
+        return render_template("admin/plan_delete.html", plan=plan)
     try:
         plans.delete_plan(staff(), plan_id)
     except BillingError as exc:
@@ -217,6 +220,28 @@ def plan_delete(plan_id):
         return redirect(url_for(".plans_index"), code=303)
     flash(f"Plan {code} deleted.", "success")
     return redirect(url_for(".plans_index"), code=303)
+
+
+# --- payment providers ------------------------------------------------------------------------------------------
+
+
+@bp.get("/providers")
+def providers_index():
+    return render_template("admin/providers.html", defaults=provider_choice.currency_defaults(),
+                           enabled=provider_choice.enabled())
+
+
+@bp.post("/providers/<currency>")
+def provider_set_default(currency):
+    try:
+        before = plans.set_currency_provider(staff(), currency, request.form.get("provider", ""))
+    except BillingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".providers_index"), code=303)
+    flash(f"New {currency} checkouts pay with {request.form['provider']} (was {before or 'the first enabled'}).",
+          "success")
+    return redirect(url_for(".providers_index"), code=303)
 
 
 # --- customers and subscriptions --------------------------------------------------------------------------------
@@ -237,7 +262,19 @@ def customer(customer_id):
     view = queries.customer(customer_id)
     if view is None:
         abort(404)
-    return render_template("admin/customer.html", v=view, refundable=actions.refundable)
+    return render_template("admin/customer.html", v=view, refundable=actions.refundable,
+                           mails=mails.customer_mails(customer_id))
+
+
+@bp.post("/mails/<int:mail_id>/resend")
+def resend_mail(mail_id):
+    original = get_or_404(OutgoingMail, mail_id)
+    copy = mails.resend(staff(), original.id)
+    flash(f"Mail #{original.id} ({original.purpose}) is sent again to {copy.to_address} as mail #{copy.id}.",
+          "success")
+    target = url_for(".customer", customer_id=original.user_id) + "#mails" if original.user_id else url_for(
+        ".operations")
+    return redirect(target, code=303)
 
 
 @bp.get("/subscriptions")
@@ -270,7 +307,8 @@ def _subscription_context(subscription_id):
     if view is None:
         abort(404)
     diagram, states = _lifecycle(view.sub)
-    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable}
+    return {"v": view, "sub": view.sub, "diagram": diagram, "states": states, "refundable": actions.refundable,
+            "offered": actions.offered(view.sub)}
 
 
 @bp.get("/subscriptions/<int:subscription_id>")
@@ -283,7 +321,7 @@ def subscription(subscription_id):
 
 
 def _action_form(template, status=200, **context):
-    return page_or_fragment("admin/action_page.html", template, status=status, **context)
+    return page_or_fragment("admin/action_page.html", template, http_status=status, **context)
 
 
 def _started(action: StaffAction):
@@ -400,10 +438,65 @@ def change_plan(subscription_id):
     return _action_form("admin/_change_plan_form.html", preview=preview, confirming=True, **context)
 
 
+def _confirm_action(template, preview_of, request_action, **context):
+    """A staff action with a reason: GET shows the form, POST previews it, POST with confirm=yes starts it."""
+    reason = request.values.get("reason", "")
+    context["reason"] = reason
+    if request.method == "GET":
+        return _action_form(template, preview=None, **context)
+    try:
+        preview = preview_of()
+        if not reason.strip():
+            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        if _confirmed():
+            return _started(request_action(reason))
+    except BillingError as exc:
+        return _action_form(template, exc.status, error=exc.message, preview=None, **context)
+    return _action_form(template, preview=preview, confirming=True, **context)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/pause", methods=["GET", "POST"])
+def pause(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    raw = (request.values.get("months") or "1").strip()
+    months = int(raw) if raw.isdigit() and len(raw) < 3 else 0
+    return _confirm_action("admin/_pause_form.html", lambda: actions.pause_preview(sub, months),
+                           lambda reason: actions.request_pause(staff(), sub.id, months, reason=reason),
+                           sub=sub, months=months, choices=pauses.PAUSE_MONTHS)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/resume", methods=["GET", "POST"])
+def resume(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_resume_form.html", lambda: actions.resume_preview(sub),
+                           lambda reason: actions.request_resume(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/remove-card", methods=["GET", "POST"])
+def remove_card(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_remove_card_form.html", lambda: actions.remove_card_preview(sub),
+                           lambda reason: actions.request_remove_card(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/move-price", methods=["GET", "POST"])
+def move_price(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_move_price_form.html", lambda: prices.preview(sub),
+                           lambda reason: actions.request_price_move(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/plans/<int:plan_id>/move-subscribers", methods=["GET", "POST"])
+def move_plan_subscribers(plan_id):
+    plan = get_or_404(Plan, plan_id)
+    return _confirm_action("admin/_move_plan_price_form.html", lambda: actions.plan_price_move_preview(plan),
+                           lambda reason: actions.request_plan_price_move(staff(), plan.id, reason=reason), plan=plan)
+
+
 def _action_status_response(action: StaffAction, status=200):
     state = action.details.get("state")
     polls = min(int(request.args.get("polls", "0")) if request.args.get("polls", "").isdigit() else 0, 10**6)
-    response = page_or_fragment("admin/action_page.html", "admin/_action.html", status=status, action=action,
+    response = page_or_fragment("admin/action_page.html", "admin/_action.html", http_status=status, action=action,
                                 state=state, polls=polls, names=queries.actor_names([f"staff:{action.staff_user_id}"]))
     if state in actions.FINISHED:
         response.headers["HX-Trigger"] = "billing-changed"  # the page's state section reloads itself
@@ -421,8 +514,12 @@ def action_status(action_id):
 def _review_page(status=200, **context):
     held = review.held_payments()
     actors = [r.requested_by for p in held for r in p.refunds]
+    from portal.billing.fiscal import RECEIPT_DEADLINE
+
     return make_response(render_template("admin/review.html", held=held, resolved=review.recently_resolved(),
-                                         names=queries.actor_names(actors), **context), status)
+                                         names=queries.actor_names(actors), receipts=review.receipts_to_review(),
+                                         deadline=RECEIPT_DEADLINE, now=clock.now(), missing=None, **context),
+                         status)
 
 
 @bp.get("/review")
@@ -557,13 +654,27 @@ def audit():
 
 # --- exports ----------------------------------------------------------------------------------------------------
 
+# What each list exports: its columns, the money columns (written as decimals of the row's currency: 299.00,
+# never minor units) and the list's filters it honours besides the created date (?from=&to=).
 EXPORTS = {
-    "invoices": ("id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
-                 "period_start", "period_end", "paid_at", "voided_at", "created_at"),
-    "payments": ("id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
-                 "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode",
-                 "needs_review", "created_at"),
+    "customers": queries.Export("User", ("id", "email", "name", "external_id", "locale", "created_at"), (),
+                                {"role": "customer"}),
+    "subscriptions": queries.Export("Subscription", (
+        "id", "customer_id", "plan_id", "status", "amount", "currency", "current_period_start", "current_period_end",
+        "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "created_at"), ("amount",), {}),
+    "invoices": queries.Export("Invoice", (
+        "id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
+        "period_start", "period_end", "paid_at", "voided_at", "created_at"), ("amount", "amount_refunded"), {}),
+    "payments": queries.Export("Payment", (
+        "id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",
+        "amount_refunded", "currency", "reason_code", "card_type", "card_last_four", "test_mode", "needs_review",
+        "created_at"), ("amount", "amount_refunded"), {}),
+    "refunds": queries.Export("Refund", (
+        "id", "payment_id", "provider", "provider_refund_id", "status", "amount", "currency", "reason",
+        "requested_by", "failure", "created_at"), ("amount",), {}),
 }
+# List filters an export takes from the query string, as the list page sends them.
+EXPORT_FILTERS = {"subscriptions": {"status": SUBSCRIPTION_STATUSES, "plan": None}}
 
 
 def _csv_value(value):
@@ -574,20 +685,27 @@ def _csv_value(value):
 
 @bp.get("/export/<kind>.csv")
 def export(kind):
-    """Invoices or payments for accounting, amounts in minor units; filter by created date with ?from=&to=."""
-    from portal.models import Invoice
-
+    """A list for accounting, with the list's filters and ?from=&to= on the created date; amounts as decimals."""
     if kind not in EXPORTS:
         abort(404)
-    model = {"invoices": Invoice, "payments": Payment}[kind]
-    columns = EXPORTS[kind]
+    spec = EXPORTS[kind]
+    where = dict(spec.where)
+    for name, allowed in EXPORT_FILTERS.get(kind, {}).items():
+        value = choice_arg(name, allowed) if allowed else int_arg(name)
+        if value is not None:
+            where["plan_id" if name == "plan" else name] = value
     since, until = date_arg("from"), date_arg("to", end=True)
+    money = [spec.columns.index(c) for c in spec.money]
+    currency = spec.columns.index("currency") if spec.money else None
 
     def rows():
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(columns)
-        for row in queries.export_rows(model, columns, since, until):
+        writer.writerow(spec.columns)
+        for row in queries.export_rows(spec, where, since, until):
+            row = list(row)
+            for i in money:
+                row[i] = f"{to_major(row[i] or 0, row[currency]):f}"
             writer.writerow([_csv_value(value) for value in row])
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()

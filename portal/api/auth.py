@@ -6,7 +6,9 @@ to the client "default"."""
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from flask import current_app, g, request
 
@@ -27,6 +29,15 @@ class ApiToken:
     token: str
     scopes: frozenset[str]
     scoped: bool = True  # False: an entry written before scopes existed (both granted)
+    # What a presented token's digest is compared with, computed once per configured token.
+    digest: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "digest", _digest(self.token))
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
 
 
 def _scopes(text: str) -> frozenset[str] | None:
@@ -55,16 +66,23 @@ def parse_token_entries(setting: str | None) -> list[ApiToken]:
     return entries
 
 
-def token_for(given: str, entries: list[ApiToken]) -> ApiToken | None:
+def token_for(given: str, entries: Sequence[ApiToken]) -> ApiToken | None:
     """The configured entry of `given`. Every configured token is compared, each in constant time, so the
     answer's timing says nothing about which token (or how much of one) matched."""
     found = None
     # Digests first: equal lengths, so not even a token's length leaks through the comparison.
-    given_digest = hashlib.sha256(given.encode()).digest()
+    given_digest = _digest(given)
     for entry in entries:
-        if hmac.compare_digest(given_digest, hashlib.sha256(entry.token.encode()).digest()) and found is None:
+        if hmac.compare_digest(given_digest, entry.digest) and found is None:
             found = entry
     return found
+
+
+@lru_cache(maxsize=4)
+def _configured(setting: str | None) -> tuple[ApiToken, ...]:
+    # Parsed and digested once per setting, not on every request (the setting is read each time, so a
+    # changed configuration takes effect at once).
+    return tuple(parse_token_entries(setting))
 
 
 def warn_about_unscoped_tokens(setting: str | None) -> None:
@@ -97,7 +115,7 @@ def authenticate() -> str:
     if scheme.lower() != "bearer" or not credentials.strip():
         raise _unauthorized("the Authorization header must use the Bearer scheme: Authorization: Bearer <token>",
                             "invalid_request")
-    entry = token_for(credentials.strip(), parse_token_entries(current_app.config.get("API_TOKENS")))
+    entry = token_for(credentials.strip(), _configured(current_app.config.get("API_TOKENS")))
     if entry is None:
         raise _unauthorized("the bearer token is not valid for this API; check the token your service "
                             "was issued (API_TOKENS)", "invalid_token")

@@ -86,7 +86,7 @@ SCHEMAS = {
         "type": "object",
         "required": ["id", "status", "plan", "customer", "amount", "currency", "current_period_start",
                      "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card",
-                     "pause", "scheduled_plan"],
+                     "pause", "scheduled_plan", "scheduled_price"],
         "properties": {
             "id": {"type": "integer"},
             "status": {"enum": list(SUBSCRIPTION_STATUSES)},
@@ -108,6 +108,12 @@ SCHEMAS = {
                 "description": "A pause asked for (it starts at the period end) or under way; null without one"}]},
             "scheduled_plan": {**_nullable(_ref("PlanRef")),
                                "description": "A downgrade waiting for the period end: the plan the renewal bills"},
+            "scheduled_price": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["amount", "effective_from"],
+                "properties": {"amount": _MONEY, "effective_from": {"type": "string", "format": "date-time"}},
+                "additionalProperties": False,
+                "description": "A price staff moved the subscription to, billed from the first renewal on or after "
+                               "effective_from (the end of the notice); null without one"}]},
         },
         "additionalProperties": False,
     },
@@ -193,6 +199,8 @@ SCHEMAS = {
             "invoice": _ref("Invoice"),
             "widget": _ref("Widget"),
             "widget_script_url": {"type": "string", "description": "The widget's script, to load in the page"},
+            "provider": {"type": "string", "description": "Whose widget it is (`cloudpayments`, `yookassa`): "
+                                                          "the default provider for the invoice's currency"},
         },
         "additionalProperties": False,
     },

@@ -78,7 +78,8 @@ def as_problem(exc: Exception) -> ApiProblem:
     if isinstance(exc, ApiProblem):
         return exc
     if isinstance(exc, BillingError):
-        slug = {404: "not-found", 409: "state-conflict", 422: "validation-failed"}.get(exc.status)
+        slug = {404: "not-found", 409: "state-conflict", 422: "validation-failed",
+                503: "provider-unavailable"}.get(exc.status)
         return ApiProblem(exc.status, exc.message, slug=slug)
     if isinstance(exc, HTTPException):
         return _http_problem(exc)

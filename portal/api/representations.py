@@ -31,6 +31,8 @@ def subscription(sub: Subscription) -> dict:
                   if sub.resumes_at is not None else None),
         "scheduled_plan": ({"code": sub.scheduled_plan.code, "name": sub.scheduled_plan.name}
                            if sub.scheduled_plan_id is not None else None),
+        "scheduled_price": ({"amount": sub.scheduled_amount, "effective_from": utc(sub.price_change_from)}
+                            if sub.scheduled_amount is not None else None),
     }
 
 

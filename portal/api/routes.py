@@ -12,14 +12,13 @@ from portal.api.openapi import DOCUMENT, ENTITLEMENT_MAX_AGE
 from portal.billing import cancellation, pauses, plan_change
 from portal.billing.cards import start_card_replacement
 from portal.billing.charging import request_repay
-from portal.billing.checkout import start_checkout, widget_parameters
+from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
 from portal.billing.customers import upsert_customer
 from portal.billing.entitlement import entitlement
 from portal.billing.errors import NotFound
 from portal.clock import now
 from portal.extensions import db
 from portal.models import Invoice, Subscription, User
-from portal.providers import get_provider
 
 # Ids are PostgreSQL integers: a larger number in a path is simply not one of ours (not a 500).
 MAX_ID = 2**31 - 1
@@ -79,11 +78,13 @@ def pay():
 def _widget_answer(sub: Subscription, invoice: Invoice) -> dict:
     """What a platform page needs to open the provider's widget on an invoice (PayResponse)."""
     widget = widget_parameters(invoice)  # first: it marks when the checkout started
+    provider = checkout_provider(invoice)
     return {
         "subscription": rep.subscription(sub),
         "invoice": rep.invoice(invoice),
         "widget": widget,
-        "widget_script_url": get_provider().widget_script_url,
+        "widget_script_url": provider.widget_script_url,
+        "provider": provider.name,
     }
 
 

@@ -151,3 +151,12 @@ def too_many_attempts(exc):
     else:
         page = render_template("errors/error.html", code=429, message=message)
     return page, 429, {"Retry-After": str(retry_after)}
+
+
+@bp.record_once
+def _short_addresses(state):
+    """/login and /signup, the addresses people type, lead to the sign-in and sign-up pages (with the plan or
+    page they were going to)."""
+    for short, endpoint in (("/login", "auth.login"), ("/signup", "auth.signup")):
+        state.app.add_url_rule(short, f"short_{endpoint.split('.')[1]}",
+                               lambda endpoint=endpoint: redirect(url_for(endpoint, **request.args), code=301))

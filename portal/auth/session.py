@@ -10,7 +10,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import wraps
+from functools import partial, wraps
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 from flask_limiter import Limiter
@@ -263,6 +263,29 @@ def _throttle(app, limiter, endpoint, rules):
         view = limiter.limit(_limit(name), key_func=key_func, methods=["POST"], deduct_when=deduct_when,
                              scope=f"{endpoint}:{name}")(view)
     app.view_functions[endpoint] = view
+    app.extensions.setdefault("limited_endpoints", set()).add(endpoint)
+
+
+def _only_where_limited(app, limiter):
+    """Flask-Limiter hooks itself into every request of the app (before, after and teardown); with no
+    application-wide limits those hooks only matter on the endpoints that have limits of their own, so
+    everywhere else (provider notifications, the JSON API, pages) they are not run at all."""
+    limited = app.extensions["limited_endpoints"]
+
+    def gate(hook, passes_response):
+        @wraps(hook)
+        def on_limited_endpoints(*args):
+            if request.endpoint in limited:
+                return hook(*args)
+            return args[0] if passes_response else None
+        return on_limited_endpoints
+
+    def is_limiters(hook):
+        return getattr(hook, "__self__", None) is limiter or (isinstance(hook, partial) and hook.args[:1] == (limiter,))
+
+    for hooks, passes_response in ((app.before_request_funcs, False), (app.after_request_funcs, True),
+                                   (app.teardown_request_funcs, False)):
+        hooks[None] = [gate(hook, passes_response) if is_limiters(hook) else hook for hook in hooks.get(None, [])]
 
 
 def init_app(app):
@@ -283,6 +306,7 @@ def init_app(app):
     _throttle(app, limiter, "auth.forgot_password", [("RESET_REQUEST_LIMIT_PER_ADDRESS", _address, _account_made)])
     for endpoint in ("auth.verify_email", "auth.confirm_email_change"):
         _throttle(app, limiter, endpoint, [("LINK_PASSWORD_LIMIT_PER_ADDRESS", _address, _failed)])
+    _only_where_limited(app, limiter)
 
     app.jinja_env.globals["staff_home"] = staff_home
 

@@ -8,7 +8,7 @@ from portal.billing.refunds import request_refund
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Subscription, User
-from portal.models.subscription import LIVE_STATUSES
+from portal.models.subscription import ENTITLED_STATUSES, LIVE_STATUSES
 from portal.queue import enqueue
 
 LIVE = ("pending", *LIVE_STATUSES)
@@ -109,5 +109,5 @@ def undo_cancel(subscription_id: int, *, actor: str, cause: str) -> None:
     """Job body: auto-renew on again, before the period ends."""
     with atomic():
         sub = lock(Subscription, subscription_id)
-        if sub.status in ("trialing", "active", "past_due") and sub.cancel_at_period_end:
+        if sub.status in ENTITLED_STATUSES and sub.cancel_at_period_end:
             fire(sub, "undo_cancel", actor=actor, cause=cause)

@@ -10,10 +10,11 @@ from portal import clock
 from portal.billing.checkout import CHECKOUT_LIFETIME, VERIFICATION_AMOUNT
 from portal.billing.errors import NotAllowed
 from portal.extensions import db
-from portal.machines import fire, lock
+from portal.machines import atomic, fire, lock
 from portal.models import Invoice, PaymentMethod, Subscription
+from portal.models.subscription import ENTITLED_STATUSES
 
-REPLACEABLE = ("trialing", "active", "past_due")
+REPLACEABLE = ENTITLED_STATUSES
 
 
 def start_card_replacement(sub: Subscription) -> Invoice:
@@ -38,6 +39,15 @@ def replace_card(sub: Subscription, card: PaymentMethod, *, actor: str, cause: s
     """A proven card becomes the renewal card: a transition on the subscription's timeline."""
     if sub.payment_method_id != card.id:
         fire(sub, "replace_card", actor=actor, cause=cause, payment_method=card)
+
+
+def remove_card(sub_id: int, payment_method_id: int, *, actor: str, cause: str) -> None:
+    """Take the renewal card off a subscription (staff: reported lost or stolen). Safe to repeat: a second run
+    finds the card gone, or another card saved since, and changes nothing."""
+    with atomic():
+        sub = lock(Subscription, sub_id)
+        if sub.payment_method_id == payment_method_id:
+            fire(sub, "remove_card", actor=actor, cause=cause)
 
 
 def card_expiry(card: PaymentMethod | None) -> datetime | None:

@@ -1,18 +1,31 @@
 """Pay: a customer asks for a plan and gets a pending subscription, an open invoice and the widget's
 parameters; the provider's Check is answered from that invoice."""
+import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay
+from portal.billing.errors import NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
+from portal.billing.provider_choice import default_provider
+from portal.billing.receipts import income_receipt
+from portal.billing.trials import card_had_trial_elsewhere, refuse_trial, trial_available
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Plan, Subscription, User, WebhookEvent
 from portal.models.invoice import CARD_CHECK_KINDS, CHECKOUT_KINDS
 from portal.models.subscription import LIVE_STATUSES
 from portal.money import format_money
-from portal.providers import WidgetRequest, get_provider
+from portal.providers import (
+    CheckDecision,
+    PaymentProvider,
+    ProviderError,
+    WidgetRequest,
+    enabled_providers,
+    get_provider,
+)
+
+log = logging.getLogger(__name__)
 
 CHECKOUT_LIFETIME = timedelta(hours=24)
 # How long an accepted Check holds the invoice for its transaction when neither its Pay nor its Fail comes
@@ -20,15 +33,6 @@ CHECKOUT_LIFETIME = timedelta(hours=24)
 RESERVATION_LIFETIME = timedelta(minutes=5)
 # The small authorisation that proves a card before a trial; voided right after, never captured.
 VERIFICATION_AMOUNT = 100
-
-
-class CheckCode:
-    ACCEPT = 0
-    UNKNOWN_INVOICE = 10
-    WRONG_ACCOUNT = 11
-    WRONG_AMOUNT = 12
-    NOT_PAYABLE = 13
-    EXPIRED = 20
 
 
 def account_id(customer: User) -> str:
@@ -77,21 +81,10 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
     kind, amount = ("verification", VERIFICATION_AMOUNT) if trial_available(customer, plan) else (
         "initial", plan.amount)
     invoice = Invoice(subscription=sub, customer_id=customer.id, kind=kind, status="open", amount=amount,
-                      currency=plan.currency, description=_description(plan), created_at=now)
+                      currency=plan.currency, description=checkout_description(plan), created_at=now)
     db.session.add(invoice)
     db.session.flush()
     return sub, invoice
-
-
-def trial_available(customer: User | None, plan: Plan) -> bool:
-    """A plan's free trial is offered once per customer: whoever has had a trial of any plan (ended,
-    cancelled or converted) pays from the first day."""
-    if not plan.trial_days:
-        return False
-    if customer is None:
-        return True
-    return db.session.scalar(select(Subscription.id).where(
-        Subscription.customer_id == customer.id, Subscription.trial_end.is_not(None)).limit(1)) is None
 
 
 def close_checkout(sub: Subscription, event: str, *, actor: str, cause: str) -> None:
@@ -111,7 +104,7 @@ def open_checkout_invoice(sub: Subscription) -> Invoice | None:
     )
 
 
-def _description(plan: Plan) -> str:
+def checkout_description(plan: Plan) -> str:
     price = format_money(plan.amount, plan.currency, "en")
     return f"Cinema subscription {plan.name} ({price} per {plan.interval_unit})"
 
@@ -121,22 +114,36 @@ def widget_scheme(invoice: Invoice) -> str:
     return "auth" if invoice.kind in CARD_CHECK_KINDS else "charge"
 
 
-def widget_parameters(invoice: Invoice) -> dict:
+def checkout_provider(invoice: Invoice) -> PaymentProvider:
+    """The provider whose widget pays this invoice: the default staff chose for its currency."""
+    return default_provider(invoice.currency)
+
+
+def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
     """What the page hands to the provider's widget; also marks when the checkout started, which
     reconciliation uses to look for payments whose notification never came."""
     if invoice.checkout_started_at is None:
         invoice.checkout_started_at = clock.now()
     customer = invoice.customer
-    params = get_provider().widget_params(WidgetRequest(
-        invoice_id=invoice.id, amount_minor=invoice.amount, currency=invoice.currency,
-        account_id=account_id(customer), email=customer.email, description=invoice.description,
-        data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
-    ))
-    params["scheme"] = widget_scheme(invoice)
+    scheme = widget_scheme(invoice)
+    provider = checkout_provider(invoice)
+    try:
+        params = provider.widget_params(WidgetRequest(
+            invoice_id=invoice.id, amount_minor=invoice.amount, currency=invoice.currency,
+            account_id=account_id(customer), email=customer.email, description=invoice.description,
+            data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
+            scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale,
+            receipt=income_receipt(invoice),
+        ))
+    except ProviderError as error:  # a widget that needs the provider's API to open (YooKassa's token)
+        log.warning("%s could not open the payment of invoice %s: %s", provider.name, invoice.id, error)
+        raise ProviderUnavailable(f"{provider.name} could not open the payment just now; try again in a minute") \
+            from None
+    params["scheme"] = scheme
     return params
 
 
-def check_payment(notification) -> int:
+def check_payment(notification) -> CheckDecision:
     """The provider's Check: may this payment go ahead? Answered from the invoice, and from what we know of
     other payments for it: while one is being applied (its Pay in the inbox, or the transaction this Check
     let through still under way) a second is refused, so one invoice is charged once. An accepted Check
@@ -145,32 +152,40 @@ def check_payment(notification) -> int:
 
     number = invoice_number(notification)
     if number is None:
-        return CheckCode.UNKNOWN_INVOICE
+        return CheckDecision.UNKNOWN_INVOICE
     with atomic():
         # Two Checks for one invoice at the same moment queue here: the second sees the first's reservation.
         invoice = lock(Invoice, number, missing_ok=True)
         code = _check_code(invoice, notification)
-        if code == CheckCode.ACCEPT:
+        if code == CheckDecision.ACCEPT and invoice.kind == "verification" and card_had_trial_elsewhere(
+                invoice.customer_id, notification):
+            # No money is held: the card check is refused, and the page offers the paid checkout with the reason.
+            refuse_trial(lock(Subscription, invoice.subscription_id), invoice, actor="provider",
+                         cause=f"Check of transaction {_transaction_key(notification)}: this card had a free "
+                               f"trial on another account")
+            code = CheckDecision.NOT_PAYABLE
+        if code == CheckDecision.ACCEPT:
             invoice.reserved_transaction_id = _transaction_key(notification)
+            invoice.reserved_provider = notification.provider or None
             invoice.reserved_at = clock.now()
     return code
 
 
-def _check_code(invoice: Invoice | None, notification) -> int:
+def _check_code(invoice: Invoice | None, notification) -> CheckDecision:
     if invoice is None:
-        return CheckCode.UNKNOWN_INVOICE
+        return CheckDecision.UNKNOWN_INVOICE
     if notification.account_id != account_id(invoice.customer):
-        return CheckCode.WRONG_ACCOUNT
+        return CheckDecision.WRONG_ACCOUNT
     if notification.amount_minor != invoice.amount or (notification.currency or "RUB") != invoice.currency:
-        return CheckCode.WRONG_AMOUNT
+        return CheckDecision.WRONG_AMOUNT
     sub = invoice.subscription
     if invoice.status != "open" or sub.status in ("canceled", "expired"):
-        return CheckCode.NOT_PAYABLE
+        return CheckDecision.NOT_PAYABLE
     if invoice.kind in CHECKOUT_KINDS and invoice.created_at < clock.now() - CHECKOUT_LIFETIME:
-        return CheckCode.EXPIRED
+        return CheckDecision.EXPIRED
     if another_payment_under_way(invoice, _transaction_key(notification)):
-        return CheckCode.NOT_PAYABLE
-    return CheckCode.ACCEPT
+        return CheckDecision.NOT_PAYABLE
+    return CheckDecision.ACCEPT
 
 
 def _transaction_key(notification) -> str | None:
@@ -179,24 +194,25 @@ def _transaction_key(notification) -> str | None:
 
 
 def another_payment_under_way(invoice: Invoice, transaction_id: str | None) -> bool:
-    """Whether a payment other than `transaction_id` may be paying this open invoice right now: its Pay or
-    Confirm is stored but not applied yet, or a Check let it through moments ago and neither its Fail nor
-    its payment has come back since (a declined or held payment frees the invoice for another try)."""
-    provider = get_provider().name
-    waiting = db.session.scalar(select(WebhookEvent.id).where(
-        WebhookEvent.provider == provider, WebhookEvent.invoice_id == str(invoice.id),
-        WebhookEvent.kind.in_(("pay", "confirm")), WebhookEvent.status == "received",
-        WebhookEvent.transaction_id.is_distinct_from(transaction_id)).limit(1))
-    if waiting is not None:
-        return True
+    """Whether a payment other than `transaction_id` may be paying this open invoice right now: its
+    success notification is stored but not applied yet (at any enabled provider), or a Check let it
+    through moments ago and neither its failure nor its payment has come back since (a declined or held
+    payment frees the invoice for another try)."""
+    for provider in enabled_providers().values():
+        if provider.settling_kinds and db.session.scalar(select(WebhookEvent.id).where(
+                WebhookEvent.provider == provider.name, WebhookEvent.invoice_id == str(invoice.id),
+                WebhookEvent.kind.in_(provider.settling_kinds), WebhookEvent.status == "received",
+                WebhookEvent.transaction_id.is_distinct_from(transaction_id)).limit(1)) is not None:
+            return True
     reserved = invoice.reserved_transaction_id
     if reserved is None or reserved == transaction_id or invoice.reserved_at < clock.now() - RESERVATION_LIFETIME:
         return False
+    provider = get_provider(invoice.reserved_provider) if invoice.reserved_provider else get_provider()
     failed = db.session.scalar(select(WebhookEvent.id).where(
-        WebhookEvent.provider == provider, WebhookEvent.kind == "fail", WebhookEvent.transaction_id == reserved,
-        WebhookEvent.status != "rejected").limit(1))
+        WebhookEvent.provider == provider.name, WebhookEvent.kind.in_(provider.failure_kinds),
+        WebhookEvent.transaction_id == reserved, WebhookEvent.status != "rejected").limit(1))
     if failed is not None:
         return False
     recorded = db.session.scalar(select(Payment).where(
-        Payment.provider == provider, Payment.provider_transaction_id == reserved))
+        Payment.provider == provider.name, Payment.provider_transaction_id == reserved))
     return recorded is None or recorded.settles_invoice and recorded.status != "declined"

@@ -7,10 +7,11 @@ from portal.billing import cancellation
 from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, lock
+from portal.mail import erase_mails_of
 from portal.models import Subscription, User
 
 
-def upsert_customer(external_id: str, email: str, name: str | None = None) -> User:
+def upsert_customer(external_id: str, email: str, name: str | None = None, *, mail: dict | None = None) -> User:
     """The platform's customer by external id: created on first sight, e-mail and name kept in step.
     A web account of the same address is linked only once its owner has proven the address (a link we
     mailed there): anyone can sign up with someone else's address, and linking that account would hand
@@ -42,6 +43,10 @@ def upsert_customer(external_id: str, email: str, name: str | None = None) -> Us
         user.email = email
     if name is not None:
         user.name = name
+    if mail:
+        from portal.mail.preferences import set_platform_settings
+
+        set_platform_settings(user, **mail)
     db.session.flush()
     return user
 
@@ -62,4 +67,5 @@ def forget_customer(external_id: str, *, actor: str, cause: str) -> None:
         for card in list(customer.payment_methods):
             db.session.delete(card)
         customer.email, customer.name, customer.password_hash = None, "", None
+        erase_mails_of(customer.id)
         customer.anonymized_at = customer.anonymized_at or clock.now()

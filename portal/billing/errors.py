@@ -27,5 +27,11 @@ class InvalidRequest(BillingError):
     status = 422
 
 
+class ProviderUnavailable(BillingError):
+    """The payment provider could not open the payment just now (its widget needs a call to its API)."""
+
+    status = 503
+
+
 class NotYetKnown(Exception):
     """A notification refers to something we have not recorded yet (it arrived out of order): retry later."""

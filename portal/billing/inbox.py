@@ -15,19 +15,18 @@ rather than leaving paid customers pending until the sweeper's minutes."""
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, false, or_, select
 
 from portal.billing import notifications, payments
 from portal.extensions import db
 from portal.machines import atomic, hold
 from portal.models import WebhookEvent
-from portal.providers import InvalidNotification, get_provider
+from portal.providers import InvalidNotification, ProviderError, enabled_providers, get_provider
 from portal.queue import RETRY_INTERVALS, enqueue, nudge, nudged
 
 log = logging.getLogger(__name__)
 
 DRAIN_JOB = "workers.notifications.drain_inbox"
-BATCHED_KINDS = ("pay", "confirm")
 BATCH_SIZE = 100
 # A Pay stored this long ago and never tried has lost its drain (a drain starts within a second or two of
 # its nudge; a backlog only delays it, and a drain queued already makes the nudge a no-op).
@@ -50,7 +49,7 @@ def drain(limit: int = BATCH_SIZE) -> int:
         with atomic():
             events = db.session.scalars(
                 select(WebhookEvent).where(WebhookEvent.status == "received", WebhookEvent.attempts == 0,
-                                           WebhookEvent.kind.in_(BATCHED_KINDS))
+                                           _batched())
                 .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)).all()
             claimed = [event.id for event in events]
             if len(events) == limit:
@@ -71,7 +70,7 @@ def recover_stranded(now) -> bool:
     """Tick body: queue a drain if a Pay or Confirm has waited untried longer than STRANDED_AFTER (its
     drain was lost with a killed worker, or its nudge with Redis). Returns whether one was asked for."""
     stranded = db.session.scalar(select(WebhookEvent.id).where(
-        WebhookEvent.status == "received", WebhookEvent.attempts == 0, WebhookEvent.kind.in_(BATCHED_KINDS),
+        WebhookEvent.status == "received", WebhookEvent.attempts == 0, _batched(),
         WebhookEvent.received_at <= now - STRANDED_AFTER).limit(1))
     if stranded is None:
         return False
@@ -80,15 +79,22 @@ def recover_stranded(now) -> bool:
     return True
 
 
+def _batched():
+    """The inbox rows drains take: each enabled provider's batched kinds (signed notifications, applied as
+    they came; a provider whose notifications must be confirmed through its API has none)."""
+    return or_(false(), *(and_(WebhookEvent.provider == provider.name, WebhookEvent.kind.in_(provider.batched_kinds))
+                          for provider in enabled_providers().values() if provider.batched_kinds))
+
+
 def _readable(events) -> tuple[list, list[int]]:
     """Split claimed notifications into those the batch applies and those to process alone."""
-    provider = get_provider()
     parsed, alone = [], []
     for event in events:
         hold((WebhookEvent, event.id), event)
         try:
+            provider = get_provider(event.provider)
             parsed.append((event, provider.parse_notification(event.kind, event.body, event.content_type)))
-        except InvalidNotification:
+        except (InvalidNotification, ProviderError):
             alone.append(event.id)
     return parsed, alone
 

@@ -1,21 +1,22 @@
-"""Provider notifications: verified on the raw body, stored once in the inbox, processed by a job."""
+"""Provider notifications: authenticated by their adapter, stored once in the inbox, processed by a job
+that applies their neutral event; every answer is given in the provider's own protocol by its adapter."""
 import hashlib
 import logging
-from dataclasses import dataclass
 
 from sqlalchemy import LargeBinary, bindparam, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from portal import clock
-from portal.billing import payments, refunds
+from portal.billing import fiscal, payments, refunds
 from portal.billing.checkout import check_payment
 from portal.billing.errors import NotYetKnown
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Payment, WebhookEvent
 from portal.models.types import seal
-from portal.providers import NOTIFICATION_KINDS, InvalidNotification, get_provider
+from portal.ops import metrics
+from portal.providers import EventKind, InvalidNotification, Reception, WebAnswer, get_provider
 from portal.queue import enqueue
 from portal.statements import AutocommitStatement
 
@@ -29,6 +30,9 @@ MAX_ATTEMPTS = 12
 MAX_NOTIFICATION_BYTES = 64 * 1024
 # What is kept of a refused post, for staff to recognise it.
 REJECTED_BODY_PREFIX = 2 * 1024
+# What a notification that comes to its provider's single address (no kind in the path) is stored as
+# when it cannot be read far enough to know its own kind.
+UNNAMED_KIND = "notification"
 # Errors that the same notification will raise on every try.
 NEVER_APPLIES = (InvalidNotification, ValueError, DataError)
 
@@ -45,48 +49,51 @@ _STORE = AutocommitStatement(
 )
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    body: dict
-
-
-def receive(kind: str, raw_body: bytes, headers, content_type: str | None, remote_addr: str | None) -> Answer:
-    """Everything the webhook endpoint does. The answer {"code": 0} is given only once the
-    notification is safely stored under its own key (or was stored before)."""
-    provider = get_provider()
-    if kind not in NOTIFICATION_KINDS:
-        return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
-    if not provider.verify_notification(raw_body, headers):
-        _reject(provider.name, kind, raw_body, content_type, remote_addr, "signature missing or invalid")
-        return Answer(401, {"code": 13, "message": "signature missing or invalid"})
+def receive(provider_name: str, kind: str | None, raw_body: bytes, headers, content_type: str | None,
+            remote_addr: str | None) -> WebAnswer:
+    """Everything the webhook endpoint does, answered in the provider's protocol by its adapter. A
+    notification is acknowledged only once it is safely stored under its own key (or was stored before)."""
+    provider = get_provider(provider_name)
+    if not _known_kind(provider, kind):
+        return provider.answer(Reception(404, f"unknown notification type {kind!r}"))
+    kind = kind or UNNAMED_KIND
+    if not provider.verify_notification(raw_body, headers, remote_addr):
+        _reject(provider.name, kind, raw_body, content_type, remote_addr, provider.authentication_failure)
+        return provider.answer(Reception(401, provider.authentication_failure))
     try:
-        notification = provider.parse_notification(kind, raw_body, content_type)
+        notification = provider.parse_notification(None if kind == UNNAMED_KIND else kind, raw_body, content_type)
     except InvalidNotification as exc:
         if exc.transaction_id is None or kind == "check":
             _reject(provider.name, kind, raw_body, content_type, remote_addr, "unreadable", str(exc))
-            return Answer(400, {"code": 13, "message": f"unreadable notification: {exc}"})
-        # Signed and keyed, but not something we can apply: kept under its own key, failed with the
+            return provider.answer(Reception(400, f"unreadable notification: {exc}"))
+        # Authentic and keyed, but not something we can apply: kept under its own key, failed with the
         # reason, for staff to see and replay after a fix. Refused, the provider would retry it for days.
-        return _store(provider.name, kind, exc.transaction_id, None, raw_body, content_type, remote_addr,
+        return _store(provider, kind, exc.transaction_id, None, raw_body, content_type, remote_addr,
                       failure=f"InvalidNotification: {exc}")
-    if kind == "check":
-        return Answer(200, {"code": check_payment(notification)})
-    if not notification.transaction_id and kind != "recurrent":
+    if notification.event == EventKind.CHECK:
+        return provider.answer(Reception(200, check=check_payment(notification)))
+    if not notification.transaction_id and notification.event != EventKind.INFORMATIONAL:
         _reject(provider.name, kind, raw_body, content_type, remote_addr, "TransactionId missing")
-        return Answer(400, {"code": 13, "message": "TransactionId is required"})
-    return _store(provider.name, kind, notification.transaction_id or notification.raw.get("Id"),
+        return provider.answer(Reception(400, "TransactionId is required"))
+    return _store(provider, notification.kind, notification.transaction_id or notification.raw.get("Id"),
                   notification.invoice_id, raw_body, content_type, remote_addr)
 
 
-def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, remote_addr, failure=None) -> Answer:
+def _known_kind(provider, kind: str | None) -> bool:
+    """A provider with kinds in its paths takes only those; one with a single address takes no kind."""
+    if provider.notification_kinds is None:
+        return kind is None
+    return kind in provider.notification_kinds
+
+
+def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, remote_addr, failure=None) -> WebAnswer:
     """The inbox row under the notification's own key (validated whole by the parser, never cut), then
-    the job that applies it. A repeat of a stored notification is already ours: {"code": 0} again."""
+    the job that applies it. A repeat of a stored notification is already ours: acknowledged again."""
     from portal.billing import inbox
 
     try:
         (event_id,) = _STORE.first(
-            provider=provider, kind=kind, transaction_id=transaction_id,
+            provider=provider.name, kind=kind, transaction_id=transaction_id,
             # A lookup column only: what the customer's browser put into the widget can be anything.
             invoice_id=_bounded(invoice_id), status="failed" if failure else "received", error=failure,
             content_type=_bounded(content_type, 128), body=seal(raw_body), remote_addr=_bounded(remote_addr),
@@ -94,15 +101,15 @@ def _store(provider, kind, transaction_id, invoice_id, raw_body, content_type, r
     except IntegrityError as exc:
         if not _is_duplicate(exc):
             raise  # not a repeat: the notification is not stored, so it must not be acknowledged
-        return Answer(200, {"code": 0})
+        return provider.answer(Reception(200))
     if failure:
         log.warning("stored %s notification #%s as failed: %s", kind, event_id, failure)
-    elif kind in inbox.BATCHED_KINDS:
+    elif kind in provider.batched_kinds:
         inbox.request_drain()
     else:
         # A new row has no job yet, so no job id to look up first; the job itself skips processed rows.
         enqueue(PROCESS_JOB, event_id)
-    return Answer(200, {"code": 0})
+    return provider.answer(Reception(200))
 
 
 def _is_duplicate(exc: IntegrityError) -> bool:
@@ -115,16 +122,17 @@ def _bounded(value, length=64):
     return value.replace("\x00", "")[:length] if isinstance(value, str) else value
 
 
-def refuse_oversized(kind: str, length: int | None, content_type: str | None, remote_addr: str | None) -> Answer:
+def refuse_oversized(provider_name: str, kind: str | None, length: int | None, content_type: str | None,
+                     remote_addr: str | None) -> WebAnswer:
     """A notification larger than any real one (a real one is a few KiB): refused before its body is
     read, so only its declared length is recorded."""
-    provider = get_provider()
-    if kind not in NOTIFICATION_KINDS:
-        return Answer(404, {"code": 13, "message": f"unknown notification type {kind!r}"})
-    _reject(provider.name, kind, b"", content_type, remote_addr, "too large",
+    provider = get_provider(provider_name)
+    if not _known_kind(provider, kind):
+        return provider.answer(Reception(404, f"unknown notification type {kind!r}"))
+    _reject(provider.name, kind or UNNAMED_KIND, b"", content_type, remote_addr, "too large",
             f"{length if length is not None else 'more than'} bytes; at most {MAX_NOTIFICATION_BYTES} are read",
             length=length)
-    return Answer(413, {"code": 13, "message": f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes"})
+    return provider.answer(Reception(413, f"a notification is at most {MAX_NOTIFICATION_BYTES} bytes"))
 
 
 def _reject(provider, kind, raw_body, content_type, remote_addr, why, detail=None, *, length=None):
@@ -149,6 +157,7 @@ def _reject(provider, kind, raw_body, content_type, remote_addr, why, detail=Non
                                                               "body_sha256")}}))
     db.session.commit()
     log.warning("rejected %s notification from %s: %s", kind, remote_addr, why)
+    metrics.notification_rejected(provider, kind, why)
 
 
 def process(event_id: int) -> None:
@@ -157,11 +166,14 @@ def process(event_id: int) -> None:
     MAX_ATTEMPTS times in all; one that can never apply (unreadable, values no column can hold) is
     marked failed at once. A failed one waits for staff (shown in the inbox, replayable after a fix)."""
     try:
+        notification = _confirmed(event_id)  # before any lock: the adapter may ask its provider's API
+        if notification is None:
+            return
         with atomic():
             event = lock(WebhookEvent, event_id)
             if event.status != "received":
                 return
-            apply_stored(event, get_provider().parse_notification(event.kind, event.body, event.content_type))
+            apply_stored(event, notification)
     except Exception as exc:
         with atomic():
             event = lock(WebhookEvent, event_id)
@@ -175,6 +187,23 @@ def process(event_id: int) -> None:
                         event.error)
             return
         raise
+
+
+def _confirmed(event_id: int):
+    """The stored notification read by its provider's adapter and confirmed by it; None once processed."""
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None or event.status != "received":
+        db.session.rollback()
+        return None
+    provider = get_provider(event.provider)
+    notification = provider.parse_notification(stored_kind(event), event.body, event.content_type)
+    db.session.rollback()  # no transaction left open while the provider is asked
+    return provider.confirmed(notification)
+
+
+def stored_kind(event: WebhookEvent) -> str | None:
+    """The kind to parse a stored notification with: its path's kind, None for a single address."""
+    return None if get_provider(event.provider).notification_kinds is None else event.kind
 
 
 def describe_error(exc: Exception) -> str:
@@ -194,24 +223,25 @@ def apply_stored(event: WebhookEvent, notification) -> None:
 
 
 def apply(notification, *, actor: str, cause: str) -> None:
-    kind = notification.kind
-    if kind in ("pay", "confirm"):
+    """What a notification's neutral event does; informational ones (CloudPayments' Recurrent: we run
+    our own renewals with token charges) are recorded in the inbox only."""
+    event = notification.event
+    if event in (EventKind.PAYMENT_SUCCEEDED, EventKind.PAYMENT_AUTHORIZED):
         payments.record_success(notification, actor=actor, cause=cause)
-    elif kind == "fail":
-        from portal.providers.reason_codes import retry_allowed
-
-        payments.record_decline(notification, actor=actor, cause=cause,
-                                retry_allowed=retry_allowed(notification.reason_code))
-    elif kind == "refund":
+    elif event == EventKind.PAYMENT_FAILED:
+        payments.record_decline(notification, actor=actor, cause=cause)
+    elif event == EventKind.REFUND_SUCCEEDED:
         refunds.record_provider_refund(notification, actor=actor, cause=cause)
-    elif kind == "cancel":
+    elif event == EventKind.PAYMENT_VOIDED:
         _record_void(notification, actor=actor, cause=cause)
-    # recurrent: recorded in the inbox only; we run our own renewals with token charges.
+    elif event == EventKind.RECEIPT_REPORTED:
+        fiscal.record_answer(notification.fiscal, actor=actor, cause=cause)
 
 
 def _record_void(notification, *, actor, cause):
     payment = db.session.scalar(select(Payment).where(
-        Payment.provider == get_provider().name, Payment.provider_transaction_id == str(notification.transaction_id)))
+        Payment.provider == notification.provider,
+        Payment.provider_transaction_id == str(notification.transaction_id)))
     if payment is None:
         raise NotYetKnown(f"cancel of transaction {notification.transaction_id}, which is not recorded yet")
     payment = lock(Payment, payment.id)

@@ -11,6 +11,7 @@ from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Subscription
+from portal.ops import test_clock
 from portal.queue import enqueue, enqueue_after_commit
 
 PAUSE_MONTHS = (1, 2, 3)
@@ -90,7 +91,8 @@ def pauses_ending(now=None) -> int:
     """Cron: paused subscriptions whose pause is over resume."""
     now = now or clock.now()
     ids = db.session.scalars(select(Subscription.id).where(
-        Subscription.status == "paused", Subscription.resumes_at <= now)).all()
+        Subscription.status == "paused",
+        test_clock.reached(Subscription.resumes_at, Subscription.customer_id, now))).all()
     for sub_id in ids:
         enqueue("workers.subscriptions.resume_paused_subscription", sub_id, actor="job:pause-end",
                 cause="the pause the customer asked for ended", job_id=f"resume-{sub_id}-paused")

@@ -2,7 +2,9 @@
 Either way one Refund row per provider refund, and the amounts move once."""
 from sqlalchemy import select
 
+from portal.billing import fiscal
 from portal.billing.errors import NotYetKnown
+from portal.billing.receipts import return_receipt
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Refund, Subscription
@@ -29,6 +31,7 @@ def apply_succeeded_refund(refund: Refund, provider_refund_id: str, *, actor: st
     payment = lock(Payment, refund.payment_id)
     fire(refund, "succeed", actor=actor, cause=cause, provider_refund_id=str(provider_refund_id))
     fire(payment, "record_refund", actor=actor, cause=cause, amount=refund.amount)
+    fiscal.expect_return(refund, payment)
     if not payment.settles_invoice:
         # A held payment paid no invoice, so giving it back takes nothing from one; in full, it closes the review.
         if payment.needs_review and payment.amount_refunded == payment.amount:
@@ -74,8 +77,12 @@ def send_refund(refund_id: int) -> None:
         if refund.status != "pending":
             return
         payment = refund.payment
-        transaction_id, amount = payment.provider_transaction_id, refund.amount
-    result = get_provider().refund(transaction_id, amount, request_id=request_id("refund", refund_id))
+        # Money goes back through the provider that took it, whatever the default provider is now.
+        provider, transaction_id, amount = payment.provider, payment.provider_transaction_id, refund.amount
+        # The till registers a return receipt for the amount given back (built like the payment's).
+        receipt = return_receipt(payment.invoice, amount) if payment.invoice is not None else None
+    result = get_provider(provider).refund(transaction_id, amount, request_id=request_id("refund", refund_id),
+                                           receipt=receipt)
     with atomic():
         refund = lock(Refund, refund_id)
         if refund.status == "pending":  # the Refund notification may have got here first
@@ -85,7 +92,7 @@ def send_refund(refund_id: int) -> None:
 
 def record_provider_refund(notification, *, actor: str, cause: str) -> None:
     """A Refund notification: ours coming back, or one made in the provider's cabinet."""
-    provider = get_provider().name
+    provider = notification.provider
     payment = db.session.scalar(select(Payment).where(
         Payment.provider == provider, Payment.provider_transaction_id == str(notification.payment_transaction_id)))
     if payment is None:

@@ -9,13 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
-from portal.billing import dunning, pauses, plan_change
+from portal.billing import dunning, pauses, plan_change, prices
 from portal.billing.checkout import CHECKOUT_LIFETIME, close_checkout
 from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import atomic, fire, hold, lock, lock_all
 from portal.models import Invoice, Plan, Subscription
-from portal.models.invoice import CHECKOUT_KINDS
+from portal.models.invoice import RECONCILED_KINDS
+from portal.models.subscription import RENEWABLE_STATUSES
+from portal.ops import test_clock
 from portal.queue import enqueue, enqueue_each
 
 RECONCILE_AFTER = timedelta(minutes=15)
@@ -31,37 +33,38 @@ def renewals_due(now=None) -> int:
     so a later tick names the same job while it waits (and enqueues nothing twice); one job charges its
     group's cards side by side, so a worker has up to RENEWAL_BATCH provider calls in flight."""
     now = now or clock.now()
-    due = db.session.scalars(
-        select(Subscription.id)
-        .where(Subscription.status.in_(("active", "trialing")), Subscription.current_period_end <= now)
+    due = db.session.execute(
+        select(Subscription.id, Subscription.customer_id)
+        .where(Subscription.status.in_(RENEWABLE_STATUSES),
+               test_clock.reached(Subscription.current_period_end, Subscription.customer_id, now))
         .order_by(Subscription.id)
     ).all()
     size = current_app.config["RENEWAL_BATCH"]
     groups = {}
-    for sub_id in due:
-        groups.setdefault(sub_id // size, []).append(sub_id)
+    for sub_id, customer_id in due:
+        groups.setdefault(test_clock.renewal_group(sub_id, customer_id, size), []).append(sub_id)
     enqueue_each("workers.payments.renew_subscriptions",
                  [(f"renew-subscriptions-{size}-{group}", (ids,)) for group, ids in groups.items()])
     return len(due)
 
 
-def renew(sub_id: int) -> str:
+def renew(sub_id: int):
     """The period's renewal invoice (created once), charged; or the end the customer asked for."""
-    from portal.billing.charging import charge_invoice
+    from portal.billing.charging import ChargeOutcome, charge_invoice
 
     invoice_id = open_renewal(sub_id)
     if invoice_id is None:
-        return "nothing to charge"
+        return ChargeOutcome.NOTHING_TO_CHARGE
     return charge_invoice(invoice_id)
 
 
-def renew_many(sub_ids: list[int]) -> dict[int, str]:
+def renew_many(sub_ids: list[int]) -> dict:
     """Job body: `renew` for a group of subscriptions, their cards charged side by side."""
-    from portal.billing.charging import charge_invoices
+    from portal.billing.charging import ChargeOutcome, charge_invoices
 
     invoices = open_renewals(sub_ids)
     charged = charge_invoices(list(invoices.values()), pool=_charging_pool())
-    return {sub_id: charged.get(invoices.get(sub_id), "nothing to charge") for sub_id in sub_ids}
+    return {sub_id: charged.get(invoices.get(sub_id), ChargeOutcome.NOTHING_TO_CHARGE) for sub_id in sub_ids}
 
 
 @cache
@@ -81,9 +84,9 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
     alone."""
     try:
         with atomic():
-            now = clock.now()
-            subs = [s for s in lock_all(Subscription, sub_ids).values()
-                    if s.status in ("active", "trialing") and s.current_period_end <= now]
+            locked = lock_all(Subscription, sub_ids).values()
+            now = clock.now()  # after the lock: a test clock's customer renews at their time
+            subs = [s for s in locked if s.status in RENEWABLE_STATUSES and s.current_period_end <= now]
             existing = {(i.subscription_id, i.period_start): i for i in db.session.scalars(select(Invoice).where(
                 Invoice.subscription_id.in_([s.id for s in subs]), Invoice.kind == "renewal",
                 Invoice.period_start.in_({s.current_period_end for s in subs})))}
@@ -101,6 +104,7 @@ def open_renewals(sub_ids: list[int]) -> dict[int, int]:
                     continue
                 if (sub.id, sub.current_period_end) not in existing:
                     plan_change.take_effect_at_period_end(sub, lapsing.get(sub.id, []), actor="job:renewal")
+                    prices.take_effect_at_renewal(sub, actor="job:renewal")
                 invoices[sub.id] = existing.get((sub.id, sub.current_period_end)) or _renewal_invoice(sub)
             db.session.flush()
             return {sub_id: invoice.id for sub_id, invoice in invoices.items() if invoice.status == "open"}
@@ -125,12 +129,13 @@ def dunning_due(now=None) -> int:
     """Past-due invoices whose retry time has come; exhausted ones end their subscription."""
     now = now or clock.now()
     rows = db.session.execute(
-        select(Invoice.id, Invoice.next_attempt_at, Invoice.dunning_ends_at).join(Subscription)
+        select(Invoice.id, Invoice.next_attempt_at, Invoice.customer_id).join(Subscription)
         .where(Invoice.status == "open", Invoice.kind == "renewal", Subscription.status == "past_due",
-               ((Invoice.next_attempt_at <= now) | (Invoice.dunning_ends_at <= now)))
+               (test_clock.reached(Invoice.next_attempt_at, Invoice.customer_id, now)
+                | test_clock.reached(Invoice.dunning_ends_at, Invoice.customer_id, now)))
     ).all()
-    for invoice_id, next_attempt_at, _ in rows:
-        if next_attempt_at is not None and next_attempt_at <= now:
+    for invoice_id, next_attempt_at, customer_id in rows:
+        if next_attempt_at is not None and next_attempt_at <= now + test_clock.offset_of(customer_id):
             invoice = db.session.get(Invoice, invoice_id)
             enqueue("workers.payments.charge_invoice", invoice_id, job_id=charge_job_id(invoice))
         else:
@@ -150,7 +155,8 @@ def checkouts_expired(now=None) -> int:
     """Pending subscriptions nobody paid for within the checkout lifetime expire; their invoices are voided."""
     now = now or clock.now()
     stale = db.session.scalars(select(Subscription.id).where(
-        Subscription.status == "pending", Subscription.created_at <= now - CHECKOUT_LIFETIME)).all()
+        Subscription.status == "pending",
+        test_clock.reached(Subscription.created_at, Subscription.customer_id, now - CHECKOUT_LIFETIME))).all()
     for sub_id in stale:
         with atomic():
             sub = lock(Subscription, sub_id)
@@ -158,7 +164,8 @@ def checkouts_expired(now=None) -> int:
                 close_checkout(sub, "expire", actor="job:checkout-expiry", cause="checkout not paid within 24 hours")
     # A card replacement nobody finished: its check closes; the subscription keeps its card.
     abandoned = db.session.scalars(select(Invoice.id).where(
-        Invoice.kind == "card_check", Invoice.status == "open", Invoice.created_at <= now - CHECKOUT_LIFETIME)).all()
+        Invoice.kind == "card_check", Invoice.status == "open",
+        test_clock.reached(Invoice.created_at, Invoice.customer_id, now - CHECKOUT_LIFETIME))).all()
     for invoice_id in abandoned:
         with atomic():
             invoice = lock(Invoice, invoice_id)
@@ -171,7 +178,7 @@ def reconciliation_due(now=None) -> int:
     """Open checkout invoices older than 15 minutes: ask the provider whether they were paid."""
     now = now or clock.now()
     ids = db.session.scalars(select(Invoice.id).where(
-        Invoice.status == "open", Invoice.kind.in_((*CHECKOUT_KINDS, "proration")),
+        Invoice.status == "open", Invoice.kind.in_(RECONCILED_KINDS),
         Invoice.checkout_started_at <= now - RECONCILE_AFTER,
         Invoice.created_at > now - CHECKOUT_LIFETIME)).all()
     for invoice_id in ids:

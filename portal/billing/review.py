@@ -1,6 +1,7 @@
 """The staff review queue: payments that settled nothing of ours (paid twice, another amount, currency or
 customer, no invoice of ours), and the three ways staff resolve one: refund it, attach it to the invoice it
-was meant for, or dismiss it with a note. Each resolution is a payment transition on the timeline."""
+was meant for, or dismiss it with a note. Each resolution is a payment transition on the timeline. Fiscal
+receipts that failed or are late are listed beside them."""
 from sqlalchemy import func, select
 
 from portal.billing import payments, refunds
@@ -8,6 +9,7 @@ from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Refund, Subscription
+from portal.models.subscription import ENDED_STATUSES
 
 RESOLUTIONS = ("refund", "attach", "dismiss")
 RECENTLY_RESOLVED = 20
@@ -17,6 +19,13 @@ def held_payments() -> list[Payment]:
     """Every payment needing review, oldest first: the queue staff work through."""
     return db.session.scalars(select(Payment).where(Payment.needs_review.is_(True))
                               .order_by(Payment.created_at, Payment.id)).all()
+
+
+def receipts_to_review() -> list:
+    """Fiscal receipts staff must look at: failed at the till, or not back within the deadline."""
+    from portal.billing.fiscal import overdue
+
+    return overdue()
 
 
 def held_count() -> int:
@@ -63,7 +72,7 @@ def attach_check(payment: Payment, invoice_id: int | None) -> Invoice:
     if (invoice.amount, invoice.currency) != (payment.amount, payment.currency):
         raise InvalidRequest(f"Invoice #{invoice.id} is for {invoice.amount} {invoice.currency}; the payment is "
                              f"{payment.amount} {payment.currency}.")
-    if invoice.subscription.status in ("canceled", "expired"):
+    if invoice.subscription.status in ENDED_STATUSES:
         raise InvalidRequest(f"Invoice #{invoice.id} belongs to a {invoice.subscription.status} subscription.")
     return invoice
 

@@ -55,7 +55,8 @@ def domain_errors() -> tuple[type[BaseException], ...]:
 def upsert_customer(payload: dict, ctx: CommandContext) -> None:
     from portal.billing.customers import upsert_customer as upsert
 
-    upsert(payload["external_id"], payload["email"], payload.get("name"))
+    upsert(payload["external_id"], payload["email"], payload.get("name"),
+           mail={k: payload[k] for k in ("billing_mail", "locale", "time_zone") if k in payload})
 
 
 def cancel_subscription(payload: dict, ctx: CommandContext) -> None:

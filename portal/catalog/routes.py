@@ -2,9 +2,10 @@
 from flask import render_template
 
 from portal.catalog import bp
-from portal.catalog.service import active_plans
+from portal.catalog.service import active_plans, yearly_price
 
 
 @bp.get("/")
 def index():
-    return render_template("catalog/index.html", plans=active_plans())
+    plans = active_plans()
+    return render_template("catalog/index.html", plans=plans, yearly={p.id: yearly_price(p, plans) for p in plans})

@@ -6,22 +6,47 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 from statemachine.exceptions import TransitionNotAllowed
 
+from portal import ops
 from portal.extensions import db
+from portal.machines.base import AUDIT_ROWS, write_audit_rows
 
 # session.info key: what the current transaction holds FOR UPDATE, by (model, id) or by a lookup key.
 _HELD = "rows_held"
 _RESERVED = "ids_reserved"
 
 
+_DEPTH = "atomic_depth"
+
+
 @contextmanager
 def atomic():
-    """One database transaction: commit when the block ends, roll back everything if it raises."""
+    """One database transaction: commit when the block ends, roll back everything if it raises. A block inside
+    another joins it instead of committing it half-way: it runs in a savepoint, so its failure undoes only its own
+    work, and nothing commits until the outermost block ends."""
+    info = db.session.info
+    depth = info.get(_DEPTH, 0)
+    info[_DEPTH] = depth + 1
     try:
-        yield db.session
-        db.session.commit()
+        if depth:
+            write_audit_rows(db.session)  # what the outer block queued stays its own
+            savepoint = db.session.begin_nested()
+            try:
+                yield db.session
+                write_audit_rows(db.session)
+            except BaseException:
+                db.session.info.pop(AUDIT_ROWS, None)  # the transitions of the failed block, not written yet
+                savepoint.rollback()
+                raise
+            savepoint.commit()
+        else:
+            yield db.session
+            db.session.commit()
     except BaseException:
-        db.session.rollback()
+        if not depth:
+            db.session.rollback()
         raise
+    finally:
+        info[_DEPTH] = depth
 
 
 def _held() -> dict:
@@ -43,6 +68,7 @@ def lock(model, id, *, missing_ok=False):
             return None
         raise LookupError(f"{model.__name__} {id} does not exist")
     held[(model, id)] = row
+    ops.row_locked(row)
     return row
 
 
@@ -58,7 +84,9 @@ def lock_all(model, ids) -> dict:
         )
         for row in rows:
             held[(model, row.id)] = row
-    return {i: held[(model, i)] for i in ids if (model, i) in held}
+    locked = {i: held[(model, i)] for i in ids if (model, i) in held}
+    ops.rows_locked(list(locked.values()))
+    return locked
 
 
 def hold(key, row) -> None:
@@ -97,11 +125,12 @@ def _release(session, transaction):
 def _machines() -> dict:
     from portal.machines.invoice import InvoiceMachine
     from portal.machines.payment import PaymentMachine
+    from portal.machines.receipt import ReceiptMachine
     from portal.machines.refund import RefundMachine
     from portal.machines.subscription import SubscriptionMachine
 
     return {"Subscription": SubscriptionMachine, "Invoice": InvoiceMachine, "Payment": PaymentMachine,
-            "Refund": RefundMachine}
+            "Refund": RefundMachine, "FiscalReceipt": ReceiptMachine}
 
 
 def fire(row, event: str, *, actor: str, cause: str = "", **data):

@@ -8,11 +8,12 @@ from statemachine.exceptions import TransitionNotAllowed
 
 from portal.extensions import db
 from portal.models.types import utcnow
+from portal.ops import metrics
 
 # Per thread: machine class -> built machines not running an event right now.
 _IDLE = threading.local()
 # session.info key: (transitions rows, outbox rows) queued in the current transaction.
-_AUDIT_ROWS = "audit_rows"
+AUDIT_ROWS = "audit_rows"
 
 
 class RowRef:
@@ -99,10 +100,11 @@ class TransitionLog:
             with db.session.no_autoflush:
                 payload = event_payload(routing_key, row)
         now = utcnow()
-        transitions, outbox = db.session.info.setdefault(_AUDIT_ROWS, ([], []))
+        transitions, outbox = db.session.info.setdefault(AUDIT_ROWS, ([], []))
         transitions.append({"entity_type": self.entity_type, "entity_id": row.id, "from_state": source.value,
                             "to_state": target.value, "event": str(event), "actor": actor, "cause": cause or "",
                             "created_at": now})
+        metrics.transition(self.entity_type, row, str(event), source.value, target.value)
         if routing_key:
             outbox.append({"routing_key": routing_key, "aggregate_type": self.entity_type, "aggregate_id": row.id,
                            "payload": payload, "created_at": now, "publish_attempts": 0})
@@ -112,7 +114,7 @@ def write_audit_rows(session: Session) -> None:
     """Write the transitions and outbox rows queued in this session's transaction, in order."""
     from portal.models import OutboxMessage, Transition
 
-    queued = session.info.pop(_AUDIT_ROWS, None)
+    queued = session.info.pop(AUDIT_ROWS, None)
     if queued is None:
         return
     transitions, outbox = queued
@@ -120,6 +122,10 @@ def write_audit_rows(session: Session) -> None:
     for table, rows in ((Transition.__table__, transitions), (OutboxMessage.__table__, outbox)):
         if rows:
             connection.execute(insert(table), rows)
+    if outbox:
+        from portal.mail.events import events_written
+
+        events_written(session)  # the mails these events cause are built after the commit
 
 
 @event.listens_for(Session, "before_flush")
@@ -135,14 +141,14 @@ def _before_commit(session):
 @event.listens_for(Session, "do_orm_execute")
 def _before_query(orm_execute_state):
     # A query in the same transaction sees the rows, as it would see flushed objects.
-    if _AUDIT_ROWS in orm_execute_state.session.info:
+    if AUDIT_ROWS in orm_execute_state.session.info:
         write_audit_rows(orm_execute_state.session)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_rolled_back(session, previous_transaction):
     if not previous_transaction.nested:
-        session.info.pop(_AUDIT_ROWS, None)
+        session.info.pop(AUDIT_ROWS, None)
 
 
 __all__ = ["BillingMachine", "RowRef", "TransitionLog", "TransitionNotAllowed", "write_audit_rows"]

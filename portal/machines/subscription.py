@@ -2,7 +2,9 @@
 from statemachine import State
 
 from portal import clock
+from portal.extensions import db
 from portal.machines.base import BillingMachine
+from portal.models.entitlement import entitlements_changed
 
 
 class SubscriptionMachine(BillingMachine):
@@ -18,6 +20,7 @@ class SubscriptionMachine(BillingMachine):
         "pause": "subscription.paused",
         "resume": "subscription.resumed",
         "change_plan": "subscription.plan_changed",
+        "schedule_price_change": "subscription.price_change_scheduled",
     }
 
     pending = State("Pending", initial=True, value="pending")
@@ -56,6 +59,9 @@ class SubscriptionMachine(BillingMachine):
     resume = paused.to(active)
     # A new card proven in the widget becomes the renewal card (portal/billing/cards.py).
     replace_card = trialing.to.itself() | active.to.itself() | past_due.to.itself() | paused.to.itself()
+    # Staff take the renewal card off (reported lost or stolen): renewals then wait for the customer to pay.
+    remove_card = (trialing.to.itself(cond="has_card") | active.to.itself(cond="has_card")
+                   | past_due.to.itself(cond="has_card") | paused.to.itself(cond="has_card"))
     # Plan changes: at once (an upgrade, paid; any change during a trial), or at the period end (a downgrade).
     change_plan = active.to.itself() | trialing.to.itself()
     schedule_plan_change = active.to.itself() | trialing.to.itself()
@@ -64,8 +70,29 @@ class SubscriptionMachine(BillingMachine):
         | past_due.to.itself(cond="plan_change_scheduled")
     )
 
+    # The checkout offers no free trial after all (this card had one on another account): the subscription
+    # stays pending and is paid from the first day (portal/billing/trials.py).
+    refuse_trial = pending.to.itself()
+    # Staff move a subscription to another price; it applies at the first renewal after the notice
+    # (portal/billing/prices.py), and a plan change (to that plan's price) supersedes it.
+    schedule_price_change = (trialing.to.itself() | active.to.itself() | past_due.to.itself()
+                             | paused.to.itself())
+    apply_price_change = (active.to.itself(cond="price_change_scheduled")
+                          | trialing.to.itself(cond="price_change_scheduled"))
+
+    def after_transition(self):
+        # Every transition may change what GET entitlement answers: the customer's row is rewritten
+        # before this transaction commits (portal/models/entitlement.py).
+        entitlements_changed(db.session, self.model.customer_id)
+
     def renews_automatically(self):
         return not self.model.cancel_at_period_end
+
+    def has_card(self):
+        return self.model.payment_method_id is not None
+
+    def price_change_scheduled(self):
+        return self.model.scheduled_amount is not None
 
     def plan_change_scheduled(self):
         return self.model.scheduled_plan_id is not None
@@ -121,6 +148,29 @@ class SubscriptionMachine(BillingMachine):
             raise ValueError("a card replacement needs the new card")
         self.model.payment_method = payment_method
 
+    def on_refuse_trial(self, reason=None):
+        if not reason:
+            raise ValueError("a refused trial needs its reason")
+        self.model.trial_refusal = reason
+
+    def on_schedule_price_change(self, amount=None, effective_from=None):
+        if amount is None or amount < 0 or effective_from is None:
+            raise ValueError("a price change needs a price that is not negative and the date it may apply from")
+        self.model.scheduled_amount = amount
+        self.model.price_change_from = effective_from
+
+    def on_apply_price_change(self):
+        self.model.amount = self.model.scheduled_amount
+        self._clear_price_change()
+
+    def _clear_price_change(self):
+        self.model.scheduled_amount = None
+        self.model.price_change_from = None
+
+    def on_remove_card(self):
+        self.model.payment_method = None
+        self.model.payment_method_id = None
+
     def on_schedule_cancel(self):
         self.model.cancel_at_period_end = True
 
@@ -138,6 +188,7 @@ class SubscriptionMachine(BillingMachine):
         self.model.amount = plan.amount
         self.model.scheduled_plan_id = None
         self.model.scheduled_plan = None
+        self._clear_price_change()
         if period_start is not None:
             self._set_period(period_start, period_end)
             self.model.billing_anchor = period_start

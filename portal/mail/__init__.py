@@ -3,11 +3,13 @@ that decides to send it, and delivered by a job once that transaction commits â€
 in the embedded default into instance/mail/ for the local page /dev/mail. Tries are counted, failures
 retried with backoff and given up after a bound; staff see those on the operations page."""
 from datetime import timedelta
+from email.utils import parseaddr
+from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal import clock
@@ -22,6 +24,19 @@ SUBJECTS = {
     "password_reset": _l("Reset your password"),
     "email_change": _l("Confirm your new email address"),
     "email_changed": _l("The email address of your account was changed"),
+    # Billing mails (portal/mail/billing.py), built from domain events by a job.
+    "payment_receipt": _l("Payment received"),
+    "payment_failed": _l("Your payment did not go through"),
+    "subscription_renewed": _l("Your subscription is extended"),
+    "subscription_canceled": _l("Your subscription is canceled"),
+    "subscription_expired": _l("Your subscription has ended"),
+    "subscription_plan_changed": _l("Your plan has changed"),
+    "subscription_paused": _l("Your subscription is paused"),
+    "price_change": _l("Your subscription's price is changing"),
+    "refund_succeeded": _l("Your refund is on its way"),
+    "trial_ending": _l("Your free trial ends in 3 days"),
+    "renewal_upcoming": _l("Your yearly subscription renews in 7 days"),
+    "card_expiring": _l("Your card expires before the next payment"),
 }
 # The sweeper hands a queued mail to a job only if the one enqueued at commit has not taken it by then.
 FIRST_TRY_GRACE = timedelta(seconds=60)
@@ -38,35 +53,69 @@ def mail_locale(locale: str | None) -> str:
 
 
 def link_to(endpoint: str, **values) -> str:
-    """An absolute link for a mail: under PUBLIC_URL when set, else the address this request came to."""
+    """An absolute link for a mail: under PUBLIC_URL (always set but in an embedded default started
+    without it), else the address this request came to."""
     base = current_app.config.get("PUBLIC_URL")
-    if base:
-        return base.rstrip("/") + url_for(endpoint, **values)
+    if base:  # built without the request, so a job (no request at all) makes the same links
+        parts = urlsplit(base)
+        adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path.rstrip("/") or "/",
+                                           url_scheme=parts.scheme)
+        return adapter.build(endpoint, values, force_external=True)
     return url_for(endpoint, _external=True, **values)
 
 
-def queue_mail(purpose: str, subject_key: str, *, to: str, locale: str | None, **context) -> OutgoingMail:
+def seller() -> dict:
+    """Who a mail says it comes from and where questions go: SELLER_NAME and SUPPORT_EMAIL, else the name
+    and address of MAIL_FROM."""
+    name, address = parseaddr(current_app.config["MAIL_FROM"])
+    return {"name": current_app.config.get("SELLER_NAME") or name or address,
+            "support": current_app.config.get("SUPPORT_EMAIL") or address}
+
+
+def queue_mail(purpose: str, subject_key: str, *, to: str, locale: str | None, user_id: int | None = None,
+               unsubscribe_url: str | None = None, template: str | None = None, **context) -> OutgoingMail:
     """Compose the mail in the reader's language and store it in the current transaction; its delivery
-    job is enqueued when that transaction commits. The same purpose and subject twice is one mail."""
+    job is enqueued when that transaction commits. The same purpose and subject twice is one mail.
+    `template` names the bodies (templates/mail/<template>.{txt,html}), by default the purpose's."""
     existing = _existing(purpose, subject_key)
     if existing is not None:
         return existing
     locale = mail_locale(locale)
+    template = template or purpose
     with force_locale(locale):
+        subject = str(SUBJECTS[purpose])
+        context = {"seller": seller(), "unsubscribe_url": unsubscribe_url, "subject": subject, "locale": locale,
+                   **context}
         mail = OutgoingMail(
             purpose=purpose, subject_key=subject_key, to_address=to, locale=locale, status="queued",
-            subject=str(SUBJECTS[purpose]), attempts=0,
-            text_body=render_template(f"mail/{purpose}.txt", **context),
-            html_body=render_template(f"mail/{purpose}.html", subject=str(SUBJECTS[purpose]), **context),
+            subject=subject, attempts=0, user_id=user_id, unsubscribe_url=unsubscribe_url,
+            text_body=render_template(f"mail/{template}.txt", **context),
+            html_body=render_template(f"mail/{template}.html", **context),
             next_attempt_at=clock.now() + FIRST_TRY_GRACE,
         )
+    return store(mail) or _existing(purpose, subject_key)
+
+
+def store(mail: OutgoingMail) -> OutgoingMail | None:
+    """Add a composed mail and have it delivered after commit; None when its purpose and subject were
+    queued by a concurrent transaction meanwhile (the unique key kept it one mail)."""
     try:
         with db.session.begin_nested():
             db.session.add(mail)
     except IntegrityError:
-        return _existing(purpose, subject_key)  # queued by a concurrent transaction meanwhile
+        return None
     enqueue_after_commit(db.session(), DELIVER_JOB, mail.id, job_id=f"mail-{mail.id}")
     return mail
+
+
+def erase_mails_of(user_id: int) -> None:
+    """A deleted customer's stored mails keep their purpose, status and times for staff, not the address
+    or what they said; one not delivered yet is never sent. In the caller's transaction."""
+    now = clock.now()
+    db.session.execute(update(OutgoingMail).where(OutgoingMail.user_id == user_id, OutgoingMail.status.in_(
+        ("queued", "retrying", "sending"))).values(status="failed", last_error="the customer was deleted"))
+    db.session.execute(update(OutgoingMail).where(OutgoingMail.user_id == user_id).values(
+        to_address="", text_body="", html_body="", unsubscribe_url=None, next_attempt_at=now))
 
 
 def _existing(purpose, subject_key):
@@ -79,3 +128,9 @@ def init_app(app):
         from portal.mail.dev import bp as dev_mail_bp
 
         app.register_blueprint(dev_mail_bp)
+    from portal.mail.routes import bp as billing_mail_bp
+    from portal.security import csrf_exempt
+
+    app.register_blueprint(billing_mail_bp)
+    # One-click unsubscribe (RFC 8058) is posted by the mail provider, with the signed link as its proof.
+    csrf_exempt(app, "billing_mail.unsubscribe")

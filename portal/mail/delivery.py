@@ -3,7 +3,7 @@ import logging
 import smtplib
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from flask import current_app
@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 from portal import clock
 from portal.extensions import db
 from portal.machines import atomic, lock
+from portal.mail import seller
 from portal.mail.transport import PermanentRefusal, parse_smtp_url, send_smtp, write_eml
 from portal.models import OutgoingMail
 from portal.queue import enqueue_each
@@ -38,6 +39,12 @@ def compose(mail: OutgoingMail) -> EmailMessage:
     domain = sender.rpartition("@")[2].strip(" >") or "localhost"
     message["Message-ID"] = f"<portal-mail-{mail.id}.{mail.purpose}@{domain}>"
     message["Auto-Submitted"] = "auto-generated"
+    support = seller()["support"]
+    if support and support != parseaddr(sender)[1]:
+        message["Reply-To"] = support
+    if mail.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.text_body)
     message.add_alternative(mail.html_body, subtype="html")
     message["Content-Language"] = mail.locale  # after the bodies: setting content clears Content-* headers

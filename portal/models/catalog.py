@@ -3,9 +3,10 @@ from sqlalchemy import CheckConstraint, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, one_of, utcnow
 
 INTERVAL_UNITS = ("day", "week", "month", "year")
+PLAN_STATUSES = ("active", "archived")
 
 
 class Plan(db.Model):
@@ -13,8 +14,8 @@ class Plan(db.Model):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("interval_count > 0", name="interval_positive"),
-        CheckConstraint("interval_unit IN ('day', 'week', 'month', 'year')", name="interval_unit"),
-        CheckConstraint("status IN ('active', 'archived')", name="status"),
+        one_of("interval_unit", INTERVAL_UNITS),
+        one_of("status", PLAN_STATUSES),
         CheckConstraint("trial_days >= 0", name="trial_not_negative"),
     )
 
@@ -36,3 +37,15 @@ class Plan(db.Model):
 
     def __repr__(self):
         return f"<Plan {self.code} {self.amount} {self.currency}/{self.interval_count} {self.interval_unit}>"
+
+
+class ProviderDefault(db.Model):
+    """Which enabled payment provider a new checkout in this currency pays with, as staff chose it
+    (every change is in the staff audit log). A currency without a row uses the first enabled provider."""
+
+    __tablename__ = "provider_defaults"
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    changed_by: Mapped[str] = mapped_column(String(200))  # actor: "staff:3"
+    changed_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

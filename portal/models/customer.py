@@ -1,5 +1,5 @@
 """People: customers and staff, and the saved cards a customer pays with."""
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -14,6 +14,9 @@ class User(db.Model):
         CheckConstraint("role IN ('customer', 'staff')", name="role"),
         # Staff search "email starts with": a LIKE prefix uses a btree only with pattern ops.
         Index("ix_users_email_prefix", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+        # Staff search "email or name contains" (migration 0017 creates pg_trgm).
+        Index("ix_users_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}),
+        Index("ix_users_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
         # One web account and one platform customer per address. Both exist only while the web account's
         # email is unproven: the platform's customer is kept apart from it until the owner of the address
         # verifies it (portal/accounts.py, `claim_address`), so nobody takes a customer over by signing up
@@ -37,6 +40,13 @@ class User(db.Model):
     email_verified_at = mapped_column(UTCDateTime)
     # The language mails are written in ("ru", "en"); None: the portal's default.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # The IANA zone dates in mails are written in (Europe/Moscow when unknown: portal/mail/content.py).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    # Reminders (trial ending, renewal upcoming, card expiring) the customer may turn off; receipts and
+    # security mails are always sent.
+    reminder_mails: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # False when the platform mails this customer itself (bus customer.upsert): no billing mail at all.
+    billing_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     payment_methods = relationship("PaymentMethod", back_populates="owner", order_by="PaymentMethod.id")
 
@@ -58,9 +68,10 @@ class PaymentMethod(db.Model):
     token = mapped_column(EncryptedToken, nullable=False)
     token_fingerprint: Mapped[str] = mapped_column(String(64))
     card_first_six: Mapped[str | None] = mapped_column(String(6))
-    card_last_four: Mapped[str | None] = mapped_column(String(4))
+    card_last_four: Mapped[str | None] = mapped_column(String(4), index=True)
     card_type: Mapped[str | None] = mapped_column(String(32))
-    card_exp: Mapped[str | None] = mapped_column(String(5))  # MM/YY, as the provider gives it
+    card_exp: Mapped[str | None] = mapped_column(String(5))  # MM/YY
+    card_issuer: Mapped[str | None] = mapped_column(String(64))  # the issuing bank, when the provider names it
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
 
     owner = relationship("User", back_populates="payment_methods")

@@ -1,28 +1,50 @@
 """Invoices: what a customer owes for a period. The invoice id is the provider's InvoiceId."""
+from dataclasses import dataclass
 from functools import cached_property
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, one_of, utcnow
 
-# verification: the small authorisation that checks a card before a trial; voided, never captured.
-# card_check: the same for a new card replacing a live subscription's saved one.
-# proration: the prorated price of an upgrade; paying it moves the subscription to the invoice's plan.
-INVOICE_KINDS = ("initial", "renewal", "repay", "grant", "verification", "card_check", "proration")
-# Card checks are authorised, never captured; what a customer pays in the widget to start or change something.
-CARD_CHECK_KINDS = ("verification", "card_check")
-CHECKOUT_KINDS = ("initial", *CARD_CHECK_KINDS)
+
+@dataclass(frozen=True)
+class InvoiceKind:
+    """What an invoice of a kind is, in one table rather than in branches over its name."""
+
+    card_check: bool = False  # authorised to prove a card, voided at once, never captured
+    checkout: bool = False  # paid in the widget by the customer; lives CHECKOUT_LIFETIME, then closes
+    reconciled: bool = False  # asked of the provider when its notification is late
+    receipt: bool = True  # money is taken: the customer gets a receipt
+    period_from_payment: bool = False  # buys a period that starts when it is paid (else it names its period)
+
+
+KINDS = {
+    "initial": InvoiceKind(checkout=True, reconciled=True, period_from_payment=True),  # the first period
+    "renewal": InvoiceKind(),  # the next period, charged on the saved card
+    "repay": InvoiceKind(),  # a balance paid again after a failed renewal
+    "grant": InvoiceKind(receipt=False),  # complimentary days staff grant, for nothing
+    # The small authorisation that checks a card before a trial.
+    "verification": InvoiceKind(card_check=True, checkout=True, reconciled=True, receipt=False),
+    # The same for a new card replacing a live subscription's saved one.
+    "card_check": InvoiceKind(card_check=True, checkout=True, reconciled=True, receipt=False),
+    # The prorated price of an upgrade; paying it moves the subscription to the invoice's plan.
+    "proration": InvoiceKind(reconciled=True),
+}
+INVOICE_KINDS = tuple(KINDS)
+CARD_CHECK_KINDS = tuple(k for k, kind in KINDS.items() if kind.card_check)
+CHECKOUT_KINDS = tuple(k for k, kind in KINDS.items() if kind.checkout)
+RECONCILED_KINDS = tuple(k for k, kind in KINDS.items() if kind.reconciled)
+NO_RECEIPT_KINDS = tuple(k for k, kind in KINDS.items() if not kind.receipt)
 INVOICE_STATUSES = ("open", "paid", "void", "refunded")
 
 
 class Invoice(db.Model):
     __tablename__ = "invoices"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'paid', 'void', 'refunded')", name="status"),
-        CheckConstraint("kind IN ('initial', 'renewal', 'repay', 'grant', 'verification', 'card_check', 'proration')",
-                        name="kind"),
+        one_of("status", INVOICE_STATUSES),
+        one_of("kind", INVOICE_KINDS),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         # One renewal invoice per subscription period, whatever the number of cron ticks or workers.
@@ -57,6 +79,7 @@ class Invoice(db.Model):
     checkout_started_at = mapped_column(UTCDateTime)
     # The provider transaction a Check let through for this invoice: another is refused while it is applied.
     reserved_transaction_id: Mapped[str | None] = mapped_column(String(64))
+    reserved_provider: Mapped[str | None] = mapped_column(String(32))
     reserved_at = mapped_column(UTCDateTime)
     # A proration invoice: the plan its payment moves the subscription to.
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))

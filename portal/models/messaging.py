@@ -40,7 +40,8 @@ class WebhookEvent(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
+    # The provider's notification kind: CloudPayments' path ("pay"), YooKassa's event ("payment.succeeded").
+    kind: Mapped[str] = mapped_column(String(40))
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     invoice_id: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="received")  # received, processed, failed, rejected
@@ -88,6 +89,9 @@ class OutboxMessage(db.Model):
             postgresql_where=text("published_at IS NULL"),
             sqlite_where=text("published_at IS NULL"),
         ),
+        # The mail dispatcher claims the events whose mails are not built yet (portal/mail/events.py).
+        Index("ix_outbox_unmailed", "id", postgresql_where=text("mailed_at IS NULL"),
+              sqlite_where=text("mailed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -99,6 +103,8 @@ class OutboxMessage(db.Model):
     published_at = mapped_column(UTCDateTime)
     publish_attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the mails this event causes were built (none is also built): independent of the bus relay.
+    mailed_at = mapped_column(UTCDateTime)
 
     @property
     def envelope(self) -> dict:

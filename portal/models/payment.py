@@ -5,7 +5,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import EncryptedJson, UTCDateTime, utcnow
+from portal.models.types import EncryptedJson, UTCDateTime, one_of, utcnow
 
 PAYMENT_STATUSES = ("pending", "authorized", "completed", "declined", "voided")
 REFUND_STATUSES = ("pending", "succeeded", "failed")
@@ -16,9 +16,7 @@ class Payment(db.Model):
     __table_args__ = (
         # A provider transaction is recorded once, however many notifications and API answers report it.
         UniqueConstraint("provider", "provider_transaction_id", name="uq_payments_provider_transaction"),
-        CheckConstraint(
-            "status IN ('pending', 'authorized', 'completed', 'declined', 'voided')", name="status"
-        ),
+        one_of("status", PAYMENT_STATUSES),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("amount_refunded >= 0 AND amount_refunded <= amount", name="refund_within_amount"),
         Index("ix_payments_customer_created", "customer_id", "created_at"),
@@ -42,7 +40,7 @@ class Payment(db.Model):
     reason_code: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
     card_first_six: Mapped[str | None] = mapped_column(String(6))
-    card_last_four: Mapped[str | None] = mapped_column(String(4))
+    card_last_four: Mapped[str | None] = mapped_column(String(4), index=True)
     card_type: Mapped[str | None] = mapped_column(String(32))
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     # Money we hold that settled nothing (paid twice, another amount, currency or customer, no invoice of
@@ -80,7 +78,7 @@ class Refund(db.Model):
     __tablename__ = "refunds"
     __table_args__ = (
         UniqueConstraint("provider", "provider_refund_id", name="uq_refunds_provider_refund"),
-        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+        one_of("status", REFUND_STATUSES),
         CheckConstraint("amount > 0", name="amount_positive"),
     )
 

@@ -5,7 +5,7 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Str
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, one_of, utcnow
 
 SUBSCRIPTION_STATUSES = ("pending", "trialing", "active", "past_due", "paused", "canceled", "expired")
 # The groups billing reasons with. Live: the one subscription a customer may hold at a time (it blocks a
@@ -13,15 +13,16 @@ SUBSCRIPTION_STATUSES = ("pending", "trialing", "active", "past_due", "paused", 
 ENTITLED_STATUSES = ("trialing", "active", "past_due")
 LIVE_STATUSES = (*ENTITLED_STATUSES, "paused")
 ENDED_STATUSES = ("canceled", "expired")
+# Renewable: what the renewal run picks up at the period end (past due is dunning's, paused resumes first).
+RENEWABLE_STATUSES = ("trialing", "active")
 
 
 class Subscription(db.Model):
     __tablename__ = "subscriptions"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'trialing', 'active', 'past_due', 'paused', 'canceled', 'expired')", name="status"
-        ),
+        one_of("status", SUBSCRIPTION_STATUSES),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("scheduled_amount IS NULL OR scheduled_amount >= 0", name="scheduled_amount_not_negative"),
         # Renewal cron scans live subscriptions by period end.
         Index("ix_subscriptions_status_period_end", "status", "current_period_end"),
         Index("ix_subscriptions_customer_status", "customer_id", "status"),
@@ -48,6 +49,13 @@ class Subscription(db.Model):
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
     # A downgrade waiting for the period end: the renewal moves the subscription to this plan.
     scheduled_plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    # A price staff moved the subscription to: it applies from the first renewal on or after
+    # price_change_from (the notice the customer was given), portal/billing/prices.py.
+    scheduled_amount: Mapped[int | None] = mapped_column(Integer)
+    price_change_from = mapped_column(UTCDateTime)
+    # Why the checkout offers no free trial although the plan has one ("card_used": this card had a trial
+    # on another account), portal/billing/trials.py.
+    trial_refusal: Mapped[str | None] = mapped_column(String(32))
     created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)
     updated_at = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False)
 
@@ -66,3 +74,16 @@ class Subscription(db.Model):
 
     def __repr__(self):
         return f"<Subscription {self.id} {self.status}>"
+
+
+class TrialCard(db.Model):
+    """A card that has had a free trial, by the fingerprint of what the provider tells about it (first six,
+    last four, expiry, issuer): the same card cannot start a second trial on another account."""
+
+    __tablename__ = "trial_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    created_at = mapped_column(UTCDateTime, default=utcnow, nullable=False)

@@ -3,10 +3,11 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from cryptography.fernet import Fernet
 from flask import current_app
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -39,10 +40,16 @@ class UTCDateTime(TypeDecorator):
 
 def _fernet():
     key = current_app.config.get("TOKEN_ENCRYPTION_KEY")
+    return _fernet_for(key, None if key else current_app.config["SECRET_KEY"])
+
+
+@lru_cache(maxsize=8)
+def _fernet_for(key, secret_key):
+    # Built once per key: every stored notification is sealed with it on the ingest path.
     if not key:
         # Derived from SECRET_KEY so a deployment needs one secret at least; a dedicated key
         # (TOKEN_ENCRYPTION_KEY, a Fernet key) lets the two be rotated separately.
-        digest = hashlib.sha256(("card-token:" + current_app.config["SECRET_KEY"]).encode()).digest()
+        digest = hashlib.sha256(("card-token:" + secret_key).encode()).digest()
         key = base64.urlsafe_b64encode(digest)
     return Fernet(key)
 
@@ -98,6 +105,12 @@ class EncryptedJson(TypeDecorator):
 
     def process_result_value(self, value, dialect):
         return None if value is None else json.loads(unseal(value.encode("ascii")))
+
+
+def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    """The CHECK constraint that keeps `column` within a vocabulary, written from the tuple the code uses, so the
+    database, the machines and the queries cannot spell a status differently."""
+    return CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=column)
 
 
 def token_fingerprint(token: str) -> str:

@@ -1,43 +1,76 @@
-"""Payment providers: the interface billing uses, and the registry that picks one from config."""
+"""Payment providers: the interface billing uses, and the registry that builds the enabled ones."""
 from portal.providers.base import (
+    CATEGORY_MESSAGES,
     NOTIFICATION_KINDS,
+    CardSaved,
+    CheckDecision,
+    Decline,
+    DeclineCategory,
+    EventKind,
     InvalidNotification,
     Notification,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    Reception,
     RefundResult,
     RetryableProviderError,
+    TokenCharge,
     Transaction,
+    TransactionStatus,
+    WebAnswer,
     WidgetRequest,
     request_id,
 )
 from portal.providers.cloudpayments import CloudPaymentsProvider, sandbox_from_config
 from portal.providers.registry import (
+    adapter_class,
+    enabled_names,
+    enabled_providers,
+    forget_providers,
     get_provider,
     provider_from_config,
+    providers_from_config,
     register,
     registered_names,
     required_setting,
 )
+from portal.providers.yookassa import YooKassaProvider  # noqa: E402  (after the registry it registers with)
 
 register("cloudpayments", CloudPaymentsProvider)
-register("sandbox", sandbox_from_config)
+register("sandbox", sandbox_from_config, adapter=CloudPaymentsProvider)
+register("yookassa", YooKassaProvider)
 
 __all__ = [
+    "CATEGORY_MESSAGES",
     "NOTIFICATION_KINDS",
+    "CardSaved",
+    "CheckDecision",
     "CloudPaymentsProvider",
+    "Decline",
+    "DeclineCategory",
+    "EventKind",
     "InvalidNotification",
     "Notification",
     "PaymentDeclined",
     "PaymentProvider",
     "ProviderError",
+    "Reception",
     "RefundResult",
     "RetryableProviderError",
+    "TokenCharge",
     "Transaction",
+    "TransactionStatus",
+    "WebAnswer",
     "WidgetRequest",
+    "YooKassaProvider",
+    "adapter_class",
+    "enabled_names",
+    "enabled_providers",
+    "forget_providers",
     "get_provider",
     "provider_from_config",
+    "providers_from_config",
     "register",
     "registered_names",
     "request_id",

@@ -2,21 +2,26 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Mapping
-from contextlib import nullcontext
 
 import requests
 
 from portal.providers import cloudpayments_notifications as notifications
+from portal.providers import cloudpayments_receipts as receipts
+from portal.providers import reason_codes
 from portal.providers.base import (
+    NOTIFICATION_KINDS,
+    CheckDecision,
     Notification,
     PaymentDeclined,
     PaymentProvider,
     ProviderError,
+    Reception,
     RefundResult,
     RetryableProviderError,
+    TokenCharge,
     Transaction,
+    WebAnswer,
     WidgetRequest,
 )
 from portal.providers.call_slots import call_slots_from_config
@@ -26,6 +31,7 @@ from portal.providers.cloudpayments_models import (
     parse_transaction,
     to_major,
 )
+from portal.providers.http import ProviderHttp
 from portal.providers.registry import required_setting
 
 log = logging.getLogger(__name__)
@@ -38,10 +44,26 @@ SANDBOX_PUBLIC_ID = "pk_sandbox"
 SANDBOX_API_SECRET = "sandbox-secret"
 
 
+# The Check answer's code for each of billing's decisions (shared/cloudpayments.md).
+CHECK_CODES = {
+    CheckDecision.ACCEPT: 0,
+    CheckDecision.UNKNOWN_INVOICE: 10,
+    CheckDecision.WRONG_ACCOUNT: 11,
+    CheckDecision.WRONG_AMOUNT: 12,
+    CheckDecision.NOT_PAYABLE: 13,
+    CheckDecision.EXPIRED: 20,
+}
+# Any notification refused (forged, unreadable, too large, unknown type) is answered with this code.
+REFUSED_CODE = 13
+
+
 class CloudPaymentsProvider(PaymentProvider):
     """CloudPayments over its JSON API with HTTP Basic auth (Public ID : API Secret)."""
 
     name = "cloudpayments"
+    notification_kinds = NOTIFICATION_KINDS
+    batched_kinds = settling_kinds = ("pay", "confirm")
+    failure_kinds = ("fail",)
 
     def __init__(
         self,
@@ -63,8 +85,7 @@ class CloudPaymentsProvider(PaymentProvider):
         self.timeout = timeout
         self.widget_skin = widget_skin
         self.call_slots = call_slots  # the terminal's concurrency limit, shared by all processes (or None)
-        # requests.Session is not documented as thread-safe and in-process jobs share this provider.
-        self._local = threading.local()
+        self._http = ProviderHttp("CloudPayments", (public_id, api_secret), timeout, call_slots)
 
     @classmethod
     def from_config(cls, config: Mapping) -> CloudPaymentsProvider:
@@ -91,7 +112,7 @@ class CloudPaymentsProvider(PaymentProvider):
             "accountId": req.account_id,
             "invoiceId": str(req.invoice_id),
             "skin": self.widget_skin,
-            "data": dict(req.data),
+            "data": receipts.json_data(req.receipt, req.data) or {},
         }
         if req.email:
             params["email"] = req.email
@@ -99,21 +120,37 @@ class CloudPaymentsProvider(PaymentProvider):
 
     # --- notifications --------------------------------------------------------------------------
 
-    def verify_notification(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+    def verify_notification(self, raw_body: bytes, headers: Mapping[str, str],
+                            remote_addr: str | None = None) -> bool:
         return notifications.verify_signature(self._api_secret, raw_body, headers)
 
-    def parse_notification(self, kind: str, raw_body: bytes, content_type: str | None) -> Notification:
+    def parse_notification(self, kind: str | None, raw_body: bytes, content_type: str | None) -> Notification:
         return notifications.parse_notification(kind, raw_body, content_type)
+
+    def answer(self, reception: Reception) -> WebAnswer:
+        """{"code": 0} for a stored notification, the Check's code for a Check, 13 with the reason (and
+        the HTTP status billing chose) for anything refused."""
+        if reception.check is not None:
+            return WebAnswer(200, {"code": CHECK_CODES[reception.check]})
+        if reception.status == 200:
+            return WebAnswer(200, {"code": 0})
+        return WebAnswer(reception.status, {"code": REFUSED_CODE, "message": reception.message})
+
+    @classmethod
+    def customer_message(cls, reason_code: int | None, reason: str | None) -> str:
+        return reason_codes.customer_message(reason_code)
+
+    @classmethod
+    def reason_name(cls, reason_code: int | None, reason: str | None) -> str | None:
+        return reason_codes.reason_name(reason_code) or reason
 
     # --- API: money movements -------------------------------------------------------------------
 
-    def charge_token(self, **charge) -> Transaction:
-        """Keyword arguments as in PaymentProvider.charge_token."""
-        return self._token_payment("payments/tokens/charge", **charge)
+    def charge_token(self, charge: TokenCharge) -> Transaction:
+        return self._token_payment("payments/tokens/charge", charge)
 
-    def authorize_token(self, **charge) -> Transaction:
-        """Keyword arguments as in PaymentProvider.authorize_token."""
-        return self._token_payment("payments/tokens/auth", **charge)
+    def authorize_token(self, charge: TokenCharge) -> Transaction:
+        return self._token_payment("payments/tokens/auth", charge)
 
     def confirm(self, transaction_id: str, amount_minor: int, *, request_id: str) -> None:
         payload = {"TransactionId": _wire_id(transaction_id), "Amount": to_major(amount_minor)}
@@ -123,8 +160,11 @@ class CloudPaymentsProvider(PaymentProvider):
         payload = {"TransactionId": _wire_id(transaction_id)}
         self._expect_success("payments/void", self._post("payments/void", payload, request_id))
 
-    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str) -> RefundResult:
+    def refund(self, transaction_id: str, amount_minor: int, *, request_id: str,
+               receipt=None) -> RefundResult:
         payload = {"TransactionId": _wire_id(transaction_id), "Amount": to_major(amount_minor)}
+        if receipt is not None:  # the return receipt for what is given back (a partial refund: that part)
+            payload["JsonData"] = receipts.json_data(receipt)
         envelope = self._post("payments/refund", payload, request_id)
         self._expect_success("payments/refund", envelope)
         model = envelope.get("model")
@@ -132,6 +172,9 @@ class CloudPaymentsProvider(PaymentProvider):
         if refund_id is None:
             raise ProviderError("CloudPayments payments/refund answered without the refund's TransactionId")
         return RefundResult(refund_transaction_id=refund_id, amount_minor=amount_minor)
+
+    def receipt_payload(self, receipt) -> dict:
+        return receipts.json_data(receipt)
 
     # --- API: lookups ---------------------------------------------------------------------------
 
@@ -143,36 +186,25 @@ class CloudPaymentsProvider(PaymentProvider):
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _token_payment(
-        self,
-        endpoint: str,
-        *,
-        token: str,
-        amount_minor: int,
-        currency: str,
-        account_id: str,
-        invoice_id: str | int | None,
-        description: str,
-        email: str | None,
-        request_id: str,
-        customer_present: bool,
-    ) -> Transaction:
+    def _token_payment(self, endpoint: str, charge: TokenCharge) -> Transaction:
         payload = {
-            "Amount": to_major(amount_minor),
-            "Currency": currency,
-            "AccountId": account_id,
-            "Token": token,
+            "Amount": to_major(charge.amount_minor),
+            "Currency": charge.currency,
+            "AccountId": charge.account_id,
+            "Token": charge.token,
             # Renewals and dunning run without the customer: the issuer must be told it is a
             # merchant-initiated, scheduled charge, or it may decline for a missing cardholder.
-            "TrInitiatorCode": 1 if customer_present else 0,
-            "PaymentScheduled": 0 if customer_present else 1,
-            "Description": description,
+            "TrInitiatorCode": 1 if charge.customer_present else 0,
+            "PaymentScheduled": 0 if charge.customer_present else 1,
+            "Description": charge.description,
         }
-        if invoice_id is not None:
-            payload["InvoiceId"] = str(invoice_id)
-        if email:
-            payload["Email"] = email
-        envelope = self._post(endpoint, payload, request_id)
+        if charge.invoice_id is not None:
+            payload["InvoiceId"] = str(charge.invoice_id)
+        if charge.email:
+            payload["Email"] = charge.email
+        if charge.receipt is not None:
+            payload["JsonData"] = receipts.json_data(charge.receipt)
+        envelope = self._post(endpoint, payload, charge.request_id)
         model = envelope.get("model")
         if not looks_like_transaction(model):
             self._expect_success(endpoint, envelope)
@@ -212,17 +244,7 @@ class CloudPaymentsProvider(PaymentProvider):
     def _post(self, endpoint: str, payload: dict, request_id: str | None = None) -> dict:
         """POST one API call; returns the envelope as {"success", "message", "model"} or raises."""
         headers = {"X-Request-ID": request_id} if request_id else {}
-        try:
-            with self.call_slots.held() if self.call_slots else nullcontext():
-                response = self._session().post(
-                    f"{self.api_url}/{endpoint}", json=payload, headers=headers, timeout=self.timeout
-                )
-        except requests.Timeout as error:
-            raise RetryableProviderError(f"CloudPayments {endpoint} timed out: {error}") from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as error:
-            raise RetryableProviderError(f"CloudPayments {endpoint} unreachable: {error}") from None
-        except requests.RequestException as error:
-            raise ProviderError(f"CloudPayments {endpoint} request failed: {error}") from None
+        response = self._http.request("POST", f"{self.api_url}/{endpoint}", endpoint, json=payload, headers=headers)
 
         status = response.status_code
         log.info("cloudpayments %s request_id=%s -> HTTP %s", endpoint, request_id, status)
@@ -246,15 +268,6 @@ class CloudPaymentsProvider(PaymentProvider):
                 f"CloudPayments {endpoint} rejected the request (HTTP {status})", http_status=status
             )
         return _envelope(endpoint, response)
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.auth = (self.public_id, self._api_secret)
-            session.headers["Accept"] = "application/json"
-            self._local.session = session
-        return session
 
 
 def sandbox_from_config(config: Mapping) -> CloudPaymentsProvider:

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from portal.providers.base import Transaction
+from portal.providers import reason_codes
+from portal.providers.base import CardSaved, Transaction
 
 # CloudPayments writes every amount in major units with two decimals, whatever the currency.
 MINOR_PER_MAJOR = 100
@@ -132,25 +133,32 @@ def parse_transaction(model: Mapping[str, object]) -> Transaction:
     created_at = parse_datetime(fields.get("CreatedDateIso")) or parse_datetime(
         fields.get("CreatedDate")
     )
+    status, token, reason_code = fields.lower("Status") or "unknown", fields.text("Token"), fields.integer("ReasonCode")
     return Transaction(
         transaction_id=transaction_id,
-        status=fields.lower("Status") or "unknown",
+        status=status,
         amount_minor=to_minor(amount),
         currency=fields.text("Currency") or "RUB",
         invoice_id=fields.text("InvoiceId"),
         account_id=fields.text("AccountId"),
         email=fields.text("Email"),
-        token=fields.text("Token"),
+        token=token,
         card_first_six=fields.text("CardFirstSix"),
         card_last_four=fields.text("CardLastFour"),
         card_type=fields.text("CardType"),
         card_exp=fields.text("CardExpDate"),
-        reason_code=fields.integer("ReasonCode"),
+        card_issuer=fields.text("Issuer"),
+        reason_code=reason_code,
         reason=fields.text("Reason"),
         card_holder_message=fields.text("CardHolderMessage"),
         test_mode=fields.flag("TestMode"),
         created_at=created_at,
         raw=dict(model),
+        provider="cloudpayments",
+        decline=reason_codes.decline(reason_code, fields.text("Reason")) if status == "declined" else None,
+        card=CardSaved(token, first_six=fields.text("CardFirstSix"), last_four=fields.text("CardLastFour"),
+                       exp=fields.text("CardExpDate"), card_type=fields.text("CardType"),
+                       issuer=fields.text("Issuer")) if token else None,
     )
 
 

@@ -9,8 +9,11 @@ import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
-from portal.providers.base import NOTIFICATION_KINDS, InvalidNotification, Notification
+from portal.providers import reason_codes
+from portal.providers.base import NOTIFICATION_KINDS, CardSaved, EventKind, InvalidNotification, Notification
 from portal.providers.cloudpayments_models import Fields, parse_datetime, to_minor
+
+PROVIDER = "cloudpayments"
 
 RAW_SIGNATURE_HEADER = "Content-HMAC"
 
@@ -56,6 +59,10 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
         raise InvalidNotification(f"unknown notification kind {kind!r}")
     raw = _read_fields(raw_body, content_type)
     fields = Fields(raw)
+    if kind == "receipt":
+        from portal.providers.cloudpayments_receipts import receipt_notification
+
+        return receipt_notification(fields, raw)
     try:
         # Recurrent describes a provider-side subscription (its own Id), every other kind a transaction.
         transaction_id = fields.key("TransactionId") if kind != "recurrent" else None
@@ -68,6 +75,12 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
         raise InvalidNotification(f"{kind} notification without TransactionId or Amount",
                                   transaction_id=transaction_id)
     try:
+        status, token, reason_code = fields.lower("Status"), _token(fields), fields.integer("ReasonCode")
+        shown = CardSaved(token or "", first_six=fields.matching(_FIRST_SIX, "CardFirstSix"),
+                          last_four=fields.matching(_LAST_FOUR, "CardLastFour"),
+                          exp=fields.matching(_CARD_EXP, "CardExpDate"),
+                          card_type=fields.matching(_CARD_TYPE, "CardType"),
+                          issuer=fields.matching(_CARD_TYPE, "Issuer"))
         return Notification(
             kind=kind,
             transaction_id=transaction_id,
@@ -76,23 +89,35 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
             invoice_id=fields.text("InvoiceId"),
             account_id=fields.text("AccountId"),
             email=fields.text("Email"),
-            status=fields.lower("Status"),
+            status=status,
             operation_type=fields.lower("OperationType"),
             reason=fields.text("Reason"),
-            reason_code=fields.integer("ReasonCode"),
-            token=_token(fields),
-            card_first_six=fields.matching(_FIRST_SIX, "CardFirstSix"),
-            card_last_four=fields.matching(_LAST_FOUR, "CardLastFour"),
-            card_type=fields.matching(_CARD_TYPE, "CardType"),
-            card_exp=fields.matching(_CARD_EXP, "CardExpDate"),
+            reason_code=reason_code,
+            token=token,
+            card_first_six=shown.first_six,
+            card_last_four=shown.last_four,
+            card_type=shown.card_type,
+            card_exp=shown.exp,
+            card_issuer=shown.issuer,
             payment_transaction_id=fields.key("PaymentTransactionId"),
             occurred_at=parse_datetime(fields.get("DateTime")),
             test_mode=fields.flag("TestMode"),
             data=_data(fields.text("Data", "JsonData")),
             raw=raw,
+            provider=PROVIDER,
+            event=_event(kind, status),
+            decline=reason_codes.decline(reason_code, fields.text("Reason")) if kind == "fail" else None,
+            card=shown if token else None,  # the card-saved event: a Pay or Fail that carries a Token
         )
     except ValueError as error:
         raise InvalidNotification(f"malformed {kind} notification: {error}", transaction_id=transaction_id) from None
+
+
+def _event(kind: str, status: str | None) -> EventKind:
+    if kind in ("pay", "confirm"):
+        return EventKind.PAYMENT_AUTHORIZED if status == "authorized" else EventKind.PAYMENT_SUCCEEDED
+    return {"check": EventKind.CHECK, "fail": EventKind.PAYMENT_FAILED, "refund": EventKind.REFUND_SUCCEEDED,
+            "cancel": EventKind.PAYMENT_VOIDED}.get(kind, EventKind.INFORMATIONAL)
 
 
 def _amount(kind: str, fields: Fields) -> int | None:

@@ -1,5 +1,8 @@
-"""CloudPayments decline reason codes: what to tell the customer and whether a renewal may try again."""
+"""CloudPayments decline reason codes: what to tell the customer, whether a renewal may try again, and
+the neutral category each code means to billing."""
 from __future__ import annotations
+
+from portal.providers.base import Decline, DeclineCategory
 
 DEFAULT_CUSTOMER_MESSAGE = "Payment declined. Please try again or use another card"
 
@@ -51,3 +54,22 @@ def retry_allowed(code: int | None) -> bool:
 def blocks_after_two_failures(code: int | None) -> bool:
     """True when a second failure with this code blocks the card for 24 hours."""
     return code in BLOCK_AFTER_TWO_FAILURES
+
+
+# The neutral category of each code billing's dunning and pages see; a code not named here is OTHER.
+CATEGORIES: dict[int, DeclineCategory] = {
+    5051: DeclineCategory.INSUFFICIENT_FUNDS,
+    5033: DeclineCategory.EXPIRED_CARD,
+    5054: DeclineCategory.EXPIRED_CARD,
+    5005: DeclineCategory.DO_NOT_HONOR,
+    **dict.fromkeys((5001, 5003, 5012, 5017, 5034, 5041, 5043, 5057, 5014), DeclineCategory.NEVER_RETRY),
+    **dict.fromkeys((5091, 5096, 5204, 5013, 5030, 5055, 5063, 5065), DeclineCategory.TRY_LATER),
+    5206: DeclineCategory.THREE_DS_FAILED,
+}
+
+
+def decline(code: int | None, reason: str | None = None) -> Decline:
+    """A CloudPayments decline in billing's words. Whether to retry is the provider's own advice (its
+    never-retry list), which for some codes is more lenient than the category's policy (5054)."""
+    return Decline(CATEGORIES.get(code, DeclineCategory.OTHER), code=code, reason=reason,
+                   customer_message=customer_message(code), retry_allowed=retry_allowed(code))

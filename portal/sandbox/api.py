@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+import uuid
 from datetime import datetime, timedelta, timezone
 from functools import wraps
 
@@ -34,11 +35,16 @@ def _reply(status: int, body: dict, headers: dict | None = None):
 
 
 def authorised(sandbox: Sandbox) -> bool:
+    return basic_auth_matches(sandbox.settings.public_id, sandbox.settings.api_secret)
+
+
+def basic_auth_matches(user: str, password: str) -> bool:
+    """The request's HTTP Basic credentials are these, compared in constant time (provider-neutral)."""
     auth = request.authorization
     if auth is None or auth.type != "basic":
         return False
-    user_ok = hmac.compare_digest((auth.username or "").encode(), sandbox.settings.public_id.encode())
-    secret_ok = hmac.compare_digest((auth.password or "").encode(), sandbox.settings.api_secret.encode())
+    user_ok = hmac.compare_digest((auth.username or "").encode(), user.encode())
+    secret_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
     return user_ok and secret_ok
 
 
@@ -140,7 +146,8 @@ def _required(params: wire.Params, key: str) -> str:
 
 @endpoint("test")
 def test(sandbox, params):
-    return wire.envelope(True, "It's working!")
+    # The real API answers with the id it gave this request (a GUID), not a greeting.
+    return wire.envelope(True, str(uuid.uuid4()))
 
 
 def _token_payment(sandbox, params, scheme: str) -> dict:

@@ -12,22 +12,24 @@ INVALID_CARD_NUMBER = 5014
 WRONG_CVV = 5082
 UNABLE_TO_PROCESS = 5204
 
-# Reason and cardholder message per code, worded as the provider's reference does.
+# Reason and cardholder message (the payer text of the provider's published error-code table) per code.
+_CONTACT_BANK = "Свяжитесь с вашим банком или воспользуйтесь другой картой"
+_CHECK_CARD = "Проверьте правильность введенных данных карты или воспользуйтесь другой картой"
 REASONS: dict[int, tuple[str, str]] = {
     0: ("Approved", "Оплата успешно проведена"),
-    5001: ("ReferToCardIssuer", "Свяжитесь с вашим банком или воспользуйтесь другой картой"),
-    5005: ("DoNotHonor", "Свяжитесь с вашим банком или воспользуйтесь другой картой"),
-    5014: ("InvalidCardNumber", "Проверьте правильность введенных данных карты или воспользуйтесь другой картой"),
-    5041: ("LostCard", "Свяжитесь с вашим банком или воспользуйтесь другой картой"),
-    5043: ("StolenCard", "Свяжитесь с вашим банком или воспользуйтесь другой картой"),
+    5001: ("ReferToCardIssuer", _CONTACT_BANK),
+    5005: ("DoNotHonor", _CONTACT_BANK),
+    5014: ("InvalidCardNumber", _CHECK_CARD),
+    5041: ("LostCard", _CONTACT_BANK),
+    5043: ("StolenCard", _CONTACT_BANK),
     5051: ("InsufficientFunds", "Недостаточно средств на карте"),
-    5054: ("ExpiredCard", "Истек срок действия карты или неверно указан срок действия"),
-    5057: ("TransactionNotPermitted", "Ограничение на карте или операция не разрешена"),
+    5054: ("ExpiredCard", _CHECK_CARD),
+    5057: ("TransactionNotPermitted", _CONTACT_BANK),
     5082: ("IncorrectCVV", "Неверно указан код CVV"),
-    5091: ("Timeout", "Сервис временно недоступен, попробуйте позже"),
-    5096: ("SystemError", "Ошибка банка, попробуйте позже"),
-    5204: ("UnableToProcess", "Операция не может быть обработана"),
-    5206: ("AuthenticationFailed", "Не удалось пройти 3-D Secure авторизацию"),
+    5091: ("Timeout", "Повторите попытку позже или воспользуйтесь другой картой"),
+    5096: ("SystemError", "Повторите попытку позже"),
+    5204: ("UnableToProcess", _CONTACT_BANK),
+    5206: ("AuthenticationFailed", _CONTACT_BANK),
     # The merchant's Check answer declines the payment with its own code (10..20).
     10: ("InvalidInvoiceId", "Платёж отклонён магазином: неверный номер заказа"),
     11: ("InvalidAccountId", "Платёж отклонён магазином: неверный идентификатор покупателя"),

@@ -35,6 +35,8 @@ def _money_and_card(txn: Transaction, when: datetime) -> list[tuple[str, str]]:
         ("CardLastFour", txn.card.pan[-4:]),
         ("CardType", txn.card_type),
         ("CardExpDate", txn.card.exp),
+        ("Issuer", "Sandbox Bank"),
+        ("IssuerBankCountry", "RU"),
         ("TestMode", "1"),
     ]
 

@@ -1,4 +1,5 @@
-"""Notification delivery to the merchant: signed form posts, the delivery log, background retries."""
+"""Notification delivery to the merchant: the delivery log and background retries (provider-neutral),
+with CloudPayments' signed form posts as the default wire format."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import heapq
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -30,6 +31,7 @@ class Delivery:
     last_attempt: datetime | None = None
     next_attempt: datetime | None = None
     delivered: bool = False
+    history: list = field(default_factory=list)  # every attempt: when, and the HTTP status or failure
 
     def to_json(self) -> dict:
         return {
@@ -45,6 +47,7 @@ class Delivery:
             "created": wire.iso_date(self.created),
             "last_attempt": wire.iso_date(self.last_attempt),
             "next_attempt": wire.iso_date(self.next_attempt),
+            "history": list(self.history),
         }
 
 
@@ -66,10 +69,16 @@ def _answer_code(response: requests.Response) -> int | None:
 
 
 class Notifier:
-    """Posts notifications, keeps every one in a log, and retries failures on a timer thread."""
+    """Posts notifications, keeps every one in a log, and retries failures on a timer thread.
 
-    def __init__(self, settings: Settings):
+    The wire format is CloudPayments' (signed form bodies, `{"code": 0}` answers); another provider's
+    sandbox overrides `encode`, `headers` and `accepted`, and may give its own `session`.
+    """
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None):
         self._settings = settings
+        # A fresh connection per post unless a provider needs its own (e.g. a fixed source address).
+        self._session = session or requests
         self._lock = threading.Condition()
         self._log: dict[int, Delivery] = {}
         self._ids = itertools.count(1)
@@ -158,32 +167,44 @@ class Notifier:
 
     def _record(self, kind: str, url: str, fields, transaction_id) -> Delivery:
         with self._lock:
-            delivery = Delivery(next(self._ids), kind, url, wire.form_encode(fields), transaction_id,
+            delivery = Delivery(next(self._ids), kind, url, self.encode(fields), transaction_id,
                                 wire.utcnow(), self._generation)
             self._log[delivery.id] = delivery
             return delivery
 
-    def _post(self, delivery: Delivery) -> requests.Response | None:
-        """One signed POST of the stored body; records the outcome on the delivery."""
-        headers = {
+    # --- the wire format ---
+
+    def encode(self, fields) -> str:
+        return wire.form_encode(fields)
+
+    def headers(self, delivery: Delivery) -> dict[str, str]:
+        return {
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             "User-Agent": "CloudPayments-Sandbox/1.0",
             **wire.signature_headers(self._settings.api_secret, delivery.body),
         }
+
+    def accepted(self, response: requests.Response) -> bool:
+        return response.status_code == 200 and _answer_code(response) == 0
+
+    def _post(self, delivery: Delivery) -> requests.Response | None:
+        """One POST of the stored body; records the outcome on the delivery."""
         response, status, answer = None, None, None
         try:
-            response = requests.post(delivery.url, data=delivery.body.encode("utf-8"), headers=headers,
-                                     timeout=self._settings["notify_timeout"], allow_redirects=False)
+            response = self._session.post(delivery.url, data=delivery.body.encode("utf-8"),
+                                          headers=self.headers(delivery),
+                                          timeout=self._settings["notify_timeout"], allow_redirects=False)
             status, answer = response.status_code, response.text[:500]
         except requests.Timeout:
             status = "timeout"
         except requests.RequestException as exc:
             status, answer = "error", str(exc)[:500]
-        ok = response is not None and response.status_code == 200 and _answer_code(response) == 0
+        ok = response is not None and self.accepted(response)
         with self._lock:
             delivery.attempts += 1
             delivery.last_attempt = wire.utcnow()
             delivery.last_status, delivery.last_answer = status, answer
+            delivery.history.append({"at": wire.iso_date(delivery.last_attempt), "status": status})
             delivery.delivered = delivery.delivered or ok
         return response
 

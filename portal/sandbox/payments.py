@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from . import cards, fields, wire
+from . import cards, fields, kkt, wire
 from .runtime import Sandbox
 from .store import CURRENCIES, TYPE_PAYMENT, TYPE_REFUND, Card, Transaction
 
@@ -86,6 +86,8 @@ def _settle(sandbox: Sandbox, txn: Transaction, code: int, scheme: str, wait_for
         body = fields.fail_fields(txn, cards.reason_for(code)[0])
         kind = "fail"
     sandbox.notifier.send(kind, body, txn.id, wait_first=wait_for_notification)
+    if code == cards.APPROVED and scheme == "charge":  # one-stage: the receipt right after the payment
+        kkt.fiscalize(sandbox, txn, kkt.INCOME)
 
 
 def pay_with_card(sandbox: Sandbox, req: PaymentRequest, card: Card, scheme: str) -> Transaction:
@@ -152,6 +154,7 @@ def confirm(sandbox: Sandbox, transaction_id, amount, json_data=None) -> Transac
         if json_data not in (None, ""):
             txn.json_data = wire.json_data_text(json_data)
     sandbox.notifier.send("confirm", fields.confirm_fields(txn), txn.id, wait_first=False)
+    kkt.fiscalize(sandbox, txn, kkt.INCOME)  # two-stage: the receipt is made at confirm
     return txn
 
 
@@ -197,4 +200,5 @@ def refund(sandbox: Sandbox, transaction_id, amount, json_data=None, *, wait_for
         ))
     sandbox.notifier.send("refund", fields.refund_fields(refund_txn, payment), refund_txn.id,
                           wait_first=wait_for_notification)
+    kkt.fiscalize(sandbox, refund_txn, kkt.INCOME_RETURN)
     return refund_txn

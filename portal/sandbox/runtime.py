@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from .kkt import Register
 from .notify import Notifier
 from .settings import Settings
 from .stats import Stats
@@ -18,6 +19,7 @@ class Sandbox:
         self.store = Store(self.settings.api_secret)
         self.stats = Stats()
         self.notifier = Notifier(self.settings)
+        self.register = Register()  # CloudKassir's register
 
     def reset(self) -> None:
         """Back to start-up settings with empty storage, counters and delivery log."""
@@ -25,6 +27,8 @@ class Sandbox:
         self.store.clear()
         self.stats.reset()
         self.notifier.reset()
+        if hasattr(self, "register"):  # CloudPayments' register (the YooKassa sandbox shares this base)
+            self.register.reset()
 
     def shutdown(self) -> None:
         self.notifier.shutdown()

@@ -6,7 +6,7 @@ import copy
 import os
 import threading
 
-NOTIFICATION_TYPES = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel")
+NOTIFICATION_TYPES = ("check", "pay", "fail", "confirm", "refund", "recurrent", "cancel", "receipt")
 NOTIFICATION_MODES = ("normal", "drop", "duplicate", "delay")
 
 # Start-up keys; each is read from the config dict, else from the env var of the same name.
@@ -46,15 +46,62 @@ class ControlError(ValueError):
     """A fault-switch change that makes no sense; nothing is applied."""
 
 
-class Settings:
+class Switches:
+    """Live switches behind one lock: start-up defaults, validated updates applied together, resets.
+
+    Provider-neutral: each sandbox subclasses it with its own defaults and `_validated`.
+    """
+
+    def __init__(self, defaults: dict):
+        self._lock = threading.Lock()
+        self._defaults = defaults
+        self._values = copy.deepcopy(self._defaults)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._values = copy.deepcopy(self._defaults)
+
+    def values(self) -> dict:
+        with self._lock:
+            return copy.deepcopy(self._values)
+
+    def __getitem__(self, key: str):
+        with self._lock:
+            return copy.deepcopy(self._values[key])
+
+    def update(self, changes: dict) -> None:
+        """Validate every change first, then apply them together."""
+        with self._lock:
+            staged = copy.deepcopy(self._values)
+            for key, value in changes.items():
+                if key not in staged:
+                    raise ControlError(f"unknown setting: {key}")
+                try:
+                    staged[key] = self._validated(key, value, staged)
+                except (TypeError, ValueError):
+                    raise ControlError(f"invalid value for {key}: {value!r}") from None
+            self._values = staged
+
+    def take_fault(self, key: str) -> bool:
+        """Consume one of a countdown switch (fail_next, timeout_next, …) if any are left."""
+        with self._lock:
+            if self._values[key] > 0:
+                self._values[key] -= 1
+                return True
+            return False
+
+    def _validated(self, key: str, value, staged: dict):
+        raise NotImplementedError
+
+
+class Settings(Switches):
     """The credentials (fixed at start) and the switches POST /control changes at run time."""
 
     def __init__(self, config: dict):
         self.public_id = startup_value(config, "CLOUDPAYMENTS_PUBLIC_ID")
         self.api_secret = startup_value(config, "CLOUDPAYMENTS_API_SECRET")
         self.control_from_anywhere = startup_value(config, "SANDBOX_CONTROL_FROM_ANYWHERE") == "1"
-        self._lock = threading.Lock()
-        self._defaults = {
+        super().__init__({
             "latency_ms": int(startup_value(config, "SANDBOX_LATENCY_MS")),
             "concurrency_limit": int(startup_value(config, "SANDBOX_CONCURRENCY_LIMIT")),
             "notifications": "normal",
@@ -69,41 +116,17 @@ class Settings:
             "notify_timeout": float(startup_value(config, "SANDBOX_NOTIFY_TIMEOUT")),
             "notify_max_attempts": int(startup_value(config, "SANDBOX_NOTIFY_MAX_ATTEMPTS")),
             "check_on_token_charges": False,
-        }
-        self._values = copy.deepcopy(self._defaults)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._values = copy.deepcopy(self._defaults)
+            "fail_receipt_next": 0,  # CloudKassir refuses the next receipts (listed at /control/receipts)
+        })
 
     def snapshot(self) -> dict:
-        with self._lock:
-            values = copy.deepcopy(self._values)
+        values = self.values()
         values["public_id"] = self.public_id
         values["effective_urls"] = {kind: self._url_from(values, kind) for kind in NOTIFICATION_TYPES}
         return values
 
-    def __getitem__(self, key: str):
-        with self._lock:
-            return copy.deepcopy(self._values[key])
-
-    def update(self, changes: dict) -> None:
-        """Validate every change first, then apply them together."""
-        with self._lock:
-            staged = copy.deepcopy(self._values)
-            for key, value in changes.items():
-                if key not in staged or key == "effective_urls":
-                    raise ControlError(f"unknown setting: {key}")
-                staged[key] = _validated(key, value, staged)
-            self._values = staged
-
-    def take_fault(self, key: str) -> bool:
-        """Consume one of fail_next/timeout_next if any are left."""
-        with self._lock:
-            if self._values[key] > 0:
-                self._values[key] -= 1
-                return True
-            return False
+    def _validated(self, key: str, value, staged: dict):
+        return _validated(key, value, staged)
 
     def url_for(self, kind: str) -> str | None:
         """Where a notification type goes; None when that type is switched off."""
@@ -118,35 +141,52 @@ class Settings:
 
 
 def _validated(key: str, value, staged: dict):
-    try:
-        if key in {"latency_ms", "delay_ms", "fail_next", "timeout_next"}:
-            value = int(value)
-            if value < 0:
-                raise ValueError
-        elif key in {"concurrency_limit", "notify_max_attempts"}:
-            value = int(value)
-            if value < 1:
-                raise ValueError
-        elif key in {"timeout_seconds", "notify_timeout"}:
-            value = float(value)
-            if value <= 0:
-                raise ValueError
-        elif key in {"timeout_effect", "check_on_token_charges"}:
-            if not isinstance(value, bool):
-                raise ValueError
-        elif key == "notifications":
-            if value not in NOTIFICATION_MODES:
-                raise ValueError
-        elif key == "merchant_url":
-            if not isinstance(value, str) or not value.startswith(("http://", "https://")):
-                raise ValueError
-            value = value.rstrip("/")
-        elif key == "notify_schedule":
-            value = parse_schedule(value)
-        elif key == "urls":
-            return _merged_urls(value, staged["urls"])
-    except (TypeError, ValueError):
-        raise ControlError(f"invalid value for {key}: {value!r}") from None
+    if key in {"concurrency_limit", "notify_max_attempts"}:
+        return positive_int(value)
+    if key == "notifications":
+        return one_of(value, NOTIFICATION_MODES)
+    if key == "merchant_url":
+        return http_url(value)
+    if key == "urls":
+        return _merged_urls(value, staged["urls"])
+    return common_switch(key, value)
+
+
+def positive_int(value) -> int:
+    value = int(value)
+    if value < 1:
+        raise ValueError
+    return value
+
+
+def one_of(value, choices):
+    if value not in choices:
+        raise ValueError
+    return value
+
+
+def http_url(value) -> str:
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
+        raise ValueError
+    return value.rstrip("/")
+
+
+def common_switch(key: str, value):
+    """Switch kinds both sandboxes have: counts and milliseconds, seconds, flags, the retry schedule."""
+    if key.endswith(("_ms", "_next")):
+        value = int(value)
+        if value < 0:
+            raise ValueError
+        return value
+    if key.endswith(("_seconds", "_timeout")):
+        value = float(value)
+        if value <= 0:
+            raise ValueError
+        return value
+    if key == "notify_schedule":
+        return parse_schedule(value)
+    if not isinstance(value, bool):
+        raise ValueError
     return value
 
 

@@ -15,18 +15,30 @@ bp = Blueprint("widget", __name__)
 
 _WIDGET_JS = resources.files(__package__).joinpath("widget.js").read_text(encoding="utf-8")
 _BASE_PLACEHOLDER = '"__SANDBOX_BASE_URL__"'
+# el() and field(), the same in every sandbox's script, indented into its closure when served.
+_DOM_HELPERS = "\n".join(
+    "  " + line if line else line
+    for line in resources.files(__package__).joinpath("widget_dom.js").read_text(encoding="utf-8").splitlines())
+_HELPERS_PLACEHOLDER = "  /* __SANDBOX_DOM_HELPERS__ */"
 
 
-@bp.get("/widget.js")
-def widget_js():
-    # The script needs its own base URL to post to widget/pay; it prefers document.currentScript
-    # and falls back to the URL this request came in on (script_root included when mounted).
-    source = _WIDGET_JS.replace(_BASE_PLACEHOLDER, json.dumps(request.url_root))
-    response = Response(source, mimetype="text/javascript")
+def script_response(source: str) -> Response:
+    """A sandbox's widget script with its base URL filled in (provider-neutral).
+
+    The script needs its own base URL to post to widget/pay; it prefers document.currentScript
+    and falls back to the URL this request came in on (script_root included when mounted)."""
+    source = source.replace(_HELPERS_PLACEHOLDER, _DOM_HELPERS)
+    response = Response(source.replace(_BASE_PLACEHOLDER, json.dumps(request.url_root)),
+                        mimetype="text/javascript")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@bp.get("/widget.js")
+def widget_js():
+    return script_response(_WIDGET_JS)
 
 
 @bp.after_request

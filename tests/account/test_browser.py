@@ -14,11 +14,11 @@ from portal import clock
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.extensions import db
 from portal.models import Refund, Subscription
+from tests.browser import CHROMIUM, chromium
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import DECLINED_CARD, SUCCESS_CARD
 from tests.mailbox import link_to
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM),
     reason=f"browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium",
@@ -31,12 +31,8 @@ PASSWORD = "correct horse"
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with chromium(sync_api) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -147,6 +143,8 @@ def test_sign_up_choose_a_plan_pay_and_watch_it_turn_active(open_page, billing, 
     done = until(page, billing, page.locator("#checkout-done"))
     expect(done).to_contain_text("Your subscription is active.")
     expect(done).to_contain_text("Paid period:")
+    # What the page said was due is settled in place: it says paid, no longer "To pay now".
+    expect(page.locator("#amount-due")).to_have_text(re.compile(r"^\s*Paid\s*RUB 299.00\s*$"))
     assert page.evaluate("window.sameDocument") is True  # no reload: htmx swapped the status in
     expect(page.locator("#checkout-status")).not_to_have_attribute("hx-trigger", re.compile(".*"))
     page.screenshot(path=str(Path(tempfile.gettempdir()) / "portal-checkout-active.png"), full_page=True)

@@ -218,9 +218,15 @@ def test_without_javascript_the_forms_still_work(client, billing):
     signed_in_customer(client)
     sub, _, _ = subscribe(client, billing)
     response = post(client, f"/account/subscriptions/{sub.id}/auto-renew", {"auto_renew": "off"})
-    assert response.status_code == 303 and response.headers["Location"] == "/account"
+    assert response.status_code == 303 and response.headers["Location"] == "/account?change=cancel_period_end"
+    # Before the job has run the page says so and asks again by itself; it never claims what the card denies.
+    waiting = page(client, response.headers["Location"]).get_data(as_text=True)
+    assert "Turning auto-renew off…" in waiting and '<meta http-equiv="refresh"' in waiting
+    assert 'id="change-landed"' not in waiting
     billing.work()
-    assert "Auto-renew is off" in page(client, "/account").get_data(as_text=True)
+    landed = page(client, response.headers["Location"]).get_data(as_text=True)
+    assert 'id="change-landed">' in landed and "Auto-renew is off. You keep access until the period ends." in landed
+    assert '<meta http-equiv="refresh"' not in landed and 'id="auto-renew-state">Off<' in landed
 
 
 def test_cancel_now_shows_the_refund_before_and_records_it_after(client, billing):
@@ -244,6 +250,9 @@ def test_cancel_now_shows_the_refund_before_and_records_it_after(client, billing
     assert refund.amount == expected and refund.requested_by.startswith("customer:")
     html = page(client, "/account").get_data(as_text=True)
     assert "Canceled" in html and f"{shown}" in html
+    # The card the customer watched (htmx polling with the change) confirms it, with the refund's amount.
+    landed = fragment(client, f"/account/subscriptions/{sub.id}?change=cancel_now").get_data(as_text=True)
+    assert f"Your subscription is canceled. {shown} goes back to your card." in landed
 
 
 def test_pay_now_refused_when_nothing_is_due_says_so(client, billing):
@@ -278,6 +287,8 @@ def test_past_due_shows_why_and_pays_now_with_the_saved_card_or_another(client, 
     after = re.search(r'after=(\d+)', charging).group(1)
     html = fragment(client, f"/account/subscriptions/{sub.id}?change=repay&after={after}").get_data(as_text=True)
     assert "hx-trigger" not in html and "Insufficient funds" in html
+    assert re.search(r'class="alert alert-error" role="status" id="change-landed">\s*Your card was declined again\. '
+                     r'Insufficient funds\.', html)
 
     # Another card through the widget pays the renewal invoice.
     another = re.search(r'href="(/account/pay/\d+)"', html).group(1)

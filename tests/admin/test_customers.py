@@ -31,6 +31,19 @@ def test_search_finds_the_customer_by_each_key(staff, paying, key):
     assert f'href="/admin/subscriptions/{sub.id}"' in page  # the live subscription, one click away
 
 
+def test_search_finds_any_part_of_an_email_or_a_name_and_the_card_s_last_four(staff, paying):
+    customer, sub, payment = paying
+    customer.name = "Jane Ivanova"
+    db.session.commit()
+    for q in ("doe@example", "example.com", "IVANOVA", "ne Iva", "3055"):
+        page = results(staff, q)
+        assert f'href="/admin/customers/{customer.id}"' in page, q
+    both = results(staff, "example.com")
+    assert "john@example.com" in both and "2 matches" in both
+    assert "john@example.com" not in results(staff, "3055")  # only Jane paid with •••• 3055
+    assert "Nobody matches" in results(staff, "9999")  # four digits of no card
+
+
 def test_search_with_no_match_says_so(staff, paying):
     assert "Nobody matches" in results(staff, "nobody@example.com")
     assert "Nobody matches" in results(staff, "999999")

@@ -105,3 +105,18 @@ def test_failed_jobs_are_counted_on_the_dashboard(staff):
     assert job.get_status(refresh=True) == "failed"
     health = staff.get("/admin/").get_data(as_text=True)
     assert re.search(r'id="health-jobs"><a[^>]*>1</a>', health)
+
+
+def test_the_outbox_backlog_warns_only_where_a_bus_should_relay_it(staff, app):
+    sub = make_subscription("pending")
+    with atomic():
+        fire(lock(Subscription, sub.id), "cancel", actor="test")  # an event the bus has not relayed
+    configured = staff.get("/admin/").get_data(as_text=True)
+    assert re.search(r'<div class="warn"><dt>Unpublished outbox rows', configured)
+    app.config["AMQP_URL"], bus = None, app.config.get("AMQP_URL")
+    try:
+        embedded = staff.get("/admin/").get_data(as_text=True)
+    finally:
+        app.config["AMQP_URL"] = bus
+    assert re.search(r'<div class=""><dt>Unpublished outbox rows', embedded)
+    assert "no bus configured (AMQP_URL): events are kept until one is" in embedded

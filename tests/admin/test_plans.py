@@ -76,15 +76,19 @@ def test_archive_and_restore(staff):
 def test_a_plan_with_subscriptions_is_never_deleted(staff):
     p = make_plan(code="monthly")
     make_subscription("canceled", plan=p)
-    response = staff.post(f"/admin/plans/{p.id}/delete")
+    response = staff.post(f"/admin/plans/{p.id}/delete", {"confirm": "yes"})
     assert response.status_code == 303
     assert plan("monthly") is not None
     assert "has 1 subscription(s) and cannot be deleted" in staff.get("/admin/plans").get_data(as_text=True)
     assert db.session.scalars(select(StaffAction)).all() == []
 
 
-def test_an_unsold_plan_can_be_deleted(staff):
+def test_an_unsold_plan_is_deleted_only_once_staff_confirm(staff):
     p = make_plan(code="mistake")
-    assert staff.post(f"/admin/plans/{p.id}/delete").status_code == 303
+    asked = staff.get(f"/admin/plans/{p.id}/delete")
+    assert asked.status_code == 200 and 'id="plan-delete-confirm"' in asked.get_data(as_text=True)
+    unconfirmed = staff.post(f"/admin/plans/{p.id}/delete")
+    assert unconfirmed.status_code == 200 and plan("mistake") is not None
+    assert staff.post(f"/admin/plans/{p.id}/delete", {"confirm": "yes"}).status_code == 303
     assert plan("mistake") is None
     assert db.session.scalars(select(StaffAction.action)).all() == ["plan.delete"]

@@ -122,7 +122,7 @@ def test_refund_above_the_refundable_amount_is_refused_with_a_message(staff, bil
         assert 'id="refund-error"' in response.get_data(as_text=True)
     text = staff.post(f"/admin/payments/{payment.id}/refund", {"amount": "300", "reason": "x", "confirm": "yes"},
                       htmx=True).get_data(as_text=True)
-    assert "At most 29900 minor units of this payment can still be refunded" in text
+    assert "At most RUB 299.00 of this payment can still be refunded; RUB 300.00 was asked" in text
     no_reason = staff.post(f"/admin/payments/{payment.id}/refund", {"amount": "10", "confirm": "yes"}, htmx=True)
     assert no_reason.status_code == 422 and "Give a reason" in no_reason.get_data(as_text=True)
     assert staff_actions() == [] and db.session.scalars(select(Refund)).all() == []
@@ -184,7 +184,10 @@ def test_retry_the_charge_now_of_a_past_due_subscription(staff, billing):
     assert confirm.status_code == 200 and f"invoice #{invoice.id}" in confirm.get_data(as_text=True)
     action, result = run_action(staff, billing, staff.post(url, {"confirm": "yes", "reason": "card topped up"},
                                                            htmx=True))
-    assert action.details["state"] == "succeeded" and "declined" in result  # this card always declines
+    # This card always declines: the action failed, in red, with the bank's reason.
+    assert action.details["state"] == "failed"
+    assert 'class="alert alert-error"' in result and f"invoice {invoice.id} (RUB 299.00) was declined: " in result
+    assert "(code 5051)" in result
     assert reload(Invoice, invoice.id).attempt_count == attempts + 1
     declined = db.session.scalars(select(Transition).where(Transition.entity_type == "payment",
                                                            Transition.event == "decline")

@@ -127,11 +127,42 @@ def test_invoices_and_payments_export_as_csv(staff, billing):
     payments = staff.get("/admin/export/payments.csv")
     assert payments.mimetype == "text/csv" and "attachment" in payments.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(payments.get_data(as_text=True))))
-    assert [(r["status"], r["amount"], r["currency"]) for r in rows] == [("completed", "29900", "RUB")]
+    assert [(r["status"], r["amount"], r["currency"]) for r in rows] == [("completed", "299.00", "RUB")]
     invoices = list(csv.DictReader(io.StringIO(staff.get("/admin/export/invoices.csv").get_data(as_text=True))))
-    assert [(r["subscription_id"], r["status"], r["amount"]) for r in invoices] == [(str(sub.id), "paid", "29900")]
+    assert [(r["subscription_id"], r["status"], r["amount"]) for r in invoices] == [(str(sub.id), "paid", "299.00")]
     empty = staff.get("/admin/export/payments.csv", query_string={"to": "2000-01-01"}).get_data(as_text=True)
     assert empty.strip().count("\n") == 0  # the header alone
+
+
+def test_every_list_exports_with_its_filters_and_the_lists_link_to_them(staff, billing):
+    from portal.models import Plan
+    from tests.factories import make_subscription
+
+    sub = paid_subscription(billing)
+    monthly = db.session.scalar(select(Plan).where(Plan.code == "monthly"))
+    make_subscription("canceled", plan=monthly)
+
+    def export(kind, **filters):
+        response = staff.get(f"/admin/export/{kind}.csv", query_string=filters)
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+
+    assert {r["status"] for r in export("subscriptions")} == {"active", "canceled"}
+    [active] = export("subscriptions", status="active", plan=str(monthly.id))
+    assert (active["id"], active["amount"], active["currency"]) == (str(sub.id), "299.00", "RUB")
+    assert export("subscriptions", status="nonsense") == export("subscriptions")  # an unknown filter is no filter
+    assert {r["email"] for r in export("customers")} >= {sub.customer.email}
+    assert "role" not in export("customers")[0] and all(r["id"] != str(staff.user.id) for r in export("customers"))
+    assert export("refunds") == []
+
+    listed = staff.get("/admin/subscriptions", query_string={"status": "active"})
+    page = listed.get_data(as_text=True)
+    # The filter reaches the page (it once went to the response's status line instead).
+    assert listed.status_code == 200 and '<option value="active" selected>' in page
+    assert 'id="export-subscriptions" href="/admin/export/subscriptions.csv?status=active"' in page
+    dashboard = staff.get("/admin/").get_data(as_text=True)
+    for kind in ("customers", "subscriptions", "invoices", "payments", "refunds"):
+        assert f'id="export-{kind}" href="/admin/export/{kind}.csv"' in dashboard
 
 
 def test_webhook_pages_show_bounded_bodies_of_a_refused_flood_and_of_long_values(staff, billing):

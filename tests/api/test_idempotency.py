@@ -192,9 +192,9 @@ def test_a_cancel_sent_twice_with_one_key_is_queued_once(api, basic, run_jobs):
 @pytest.fixture
 def broken_provider(api_app):
     """A deployment whose provider setting is wrong, with errors handled as in production (not propagated)."""
-    saved = {k: api_app.config.get(k) for k in ("PAYMENT_PROVIDER", "PROPAGATE_EXCEPTIONS")}
+    saved = {k: api_app.config.get(k) for k in ("PAYMENT_PROVIDER", "PAYMENT_PROVIDERS", "PROPAGATE_EXCEPTIONS")}
     provider = api_app.extensions.pop("payment_provider", None)
-    api_app.config.update(PAYMENT_PROVIDER="no-such-provider", PROPAGATE_EXCEPTIONS=False)
+    api_app.config.update(PAYMENT_PROVIDER="no-such-provider", PAYMENT_PROVIDERS=None, PROPAGATE_EXCEPTIONS=False)
     yield
     api_app.config.update(saved)
     api_app.extensions.pop("payment_provider", None)

@@ -41,6 +41,21 @@ def test_webhooks_and_the_json_api_are_not_asked_for_a_token(client, app):
     assert api.status_code == 401 and api.mimetype == "application/problem+json"
 
 
+def test_the_json_api_and_webhooks_neither_read_nor_renew_a_browser_session(client, app):
+    # A signed-in browser's cookie sent along to a machine path is not unsigned, and not re-signed: those
+    # paths authenticate each request by itself, and are the hottest (bench/README.md).
+    signed_in_customer(client)
+    page = client.get("/account")
+    assert page.status_code == 200 and "session=" in page.headers.get("Set-Cookie", "")
+
+    api = client.get("/api/v1/customers/nobody/entitlement")
+    webhook = client.post("/webhooks/cloudpayments/pay", data={"InvoiceId": "1"})
+
+    assert api.status_code == 401 and webhook.status_code != 200
+    assert "Set-Cookie" not in api.headers and "Set-Cookie" not in webhook.headers
+    assert client.get("/account").status_code == 200  # the browser's session is untouched
+
+
 # --- headers and cookies ---------------------------------------------------------------------------------
 
 

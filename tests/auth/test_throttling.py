@@ -104,3 +104,21 @@ def test_a_household_signs_up_twenty_people_an_hour_and_typos_do_not_count(app):
     # The real wait: the hour from the first sign-up, not "a few minutes" and Retry-After: 60.
     assert 3500 < int(refused.headers["Retry-After"]) <= 3600
     assert re.search(r"Try again in (1 hour|60 minutes|59 minutes)\.", refused.get_data(as_text=True))
+
+
+def _limiter_looked_at(app, method, path, **kwargs):
+    """Whether the rate limiter took part in the request (it keeps its per-request state on the request)."""
+    from flask import globals as flask_globals
+
+    client = app.test_client()
+    with client:
+        getattr(client, method)(path, **kwargs)
+        return hasattr(flask_globals.request_ctx._get_current_object(), "_limiter_request_context")
+
+
+def test_the_limiter_takes_part_only_in_requests_to_limited_forms(app):
+    # Provider notifications, the JSON API and health checks are the hot paths: no limits, no limiter.
+    assert _limiter_looked_at(app, "get", "/healthz") is False
+    assert _limiter_looked_at(app, "get", "/api/v1/customers/auth-1/entitlement") is False
+    assert _limiter_looked_at(app, "post", "/webhooks/cloudpayments/pay", data=b"x") is False
+    assert _limiter_looked_at(app, "post", "/auth/signup", data={}) is True

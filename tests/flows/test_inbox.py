@@ -3,6 +3,7 @@ from sqlalchemy import event, func, select
 
 from portal.billing import inbox
 from portal.extensions import db
+from portal.mail.events import BUILD_JOB
 from portal.models import Invoice, OutboxMessage, Payment, PaymentMethod, Plan, Subscription, Transition, WebhookEvent
 from portal.queue import billing_queue
 from tests.factories import make_customer, make_plan
@@ -82,7 +83,8 @@ def test_a_full_batch_queues_the_next_drain_first_so_workers_share_a_backlog(bil
         notify(live, invoice, 7773000 + n)
     billing_queue().empty()
     assert inbox.drain(limit=2) == 2
-    assert [job.func_name for job in billing_queue().jobs] == [inbox.DRAIN_JOB]
+    # The payments' mails are built by a job of their own (portal/mail/events.py), nudged at the commit.
+    assert [job.func_name for job in billing_queue().jobs if job.func_name != BUILD_JOB] == [inbox.DRAIN_JOB]
     billing.work()
     assert db.session.scalar(select(func.count()).select_from(WebhookEvent).where(
         WebhookEvent.status == "processed")) == 5

@@ -10,7 +10,7 @@ from portal.billing.notifications import apply
 from portal.extensions import db
 from portal.machines import atomic
 from portal.models import Invoice, Payment, Subscription
-from portal.providers import get_provider
+from portal.providers import EventKind, get_provider
 from tests.factories import make_customer, make_plan
 from tests.flows.test_renewals import paid_subscription, renewal_invoices
 from workers import ticks
@@ -71,7 +71,8 @@ def test_confirm_of_an_authorised_payment_pays_and_activates(billing):
 def test_cancel_notification_voids_an_authorised_payment(billing):
     sub, invoice, outcome = authorised_checkout(billing)
     transaction = get_provider().get_transaction(str(outcome["TransactionId"]))
-    cancel = type("Cancel", (), {"kind": "cancel", "transaction_id": transaction.transaction_id})()
+    cancel = type("Cancel", (), {"kind": "cancel", "event": EventKind.PAYMENT_VOIDED, "provider": transaction.provider,
+                                 "transaction_id": transaction.transaction_id})()
     with atomic():
         apply(cancel, actor="provider", cause="test")
     [payment] = db.session.scalars(select(Payment)).all()

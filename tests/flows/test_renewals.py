@@ -154,7 +154,8 @@ def test_never_retry_decline_stops_dunning(billing, app):
                         invoice_id=str(invoice_id), account_id=None, email=None, status=None,
                         operation_type="payment", reason="Do not honor", reason_code=5005, token=None,
                         card_first_six=None, card_last_four=None, card_type=None, card_exp=None,
-                        payment_transaction_id=None, occurred_at=clock.now(), test_mode=True, data={}, raw={})
+                        payment_transaction_id=None, occurred_at=clock.now(), test_mode=True, data={}, raw={},
+                        provider="cloudpayments")
     with atomic():
         payments.record_decline(fail, actor="provider", cause="test", retry_allowed=False)
 

@@ -34,6 +34,7 @@ def process_environment(app, live):
            "CLOUDPAYMENTS_API_SECRET": app.config["CLOUDPAYMENTS_API_SECRET"], "TRUSTED_HOSTS": "127.0.0.1",
            "SMTP_URL": app.config["SMTP_URL"], "MAIL_FROM": app.config["MAIL_FROM"],
            "PUBLIC_URL": app.config["PUBLIC_URL"],
+           "METRICS_TOKEN": "test-metrics-token",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.pop("AMQP_URL", None)
     return env

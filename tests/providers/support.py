@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
-from portal.providers import WidgetRequest
+from portal.providers import TokenCharge, WidgetRequest
 
 PUBLIC_ID = "pk_test_provider_layer"
 API_SECRET = "provider-layer-secret"
@@ -143,8 +143,8 @@ class Sandbox:
         return response.json()["Model"] or []
 
 
-def charge_args(token: str, invoice_id: int, **overrides) -> dict:
-    """Keyword arguments for charge_token/authorize_token as a renewal job would pass them."""
+def charge_args(token: str, invoice_id: int, **overrides) -> TokenCharge:
+    """The TokenCharge for charge_token/authorize_token as a renewal job would ask it."""
     args = {
         "token": token,
         "amount_minor": 29900,
@@ -156,8 +156,25 @@ def charge_args(token: str, invoice_id: int, **overrides) -> dict:
         "request_id": f"invoice-{invoice_id}-attempt-1",
         "customer_present": False,
     }
-    return {**args, **overrides}
+    return TokenCharge(**{**args, **overrides})
 
 
 def json_body(**fields) -> bytes:
     return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+
+def look_up_side_by_side(provider, calls: int) -> list:
+    """`calls` lookups of invoices nobody has, all at once: each answer is None, or the HTTP status of a
+    passing refusal (429 when the terminal's limit was hit)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from portal.providers import RetryableProviderError
+
+    def look_up(n):
+        try:
+            return provider.find_by_invoice(f"no-such-invoice-{n}")
+        except RetryableProviderError as error:
+            return error.http_status
+
+    with ThreadPoolExecutor(calls) as pool:
+        return list(pool.map(look_up, range(calls)))

@@ -1,4 +1,5 @@
 """The interface's own rules: request ids, widget parameters, decline classification."""
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -9,6 +10,7 @@ from portal.providers import (
     ProviderError,
     Transaction,
     WidgetRequest,
+    reason_codes,
     request_id,
 )
 
@@ -111,7 +113,7 @@ def declined(reason_code):
     ],
 )
 def test_payment_declined_classifies_the_reason_code(code, retry_allowed, customer_message):
-    error = PaymentDeclined(declined(code))
+    error = PaymentDeclined(replace(declined(code), decline=reason_codes.decline(code, "Declined")))
     assert isinstance(error, ProviderError)
     assert error.reason_code == code
     assert error.retry_allowed is retry_allowed

@@ -9,7 +9,7 @@ from redis import Redis
 
 from portal.providers import CloudPaymentsProvider, RetryableProviderError
 from portal.providers.call_slots import LocalCallSlots, SharedCallSlots, call_slots_from_config
-from tests.providers.support import API_SECRET, PUBLIC_ID
+from tests.providers.support import API_SECRET, PUBLIC_ID, look_up_side_by_side
 from tests.test_embedded_default import free_port
 
 
@@ -54,14 +54,7 @@ def test_without_slots_the_same_calls_get_429s(sandbox):
     sandbox.reset_stats()
     provider = CloudPaymentsProvider(PUBLIC_ID, API_SECRET, api_url=sandbox.url, timeout=(2, 10))
 
-    def look_up(n):
-        try:
-            return provider.find_by_invoice(f"no-such-invoice-{n}")
-        except RetryableProviderError as error:
-            return error.http_status
-
-    with ThreadPoolExecutor(6) as pool:
-        answers = list(pool.map(look_up, range(6)))
+    answers = look_up_side_by_side(provider, 6)
 
     assert 429 in answers
     assert sandbox.stats()["rejected_429"] >= 1

@@ -11,7 +11,7 @@ def test_saved_card_charge_completes_the_payment(provider, saved_card):
     token = saved_card()
     invoice_id = next_invoice_id()
 
-    payment = provider.charge_token(**charge_args(token, invoice_id, amount_minor=29910))
+    payment = provider.charge_token(charge_args(token, invoice_id, amount_minor=29910))
 
     assert payment.status == "completed"
     assert payment.amount_minor == 29910
@@ -26,7 +26,7 @@ def test_saved_card_charge_completes_the_payment(provider, saved_card):
 
 def test_customer_present_charge_completes_too(provider, saved_card):
     invoice_id = next_invoice_id()
-    payment = provider.charge_token(**charge_args(saved_card(), invoice_id, customer_present=True, email=None))
+    payment = provider.charge_token(charge_args(saved_card(), invoice_id, customer_present=True, email=None))
     assert payment.status == "completed"
 
 
@@ -35,7 +35,7 @@ def test_token_charge_with_insufficient_funds_is_a_retryable_decline(provider, s
     invoice_id = next_invoice_id()
 
     with pytest.raises(PaymentDeclined) as declined:
-        provider.charge_token(**charge_args(token, invoice_id))
+        provider.charge_token(charge_args(token, invoice_id))
 
     assert declined.value.reason_code == 5051
     assert declined.value.retry_allowed is True
@@ -49,7 +49,7 @@ def test_declined_payment_is_still_found_by_invoice(provider, saved_card):
     token = saved_card(CARD_TOKEN_NSF)
     invoice_id = next_invoice_id()
     with pytest.raises(PaymentDeclined) as declined:
-        provider.charge_token(**charge_args(token, invoice_id))
+        provider.charge_token(charge_args(token, invoice_id))
 
     found = provider.find_by_invoice(invoice_id)
 
@@ -59,7 +59,7 @@ def test_declined_payment_is_still_found_by_invoice(provider, saved_card):
 
 def test_authorization_then_confirm_completes_the_payment(provider, saved_card):
     invoice_id = next_invoice_id()
-    held = provider.authorize_token(**charge_args(saved_card(), invoice_id))
+    held = provider.authorize_token(charge_args(saved_card(), invoice_id))
     assert held.status == "authorized"
 
     provider.confirm(held.transaction_id, held.amount_minor, request_id=request_id("confirm", invoice_id))
@@ -69,7 +69,7 @@ def test_authorization_then_confirm_completes_the_payment(provider, saved_card):
 
 def test_void_cancels_an_authorization(provider, saved_card):
     invoice_id = next_invoice_id()
-    held = provider.authorize_token(**charge_args(saved_card(), invoice_id))
+    held = provider.authorize_token(charge_args(saved_card(), invoice_id))
 
     provider.void(held.transaction_id, request_id=request_id("void", invoice_id))
 
@@ -78,7 +78,7 @@ def test_void_cancels_an_authorization(provider, saved_card):
 
 def test_refund_returns_the_refund_transaction(provider, saved_card, merchant):
     invoice_id = next_invoice_id()
-    payment = provider.charge_token(**charge_args(saved_card(), invoice_id))
+    payment = provider.charge_token(charge_args(saved_card(), invoice_id))
 
     refund = provider.refund(payment.transaction_id, 10000, request_id=request_id("refund", invoice_id, 1))
 
@@ -95,7 +95,7 @@ def test_refund_returns_the_refund_transaction(provider, saved_card, merchant):
 
 def test_find_by_invoice_returns_the_latest_transaction(provider, saved_card):
     invoice_id = next_invoice_id()
-    payment = provider.charge_token(**charge_args(saved_card(), invoice_id))
+    payment = provider.charge_token(charge_args(saved_card(), invoice_id))
 
     found = provider.find_by_invoice(invoice_id)
 
@@ -113,8 +113,8 @@ def test_same_request_id_twice_charges_once_with_the_same_answer(provider, saved
     invoice_id = next_invoice_id()
     args = charge_args(token, invoice_id, request_id=request_id("invoice", invoice_id, "attempt", 1))
 
-    first = provider.charge_token(**args)
-    second = provider.charge_token(**args)
+    first = provider.charge_token(args)
+    second = provider.charge_token(args)
 
     assert second.transaction_id == first.transaction_id
     assert second.amount_minor == first.amount_minor
@@ -126,8 +126,8 @@ def test_new_request_id_is_a_new_charge(provider, saved_card, sandbox, today):
     token = saved_card()
     invoice_id = next_invoice_id()
 
-    first = provider.charge_token(**charge_args(token, invoice_id, request_id=request_id("invoice", invoice_id, 1)))
-    second = provider.charge_token(**charge_args(token, invoice_id, request_id=request_id("invoice", invoice_id, 2)))
+    first = provider.charge_token(charge_args(token, invoice_id, request_id=request_id("invoice", invoice_id, 1)))
+    second = provider.charge_token(charge_args(token, invoice_id, request_id=request_id("invoice", invoice_id, 2)))
 
     assert first.transaction_id != second.transaction_id
     listed = [tx for tx in sandbox.payments_on(today) if str(tx.get("InvoiceId")) == str(invoice_id)]
@@ -140,9 +140,9 @@ def test_same_request_id_after_a_decline_repeats_the_decline(provider, saved_car
     args = charge_args(token, invoice_id)
 
     with pytest.raises(PaymentDeclined) as first:
-        provider.charge_token(**args)
+        provider.charge_token(args)
     with pytest.raises(PaymentDeclined) as second:
-        provider.charge_token(**args)
+        provider.charge_token(args)
 
     assert second.value.transaction.transaction_id == first.value.transaction.transaction_id
 

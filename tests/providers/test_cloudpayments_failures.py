@@ -44,10 +44,10 @@ def test_provider_server_error_is_retryable_and_the_retry_charges_once(provider,
     sandbox.control(fail_next=1)
 
     with pytest.raises(RetryableProviderError) as failure:
-        provider.charge_token(**args)
+        provider.charge_token(args)
     assert failure.value.http_status >= 500
 
-    payment = provider.charge_token(**args)
+    payment = provider.charge_token(args)
     assert payment.status == "completed"
     listed = [tx for tx in sandbox.payments_on(today) if str(tx.get("InvoiceId")) == str(invoice_id)]
     assert len(listed) == 1
@@ -68,10 +68,10 @@ def test_charge_that_times_out_is_retryable_and_the_retry_charges_once(provider,
     sandbox.control(timeout_next=1)
 
     with pytest.raises(RetryableProviderError, match="timed out"):
-        impatient.charge_token(**args)
+        impatient.charge_token(args)
 
     # The sandbox may have charged before going silent: the same request id must not charge again.
-    payment = provider.charge_token(**args)
+    payment = provider.charge_token(args)
     assert payment.status == "completed"
     listed = [tx for tx in sandbox.payments_on(today) if str(tx.get("InvoiceId")) == str(invoice_id)]
     assert len(listed) == 1

@@ -83,7 +83,7 @@ class WidgetProviderForTests(PaymentProvider):
         return {"merchant": self.merchant_id, "amount": req.amount_minor}
 
     verify_notification = parse_notification = charge_token = authorize_token = None
-    confirm = void = refund = find_by_invoice = get_transaction = None
+    confirm = void = refund = find_by_invoice = get_transaction = answer = None
 
 
 @pytest.fixture

@@ -42,7 +42,8 @@ class Merchant:
                 kind = self.path.rstrip("/").rsplit("/", 1)[-1].lower()
                 with merchant._lock:
                     merchant.requests.append(
-                        {"kind": kind, "path": self.path, "headers": dict(self.headers.items()), "body": body})
+                        {"kind": kind, "path": self.path, "headers": dict(self.headers.items()), "body": body,
+                         "client": self.client_address[0]})
                     failing = merchant.failures.get(kind, 0) > 0
                     if failing:
                         merchant.failures[kind] -= 1

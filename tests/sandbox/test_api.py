@@ -1,10 +1,13 @@
 """The provider API over real HTTP: auth, request formats, token charges, lookups, confirm/void/refund."""
 
 import threading
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 import requests
+
+from portal.sandbox import cards
 
 TRANSACTION_KEYS = {
     "ReasonCode", "PublicId", "TerminalUrl", "TransactionId", "Amount", "Currency", "CurrencyCode",
@@ -33,9 +36,12 @@ def test_api_without_credentials_is_401(sandbox):
     assert wrong.json()["Success"] is False
 
 
-def test_test_endpoint_answers_in_the_envelope(sandbox):
-    body = sandbox.call("test", {})
-    assert body["Success"] is True and body["Message"] and body["Model"] is None
+def test_test_endpoint_answers_a_request_id_in_message_as_the_real_api(sandbox):
+    first, second = sandbox.call("test", {}), sandbox.call("test", {})
+
+    assert first["Success"] is True and first["Model"] is None
+    assert str(uuid.UUID(first["Message"])) == first["Message"]
+    assert second["Message"] != first["Message"]
 
 
 def test_api_is_post_only(sandbox):
@@ -59,6 +65,38 @@ def test_token_charge_follows_the_test_card_table(sandbox, card, succeeds, invoi
         assert (model["Status"], model["StatusCode"], model["ReasonCode"]) == ("Declined", 5, 5051)
         assert model["Reason"] == "InsufficientFunds"
         assert model["CardHolderMessage"]
+
+
+# The provider's published error-code table: payer text (CardHolderMessage) of every code the sandbox emulates.
+CONTACT_BANK = "Свяжитесь с вашим банком или воспользуйтесь другой картой"
+CHECK_CARD = "Проверьте правильность введенных данных карты или воспользуйтесь другой картой"
+PAYER_TEXTS = {
+    5001: CONTACT_BANK, 5005: CONTACT_BANK, 5014: CHECK_CARD, 5041: CONTACT_BANK, 5043: CONTACT_BANK,
+    5051: "Недостаточно средств на карте", 5054: CHECK_CARD, 5057: CONTACT_BANK, 5082: "Неверно указан код CVV",
+    5091: "Повторите попытку позже или воспользуйтесь другой картой", 5096: "Повторите попытку позже",
+    5204: CONTACT_BANK, 5206: CONTACT_BANK,
+}
+
+
+def test_every_emulated_decline_code_carries_the_published_payer_text():
+    emulated = {code for code in cards.REASONS if code >= 5000}
+
+    assert emulated == set(PAYER_TEXTS)
+    for code, text in PAYER_TEXTS.items():
+        assert cards.reason_for(code)[1] == text, code
+
+
+def test_declines_on_the_wire_carry_the_published_payer_text(sandbox, merchant, invoice_id):
+    insufficient = sandbox.charge(sandbox.saved_token("4111111111111111"), invoice_id=invoice_id)["Model"]
+    expired = sandbox.widget_pay("4242424242424242", expDate="01/20")
+    merchant.check_code = 0
+    sandbox.control(urls={"check": "http://127.0.0.1:9/unreachable"})
+    unreachable = sandbox.widget_pay("4242424242424242")
+
+    assert (insufficient["ReasonCode"], insufficient["CardHolderMessage"]) == (5051, PAYER_TEXTS[5051])
+    assert (expired["ReasonCode"], expired["CardHolderMessage"]) == (5054, CHECK_CARD)
+    assert (expired["Model"]["CardHolderMessage"]) == CHECK_CARD
+    assert (unreachable["ReasonCode"], unreachable["CardHolderMessage"]) == (5204, CONTACT_BANK)
 
 
 def test_transaction_model_has_every_key_and_both_date_styles(sandbox, invoice_id):
