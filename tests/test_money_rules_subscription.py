@@ -218,3 +218,38 @@ def test_a_change_to_another_interval_starts_its_own_period_and_anchor(frozen):
     sub = run(sub, "change_plan", plan=yearly, period_start=NOW, period_end=end)
     assert (sub.plan_id, sub.amount, sub.current_period_start, sub.current_period_end, sub.billing_anchor) == (
         yearly.id, 299000, NOW, end, NOW)
+
+
+def test_a_price_change_needs_a_price_and_a_date_and_applies_only_once_scheduled(frozen):
+    sub = subscription(status="active")
+    refused(sub, "apply_price_change")
+    for amount, effective_from in ((None, NOW), (-1, NOW), (34900, None)):
+        refused(sub, "schedule_price_change", error=ValueError, amount=amount, effective_from=effective_from)
+    sub = run(sub, "schedule_price_change", amount=0, effective_from=NOW + timedelta(days=30))
+    assert (sub.scheduled_amount, sub.price_change_from) == (0, NOW + timedelta(days=30))
+    sub = run(sub, "schedule_price_change", amount=34900, effective_from=NOW + timedelta(days=31))
+    assert events(sub)[-1] == "subscription.price_change_scheduled"
+    sub = run(sub, "apply_price_change")
+    assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (34900, None, None)
+    refused(sub, "apply_price_change")
+
+
+def test_a_plan_change_supersedes_a_scheduled_price_change(frozen):
+    sub = run(subscription(status="active"), "schedule_price_change", amount=34900, effective_from=NOW)
+    premium = make_plan(amount=49900)
+    sub = run(sub, "change_plan", plan=premium)
+    assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (49900, None, None)
+
+
+def test_a_card_is_removed_only_where_there_is_one_and_a_refused_trial_keeps_its_reason(app):
+    sub = subscription(status="active")
+    refused(sub, "remove_card")
+    card = PaymentMethod.for_token("tk_lost", user_id=sub.customer_id, provider="sandbox", card_last_four="3055")
+    db.session.add(card)
+    db.session.commit()
+    sub = run(run(sub, "replace_card", payment_method=card), "remove_card")
+    assert (sub.status, sub.payment_method_id) == ("active", None)
+    pending = subscription(status="pending")
+    refused(pending, "refuse_trial", error=ValueError, reason="")
+    pending = run(pending, "refuse_trial", reason="this card had a trial")
+    assert (pending.status, pending.trial_refusal) == ("pending", "this card had a trial")
