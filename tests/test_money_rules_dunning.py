@@ -143,3 +143,15 @@ def test_a_failure_on_an_invoice_made_in_the_same_transaction_counts_as_the_firs
     db.session.expire_all()
     invoice = db.session.get(Invoice, invoice.id)
     assert (invoice.attempt_count, invoice.next_attempt_at) == (1, datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
+
+
+def test_a_charge_that_could_not_be_made_schedules_no_retry(renewal):
+    sub, invoice = renewal
+    clock.freeze(FIRST)
+    with atomic():  # no card, or the provider refused the request: no decline to go by
+        dunning.record_failed_renewal(lock(Invoice, invoice.id), lock(Subscription, sub.id), None, actor="job:test",
+                                      cause="no card")
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (db.session.get(Subscription, sub.id).status, invoice.attempt_count, invoice.last_reason_code,
+            invoice.next_attempt_at) == ("past_due", 1, None, None)
