@@ -125,7 +125,7 @@ TARGETS = [
                                                     "and b'' is empty after strip() as well",
         "_too_deep: limit -> (dropped)": "no caller passes a limit: it is always the default 0, so always "
                                          "_MAX_JSON_DEPTH",
-        'parse_notification: "" -> (dropped)': "a card is kept only when there is a token (`shown if token else "
+        'parse_notification: "" -> (dropped) #2': "a card is kept only when there is a token (`shown if token else "
                                               "None`), so what CardSaved holds without one is never read",
     }),
     Target("money", "portal/money.py", (
