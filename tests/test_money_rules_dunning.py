@@ -10,6 +10,7 @@ from portal.billing import dunning
 from portal.extensions import db
 from portal.machines import atomic, lock
 from portal.models import Invoice, Subscription, Transition
+from portal.providers import Decline, DeclineCategory
 from tests.factories import make_invoice, make_subscription
 from tests.lifecycle_rules import platform_customer
 
@@ -23,11 +24,16 @@ def renewal(app):
     return sub, make_invoice(subscription=sub, kind="renewal", status="open")
 
 
+def decline(retry_allowed=True, reason_code=5051):
+    category = DeclineCategory.INSUFFICIENT_FUNDS if retry_allowed else DeclineCategory.NEVER_RETRY
+    return Decline(category, code=reason_code)
+
+
 def fail(sub, invoice, at, retry_allowed=True, reason_code=5051):
     clock.freeze(at)
     with atomic():
-        dunning.record_failed_renewal(lock(Invoice, invoice.id), lock(Subscription, sub.id), reason_code,
-                                      retry_allowed, actor="job:test", cause="declined")
+        dunning.record_failed_renewal(lock(Invoice, invoice.id), lock(Subscription, sub.id),
+                                      decline(retry_allowed, reason_code), actor="job:test", cause="declined")
     db.session.expire_all()
     return db.session.get(Subscription, sub.id), db.session.get(Invoice, invoice.id)
 
@@ -123,3 +129,29 @@ def test_a_never_retry_decline_on_the_last_scheduled_retry_leaves_the_window_to_
         "past_due", "open", 3, None)
     assert not dunning.is_exhausted(invoice, datetime(2027, 2, 5, 2, 59, tzinfo=UTC))
     assert dunning.is_exhausted(invoice, datetime(2027, 2, 5, 3, 0, tzinfo=UTC))
+
+
+def test_a_failure_on_an_invoice_made_in_the_same_transaction_counts_as_the_first(app):
+    clock.freeze(FIRST)
+    sub = make_subscription(status="active", customer=platform_customer())
+    with atomic():
+        locked = lock(Subscription, sub.id)
+        invoice = Invoice(subscription=locked, customer_id=sub.customer_id, kind="renewal", status="open",
+                          amount=sub.amount, currency=sub.currency)
+        db.session.add(invoice)  # not flushed yet: no attempt counted, not even its default 0
+        dunning.record_failed_renewal(invoice, locked, decline(), actor="job:test", cause="declined")
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (invoice.attempt_count, invoice.next_attempt_at) == (1, datetime(2027, 2, 1, 3, 0, tzinfo=UTC))
+
+
+def test_a_charge_that_could_not_be_made_schedules_no_retry(renewal):
+    sub, invoice = renewal
+    clock.freeze(FIRST)
+    with atomic():  # no card, or the provider refused the request: no decline to go by
+        dunning.record_failed_renewal(lock(Invoice, invoice.id), lock(Subscription, sub.id), None, actor="job:test",
+                                      cause="no card")
+    db.session.expire_all()
+    invoice = db.session.get(Invoice, invoice.id)
+    assert (db.session.get(Subscription, sub.id).status, invoice.attempt_count, invoice.last_reason_code,
+            invoice.next_attempt_at) == ("past_due", 1, None, None)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from portal.providers import CloudPaymentsProvider
-from portal.providers.base import InvalidNotification
+from portal.providers.base import DeclineCategory, EventKind, InvalidNotification
 
 SECRET = "rules-secret"
 FORM = "application/x-www-form-urlencoded"
@@ -261,3 +261,36 @@ def test_json_nested_33_levels_is_invalid_whatever_comes_before(provider, body):
 def test_data_nested_deeper_than_32_levels_is_ignored(provider):
     deep = "%7B%22a%22%3A" * 40 + "1" + "%7D" * 40  # {"a": {"a": ... 1 ...}}: an object, but 40 deep
     assert provider.parse_notification("pay", pay(Data=deep), FORM).data == {}
+
+
+@pytest.mark.parametrize("kind,status,event", [
+    ("pay", "Completed", EventKind.PAYMENT_SUCCEEDED),
+    ("pay", "Authorized", EventKind.PAYMENT_AUTHORIZED),
+    ("confirm", "Completed", EventKind.PAYMENT_SUCCEEDED),
+    ("confirm", "Authorized", EventKind.PAYMENT_AUTHORIZED),
+    ("check", "Authorized", EventKind.CHECK),
+    ("fail", "Declined", EventKind.PAYMENT_FAILED),
+    ("refund", "Completed", EventKind.REFUND_SUCCEEDED),
+    ("cancel", "Cancelled", EventKind.PAYMENT_VOIDED),
+])
+def test_each_kind_becomes_its_neutral_event(provider, kind, status, event):
+    assert provider.parse_notification(kind, pay(Status=status), FORM).event == event
+
+
+def test_a_recurrent_notification_is_informational(provider):
+    assert provider.parse_notification("recurrent", b"Id=sc_1&Status=Active", FORM).event == EventKind.INFORMATIONAL
+
+
+def test_only_a_fail_carries_a_decline_in_neutral_words(provider):
+    failed = provider.parse_notification("fail", pay(Status="Declined", ReasonCode="5051", Reason="InsufficientFunds"),
+                                         FORM)
+    assert (failed.decline.category, failed.decline.code) == (DeclineCategory.INSUFFICIENT_FUNDS, 5051)
+    assert provider.parse_notification("pay", pay(ReasonCode="5051"), FORM).decline is None
+
+
+def test_a_card_is_saved_only_from_a_notification_with_a_token(provider):
+    saved = provider.parse_notification("pay", pay(Token="tk_abc", CardFirstSix="400000", CardLastFour="3055",
+                                                   CardExpDate="12%2F30", CardType="Visa"), FORM)
+    assert (saved.card.token, saved.card.first_six, saved.card.last_four, saved.card.exp, saved.card.card_type) == (
+        "tk_abc", "400000", "3055", "12/30", "Visa")
+    assert provider.parse_notification("pay", pay(CardLastFour="3055"), FORM).card is None

@@ -113,7 +113,8 @@ def test_a_pause_is_scheduled_from_the_period_end_once_and_not_while_a_cancel_is
 def test_resuming_starts_a_new_anchored_period_from_now_and_clears_the_pause(frozen):
     paused = subscription(status="paused")
     paused.pause_starts_at, paused.resumes_at = NOW - timedelta(days=10), NOW + timedelta(days=20)
-    paused.current_period_end = NOW - timedelta(days=10)
+    # The pause began at the period end it was asked from; a grant extended the period after it was asked.
+    paused.current_period_end = NOW - timedelta(days=7)
     db.session.commit()
     sub = run(paused, "resume")
     assert (sub.status, sub.current_period_start, sub.current_period_end, sub.billing_anchor) == (
@@ -207,3 +208,48 @@ def test_cancel_and_expiry_record_when_the_subscription_ended(frozen):
     assert (canceled.canceled_at, canceled.ended_at) == (NOW, NOW)
     expired = run(subscription(status="past_due"), "expire")
     assert (expired.canceled_at, expired.ended_at) == (None, NOW)
+
+
+def test_a_change_to_another_interval_starts_its_own_period_and_anchor(frozen):
+    sub = subscription(status="active")
+    yearly = make_plan(amount=299000, interval_unit="year")
+    end = datetime(2028, 3, 10, 12, 0, tzinfo=UTC)
+    refused(sub, "change_plan", error=ValueError, plan=yearly, period_start=NOW, period_end=NOW)
+    sub = run(sub, "change_plan", plan=yearly, period_start=NOW, period_end=end)
+    assert (sub.plan_id, sub.amount, sub.current_period_start, sub.current_period_end, sub.billing_anchor) == (
+        yearly.id, 299000, NOW, end, NOW)
+
+
+def test_a_price_change_needs_a_price_and_a_date_and_applies_only_once_scheduled(frozen):
+    sub = subscription(status="active")
+    refused(sub, "apply_price_change")
+    for amount, effective_from in ((None, NOW), (-1, NOW), (34900, None)):
+        refused(sub, "schedule_price_change", error=ValueError, amount=amount, effective_from=effective_from)
+    sub = run(sub, "schedule_price_change", amount=0, effective_from=NOW + timedelta(days=30))
+    assert (sub.scheduled_amount, sub.price_change_from) == (0, NOW + timedelta(days=30))
+    sub = run(sub, "schedule_price_change", amount=34900, effective_from=NOW + timedelta(days=31))
+    assert events(sub)[-1] == "subscription.price_change_scheduled"
+    sub = run(sub, "apply_price_change")
+    assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (34900, None, None)
+    refused(sub, "apply_price_change")
+
+
+def test_a_plan_change_supersedes_a_scheduled_price_change(frozen):
+    sub = run(subscription(status="active"), "schedule_price_change", amount=34900, effective_from=NOW)
+    premium = make_plan(amount=49900)
+    sub = run(sub, "change_plan", plan=premium)
+    assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (49900, None, None)
+
+
+def test_a_card_is_removed_only_where_there_is_one_and_a_refused_trial_keeps_its_reason(app):
+    sub = subscription(status="active")
+    refused(sub, "remove_card")
+    card = PaymentMethod.for_token("tk_lost", user_id=sub.customer_id, provider="sandbox", card_last_four="3055")
+    db.session.add(card)
+    db.session.commit()
+    sub = run(run(sub, "replace_card", payment_method=card), "remove_card")
+    assert (sub.status, sub.payment_method_id) == ("active", None)
+    pending = subscription(status="pending")
+    refused(pending, "refuse_trial", error=ValueError, reason="")
+    pending = run(pending, "refuse_trial", reason="this card had a trial")
+    assert (pending.status, pending.trial_refusal) == ("pending", "this card had a trial")

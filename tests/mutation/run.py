@@ -43,12 +43,13 @@ class Outcome:
     seconds: float = 0.0
     detail: str = ""  # the first failing test, or why it is equivalent, or the error
     cpu: float | None = None  # CPU seconds of its pytest run (forked runs only)
+    carried: bool = False  # taken from the run --survivors-of names, not run again
 
     def as_json(self) -> dict:
         m = self.mutant
         return {"where": m.where, "scope": m.scope, "operator": m.operator, "before": m.before, "after": m.after,
                 "key": m.key, "status": self.status, "seconds": round(self.seconds, 2), "cpu": self.cpu,
-                "detail": self.detail}
+                "detail": self.detail, "carried": self.carried}
 
 
 @dataclass
@@ -321,7 +322,8 @@ class Run:
                         earlier = self.previous.get(target.name, {}).get(mutant.key)
                         if earlier is not None:  # not run again: its outcome from the run it was chosen from
                             self.outcomes[target.name].append(Outcome(
-                                mutant, earlier["status"], earlier["seconds"], earlier["detail"], earlier.get("cpu")))
+                                mutant, earlier["status"], earlier["seconds"], earlier["detail"], earlier.get("cpu"),
+                                carried=True))
                         continue
                     if reason and not self.check_equivalents:
                         self.outcomes[target.name].append(Outcome(mutant, "equivalent", detail=reason))
@@ -424,7 +426,7 @@ def table(rows: list[dict]) -> str:
 
 
 def markdown(run: Run, rows: list[dict], started: datetime, seconds: float) -> str:
-    cpu = sum(o.cpu or 0 for outcomes in run.outcomes.values() for o in outcomes)
+    cpu = sum(o.cpu or 0 for outcomes in run.outcomes.values() for o in outcomes if not o.carried)
     cores = os.cpu_count() or 1
     out = [f"# Mutation run {started:%Y-%m-%d %H:%M} UTC", "",
            f"{seconds / 60:.1f} min wall clock on {cores} cores, {run.jobs} mutants at a time. The mutants' pytest "
@@ -433,7 +435,7 @@ def markdown(run: Run, rows: list[dict], started: datetime, seconds: float) -> s
            table(rows), ""]
     if run.previous_file:
         out[3:3] = [f"Only the survivors of `{run.previous_file}` were run again (against the tests of now); every "
-                    "other outcome is that run's.", ""]
+                    "other outcome is that run's (and so are its times, in the JSON)."]
     for target in run.targets:
         outcomes = sorted(run.outcomes[target.name], key=lambda o: (o.mutant.line, o.mutant.key))
         survivors = [o for o in outcomes if o.status in ("survived", "error")]

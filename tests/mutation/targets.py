@@ -22,6 +22,10 @@ class Target:
 # python-statemachine makes the first state declared the initial one when none says so.
 _FIRST_STATE_INITIAL = "python-statemachine takes the first state declared as the initial one when none is marked"
 
+# A relationship and its foreign key are one column: setting either is enough (SQLAlchemy writes the key from
+# the relationship on flush).
+_ONE_COLUMN = "the relationship set next to it writes the same foreign key on flush"
+
 # anchored_period_end: the whole periods elapsed are only where the search starts; `while end <= start` moves
 # up from any lower estimate to the same end (a lower estimate costs loop turns, never another date).
 _ESTIMATE = "a lower first estimate of the periods elapsed; the loop after it reaches the same end"
@@ -36,16 +40,27 @@ TARGETS = [
         "tests/test_money_rules_subscription.py",
     ), equivalent={
         "SubscriptionMachine.pending: True -> False": _FIRST_STATE_INITIAL,
+        **{f"SubscriptionMachine.{scope}: {line} -> pass": "either line alone clears the scheduled plan: the "
+                                                            "foreign key and its relationship are one column"
+           for scope in ("on_change_plan", "on_unschedule_plan_change")
+           for line in ("self.model.scheduled_plan_id = None", "self.model.scheduled_plan = None")},
+        **{f"SubscriptionMachine.{scope}: {line} -> pass": _ONE_COLUMN for scope, line in (
+            ("on_change_plan", "self.model.plan_id = plan.id"),
+            ("on_schedule_plan_change", "self.model.scheduled_plan = plan"),
+            ("on_schedule_plan_change", "self.model.scheduled_plan_id = plan.id"))},
     }),
     Target("machines/invoice", "portal/machines/invoice.py", (
         "tests/test_money_rules_invoice.py",
     ), equivalent={
         "InvoiceMachine.open: True -> False": _FIRST_STATE_INITIAL,
+        "InvoiceMachine.refund_clears_balance: amount is not None -> (dropped)":
+            "None never equals a balance: the comparison alone is False for it too",
     }),
     Target("machines/payment", "portal/machines/payment.py", (
         "tests/test_money_rules_payment.py",
     ), equivalent={
         "PaymentMachine.pending: True -> False": _FIRST_STATE_INITIAL,
+        "PaymentMachine.on_attach_to_invoice: self.model.invoice_id = invoice.id -> pass": _ONE_COLUMN,
     }),
     Target("machines/refund", "portal/machines/refund.py", (
         "tests/test_money_rules_payment.py::test_a_refund_succeeds_with_the_providers_id_or_fails_with_the_reason_once",
@@ -110,6 +125,8 @@ TARGETS = [
                                                     "and b'' is empty after strip() as well",
         "_too_deep: limit -> (dropped)": "no caller passes a limit: it is always the default 0, so always "
                                          "_MAX_JSON_DEPTH",
+        'parse_notification: "" -> (dropped) #2': "a card is kept only when there is a token (`shown if token else "
+                                              "None`), so what CardSaved holds without one is never read",
     }),
     Target("money", "portal/money.py", (
         "tests/test_money_rules_money.py",
