@@ -114,8 +114,9 @@ def test_a_review_is_dismissed_only_with_a_note(app):
 # Refund records -----------------------------------------------------------------------------------------------
 
 def test_a_refund_succeeds_with_the_providers_id_or_fails_with_the_reason_once(app):
-    done = run(refund(), "succeed", provider_refund_id="rf-123")
-    assert (done.status, done.provider_refund_id, events(done)) == ("succeeded", "rf-123", ["refund.succeeded"])
+    done = run(refund(), "succeed", provider_refund_id="rf-from-provider")
+    assert (done.status, done.provider_refund_id, events(done)) == (
+        "succeeded", "rf-from-provider", ["refund.succeeded"])
     kept = refund()
     kept.provider_refund_id = "rf-asked"
     db.session.commit()
