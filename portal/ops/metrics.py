@@ -24,6 +24,8 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from portal.providers.registry import adapter_class
+
 disable_created_metrics()  # the `_created` series only double what an operator reads
 _PENDING = "metrics_pending"
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -40,8 +42,8 @@ NOTIFICATIONS_FAILED = Counter("portal_notifications_failed_total",
 INBOX_LAG = Histogram("portal_inbox_lag_seconds", "From a notification's arrival to its application",
                       ("kind",), buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900))
 PAYMENTS = Counter("portal_payments_total", "Payments by outcome (completed, declined, voided...)", ("status",))
-DECLINES = Counter("portal_payment_declines_total", "Declined payments by the provider's reason code",
-                   ("reason_code",))
+DECLINES = Counter("portal_payment_declines_total", "Declined payments by provider and billing's neutral decline "
+                   "category (insufficient_funds, expired_card, never_retry, try_later...)", ("provider", "category"))
 RENEWALS = Counter("portal_renewals_total", "Charges of renewal invoices by outcome, dunning retries included",
                    ("outcome",))
 DUNNING = Counter("portal_dunning_attempts_total", "Failed attempts on renewal invoices, by attempt number "
@@ -63,12 +65,16 @@ def transition(entity_type: str, row, event_name: str, source: str, target: str)
     _after_commit(lambda: [(metric.labels(*labels) if labels else metric).inc() for metric, labels in measures])
 
 
+def _decline_category(payment) -> str:
+    return str(adapter_class(payment.provider).decline_of(payment.reason_code, payment.reason).category)
+
+
 def _measures(entity_type, row, event_name, source, target) -> list:
     measures = [(TRANSITIONS, (entity_type, event_name, target))]
     if entity_type == "payment":
         measures.append((PAYMENTS, (target,)))
         if target == "declined":
-            measures.append((DECLINES, (str(getattr(row, "reason_code", None) or "unknown"),)))
+            measures.append((DECLINES, (row.provider, _decline_category(row))))
     elif entity_type == "invoice" and getattr(row, "kind", None) == "renewal":
         if event_name in _INVOICE_EVENTS:
             measures.append((RENEWALS, (_INVOICE_EVENTS[event_name],)))

@@ -360,9 +360,14 @@ class PaymentProvider(ABC):
         """One transaction by the provider's id, or None when unknown."""
 
     @classmethod
+    def decline_of(cls, reason_code: int | None, reason: str | None) -> Decline:
+        """A decline recorded with this provider's code or reason, in billing's words."""
+        return Decline(DeclineCategory.OTHER, code=reason_code, reason=reason)
+
+    @classmethod
     def customer_message(cls, reason_code: int | None, reason: str | None) -> str:
         """What the customer reads about a decline recorded with this code or reason."""
-        return CATEGORY_MESSAGES[DeclineCategory.OTHER]
+        return cls.decline_of(reason_code, reason).customer_message
 
     @classmethod
     def reason_name(cls, reason_code: int | None, reason: str | None) -> str | None:

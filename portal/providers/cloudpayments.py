@@ -12,6 +12,7 @@ from portal.providers import reason_codes
 from portal.providers.base import (
     NOTIFICATION_KINDS,
     CheckDecision,
+    Decline,
     Notification,
     PaymentDeclined,
     PaymentProvider,
@@ -137,8 +138,8 @@ class CloudPaymentsProvider(PaymentProvider):
         return WebAnswer(reception.status, {"code": REFUSED_CODE, "message": reception.message})
 
     @classmethod
-    def customer_message(cls, reason_code: int | None, reason: str | None) -> str:
-        return reason_codes.customer_message(reason_code)
+    def decline_of(cls, reason_code: int | None, reason: str | None) -> Decline:
+        return reason_codes.decline(reason_code, reason)
 
     @classmethod
     def reason_name(cls, reason_code: int | None, reason: str | None) -> str | None:

@@ -15,6 +15,7 @@ from portal.ops import metrics
 from portal.providers import yookassa_models as models
 from portal.providers import yookassa_receipts as receipts
 from portal.providers.base import (
+    Decline,
     InvalidNotification,
     Notification,
     PaymentDeclined,
@@ -152,8 +153,8 @@ class YooKassaProvider(PaymentProvider):
         return WebAnswer(reception.status, {"message": reception.message})
 
     @classmethod
-    def customer_message(cls, reason_code: int | None, reason: str | None) -> str:
-        return models.decline(reason).customer_message
+    def decline_of(cls, reason_code: int | None, reason: str | None) -> Decline:
+        return models.decline(reason)
 
     # --- API: money movements -------------------------------------------------------------------
 

@@ -43,10 +43,11 @@ def widget_js():
 
 @bp.after_request
 def allow_cross_origin(response):
-    # The portal page may load the widget from another origin (the sandbox on its own port).
-    if request.path.endswith("/widget/pay"):
+    # The portal page may load the widget from another origin (the sandbox on its own port): the widget's
+    # own calls (the card attempt, and YooKassa's session read before the card form) are open to it.
+    if request.path.endswith(("/widget/pay", "/widget/session")):
         response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-        response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Vary"] = "Origin"
     return response

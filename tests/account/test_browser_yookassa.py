@@ -3,7 +3,7 @@ loads the YooKassa sandbox's embedded widget with the payment's confirmation tok
 filled in, and the page's status turns active once the confirmed notification is applied.
 
 The page is served as `make run` serves it: the sandbox mounted on the portal's own origin at
-/sandbox/yookassa (its widget asks widget/session, which answers no CORS headers to another origin)."""
+/sandbox/yookassa (the standalone sandbox answers the widget across origins too: tests/sandbox/yookassa/test_api.py)."""
 import os
 import threading
 from types import SimpleNamespace

@@ -7,11 +7,11 @@ import pytest
 from portal import clock
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
-from portal.models import OutboxMessage, Subscription
+from portal.models import OutboxMessage, Payment, Subscription
 from portal.providers import CloudPaymentsProvider
 from portal.queue import enqueue
 from tests.conftest import SANDBOX_PUBLIC_ID, SANDBOX_SECRET
-from tests.factories import make_subscription
+from tests.factories import make_invoice, make_subscription
 from tests.ops.support import metric
 from tests.providers.support import look_up_side_by_side
 
@@ -66,6 +66,26 @@ def test_a_transition_is_counted_once_committed_and_never_when_rolled_back(app, 
     with atomic():
         fire(lock(Subscription, sub.id), "mark_past_due", actor="test", cause="committed")
     assert value(scrape(client), "portal_transitions_total", **labels) == before + 1
+
+
+@pytest.mark.parametrize("provider,code,reason,category", [
+    ("cloudpayments", 5051, "Insufficient funds", "insufficient_funds"),
+    ("cloudpayments", 5041, "Lost Card", "never_retry"),
+    ("yookassa", None, "card_expired", "expired_card"),
+    ("yookassa", None, "issuer_unavailable", "try_later"),
+    ("yookassa", None, "something_new", "other"),
+])
+def test_a_decline_is_counted_by_its_provider_and_neutral_category(app, client, provider, code, reason, category):
+    invoice = make_invoice()
+    labels = {"provider": provider, "category": category}
+    before = value(scrape(client), "portal_payment_declines_total", **labels)
+    with atomic():
+        payment = Payment(provider=provider, provider_transaction_id=f"{provider}-{reason}", invoice_id=invoice.id,
+                          customer_id=invoice.customer_id, amount=invoice.amount, currency=invoice.currency,
+                          reason_code=code, reason=reason)
+        db.session.add(payment)
+        fire(payment, "decline", actor="provider", cause="fail notification")
+    assert value(scrape(client), "portal_payment_declines_total", **labels) == before + 1
 
 
 def test_backlogs_are_read_when_scraped(app, client):

@@ -88,7 +88,7 @@ def test_a_moved_clock_drives_a_failed_renewal_through_dunning_to_expiry(billing
     assert moved("portal_renewals_total", outcome="failed") == 4
     assert [moved("portal_dunning_attempts_total", attempt=str(n)) for n in (1, 2, 3, 4)] == [1, 1, 1, 1]
     assert moved("portal_dunning_exhausted_total") == 1
-    assert moved("portal_payment_declines_total", reason_code="5051") == 4
+    assert moved("portal_payment_declines_total", provider="cloudpayments", category="insufficient_funds") == 4
 
 
 def test_with_a_real_provider_the_clock_is_refused_and_nothing_moves(app, client, api_token, staff, monkeypatch):

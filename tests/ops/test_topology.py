@@ -139,7 +139,7 @@ def test_make_up_runs_the_topology_a_customer_pays_and_metrics_and_logs_show_it(
     (topology.dir / "metrics.txt").write_text(text)
     assert metric(text, "portal_notifications_received_total", kind="pay", status="200") >= 1
     assert metric(text, "portal_payments_total", status="completed") >= 1
-    assert metric(text, "portal_payment_declines_total", reason_code="5051") >= 1
+    assert metric(text, "portal_payment_declines_total", category="insufficient_funds") >= 1
     assert metric(text, "portal_renewals_total", outcome="failed") == 1
     assert metric(text, "portal_dunning_attempts_total", attempt="1") == 1
     assert metric(text, "portal_provider_call_duration_seconds_count", endpoint="payments/tokens/charge") >= 1

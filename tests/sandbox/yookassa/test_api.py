@@ -46,6 +46,21 @@ def test_embedded_payment_starts_pending_with_a_confirmation_token(yookassa):
     assert yookassa.call("GET", f"/payments/{payment['id']}") == payment
 
 
+def test_the_widget_reads_its_session_and_pays_from_the_portals_origin(yookassa):
+    """The standalone sandbox runs on its own port: the portal's page calls it across origins."""
+    payment = yookassa.create_payment("299.00")
+    origin = {"Origin": "http://portal.test"}
+    session = requests.get(f"{yookassa.url}/widget/session", timeout=5, headers=origin,
+                           params={"confirmation_token": payment["confirmation"]["confirmation_token"]})
+    assert session.status_code == 200 and session.json()["state"] == "active"
+    assert session.headers["Access-Control-Allow-Origin"] == "http://portal.test"
+    preflight = requests.options(f"{yookassa.url}/widget/pay", timeout=5,
+                                 headers={**origin, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "http://portal.test"
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+
+
 def test_amount_given_as_a_number_is_answered_as_a_string_with_two_decimals(yookassa):
     payment = yookassa.call("POST", "/payments", {"amount": {"value": 299, "currency": "RUB"},
                                                   "confirmation": {"type": "embedded"}})
