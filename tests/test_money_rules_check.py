@@ -5,14 +5,16 @@ import base64
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
 
 from portal import clock
 from portal.billing.checkout import start_checkout
+from portal.billing.trials import card_fingerprint
 from portal.extensions import db
-from portal.models import Invoice, Payment
+from portal.models import Invoice, Payment, Subscription, TrialCard
 from portal.providers import get_provider
 from tests.conftest import SANDBOX_SECRET
 from tests.factories import make_plan
@@ -59,7 +61,8 @@ def reload(invoice):
 def test_a_payable_invoice_is_accepted_and_reserved_for_its_transaction(client, invoice):
     assert check(client, invoice, 5001) == 0
     invoice = reload(invoice)
-    assert (invoice.reserved_transaction_id, invoice.reserved_at) == ("5001", NOW)
+    assert (invoice.reserved_transaction_id, invoice.reserved_provider, invoice.reserved_at) == (
+        "5001", "cloudpayments", NOW)
 
 
 @pytest.mark.parametrize("overrides,code", [
@@ -172,3 +175,30 @@ def test_a_recorded_payment_of_the_reserved_transaction_frees_the_invoice_only_w
                            needs_review=needs_review))
     db.session.commit()
     assert check(client, invoice, 5002) == code
+
+
+CARD = {"CardFirstSix": "424242", "CardLastFour": "4242", "CardExpDate": "12/30", "Issuer": "Sandbox Bank"}
+
+
+def test_a_card_that_had_a_trial_on_another_account_is_refused_its_card_check_but_may_pay(client, app):
+    clock.freeze(NOW)
+    make_plan(code="trial", amount=29900, trial_days=14)
+    first, first_check = start_checkout(platform_customer(), "trial")
+    db.session.add(TrialCard(card_fingerprint=card_fingerprint(SimpleNamespace(
+        card_first_six="424242", card_last_four="4242", card_exp="12/30", card_issuer="Sandbox Bank")),
+        customer_id=first.customer_id, subscription_id=first.id))
+    db.session.commit()
+    assert check(client, first_check, 7001, **CARD) == 0  # the card's own account: its trial check goes ahead
+
+    second, second_check = start_checkout(platform_customer(), "trial")
+    db.session.commit()
+    assert check(client, second_check, 7002, **CARD) == 13
+    db.session.expire_all()
+    refused = db.session.get(Subscription, second.id)
+    assert (refused.status, refused.trial_refusal is not None) == ("pending", True)
+    assert db.session.get(Invoice, second_check.id).reserved_transaction_id is None
+
+    make_plan(code="monthly", amount=29900)
+    _, paid = start_checkout(platform_customer(), "monthly")
+    db.session.commit()
+    assert check(client, paid, 7003, **CARD) == 0  # a paid checkout with that card is no trial

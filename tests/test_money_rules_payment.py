@@ -96,7 +96,8 @@ def test_a_held_payment_settles_nothing_until_attached_and_a_decline_still_annou
 
 
 def test_attaching_a_held_payment_needs_the_invoice_and_moves_it_to_that_customer(app):
-    row = run(payment("completed"), "hold_for_review", reason="no invoice")
+    row = run(payment("completed"), "hold_for_review", reason="no invoice", stranger=True)
+    assert row.customer_id is None
     refused(row, "attach_to_invoice", error=ValueError, invoice=None)
     right = invoice_row()
     row = run(row, "attach_to_invoice", invoice=right, note="")

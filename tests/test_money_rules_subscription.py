@@ -232,6 +232,12 @@ def test_a_price_change_needs_a_price_and_a_date_and_applies_only_once_scheduled
     sub = run(sub, "apply_price_change")
     assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (34900, None, None)
     refused(sub, "apply_price_change")
+    # A trial's first charge is at the new price too; nowhere else is a price applied.
+    trial = run(subscription(status="trialing"), "schedule_price_change", amount=34900, effective_from=NOW)
+    assert run(trial, "apply_price_change").amount == 34900
+    for status in ("past_due", "paused"):
+        refused(run(subscription(status=status), "schedule_price_change", amount=34900, effective_from=NOW),
+                "apply_price_change")
 
 
 def test_a_plan_change_supersedes_a_scheduled_price_change(frozen):
@@ -242,13 +248,15 @@ def test_a_plan_change_supersedes_a_scheduled_price_change(frozen):
 
 
 def test_a_card_is_removed_only_where_there_is_one_and_a_refused_trial_keeps_its_reason(app):
-    sub = subscription(status="active")
-    refused(sub, "remove_card")
-    card = PaymentMethod.for_token("tk_lost", user_id=sub.customer_id, provider="sandbox", card_last_four="3055")
-    db.session.add(card)
-    db.session.commit()
-    sub = run(run(sub, "replace_card", payment_method=card), "remove_card")
-    assert (sub.status, sub.payment_method_id) == ("active", None)
+    for status in ("trialing", "active", "past_due", "paused"):
+        sub = subscription(status=status)
+        refused(sub, "remove_card")
+        card = PaymentMethod.for_token(f"tk_lost_{status}", user_id=sub.customer_id, provider="sandbox",
+                                       card_last_four="3055")
+        db.session.add(card)
+        db.session.commit()
+        sub = run(run(sub, "replace_card", payment_method=card), "remove_card")
+        assert (sub.status, sub.payment_method_id) == (status, None)
     pending = subscription(status="pending")
     refused(pending, "refuse_trial", error=ValueError, reason="")
     pending = run(pending, "refuse_trial", reason="this card had a trial")
