@@ -16,6 +16,7 @@ from portal.billing.checkout import start_checkout, widget_parameters
 from portal.billing.provider_choice import set_default_provider
 from portal.extensions import db
 from portal.models import Invoice, Payment, PaymentMethod, Refund, Subscription, WebhookEvent
+from portal.queue import billing_queue
 from tests.factories import make_customer, make_plan
 from tests.flows.providers import DRIVERS
 from workers import ticks
@@ -172,16 +173,18 @@ def test_a_full_refund_made_in_the_providers_cabinet_is_recorded_and_ends_access
 
 
 def wait_for_another_notification(provider, payment, seconds=10):
-    """Until the provider has delivered a notification about something else than the payment (its refund)."""
+    """Until the provider has delivered a notification about something else than the payment (its refund) and
+    the job that applies it is queued: the row is stored a moment before the webhook enqueues its job."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         db.session.rollback()
         if db.session.scalars(select(WebhookEvent).where(
                 WebhookEvent.provider == provider.name,
-                WebhookEvent.transaction_id != payment.provider_transaction_id)).first() is not None:
+                WebhookEvent.transaction_id != payment.provider_transaction_id)).first() is not None \
+                and billing_queue().count:
             return
         time.sleep(0.1)
-    raise AssertionError(f"no further notification from {provider.name}")
+    raise AssertionError(f"no further notification from {provider.name}, or no job to apply it")
 
 
 def test_a_replaced_card_renews_from_then_on(billing, provider):
