@@ -5,6 +5,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from portal import sqlite_writes
+
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY_FILE = "secret_key"
 # The YooKassa sandbox as the embedded default mounts it.
@@ -159,11 +161,14 @@ def _enabled_providers(config) -> list[str]:
 
 def settle(config) -> None:
     """Complete and check the app's final configuration (the environment's, with a test's overrides):
-    the embedded default gets its instance's session key, a configured deployment must name its own."""
+    the embedded default gets its instance's session key, a configured deployment must name its own;
+    SQLite takes its writers one thread at a time."""
     if config.get("EMBEDDED") and not config.get("SECRET_KEY"):
         # A random key kept in the instance folder, so sessions survive a restart and nobody can forge
         # one from a constant in the repository.
         config["SECRET_KEY"] = _instance_secret_key(Path(config["PORTAL_INSTANCE"]))
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = sqlite_writes.engine_options(
+        config["SQLALCHEMY_DATABASE_URI"], config["SQLALCHEMY_ENGINE_OPTIONS"])
     check(config)
 
 
