@@ -36,9 +36,12 @@ def billing_queue():
     return Queue(QUEUE_NAME, connection=_redis(current_app.config["REDIS_URL"]))
 
 
-def enqueue(path: str, *args, job_id: str | None = None, delay: timedelta | None = None, **kwargs):
+def enqueue(path: str, *args, job_id: str | None = None, delay: timedelta | None = None, at_front: bool = False,
+            **kwargs):
     """Run `path(*args, **kwargs)` as a job (after `delay`, if given). With Redis: an RQ job, retried on
-    failure; a job_id makes a second enqueue of the same work a no-op while the first is waiting.
+    failure; a job_id makes a second enqueue of the same work a no-op while the first is waiting; at_front
+    puts it before the jobs waiting already (a customer watches the page for what it does, while a mail
+    or a report can come a moment later).
     Embedded: on this process's job thread, one job at a time, without delay; a failure is logged and
     left to the sweepers, as a failed RQ job would be."""
     if current_app.config.get("REDIS_URL"):
@@ -49,12 +52,12 @@ def enqueue(path: str, *args, job_id: str | None = None, delay: timedelta | None
                 return existing
         if delay is not None:
             return queue.enqueue_in(delay, path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
-        return queue.enqueue(path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
+        return queue.enqueue(path, args=args, kwargs=kwargs, job_id=job_id, at_front=at_front, **_job_options())
     app = current_app._get_current_object()
     return _embedded_jobs().submit(_run_embedded, app, path, args, kwargs)
 
 
-def nudge(path: str) -> None:
+def nudge(path: str, *, at_front: bool = False) -> None:
     """Make sure a job of `path` (taking no arguments) runs after this moment, without queueing one per
     call: the first call since such a job last started enqueues one, the calls while it waits add
     nothing. The job calls `nudged(path)` before it looks for work, so whatever a later call was about
@@ -62,7 +65,7 @@ def nudge(path: str) -> None:
     NUDGE_TTL seconds at most (and the sweepers find its work)."""
     if current_app.config.get("REDIS_URL"):
         if _redis(current_app.config["REDIS_URL"]).set(f"portal:nudged:{path}", 1, nx=True, ex=NUDGE_TTL):
-            enqueue(path)
+            enqueue(path, at_front=at_front)
         return
     enqueue(path)
 

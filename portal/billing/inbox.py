@@ -34,8 +34,9 @@ STRANDED_AFTER = timedelta(seconds=10)
 
 
 def request_drain() -> None:
-    """After a Pay is stored: one drain job is enough for however many arrive before it starts."""
-    nudge(DRAIN_JOB)
+    """After a Pay is stored: one drain job is enough for however many arrive before it starts. It goes
+    before the queue's waiting jobs: the customer is watching the checkout page for its result."""
+    nudge(DRAIN_JOB, at_front=True)
 
 
 def drain(limit: int = BATCH_SIZE) -> int:
@@ -53,7 +54,7 @@ def drain(limit: int = BATCH_SIZE) -> int:
                 .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)).all()
             claimed = [event.id for event in events]
             if len(events) == limit:
-                enqueue(DRAIN_JOB)
+                enqueue(DRAIN_JOB, at_front=True)
             batch, one_by_one = _readable(events)  # in id order: a Pay before the Confirm of its transaction
             payments.hold_for([notification for _, notification in batch])
             for event, notification in batch:

@@ -120,3 +120,15 @@ def test_pay_and_confirm_of_one_transaction_in_one_batch_apply_in_order(billing,
                                                       ("authorized", "completed", "confirm")]
     assert db.session.get(Invoice, invoice.id).status == "paid"
     assert db.session.get(Subscription, invoice.subscription_id).status == "active"
+
+
+def test_a_pays_drain_goes_before_the_mails_waiting_in_the_queue(billing, live):
+    """The customer watches the checkout page for the Pay's result; the receipts of earlier payments can go a
+    moment later. A queue full of mail deliveries does not hold the drain behind them."""
+    from portal.queue import enqueue
+
+    [invoice] = checkouts(billing, 1)
+    for n in range(5):
+        enqueue("workers.mail.deliver", 10_000 + n, job_id=f"mail-{10_000 + n}")
+    notify(live, invoice, 7790001)
+    assert [job.func_name for job in billing_queue().jobs][:1] == [inbox.DRAIN_JOB]
