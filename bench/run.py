@@ -71,7 +71,7 @@ class Topology:
         self.vhost = None
         self.redis_url = None
         self.procs = {}
-        self.web_port, self.sandbox_port = _free_port(), _free_port()
+        self.web_port, self.sandbox_port, self.smtp_port = _free_port(), _free_port(), _free_port()
         self.web = f"http://127.0.0.1:{self.web_port}"
         self.sandbox = f"http://127.0.0.1:{self.sandbox_port}"
 
@@ -89,8 +89,9 @@ class Topology:
                     "AMQP_URL": self.amqp_url or "", "SECRET_KEY": "bench-" + secrets.token_hex(8),
                     "PAYMENT_PROVIDER": "sandbox", "SANDBOX_URL": self.sandbox,
                     "CLOUDPAYMENTS_PUBLIC_ID": PUBLIC_ID, "CLOUDPAYMENTS_API_SECRET": SECRET,
-                    # The bench sends no mail; nothing listens there (a mail would only be retried).
-                    "SMTP_URL": "smtp://127.0.0.1:9", "MAIL_FROM": "Bench <bench@localhost>",
+                    # Every payment's receipt is mailed, as in production: to an SMTP server of the bench's
+                    # own that accepts and discards (start_mail_sink), so no mail is tried again later.
+                    "SMTP_URL": f"smtp://127.0.0.1:{self.smtp_port}", "MAIL_FROM": "Bench <bench@localhost>",
                     "PUBLIC_URL": self.web,
                     "METRICS_TOKEN": "bench-" + secrets.token_hex(8),
                     "API_TOKENS": f"bench:{API_TOKEN}:read+write", "TRUSTED_HOSTS": "127.0.0.1,localhost",
@@ -144,6 +145,11 @@ class Topology:
                                "--merchant-url", self.web])
         _wait_http(f"{self.sandbox}/")
 
+    def start_mail_sink(self):
+        self.start("smtp", [str(BIN / "python"), "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+                            "-l", f"127.0.0.1:{self.smtp_port}"])
+        _wait_port(self.smtp_port)
+
     def start_bridge(self):
         if self.amqp_url:
             self.start("bridge", [str(BIN / "flask"), "bus", "run"])
@@ -195,6 +201,19 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _wait_port(port, seconds=30):
+    import socket
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {seconds}s")
 
 
 def _wait_http(url, seconds=60):
@@ -473,6 +492,7 @@ def _run(topo, bench, args):
     topo.prepare()
     log(f"redis {topo.redis_url}, amqp {topo.amqp_url or 'none (no bridge)'}")
     topo.start_sandbox()
+    topo.start_mail_sink()
     topo.start_web()
     if args.only == "renewal":
         _renewal_run(topo, bench, args)
