@@ -12,10 +12,10 @@ from sqlalchemy import select
 from portal.billing import cards
 from portal.billing.payments import decline_message
 from portal.extensions import db
-from portal.mail import link_to, mail_locale, queue_mail
+from portal.mail import SUBJECTS, link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
 from portal.mail.links import pay_link, unsubscribe_link
-from portal.models import Invoice, OutboxMessage, Payment, Refund, Subscription, User
+from portal.models import Invoice, OutboxMessage, OutgoingMail, Payment, Refund, Subscription, User
 from portal.models.invoice import NO_RECEIPT_KINDS
 from portal.providers import CATEGORY_MESSAGES, DeclineCategory
 
@@ -322,22 +322,29 @@ def _card_expiring(sub):
 # --- which event says what -----------------------------------------------------------------------------
 
 
+class RowGone(LookupError):
+    """An event names a row that is not there (any more): its mail cannot be written, and staff must know."""
+
+
+def _row(model, row_id):
+    row = db.session.get(model, row_id) if row_id is not None else None
+    if row is None:
+        raise RowGone(f"{model.__tablename__} row {row_id} that the event names does not exist")
+    return row
+
+
 def mails_for(event: OutboxMessage):
-    """Build the mails one outbox event causes (none for most of them)."""
+    """Build the mails one outbox event causes (none for most of them); RowGone when a row it names is gone."""
     data, key = event.payload, event.routing_key
     if key == "payment.succeeded":
-        payment = db.session.get(Payment, data["payment_id"])
-        return receipt(payment) if payment is not None else None
+        return receipt(_row(Payment, data["payment_id"]))
     if key == "payment.failed":
         return failed_payment(db.session.get(Invoice, data["invoice_id"]) if data.get("invoice_id") else None)
     if key == "refund.succeeded":
-        refund = db.session.get(Refund, data["refund_id"])
-        return refund_succeeded(refund) if refund is not None else None
-    if not key.startswith("subscription."):
+        return refund_succeeded(_row(Refund, data["refund_id"]))
+    if key not in PURPOSES:
         return None
-    sub = db.session.get(Subscription, data["subscription_id"])
-    if sub is None:
-        return None
+    sub = _row(Subscription, data["subscription_id"])
     kind = key.split(".", 1)[1]
     if kind == "past_due":
         return failed_payment(open_dunning_invoice(sub))
@@ -354,3 +361,42 @@ def mails_for(event: OutboxMessage):
     if kind == "price_change_scheduled":
         return price_change(sub, data.get("scheduled_price"), event.id)
     return None
+
+
+# The mail each mailing event writes (what a build-failure record says it was meant to be).
+PURPOSES = {
+    "payment.succeeded": "payment_receipt", "payment.failed": "payment_failed", "refund.succeeded": "refund_succeeded",
+    "subscription.past_due": "payment_failed", "subscription.renewed": "subscription_renewed",
+    "subscription.canceled": "subscription_canceled", "subscription.expired": "subscription_expired",
+    "subscription.paused": "subscription_paused", "subscription.plan_changed": "subscription_plan_changed",
+    "subscription.price_change_scheduled": "price_change",
+    **{f"subscription.{kind}": kind for kind in REMINDERS},
+}
+
+
+def _customer_of(event: OutboxMessage) -> User | None:
+    """The customer an event's mail was for, from whatever the event still names."""
+    data = event.payload or {}
+    customer_id = (data.get("customer") or {}).get("id") if isinstance(data.get("customer"), dict) else None
+    for model, key, column in ((Subscription, "subscription_id", "customer_id"),
+                               (Invoice, "invoice_id", "customer_id"), (Payment, "payment_id", "customer_id")):
+        if customer_id is not None:
+            break
+        row = db.session.get(model, data[key]) if isinstance(data.get(key), int) else None
+        customer_id = getattr(row, column, None) if row is not None else None
+    return db.session.get(User, customer_id) if customer_id is not None else None
+
+
+def build_failure_record(event: OutboxMessage) -> OutgoingMail:
+    """A mail row standing for the mails of `event` that could not be built: no bodies, never delivered,
+    listed with the customer's mails (when the event still names them) and on the operations page."""
+    purpose = PURPOSES.get(event.routing_key, "payment_receipt")
+    customer = _customer_of(event)
+    locale = mail_locale(customer.locale if customer is not None else None)
+    with force_locale(locale):
+        subject = str(SUBJECTS[purpose])
+    return OutgoingMail(purpose=purpose, subject_key=f"event:{event.id}:build", event_id=event.id,
+                        to_address=(customer.email or "") if customer is not None else "",
+                        user_id=customer.id if customer is not None else None, locale=locale, subject=subject,
+                        text_body="", html_body="", status="unbuilt", attempts=0,
+                        next_attempt_at=event.created_at)
