@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.billing import cards
 from portal.billing.payments import decline_message
+from portal.billing.prices import renewal_amount
 from portal.extensions import db
 from portal.mail import SUBJECTS, link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
@@ -49,8 +50,7 @@ def _next_charge(sub: Subscription, r: Reader) -> tuple[str, str] | None:
     if sub.status not in ("trialing", "active") or sub.cancel_at_period_end or sub.current_period_end is None \
             or sub.pause_starts_at is not None:
         return None
-    amount = sub.scheduled_plan.amount if sub.scheduled_plan_id is not None else sub.amount
-    return _("Next payment"), _("%(amount)s on %(date)s", amount=r.money(amount, sub.currency),
+    return _("Next payment"), _("%(amount)s on %(date)s", amount=_charge(sub, r),
                                 date=r.date(sub.current_period_end))
 
 
@@ -273,7 +273,8 @@ def reminder(kind: str, sub: Subscription, period_end: str):
 
 
 def _charge(sub: Subscription, r: Reader) -> str:
-    return r.money(sub.scheduled_plan.amount if sub.scheduled_plan_id is not None else sub.amount, sub.currency)
+    """What the renewal at the period's end charges: the plan changed to, or a price move due by then."""
+    return r.money(renewal_amount(sub), sub.currency)
 
 
 def _card_fact(sub: Subscription) -> list[tuple[str, str]]:
