@@ -97,12 +97,16 @@ def failed_payment(invoice: Invoice | None):
     # Worded by the adapter of the provider that declined it (a decline always leaves its payment).
     reason = decline_message(declined) if declined is not None else GENERIC_DECLINE
     last_four = declined.card_last_four if declined is not None else None
+    # The provider's own words for the card holder (CloudPayments' CardHolderMessage), quoted as given.
+    holder_message = declined.card_holder_message if declined is not None else None
 
     def letter(r: Reader) -> Letter:
         amount = r.money(invoice.amount, invoice.currency)
         paragraphs = [_("We could not charge %(amount)s for your %(plan)s subscription.", amount=amount,
                         plan=sub.plan.name),
                       _("Your bank's answer: %(reason)s.", reason=_(reason))]
+        if holder_message and not _same_words(holder_message, _(reason)):
+            paragraphs.append(_("The payment system's message for you: “%(message)s”", message=holder_message))
         retry, ends = invoice.next_attempt_at, invoice.dunning_ends_at
         if retry is not None and ends is not None and retry >= ends:
             paragraphs.append(_("We will try once more on %(when)s. This is the last try: if it fails, your access "
@@ -122,6 +126,13 @@ def failed_payment(invoice: Invoice | None):
                          "%(days)d days.", days=7)])
 
     return send("payment_failed", f"invoice:{invoice.id}:attempt:{invoice.attempt_count}", invoice.customer, letter)
+
+
+def _same_words(one: str, other: str) -> bool:
+    """Whether the provider's message says what the bank's answer already reads (then it is not repeated)."""
+    def words(text):
+        return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+    return words(one) == words(other)
 
 
 def open_dunning_invoice(sub: Subscription) -> Invoice | None:

@@ -89,6 +89,9 @@ def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_pa
     assert failed["Subject"] == "Your payment did not go through"
     assert "We could not charge RUB 299.00 for your Monthly subscription." in text
     assert "Your bank's answer: Insufficient funds." in text
+    # CloudPayments' CardHolderMessage of the decline, quoted as the provider gave it.
+    assert "The payment system's message for you: “Недостаточно средств на карте”" in text
+    assert "Недостаточно средств на карте" in html_of(failed)
     assert f"We will try again on {retry:%B} {retry.day}, {retry.year}, {retry:%H:%M} (Greenwich Mean Time). " \
            "You can keep watching meanwhile." in text
     assert "last try" not in text
@@ -96,6 +99,18 @@ def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_pa
     assert "/mail/pay/" in link_to(failed, "/mail/pay/")
     [stored] = stored_mails("payment_failed")
     assert stored.subject_key == f"invoice:{renewal.id}:attempt:1:user:{customer.id}"  # decline + past due: one
+
+
+def test_a_failed_renewal_in_russian_quotes_the_providers_message_for_the_card_holder(billing, mailbox):
+    customer = make_customer("olga@example.com")
+    sub = declined_renewal(billing, customer)
+    billing.work()
+    [failed] = [m for m in mailbox.wait_for(customer.email, count=2) if m["Subject"] == "Платёж не прошёл"]
+    text = text_of(failed)
+    # Here the provider's words are those of the bank's answer in Russian: said once, not twice.
+    assert "Ответ банка: Недостаточно средств на карте." in text and text.count("Недостаточно средств") == 1
+    [declined] = [p for p in renewal_invoice(sub.id).payments if p.status == "declined"]
+    assert declined.card_holder_message == "Недостаточно средств на карте"
 
 
 def test_the_mail_before_the_last_retry_says_when_access_ends(billing, mailbox):
