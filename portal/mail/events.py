@@ -89,13 +89,24 @@ def build_error(exc: Exception) -> str:
 def record_build_failure(event: OutboxMessage, exc: Exception) -> OutgoingMail:
     """Store the failed build of `event`'s mails for staff and for the next try (in the caller's transaction)."""
     from portal.mail.billing import build_failure_record
-    from portal.mail.delivery import BACKOFF
+    from portal.mail.delivery import BACKOFF, MAX_ATTEMPTS
 
-    record = build_failure_record(event)
-    record.attempts, record.last_attempt_at, record.last_error = 1, clock.now(), build_error(exc)
-    record.next_attempt_at = clock.now() + BACKOFF[0]
-    with db.session.begin_nested():
-        db.session.add(record)
+    fresh = build_failure_record(event)
+    # An event found again (its mark lost) that fails again counts on its record instead of adding one.
+    record = db.session.scalar(select(OutgoingMail).where(OutgoingMail.purpose == fresh.purpose,
+                                                          OutgoingMail.subject_key == fresh.subject_key)
+                               .with_for_update())
+    if record is None:
+        record = fresh
+        with db.session.begin_nested():
+            db.session.add(record)
+    elif record.status == "rebuilt":
+        return record  # built since: the unique keys of its mails keep this build from adding any
+    record.attempts, record.last_attempt_at, record.last_error = record.attempts + 1, clock.now(), build_error(exc)
+    if record.attempts >= MAX_ATTEMPTS:
+        record.status = "failed"
+    else:
+        record.status, record.next_attempt_at = "unbuilt", clock.now() + BACKOFF[record.attempts - 1]
     return record
 
 

@@ -3,7 +3,7 @@ the resend is in the staff audit log and arrives at the customer's address of no
 built is retried, then listed as failed with its error, and built again on request."""
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from portal import clock
 from portal.events import payment_data
@@ -74,6 +74,11 @@ def test_an_event_whose_mail_cannot_be_built_is_retried_then_shown_to_staff_as_f
     assert (record.purpose, record.status, record.attempts, record.user_id) == ("payment_receipt", "unbuilt", 1,
                                                                                customer.id)
     assert f"payments row {payment_id} that the event names does not exist" in record.last_error
+    db.session.execute(update(OutboxMessage).values(mailed_at=None))  # the event is found again: still one record
+    db.session.commit()
+    build_event_mails()
+    [record] = stored_mails()
+    assert (record.status, record.attempts) == ("unbuilt", 2)
     for wait in BACKOFF:  # retried with the delivery's backoff, then given up
         clock.freeze(clock.now() + wait + timedelta(seconds=1))
         build_event_mails()
