@@ -85,7 +85,7 @@ def test_the_bounded_inbox_migration_encrypts_stored_bodies_and_cuts_refused_one
         stored, cut = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).all()
         assert stored.body == f"TransactionId=1&Token={token}".encode()
         assert (len(cut.body), cut.body_length) == (2048, len(refused)) and cut.body == refused[:2048]
-        assert db.session.scalars(select(Payment)).one().raw == {"Token": token}
+        assert db.session.scalars(select(Payment.raw)).one() == {"Token": token}  # columns of 0004 only
         db.session.remove()
 
         downgrade(revision=before)

@@ -10,7 +10,7 @@ from portal.billing.cancellation import refund_if_cancelled_now
 from portal.billing.checkout import open_checkout_invoice
 from portal.billing.errors import NotFound
 from portal.billing.payments import decline_message
-from portal.billing.prices import price_at
+from portal.billing.prices import renewal_amount
 from portal.extensions import db
 from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
 from portal.models.invoice import CARD_CHECK_KINDS
@@ -226,9 +226,7 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         if invoice is not None and invoice.next_attempt_at is not None:
             return NextCharge(invoice.next_attempt_at, invoice.amount, invoice.currency)
         return None
-    if sub.scheduled_plan_id is not None:  # the renewal bills the plan it changes to
-        return NextCharge(sub.current_period_end, sub.scheduled_plan.amount, sub.currency)
-    return NextCharge(sub.current_period_end, price_at(sub, sub.current_period_end), sub.currency)
+    return NextCharge(sub.current_period_end, renewal_amount(sub), sub.currency)
 
 
 def plans_to_change_to(sub: Subscription) -> list[Plan]:

@@ -269,9 +269,18 @@ def customer(customer_id):
 @bp.post("/mails/<int:mail_id>/resend")
 def resend_mail(mail_id):
     original = get_or_404(OutgoingMail, mail_id)
-    copy = mails.resend(staff(), original.id)
-    flash(f"Mail #{original.id} ({original.purpose}) is sent again to {copy.to_address} as mail #{copy.id}.",
-          "success")
+    try:
+        if original.is_build_record:
+            mails.rebuild(staff(), original.id)
+            flash(f"Mail #{original.id} ({original.purpose}) is being built again from event #{original.event_id}.",
+                  "success")
+        else:
+            copy = mails.resend(staff(), original.id)
+            flash(f"Mail #{original.id} ({original.purpose}) is sent again to {copy.to_address} as mail #{copy.id}.",
+                  "success")
+    except BillingError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
     target = url_for(".customer", customer_id=original.user_id) + "#mails" if original.user_id else url_for(
         ".operations")
     return redirect(target, code=303)

@@ -303,6 +303,7 @@ def record_decline(facts, *, actor: str, cause: str, decline: Decline | None = N
     payment, new = _payment_for(facts, invoice, provider)
     if not new:
         return Outcome(payment, False)
+    payment.card_holder_message = (decline.card_holder_message or "").strip()[:500] or None
     fire(payment, "decline", actor=actor, cause=cause)
     if invoice is None or invoice.status != "open":
         return Outcome(payment, True)

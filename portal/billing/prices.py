@@ -85,3 +85,12 @@ def price_at(sub: Subscription, renewal: datetime) -> int:
     if sub.scheduled_amount is not None and renewal >= sub.price_change_from:
         return sub.scheduled_amount
     return sub.amount
+
+
+def renewal_amount(sub: Subscription) -> int:
+    """What the renewal at the end of the current period bills: the plan it changes to then (a plan change
+    supersedes a price move), else its price with a move whose notice has run out by then. What pages and
+    mails call the next payment."""
+    if sub.scheduled_plan_id is not None:
+        return sub.scheduled_plan.amount
+    return price_at(sub, sub.current_period_end)

@@ -113,7 +113,7 @@ def erase_mails_of(user_id: int) -> None:
     or what they said; one not delivered yet is never sent. In the caller's transaction."""
     now = clock.now()
     db.session.execute(update(OutgoingMail).where(OutgoingMail.user_id == user_id, OutgoingMail.status.in_(
-        ("queued", "retrying", "sending"))).values(status="failed", last_error="the customer was deleted"))
+        ("queued", "retrying", "sending", "unbuilt"))).values(status="failed", last_error="the customer was deleted"))
     db.session.execute(update(OutgoingMail).where(OutgoingMail.user_id == user_id).values(
         to_address="", text_body="", html_body="", unsubscribe_url=None, next_attempt_at=now))
 

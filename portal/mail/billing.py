@@ -11,11 +11,12 @@ from sqlalchemy import select
 
 from portal.billing import cards
 from portal.billing.payments import decline_message
+from portal.billing.prices import renewal_amount
 from portal.extensions import db
-from portal.mail import link_to, mail_locale, queue_mail
+from portal.mail import SUBJECTS, link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
 from portal.mail.links import pay_link, unsubscribe_link
-from portal.models import Invoice, OutboxMessage, Payment, Refund, Subscription, User
+from portal.models import Invoice, OutboxMessage, OutgoingMail, Payment, Refund, Subscription, User
 from portal.models.invoice import NO_RECEIPT_KINDS
 from portal.providers import CATEGORY_MESSAGES, DeclineCategory
 
@@ -49,8 +50,7 @@ def _next_charge(sub: Subscription, r: Reader) -> tuple[str, str] | None:
     if sub.status not in ("trialing", "active") or sub.cancel_at_period_end or sub.current_period_end is None \
             or sub.pause_starts_at is not None:
         return None
-    amount = sub.scheduled_plan.amount if sub.scheduled_plan_id is not None else sub.amount
-    return _("Next payment"), _("%(amount)s on %(date)s", amount=r.money(amount, sub.currency),
+    return _("Next payment"), _("%(amount)s on %(date)s", amount=_charge(sub, r),
                                 date=r.date(sub.current_period_end))
 
 
@@ -97,12 +97,16 @@ def failed_payment(invoice: Invoice | None):
     # Worded by the adapter of the provider that declined it (a decline always leaves its payment).
     reason = decline_message(declined) if declined is not None else GENERIC_DECLINE
     last_four = declined.card_last_four if declined is not None else None
+    # The provider's own words for the card holder (CloudPayments' CardHolderMessage), quoted as given.
+    holder_message = declined.card_holder_message if declined is not None else None
 
     def letter(r: Reader) -> Letter:
         amount = r.money(invoice.amount, invoice.currency)
         paragraphs = [_("We could not charge %(amount)s for your %(plan)s subscription.", amount=amount,
                         plan=sub.plan.name),
                       _("Your bank's answer: %(reason)s.", reason=_(reason))]
+        if holder_message and not _same_words(holder_message, _(reason)):
+            paragraphs.append(_("The payment system's message for you: “%(message)s”", message=holder_message))
         retry, ends = invoice.next_attempt_at, invoice.dunning_ends_at
         if retry is not None and ends is not None and retry >= ends:
             paragraphs.append(_("We will try once more on %(when)s. This is the last try: if it fails, your access "
@@ -122,6 +126,13 @@ def failed_payment(invoice: Invoice | None):
                          "%(days)d days.", days=7)])
 
     return send("payment_failed", f"invoice:{invoice.id}:attempt:{invoice.attempt_count}", invoice.customer, letter)
+
+
+def _same_words(one: str, other: str) -> bool:
+    """Whether the provider's message says what the bank's answer already reads (then it is not repeated)."""
+    def words(text):
+        return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+    return words(one) == words(other)
 
 
 def open_dunning_invoice(sub: Subscription) -> Invoice | None:
@@ -273,7 +284,8 @@ def reminder(kind: str, sub: Subscription, period_end: str):
 
 
 def _charge(sub: Subscription, r: Reader) -> str:
-    return r.money(sub.scheduled_plan.amount if sub.scheduled_plan_id is not None else sub.amount, sub.currency)
+    """What the renewal at the period's end charges: the plan changed to, or a price move due by then."""
+    return r.money(renewal_amount(sub), sub.currency)
 
 
 def _card_fact(sub: Subscription) -> list[tuple[str, str]]:
@@ -322,22 +334,29 @@ def _card_expiring(sub):
 # --- which event says what -----------------------------------------------------------------------------
 
 
+class RowGone(LookupError):
+    """An event names a row that is not there (any more): its mail cannot be written, and staff must know."""
+
+
+def _row(model, row_id):
+    row = db.session.get(model, row_id) if row_id is not None else None
+    if row is None:
+        raise RowGone(f"{model.__tablename__} row {row_id} that the event names does not exist")
+    return row
+
+
 def mails_for(event: OutboxMessage):
-    """Build the mails one outbox event causes (none for most of them)."""
+    """Build the mails one outbox event causes (none for most of them); RowGone when a row it names is gone."""
     data, key = event.payload, event.routing_key
     if key == "payment.succeeded":
-        payment = db.session.get(Payment, data["payment_id"])
-        return receipt(payment) if payment is not None else None
+        return receipt(_row(Payment, data["payment_id"]))
     if key == "payment.failed":
         return failed_payment(db.session.get(Invoice, data["invoice_id"]) if data.get("invoice_id") else None)
     if key == "refund.succeeded":
-        refund = db.session.get(Refund, data["refund_id"])
-        return refund_succeeded(refund) if refund is not None else None
-    if not key.startswith("subscription."):
+        return refund_succeeded(_row(Refund, data["refund_id"]))
+    if key not in PURPOSES:
         return None
-    sub = db.session.get(Subscription, data["subscription_id"])
-    if sub is None:
-        return None
+    sub = _row(Subscription, data["subscription_id"])
     kind = key.split(".", 1)[1]
     if kind == "past_due":
         return failed_payment(open_dunning_invoice(sub))
@@ -354,3 +373,42 @@ def mails_for(event: OutboxMessage):
     if kind == "price_change_scheduled":
         return price_change(sub, data.get("scheduled_price"), event.id)
     return None
+
+
+# The mail each mailing event writes (what a build-failure record says it was meant to be).
+PURPOSES = {
+    "payment.succeeded": "payment_receipt", "payment.failed": "payment_failed", "refund.succeeded": "refund_succeeded",
+    "subscription.past_due": "payment_failed", "subscription.renewed": "subscription_renewed",
+    "subscription.canceled": "subscription_canceled", "subscription.expired": "subscription_expired",
+    "subscription.paused": "subscription_paused", "subscription.plan_changed": "subscription_plan_changed",
+    "subscription.price_change_scheduled": "price_change",
+    **{f"subscription.{kind}": kind for kind in REMINDERS},
+}
+
+
+def _customer_of(event: OutboxMessage) -> User | None:
+    """The customer an event's mail was for, from whatever the event still names."""
+    data = event.payload or {}
+    customer_id = (data.get("customer") or {}).get("id") if isinstance(data.get("customer"), dict) else None
+    for model, key, column in ((Subscription, "subscription_id", "customer_id"),
+                               (Invoice, "invoice_id", "customer_id"), (Payment, "payment_id", "customer_id")):
+        if customer_id is not None:
+            break
+        row = db.session.get(model, data[key]) if isinstance(data.get(key), int) else None
+        customer_id = getattr(row, column, None) if row is not None else None
+    return db.session.get(User, customer_id) if customer_id is not None else None
+
+
+def build_failure_record(event: OutboxMessage) -> OutgoingMail:
+    """A mail row standing for the mails of `event` that could not be built: no bodies, never delivered,
+    listed with the customer's mails (when the event still names them) and on the operations page."""
+    purpose = PURPOSES.get(event.routing_key, "payment_receipt")
+    customer = _customer_of(event)
+    locale = mail_locale(customer.locale if customer is not None else None)
+    with force_locale(locale):
+        subject = str(SUBJECTS[purpose])
+    return OutgoingMail(purpose=purpose, subject_key=f"event:{event.id}:build", event_id=event.id,
+                        to_address=(customer.email or "") if customer is not None else "",
+                        user_id=customer.id if customer is not None else None, locale=locale, subject=subject,
+                        text_body="", html_body="", status="unbuilt", attempts=0,
+                        next_attempt_at=event.created_at)

@@ -116,6 +116,6 @@ def sweep(now=None) -> int:
 
 
 def undelivered(limit: int = 50) -> list[OutgoingMail]:
-    """For staff: mails given up, and mails still being retried, newest first."""
-    return db.session.scalars(select(OutgoingMail).where(OutgoingMail.status.in_(("failed", "retrying")))
+    """For staff: mails given up, and mails still being retried (their delivery or their build), newest first."""
+    return db.session.scalars(select(OutgoingMail).where(OutgoingMail.status.in_(("failed", "retrying", "unbuilt")))
                               .order_by(OutgoingMail.id.desc()).limit(limit)).all()

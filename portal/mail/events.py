@@ -5,7 +5,13 @@ transaction. The cron tick `mail-events` runs the same job for a nudge lost with
 
 Exactly once: an event is marked in the transaction that stores its mails, and each mail has a unique
 purpose and subject key (the payment, invoice attempt, refund or event, and the customer), so a second
-job, a second run of one job, or an event published to the bus twice cannot add a mail."""
+job, a second run of one job, or an event published to the bus twice cannot add a mail.
+
+A build that fails (a defect, a row the event names that is gone) is not lost: the event's failure is stored
+as a build-failure record in outgoing_mails (status `unbuilt`, the error, the customer when known) in the
+transaction that marks the event, and from then on that record owns the event's mails. Its build is tried
+again with the delivery's backoff (`rebuild_due`, run by the same job and tick), `rebuilt` once a build
+succeeds, `failed` after the bound; staff see it on the customer's page and can ask for one more build."""
 import logging
 
 from flask import current_app
@@ -15,7 +21,7 @@ from sqlalchemy.orm import Session
 from portal import clock
 from portal.extensions import db
 from portal.machines import atomic
-from portal.models import OutboxMessage
+from portal.models import OutboxMessage, OutgoingMail
 from portal.queue import nudge, nudged
 
 log = logging.getLogger(__name__)
@@ -63,9 +69,78 @@ def build_event_mails(batch: int = BATCH) -> int:
                 try:
                     with db.session.begin_nested():
                         mails_for(row)
-                except Exception:  # a defect in one mail must not hold back every later event's mails
+                except Exception as exc:  # one event's defect must not hold back every later event's mails
                     log.exception("mail: the mails of event %s (%s) could not be built", row.id, row.routing_key)
-                row.mailed_at = clock.now()
+                    record_build_failure(row, exc)
+                row.mailed_at = clock.now()  # built, or handed to its build-failure record
         done += len(events)
         if len(events) < batch:
-            return done
+            break
+    rebuild_due()
+    return done
+
+
+def build_error(exc: Exception) -> str:
+    """What staff read of a failed build: the exception's kind and message (the builders' errors name ids,
+    never an address or card data)."""
+    return f"could not build: {exc.__class__.__name__}: {exc}"[:2000]
+
+
+def record_build_failure(event: OutboxMessage, exc: Exception) -> OutgoingMail:
+    """Store the failed build of `event`'s mails for staff and for the next try (in the caller's transaction)."""
+    from portal.mail.billing import build_failure_record
+    from portal.mail.delivery import BACKOFF, MAX_ATTEMPTS
+
+    fresh = build_failure_record(event)
+    # An event found again (its mark lost) that fails again counts on its record instead of adding one.
+    record = db.session.scalar(select(OutgoingMail).where(OutgoingMail.purpose == fresh.purpose,
+                                                          OutgoingMail.subject_key == fresh.subject_key)
+                               .with_for_update())
+    if record is None:
+        record = fresh
+        with db.session.begin_nested():
+            db.session.add(record)
+    elif record.status == "rebuilt":
+        return record  # built since: the unique keys of its mails keep this build from adding any
+    record.attempts, record.last_attempt_at, record.last_error = record.attempts + 1, clock.now(), build_error(exc)
+    if record.attempts >= MAX_ATTEMPTS:
+        record.status = "failed"
+    else:
+        record.status, record.next_attempt_at = "unbuilt", clock.now() + BACKOFF[record.attempts - 1]
+    return record
+
+
+def rebuild_due(now=None) -> int:
+    """Try once more to build the mails of every event whose build-failure record is due; returns how many
+    records were tried. Each try is counted; after MAX_ATTEMPTS the record is given up (failed)."""
+    from portal.mail.billing import mails_for
+    from portal.mail.delivery import BACKOFF, MAX_ATTEMPTS
+
+    tried = 0
+    while True:
+        with atomic():
+            now = now or clock.now()
+            records = db.session.scalars(select(OutgoingMail).where(
+                OutgoingMail.status == "unbuilt", OutgoingMail.next_attempt_at <= now)
+                .order_by(OutgoingMail.id).limit(BATCH).with_for_update(skip_locked=True)).all()
+            for record in records:
+                event = db.session.get(OutboxMessage, record.event_id)
+                record.attempts, record.last_attempt_at = record.attempts + 1, now
+                try:
+                    with db.session.begin_nested():
+                        if event is None:
+                            raise LookupError(f"outbox event {record.event_id} is gone")
+                        mails_for(event)
+                except Exception as exc:
+                    log.warning("mail: the mails of event %s could not be built (try %s)", record.event_id,
+                                record.attempts, exc_info=True)
+                    record.last_error = build_error(exc)
+                    if record.attempts >= MAX_ATTEMPTS:
+                        record.status = "failed"
+                    else:
+                        record.next_attempt_at = now + BACKOFF[record.attempts - 1]
+                else:
+                    record.status = "rebuilt"
+        tried += len(records)
+        if len(records) < BATCH:
+            return tried

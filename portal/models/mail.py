@@ -7,7 +7,10 @@ from portal.models.types import BigId, UTCDateTime, utcnow
 
 # queued: waiting for its first try · sending: a job has it · retrying: a try failed, another is due
 # sent: the server took it · failed: given up (a permanent refusal, or too many failed tries)
-MAIL_STATUSES = ("queued", "sending", "retrying", "sent", "failed")
+# A mail that could not be built from its event is stored as a record with no bodies (event_id set):
+# unbuilt: a build failed, another is due · rebuilt: a later build made the mail (its own row) ·
+# failed: given up after too many failed builds.
+MAIL_STATUSES = ("queued", "sending", "retrying", "sent", "failed", "unbuilt", "rebuilt")
 
 
 class OutgoingMail(db.Model):
@@ -40,6 +43,13 @@ class OutgoingMail(db.Model):
     next_attempt_at = mapped_column(UTCDateTime, nullable=False)
     last_attempt_at = mapped_column(UTCDateTime)
     sent_at = mapped_column(UTCDateTime)
+    # The outbox event a build-failure record stands for (its mails are built again from it); None for a
+    # mail that was built.
+    event_id: Mapped[int | None] = mapped_column(BigId)
+
+    @property
+    def is_build_record(self) -> bool:
+        return self.event_id is not None
 
 
 class SubscriptionReminder(db.Model):

@@ -39,6 +39,8 @@ class Payment(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason_code: Mapped[int | None] = mapped_column(Integer)
     reason: Mapped[str | None] = mapped_column(Text)
+    # A decline's message for the card holder as the provider gave it (Decline.card_holder_message).
+    card_holder_message: Mapped[str | None] = mapped_column(Text)
     card_first_six: Mapped[str | None] = mapped_column(String(6))
     card_last_four: Mapped[str | None] = mapped_column(String(4), index=True)
     card_type: Mapped[str | None] = mapped_column(String(32))

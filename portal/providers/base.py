@@ -68,13 +68,17 @@ CATEGORY_MESSAGES = {
 @dataclass(frozen=True)
 class Decline:
     """A declined payment in neutral terms: the category dunning uses, the provider's own code and words
-    (for staff), the customer's message and whether the same card may be charged again later."""
+    (for staff), the customer's message (ours, and the provider's for the card holder when it gives one) and
+    whether the same card may be charged again later."""
 
     category: DeclineCategory
     code: int | None = None  # the provider's numeric reason code, when it has one
     reason: str | None = None  # the provider's reason as it gave it ("Insufficient funds", "card_expired")
-    customer_message: str | None = None
+    customer_message: str | None = None  # our words for the customer, by code or reason (pages translate them)
     retry_allowed: bool | None = None  # the provider's own advice; None: the category's policy
+    # The provider's own message for the card holder, verbatim and in its language (CloudPayments'
+    # CardHolderMessage), when it gives one; YooKassa gives only a reason, worded in customer_message.
+    card_holder_message: str | None = None
 
     def __post_init__(self):
         if self.customer_message is None:

@@ -155,7 +155,8 @@ def parse_transaction(model: Mapping[str, object]) -> Transaction:
         created_at=created_at,
         raw=dict(model),
         provider="cloudpayments",
-        decline=reason_codes.decline(reason_code, fields.text("Reason")) if status == "declined" else None,
+        decline=reason_codes.decline(reason_code, fields.text("Reason"), fields.text("CardHolderMessage"))
+        if status == "declined" else None,
         card=CardSaved(token, first_six=fields.text("CardFirstSix"), last_four=fields.text("CardLastFour"),
                        exp=fields.text("CardExpDate"), card_type=fields.text("CardType"),
                        issuer=fields.text("Issuer")) if token else None,

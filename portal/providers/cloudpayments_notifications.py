@@ -106,7 +106,8 @@ def parse_notification(kind: str, raw_body: bytes, content_type: str | None) -> 
             raw=raw,
             provider=PROVIDER,
             event=_event(kind, status),
-            decline=reason_codes.decline(reason_code, fields.text("Reason")) if kind == "fail" else None,
+            decline=reason_codes.decline(reason_code, fields.text("Reason"), fields.text("CardHolderMessage"))
+            if kind == "fail" else None,
             card=shown if token else None,  # the card-saved event: a Pay or Fail that carries a Token
         )
     except ValueError as error:

@@ -68,8 +68,10 @@ CATEGORIES: dict[int, DeclineCategory] = {
 }
 
 
-def decline(code: int | None, reason: str | None = None) -> Decline:
-    """A CloudPayments decline in billing's words. Whether to retry is the provider's own advice (its
-    never-retry list), which for some codes is more lenient than the category's policy (5054)."""
+def decline(code: int | None, reason: str | None = None, card_holder_message: str | None = None) -> Decline:
+    """A CloudPayments decline in billing's words, with the provider's CardHolderMessage as it gave it.
+    Whether to retry is the provider's own advice (its never-retry list), which for some codes is more
+    lenient than the category's policy (5054)."""
     return Decline(CATEGORIES.get(code, DeclineCategory.OTHER), code=code, reason=reason,
-                   customer_message=customer_message(code), retry_allowed=retry_allowed(code))
+                   customer_message=customer_message(code), retry_allowed=retry_allowed(code),
+                   card_holder_message=card_holder_message)

@@ -55,7 +55,8 @@ MESSAGES = {
 
 
 def decline(reason: str | None) -> Decline:
-    """A YooKassa cancellation reason in billing's words; an unknown reason is soft (the SDK's `unknown`)."""
+    """A YooKassa cancellation reason in billing's words; an unknown reason is soft (the SDK's `unknown`).
+    YooKassa words nothing for the card holder: what the customer reads is the reason's message here."""
     category = CATEGORIES.get(reason or "", DeclineCategory.OTHER)
     return Decline(category, reason=reason, customer_message=MESSAGES.get(reason or "", CATEGORY_MESSAGES[category]))
 

@@ -3,15 +3,19 @@ twice, in the customer's language and time zone, with the seller's name and supp
 beyond the last four digits; delivered over real SMTP to the test server."""
 from datetime import timedelta
 
+import requests
 from sqlalchemy import update
 
 from portal import clock
+from portal.billing.checkout import start_checkout, widget_parameters
+from portal.billing.provider_choice import set_default_provider
 from portal.bus.relay import relay_once
 from portal.extensions import db
 from portal.mail.delivery import deliver
 from portal.mail.events import build_event_mails
 from portal.models import OutboxMessage, User
-from tests.factories import make_customer
+from tests.factories import make_customer, make_plan
+from tests.flows.providers import YooKassaDriver
 from tests.mail.support import by_subject, declined_renewal, paid_subscription, renewal_invoice, stored_mails
 from tests.mailbox import html_of, link_to, text_of
 from workers import ticks
@@ -89,6 +93,9 @@ def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_pa
     assert failed["Subject"] == "Your payment did not go through"
     assert "We could not charge RUB 299.00 for your Monthly subscription." in text
     assert "Your bank's answer: Insufficient funds." in text
+    # CloudPayments' CardHolderMessage of the decline, quoted as the provider gave it.
+    assert "The payment system's message for you: “Недостаточно средств на карте”" in text
+    assert "Недостаточно средств на карте" in html_of(failed)
     assert f"We will try again on {retry:%B} {retry.day}, {retry.year}, {retry:%H:%M} (Greenwich Mean Time). " \
            "You can keep watching meanwhile." in text
     assert "last try" not in text
@@ -96,6 +103,18 @@ def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_pa
     assert "/mail/pay/" in link_to(failed, "/mail/pay/")
     [stored] = stored_mails("payment_failed")
     assert stored.subject_key == f"invoice:{renewal.id}:attempt:1:user:{customer.id}"  # decline + past due: one
+
+
+def test_a_failed_renewal_in_russian_quotes_the_providers_message_for_the_card_holder(billing, mailbox):
+    customer = make_customer("olga@example.com")
+    sub = declined_renewal(billing, customer)
+    billing.work()
+    [failed] = [m for m in mailbox.wait_for(customer.email, count=2) if m["Subject"] == "Платёж не прошёл"]
+    text = text_of(failed)
+    # Here the provider's words are those of the bank's answer in Russian: said once, not twice.
+    assert "Ответ банка: Недостаточно средств на карте." in text and text.count("Недостаточно средств") == 1
+    [declined] = [p for p in renewal_invoice(sub.id).payments if p.status == "declined"]
+    assert declined.card_holder_message == "Недостаточно средств на карте"
 
 
 def test_the_mail_before_the_last_retry_says_when_access_ends(billing, mailbox):
@@ -132,3 +151,36 @@ def test_a_customer_the_platform_mails_itself_gets_no_billing_mail(billing, mail
     billing.work()
     assert stored_mails() == [] and mailbox.messages(customer.email) == []
     assert db.session.get(User, customer.id).billing_mail is False
+
+
+def test_a_renewal_declined_at_yookassa_says_its_cancellation_reason_in_the_customers_language(billing, mailbox):
+    yookassa = YooKassaDriver(billing.live)
+    yookassa.reset()
+    set_default_provider("RUB", "yookassa", actor="staff:test")
+    db.session.commit()
+    make_plan(code="monthly", amount=29900)
+    readers = {"en": english_customer("yk.anna@example.com", zone="UTC"), "ru": make_customer("yk.olga@example.com")}
+    subs = {}
+    for locale, customer in readers.items():
+        sub, invoice = start_checkout(customer, "monthly")
+        params = widget_parameters(invoice)
+        db.session.commit()
+        assert yookassa.pay(params) is True
+        subs[locale] = sub
+    billing.work()
+    # YooKassa cancels both renewal charges with cancellation_details.reason = issuer_unavailable.
+    requests.post(f"{billing.live.yookassa_url}/_control/decline_next", json={"reason": "issuer_unavailable",
+                                                                               "count": 2}, timeout=10)
+    clock.freeze(max(s.current_period_end for s in subs.values()) + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    billing.work()
+
+    [english] = by_subject(mailbox, readers["en"].email, "Your payment did not go through")
+    assert "Your bank's answer: Your bank did not answer in time. Please try again later." in text_of(english)
+    assert "payment system's message" not in text_of(english)  # YooKassa words nothing for the card holder
+    [russian] = by_subject(mailbox, readers["ru"].email, "Платёж не прошёл")
+    assert "Ответ банка: Банк не ответил вовремя. Попробуйте позже." in text_of(russian)
+    declined = [p for s in subs.values() for p in renewal_invoice(s.id).payments if p.status == "declined"]
+    assert [(p.provider, p.reason, p.card_holder_message) for p in declined] == [
+        ("yookassa", "issuer_unavailable", None)] * 2

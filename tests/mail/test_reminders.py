@@ -8,7 +8,7 @@ from sqlalchemy import select
 from portal import clock
 from portal.extensions import db
 from portal.mail.reminders import reminders_due
-from portal.models import OutboxMessage, PaymentMethod, Subscription, User
+from portal.models import OutboxMessage, PaymentMethod, Plan, Subscription, User
 from tests.auth.helpers import csrf_token, sign_in
 from tests.factories import make_plan, make_subscription
 from tests.mail.support import stored_mails
@@ -163,3 +163,49 @@ def test_the_seller_s_name_and_support_address_come_from_the_settings_and_replie
     [mail] = mailbox.wait_for(sub.customer.email)
     assert mail["From"] == "Cinema <billing@cinema.test>" and mail["Reply-To"] == "help@cinema.test"
     assert "Cinema Example LLC · Questions? Write to help@cinema.test." in text_of(mail)
+
+
+def scheduled_price_move(sub, new_amount):
+    """Staff raise the plan's price and move the subscription to it, with the notice (30 days) from now."""
+    from portal.billing import prices
+    from portal.machines import atomic
+
+    plan = db.session.get(Plan, sub.plan_id)
+    plan.amount = new_amount
+    db.session.commit()
+    with atomic():
+        return prices.move_to_plan_price(sub.id, actor="staff:1", cause="2027 prices")
+
+
+def test_a_trial_ending_after_a_price_move_took_effect_is_reminded_with_the_new_price(app, mailbox):
+    sub = english(trial_ending_in(33))
+    move = scheduled_price_move(sub, 59900)
+    assert move.first_renewal_at == sub.current_period_end  # the notice ends 30 days on, before the trial does
+    clock.freeze(sub.current_period_end - timedelta(days=3))
+    assert reminders_due() == 1
+    run_jobs()
+    [mail] = [m for m in mailbox.wait_for(sub.customer.email, count=2)
+              if m["Subject"] == "Your free trial ends in 3 days"]
+    text = text_of(mail)
+    assert "Then we charge RUB 599.00 to your saved card" in text and "RUB 499.00" not in text
+    assert "First payment: RUB 599.00 on" in text
+
+
+def test_a_yearly_renewal_before_a_price_move_takes_effect_is_reminded_with_the_price_of_now(app, mailbox):
+    plan = make_plan(code="yearly", amount=299000, interval_unit="year")
+    sub = with_card(make_subscription(status="active", plan=plan, period_days=7))
+    scheduled_price_move(sub, 349000)  # the notice runs out after this renewal: it still bills 2 990,00 ₽
+    later = with_card(make_subscription(status="active", plan=make_plan(code="yearly2", amount=299000,
+                                                                       interval_unit="year"), period_days=40))
+    scheduled_price_move(later, 349000)  # this one renews after the notice: 3 490,00 ₽
+    assert reminders_due() == 1
+    clock.freeze(later.current_period_end - timedelta(days=7))
+    assert reminders_due() == 1
+    run_jobs()
+    [now_priced] = [m for m in mailbox.wait_for(sub.customer.email, count=2)
+                    if m["Subject"] == "Годовая подписка продлится через 7 дней"]
+    assert "Мы спишем 2\xa0990,00\xa0₽ с сохранённой карты." in text_of(now_priced)
+    [moved] = [m for m in mailbox.wait_for(later.customer.email, count=2)
+               if m["Subject"] == "Годовая подписка продлится через 7 дней"]
+    assert "Мы спишем 3\xa0490,00\xa0₽ с сохранённой карты." in text_of(moved)
+    assert "Оплата: 3\xa0490,00\xa0₽, " in text_of(moved)

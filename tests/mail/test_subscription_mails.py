@@ -107,3 +107,35 @@ def test_a_price_move_is_mailed_as_notice_with_the_new_price_and_the_first_payme
             "Until then you keep paying RUB 299.00.") in text
     assert "turn auto-renew off on your subscription page before January 1, 2027" in text
     assert len(stored_mails("price_change")) == 1
+
+
+def test_a_renewal_receipt_states_the_next_payment_at_the_price_a_scheduled_move_bills_then(billing, mailbox):
+    from datetime import UTC, datetime
+
+    from portal.billing import prices
+    from portal.machines import atomic
+    from portal.models import Plan
+
+    clock.freeze(datetime(2026, 12, 20, 10, 0, tzinfo=UTC))
+    customer = english(make_customer())
+    customer.time_zone = "UTC"
+    db.session.commit()
+    sub = paid_subscription(billing, customer=customer)  # 20 December – 20 January at RUB 299.00
+    clock.freeze(datetime(2026, 12, 25, 10, 0, tzinfo=UTC))
+    plan = db.session.get(Plan, sub.plan_id)
+    plan.amount = 34900
+    db.session.commit()
+    with atomic():
+        move = prices.move_to_plan_price(sub.id, actor="staff:1", cause="2027 prices")
+    assert move.first_renewal_at == datetime(2027, 2, 20, 10, 0, tzinfo=UTC)  # the notice ends on 24 January
+    billing.work()
+
+    clock.freeze(sub.current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    billing.work()
+    receipts = by_subject(mailbox, customer.email, "Payment received")
+    assert len(receipts) == 2
+    text = text_of(receipts[-1])
+    assert "Amount: RUB 299.00" in text  # the 20 January renewal still bills the price of before
+    assert "Next payment: RUB 349.00 on February 20, 2027" in text
