@@ -159,7 +159,7 @@ def test_a_card_replacement_needs_the_new_card_and_is_taken_in_every_live_state(
 def test_a_scheduled_pause_pauses_the_subscription_at_its_period_end_and_announces_it(frozen):
     sub = run(subscription(status="active"), "schedule_pause", resumes_at=NOW + timedelta(days=90))
     sub = run(sub, "pause")
-    assert (sub.status, events(sub)) == ("paused", ["subscription.paused"])
+    assert (sub.status, events(sub)) == ("paused", ["subscription.pause_scheduled", "subscription.paused"])
 
 
 def test_a_plan_change_moves_to_the_new_plans_price_and_keeps_the_period_unless_given_one(frozen):

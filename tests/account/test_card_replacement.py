@@ -13,6 +13,7 @@ from tests.account.support import WIDGET_PARAMS, fragment, subscribe
 from tests.auth.helpers import post, signed_in_customer
 from tests.factories import make_plan
 from tests.flows.conftest import DECLINED_CARD, LATER_DECLINED_CARD, SUCCESS_CARD
+from tests.published import published
 from workers import ticks
 
 
@@ -69,6 +70,8 @@ def test_a_customer_replaces_the_card_and_the_next_renewal_charges_the_new_one(c
     assert db.session.scalar(select(Transition.event).where(
         Transition.entity_type == "subscription", Transition.entity_id == sub.id,
         Transition.event == "replace_card")) == "replace_card"
+    [told] = published("subscription.card_replaced", sub.id)
+    assert (told["status"], told["card"]) == ("active", {"mask": sub.payment_method.card_mask, "exp": "12/30"})
     assert "3055" in page(client, "/account")
 
     clock.freeze(sub.current_period_end + timedelta(minutes=1))

@@ -12,6 +12,7 @@ from portal.models import Invoice, OutboxMessage, Subscription
 from tests.account.support import subscribe
 from tests.auth.helpers import post, signed_in_customer
 from tests.factories import make_plan
+from tests.published import published
 from workers import ticks
 
 
@@ -51,6 +52,9 @@ def test_a_pause_starts_at_the_period_end_and_ends_by_itself_with_a_new_anchored
     assert (sub.status, sub.pause_starts_at, sub.resumes_at) == ("active", period_end, two_months_later)
     html = page(client)
     assert 'id="pause-scheduled"' in html and "You keep access until the pause starts." in html
+    [told] = published("subscription.pause_scheduled", sub.id)  # the bus hears of it when it is asked for
+    assert told["pause"] == {"starts_at": period_end.isoformat(), "resumes_at": two_months_later.isoformat()}
+    assert told["status"] == "active"
 
     # At the period end: paused instead of renewed, nothing charged, no access.
     clock.freeze(period_end + timedelta(minutes=1))
@@ -106,6 +110,8 @@ def test_a_scheduled_pause_can_be_taken_back_and_the_period_renews_as_usual(clie
     billing.work()
     sub = reload(sub)
     assert (sub.pause_starts_at, sub.resumes_at) == (None, None)
+    [taken_back] = published("subscription.pause_undone", sub.id)
+    assert (taken_back["status"], taken_back["pause"]) == ("active", None)
     clock.freeze(sub.current_period_end + timedelta(minutes=1))
     ticks.renewals()
     billing.work()
