@@ -381,7 +381,8 @@ _CARD = {
     "description": "Returns the subscription's open `card_check` invoice (reused for 24 hours) and the widget "
                    "parameters: the widget authorises a small amount on the new card, which is voided at once, "
                    "never captured. Once the provider's notification is applied the new card is the renewal "
-                   "card. A subscription that is not trialing, active or past due gets 409.",
+                   "card; a paused subscription's too, so that its resume charges the new card. A subscription "
+                   "that is not trialing, active, past due or paused gets 409.",
     "requestBody": _post_body("CardCheckRequest", False),
     "responses": {"201": _json("PayResponse", "The card check", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},
