@@ -226,9 +226,12 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         if invoice is not None and invoice.next_attempt_at is not None:
             return NextCharge(invoice.next_attempt_at, invoice.amount, invoice.currency)
         return None
+    # Paused (or pausing at the period end): nothing is charged until the resume, which bills a new period.
+    at = sub.resumes_at if sub.resumes_at is not None and (sub.status == "paused" or sub.pause_starts_at) \
+        else sub.current_period_end
     if sub.scheduled_plan_id is not None:  # the renewal bills the plan it changes to
-        return NextCharge(sub.current_period_end, sub.scheduled_plan.amount, sub.currency)
-    return NextCharge(sub.current_period_end, price_at(sub, sub.current_period_end), sub.currency)
+        return NextCharge(at, sub.scheduled_plan.amount, sub.currency)
+    return NextCharge(at, price_at(sub, at), sub.currency)
 
 
 def plans_to_change_to(sub: Subscription) -> list[Plan]:
