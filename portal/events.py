@@ -98,9 +98,68 @@ def price_change_data(sub) -> dict:
                                 "effective_from": _iso(sub.price_change_from)}}
 
 
+def _card(card) -> dict | None:
+    return {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None
+
+
+def card_data(sub) -> dict:
+    """subscription.card_replaced / card_removed: the card renewals charge from now on (null once removed)."""
+    return {**subscription_data(sub), "card": _card(sub.payment_method)}
+
+
+def trial_refused_data(sub) -> dict:
+    """subscription.trial_refused: the checkout offers no free trial after all and is paid from the first day;
+    `trial_refusal` says why (card_used: this card had a trial on another account)."""
+    return {**subscription_data(sub), "trial_refusal": sub.trial_refusal}
+
+
+def _plan_ref(plan) -> dict | None:
+    return {"code": plan.code, "name": plan.name, "amount": plan.amount} if plan is not None else None
+
+
+def plan_change_scheduled_data(sub) -> dict:
+    """subscription.plan_change_scheduled: the plan the renewal at `current_period_end` moves to and bills."""
+    return {**subscription_data(sub), "scheduled_plan": _plan_ref(sub.scheduled_plan)}
+
+
+def plan_change_undone_data(sub) -> dict:
+    """subscription.plan_change_undone: the scheduled change taken back; the subscription renews on its plan."""
+    return {**subscription_data(sub), "scheduled_plan": None,
+            "undone_plan": _plan_ref(getattr(sub, "undone_plan", None))}
+
+
+def pause_data(sub) -> dict:
+    """subscription.pause_scheduled / pause_undone: the pause asked for (from the period end until
+    `resumes_at`), null once taken back."""
+    pause = ({"starts_at": _iso(sub.pause_starts_at), "resumes_at": _iso(sub.resumes_at)}
+             if sub.resumes_at is not None else None)
+    return {**subscription_data(sub), "pause": pause}
+
+
+def price_change_applied_data(sub) -> dict:
+    """subscription.price_change_applied: at a renewal the moved price took effect; `data.amount` is what this
+    and later renewals bill, `previous_price` what the subscription paid until now."""
+    previous = getattr(sub, "previous_amount", None)
+    return {**subscription_data(sub),
+            "previous_price": {"amount": previous, "currency": sub.currency} if previous is not None else None}
+
+
+_SUBSCRIPTION_EVENTS = {
+    "subscription.plan_changed": plan_changed_data,
+    "subscription.price_change_scheduled": price_change_data,
+    "subscription.price_change_applied": price_change_applied_data,
+    "subscription.card_replaced": card_data,
+    "subscription.card_removed": card_data,
+    "subscription.trial_refused": trial_refused_data,
+    "subscription.plan_change_scheduled": plan_change_scheduled_data,
+    "subscription.plan_change_undone": plan_change_undone_data,
+    "subscription.pause_scheduled": pause_data,
+    "subscription.pause_undone": pause_data,
+}
+
+
 def event_payload(routing_key: str, row) -> dict:
-    if routing_key == "subscription.plan_changed":
-        return plan_changed_data(row)
-    if routing_key == "subscription.price_change_scheduled":
-        return price_change_data(row)
+    builder = _SUBSCRIPTION_EVENTS.get(routing_key)
+    if builder is not None:
+        return builder(row)
     return _BUILDERS[routing_key.split(".", 1)[0]](row)

@@ -11,6 +11,7 @@ from portal.machines.invoice import InvoiceMachine
 from portal.machines.subscription import SubscriptionMachine
 from portal.models import Invoice, OutboxMessage, Subscription, Transition
 from tests.factories import make_invoice, make_plan, make_subscription
+from tests.published import published
 
 
 def period(days=30):
@@ -65,14 +66,15 @@ SUBSCRIPTION_LEGAL = [
     ("past_due", "cancel", dict, "canceled", "subscription.canceled"),
     ("pending", "expire", dict, "expired", "subscription.expired"),
     ("past_due", "expire", dict, "expired", "subscription.expired"),
-    ("active", "schedule_pause", pause_for_two_months, "active", None),
+    ("active", "schedule_pause", pause_for_two_months, "active", "subscription.pause_scheduled"),
     ("paused", "resume", dict, "active", "subscription.resumed"),
     ("paused", "cancel", dict, "canceled", "subscription.canceled"),
     ("active", "change_plan", another_plan, "active", "subscription.plan_changed"),
     ("trialing", "change_plan", another_plan, "trialing", "subscription.plan_changed"),
-    ("active", "schedule_plan_change", another_plan, "active", None),
-    ("trialing", "schedule_plan_change", another_plan, "trialing", None),
-    ("pending", "refuse_trial", card_used, "pending", None),
+    ("active", "schedule_plan_change", another_plan, "active", "subscription.plan_change_scheduled"),
+    ("trialing", "schedule_plan_change", another_plan, "trialing",
+     "subscription.plan_change_scheduled"),
+    ("pending", "refuse_trial", card_used, "pending", "subscription.trial_refused"),
     ("trialing", "schedule_price_change", new_price, "trialing", "subscription.price_change_scheduled"),
     ("active", "schedule_price_change", new_price, "active", "subscription.price_change_scheduled"),
     ("past_due", "schedule_price_change", new_price, "past_due", "subscription.price_change_scheduled"),
@@ -115,6 +117,9 @@ def test_legal_subscription_transition_is_recorded(app, source, event, args, tar
     [row] = transitions_of("subscription", sub.id)
     assert (row.from_state, row.to_state, row.event, row.actor, row.cause) == (source, target, event, "test", "table")
     assert outbox_keys() == ([announced] if announced else [])
+    if announced:
+        [data] = published(announced)
+        assert (data["subscription_id"], data["status"]) == (sub.id, target)
 
 
 @pytest.mark.parametrize("source,event", SUBSCRIPTION_ILLEGAL, ids=[f"{s}-{e}" for s, e in SUBSCRIPTION_ILLEGAL])
@@ -167,7 +172,12 @@ def test_a_scheduled_pause_pauses_at_the_period_end_or_is_taken_back(app):
         "active", "paused")
     assert db.session.get(Subscription, taken_back.id).resumes_at is None
     assert [t.event for t in transitions_of("subscription", paused.id)] == ["schedule_pause", "pause"]
-    assert outbox_keys() == ["subscription.paused"]
+    assert outbox_keys() == ["subscription.pause_scheduled", "subscription.pause_scheduled",
+                             "subscription.pause_undone", "subscription.paused"]
+    _, scheduled = published("subscription.pause_scheduled")
+    assert scheduled["pause"]["resumes_at"] == db.session.get(Subscription, paused.id).resumes_at.isoformat()
+    [undone] = published("subscription.pause_undone")
+    assert (undone["subscription_id"], undone["pause"]) == (taken_back.id, None)
 
 
 def test_a_pause_must_end_after_the_period_it_starts_from(app):
@@ -192,6 +202,8 @@ def test_a_live_subscription_takes_a_new_card(app, source):
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).payment_method.card_last_four == "3055"
     assert [(t.event, t.to_state) for t in transitions_of("subscription", sub.id)] == [("replace_card", source)]
+    [data] = published("subscription.card_replaced")
+    assert (data["status"], data["card"]["mask"]) == (source, card.card_mask) and "3055" in data["card"]["mask"]
 
 
 @pytest.mark.parametrize("source", ["trialing", "active", "past_due", "paused"])
@@ -209,11 +221,14 @@ def test_staff_take_the_card_off_a_live_subscription(app, source):
         with atomic():
             fire(lock(Subscription, sub.id), "remove_card", actor="staff:1")
     assert [(t.event, t.to_state) for t in transitions_of("subscription", sub.id)] == [("remove_card", source)]
+    [data] = published("subscription.card_removed")
+    assert (data["subscription_id"], data["status"], data["card"]) == (sub.id, source, None)
 
 
 @pytest.mark.parametrize("source", ["trialing", "active"])
 def test_a_scheduled_price_applies_at_the_renewal_and_a_plan_change_supersedes_it(app, source):
     moved, superseded = make_subscription(status=source), make_subscription(status=source)
+    price_before = moved.amount
     for sub in (moved, superseded):
         with atomic():
             fire(lock(Subscription, sub.id), "schedule_price_change", actor="staff:1", **new_price())
@@ -228,6 +243,28 @@ def test_a_scheduled_price_applies_at_the_renewal_and_a_plan_change_supersedes_i
     with pytest.raises(TransitionNotAllowed):  # applied once
         with atomic():
             fire(lock(Subscription, moved.id), "apply_price_change", actor="job:renewal")
+    [applied] = published("subscription.price_change_applied")
+    assert (applied["subscription_id"], applied["amount"]) == (moved.id, 34900)
+    assert applied["previous_price"] == {"amount": price_before, "currency": "RUB"}
+
+
+@pytest.mark.parametrize("source", ["trialing", "active"])
+def test_a_scheduled_plan_change_is_announced_and_so_is_its_undoing(app, source):
+    sub = make_subscription(status=source)
+    plan = make_plan(code="cheaper", amount=19900)
+    with atomic():
+        fire(lock(Subscription, sub.id), "schedule_plan_change", actor="customer:1", plan=plan)
+    with atomic():
+        fire(lock(Subscription, sub.id), "unschedule_plan_change", actor="customer:1")
+    with pytest.raises(TransitionNotAllowed):  # nothing left to undo
+        with atomic():
+            fire(lock(Subscription, sub.id), "unschedule_plan_change", actor="customer:1")
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).scheduled_plan_id is None
+    [scheduled] = published("subscription.plan_change_scheduled")
+    assert scheduled["scheduled_plan"] == {"code": "cheaper", "name": "Cheaper", "amount": 19900}
+    [undone] = published("subscription.plan_change_undone")
+    assert (undone["scheduled_plan"], undone["undone_plan"]["code"]) == (None, "cheaper")
 
 
 def test_a_price_change_needs_a_price_and_a_date(app):
@@ -406,7 +443,7 @@ def test_a_scheduled_plan_change_can_be_undone_once_scheduled(app):
     assert (sub.status, sub.plan_id, sub.scheduled_plan_id) == ("active", monthly_plan_id, None)
     assert [t.event for t in transitions_of("subscription", sub.id)] == ["schedule_plan_change",
                                                                          "unschedule_plan_change"]
-    assert outbox_keys() == []
+    assert outbox_keys() == ["subscription.plan_change_scheduled", "subscription.plan_change_undone"]
 
 
 def test_change_plan_moves_to_the_plans_price_and_an_interval_change_to_a_new_anchored_period(app):

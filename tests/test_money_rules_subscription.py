@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.models import OutboxMessage, PaymentMethod
 from tests.factories import make_plan
 from tests.lifecycle_rules import NOW, events, refused, run, subscription, timeline
+from tests.published import published
 from tests.test_machines import SUBSCRIPTION_ILLEGAL, SUBSCRIPTION_LEGAL, period
 
 
@@ -154,12 +155,14 @@ def test_a_card_replacement_needs_the_new_card_and_is_taken_in_every_live_state(
         sub = run(sub, "replace_card", payment_method=card)
         assert (sub.status, sub.payment_method_id, timeline(sub)) == (state, card.id,
                                                                       [(state, state, "replace_card")])
+        [told] = published("subscription.card_replaced", sub.id)
+        assert (told["status"], told["card"]) == (state, {"mask": card.card_mask, "exp": None})
 
 
 def test_a_scheduled_pause_pauses_the_subscription_at_its_period_end_and_announces_it(frozen):
     sub = run(subscription(status="active"), "schedule_pause", resumes_at=NOW + timedelta(days=90))
     sub = run(sub, "pause")
-    assert (sub.status, events(sub)) == ("paused", ["subscription.paused"])
+    assert (sub.status, events(sub)) == ("paused", ["subscription.pause_scheduled", "subscription.paused"])
 
 
 def test_a_plan_change_moves_to_the_new_plans_price_and_keeps_the_period_unless_given_one(frozen):
@@ -194,6 +197,8 @@ def test_a_scheduled_plan_change_is_undone_only_once_scheduled(app, source):
     db.session.commit()
     sub = run(sub, "unschedule_plan_change")
     assert (sub.status, sub.scheduled_plan_id) == (source, None)
+    [told] = published("subscription.plan_change_undone", sub.id)
+    assert (told["scheduled_plan"], told["undone_plan"]["amount"]) == (None, 9900)
 
 
 def test_a_scheduled_plan_change_is_recorded_on_the_subscription(app):
@@ -201,6 +206,8 @@ def test_a_scheduled_plan_change_is_recorded_on_the_subscription(app):
     cheaper = make_plan(amount=9900)
     sub = run(sub, "schedule_plan_change", plan=cheaper)
     assert (sub.status, sub.plan_id != cheaper.id, sub.scheduled_plan_id) == ("trialing", True, cheaper.id)
+    [told] = published("subscription.plan_change_scheduled", sub.id)
+    assert (told["plan"]["code"], told["scheduled_plan"]["code"]) == (sub.plan.code, cheaper.code)
 
 
 def test_cancel_and_expiry_record_when_the_subscription_ended(frozen):
@@ -229,8 +236,11 @@ def test_a_price_change_needs_a_price_and_a_date_and_applies_only_once_scheduled
     assert (sub.scheduled_amount, sub.price_change_from) == (0, NOW + timedelta(days=30))
     sub = run(sub, "schedule_price_change", amount=34900, effective_from=NOW + timedelta(days=31))
     assert events(sub)[-1] == "subscription.price_change_scheduled"
+    sold_at = sub.amount
     sub = run(sub, "apply_price_change")
     assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (34900, None, None)
+    [told] = published("subscription.price_change_applied", sub.id)
+    assert (told["amount"], told["previous_price"]) == (34900, {"amount": sold_at, "currency": sub.currency})
     refused(sub, "apply_price_change")
     # A trial's first charge is at the new price too; nowhere else is a price applied.
     trial = run(subscription(status="trialing"), "schedule_price_change", amount=34900, effective_from=NOW)
@@ -257,7 +267,10 @@ def test_a_card_is_removed_only_where_there_is_one_and_a_refused_trial_keeps_its
         db.session.commit()
         sub = run(run(sub, "replace_card", payment_method=card), "remove_card")
         assert (sub.status, sub.payment_method_id) == (status, None)
+        assert [told["card"] for told in published("subscription.card_removed", sub.id)] == [None]
     pending = subscription(status="pending")
     refused(pending, "refuse_trial", error=ValueError, reason="")
-    pending = run(pending, "refuse_trial", reason="this card had a trial")
-    assert (pending.status, pending.trial_refusal) == ("pending", "this card had a trial")
+    pending = run(pending, "refuse_trial", reason="card_used")
+    assert (pending.status, pending.trial_refusal) == ("pending", "card_used")
+    [told] = published("subscription.trial_refused", pending.id)
+    assert (told["status"], told["trial_refusal"]) == ("pending", "card_used")

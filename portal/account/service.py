@@ -8,11 +8,12 @@ from sqlalchemy.orm import selectinload
 
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.billing.checkout import open_checkout_invoice
+from portal.billing.endings import END_REASONS, ending_transition, reason_of
 from portal.billing.errors import NotFound
 from portal.billing.payments import decline_message
 from portal.billing.prices import renewal_amount
 from portal.extensions import db
-from portal.models import Invoice, Payment, Plan, Refund, Subscription, Transition, User
+from portal.models import Invoice, Payment, Plan, Refund, Subscription, User
 from portal.models.invoice import CARD_CHECK_KINDS
 from portal.models.subscription import ENDED_STATUSES, LIVE_STATUSES
 
@@ -63,35 +64,18 @@ class Ending:
     currency: str
 
 
-ENDINGS = ("checkout_unpaid", "checkout_canceled", "auto_renew_off", "payment_failed", "by_customer",
-           "by_staff", "by_platform", "trial_canceled")
+ENDINGS = END_REASONS
 
 
 def ending(sub: Subscription | None) -> Ending | None:
     """Read from the transition that ended the subscription: who ended it, from which state."""
     if sub is None or sub.status not in ENDED_STATUSES or sub.ended_at is None:
         return None
-    last = db.session.scalar(select(Transition).where(
-        Transition.entity_type == "subscription", Transition.entity_id == sub.id,
-        Transition.to_state == sub.status).order_by(Transition.id.desc()).limit(1))
-    source, actor = (last.from_state, last.actor) if last else ("active", "")
-    if source == "pending":
-        why = "checkout_unpaid" if sub.status == "expired" else "checkout_canceled"
-    elif sub.status == "expired":
-        why = "payment_failed"
-    elif actor.startswith("job:"):
-        why = "auto_renew_off"
-    elif source == "trialing" and actor.startswith("customer:"):
-        why = "trial_canceled"
-    elif actor.startswith("customer:"):
-        why = "by_customer"
-    elif actor.startswith("staff:"):
-        why = "by_staff"
-    else:
-        why = "by_platform"
+    last = ending_transition(sub)
+    source = last.from_state if last else "active"
     refunded = db.session.scalar(select(func.coalesce(func.sum(Invoice.amount_refunded), 0)).where(
         Invoice.subscription_id == sub.id)) or 0
-    return Ending(at=sub.ended_at, why=why, was_trial=source == "trialing", refunded=refunded,
+    return Ending(at=sub.ended_at, why=reason_of(sub, last), was_trial=source == "trialing", refunded=refunded,
                   currency=sub.currency)
 
 
@@ -226,7 +210,10 @@ def next_charge(sub: Subscription) -> NextCharge | None:
         if invoice is not None and invoice.next_attempt_at is not None:
             return NextCharge(invoice.next_attempt_at, invoice.amount, invoice.currency)
         return None
-    return NextCharge(sub.current_period_end, renewal_amount(sub), sub.currency)
+    # Paused (or pausing at the period end): nothing is charged until the resume, which bills a new period.
+    at = sub.resumes_at if sub.resumes_at is not None and (sub.status == "paused" or sub.pause_starts_at) \
+        else sub.current_period_end
+    return NextCharge(at, renewal_amount(sub, at), sub.currency)
 
 
 def plans_to_change_to(sub: Subscription) -> list[Plan]:

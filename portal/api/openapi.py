@@ -8,6 +8,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from portal.api.problems import PROBLEM_MEDIA_TYPE
+from portal.billing.endings import END_REASONS
+from portal.billing.trials import TRIAL_REFUSALS
 from portal.models.invoice import INVOICE_KINDS, INVOICE_STATUSES
 from portal.models.subscription import LIVE_STATUSES, SUBSCRIPTION_STATUSES
 
@@ -85,8 +87,8 @@ SCHEMAS = {
     "Subscription": {
         "type": "object",
         "required": ["id", "status", "plan", "customer", "amount", "currency", "current_period_start",
-                     "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "card",
-                     "pause", "scheduled_plan", "scheduled_price"],
+                     "current_period_end", "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "ending",
+                     "trial_refusal", "card", "pause", "scheduled_plan", "scheduled_price"],
         "properties": {
             "id": {"type": "integer"},
             "status": {"enum": list(SUBSCRIPTION_STATUSES)},
@@ -100,6 +102,19 @@ SCHEMAS = {
             "cancel_at_period_end": {"type": "boolean"},
             "canceled_at": _NULLABLE_TIME,
             "ended_at": _NULLABLE_TIME,
+            "ending": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["at", "reason"],
+                "properties": {"at": _TIME, "reason": {"enum": list(END_REASONS)}},
+                "additionalProperties": False,
+                "description": "When and why a canceled or expired subscription ended: checkout_unpaid (not paid "
+                               "within 24 hours), checkout_canceled (replaced or canceled before payment), "
+                               "auto_renew_off (ended with its paid period), payment_failed (the renewal's retries "
+                               "ran out), by_customer, trial_canceled (the customer canceled the free trial), "
+                               "by_staff, by_platform (a command of the platform); null while it lives"}]},
+            "trial_refusal": {"oneOf": [{"type": "null"}, {"enum": list(TRIAL_REFUSALS)}],
+                              "description": "Why the checkout offers no free trial although the plan has one "
+                                             "(card_used: this card had a trial on another account); it is paid "
+                                             "from the first day. Null otherwise"},
             "card": _nullable(_ref("Card")),
             "pause": {"oneOf": [{"type": "null"}, {
                 "type": "object", "required": ["starts_at", "resumes_at"],
@@ -381,7 +396,8 @@ _CARD = {
     "description": "Returns the subscription's open `card_check` invoice (reused for 24 hours) and the widget "
                    "parameters: the widget authorises a small amount on the new card, which is voided at once, "
                    "never captured. Once the provider's notification is applied the new card is the renewal "
-                   "card. A subscription that is not trialing, active or past due gets 409.",
+                   "card; a paused subscription's too, so that its resume charges the new card. A subscription "
+                   "that is not trialing, active, past due or paused gets 409.",
     "requestBody": _post_body("CardCheckRequest", False),
     "responses": {"201": _json("PayResponse", "The card check", _REPLAYED),
                   **_errors(400, 401, 404, 409, 415, 422)},

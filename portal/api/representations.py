@@ -1,6 +1,7 @@
 """How billing records look on the wire: money in minor units with its currency, times ISO 8601 UTC."""
 from datetime import UTC, datetime
 
+from portal.billing.endings import why_ended
 from portal.billing.entitlement import Entitlement
 from portal.models import Invoice, Subscription
 
@@ -26,6 +27,8 @@ def subscription(sub: Subscription) -> dict:
         "cancel_at_period_end": bool(sub.cancel_at_period_end),
         "canceled_at": utc(sub.canceled_at),
         "ended_at": utc(sub.ended_at),
+        "ending": {"at": utc(sub.ended_at), "reason": why_ended(sub)} if sub.ended_at is not None else None,
+        "trial_refusal": sub.trial_refusal,
         "card": {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None,
         "pause": ({"starts_at": utc(sub.pause_starts_at), "resumes_at": utc(sub.resumes_at)}
                   if sub.resumes_at is not None else None),

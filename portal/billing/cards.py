@@ -12,9 +12,10 @@ from portal.billing.errors import NotAllowed
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, PaymentMethod, Subscription
-from portal.models.subscription import ENTITLED_STATUSES
+from portal.models.subscription import LIVE_STATUSES
 
-REPLACEABLE = ENTITLED_STATUSES
+# Every live subscription, paused included: a paused customer fixes the card before the resume charges it.
+REPLACEABLE = LIVE_STATUSES
 
 
 def start_card_replacement(sub: Subscription) -> Invoice:

@@ -87,10 +87,10 @@ def price_at(sub: Subscription, renewal: datetime) -> int:
     return sub.amount
 
 
-def renewal_amount(sub: Subscription) -> int:
-    """What the renewal at the end of the current period bills: the plan it changes to then (a plan change
-    supersedes a price move), else its price with a move whose notice has run out by then. What pages and
-    mails call the next payment."""
+def renewal_amount(sub: Subscription, at: datetime | None = None) -> int:
+    """What the next renewal bills, at the end of the current period unless `at` says when (a resume): the
+    plan it changes to then (a plan change supersedes a price move), else its price with a move whose notice
+    has run out by then. What pages and mails call the next payment."""
     if sub.scheduled_plan_id is not None:
         return sub.scheduled_plan.amount
-    return price_at(sub, sub.current_period_end)
+    return price_at(sub, at or sub.current_period_end)

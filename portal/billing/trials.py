@@ -13,6 +13,8 @@ from portal.models import Invoice, Plan, Subscription, TrialCard, User
 
 # Why a trial was refused (Subscription.trial_refusal): this card had a trial on another account.
 CARD_USED = "card_used"
+# Every reason a trial can be refused for: what the API and the bus may say in `trial_refusal`.
+TRIAL_REFUSALS = (CARD_USED,)
 
 
 def trial_available(customer: User | None, plan: Plan) -> bool:

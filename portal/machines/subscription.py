@@ -21,6 +21,14 @@ class SubscriptionMachine(BillingMachine):
         "resume": "subscription.resumed",
         "change_plan": "subscription.plan_changed",
         "schedule_price_change": "subscription.price_change_scheduled",
+        "apply_price_change": "subscription.price_change_applied",
+        "replace_card": "subscription.card_replaced",
+        "remove_card": "subscription.card_removed",
+        "refuse_trial": "subscription.trial_refused",
+        "schedule_plan_change": "subscription.plan_change_scheduled",
+        "unschedule_plan_change": "subscription.plan_change_undone",
+        "schedule_pause": "subscription.pause_scheduled",
+        "unschedule_pause": "subscription.pause_undone",
     }
 
     pending = State("Pending", initial=True, value="pending")
@@ -160,6 +168,8 @@ class SubscriptionMachine(BillingMachine):
         self.model.price_change_from = effective_from
 
     def on_apply_price_change(self):
+        # The bus event names the price the subscription paid until now (portal.events).
+        self.model.previous_amount = self.model.amount
         self.model.amount = self.model.scheduled_amount
         self._clear_price_change()
 
@@ -200,6 +210,8 @@ class SubscriptionMachine(BillingMachine):
         self.model.scheduled_plan_id = plan.id
 
     def on_unschedule_plan_change(self):
+        # The bus event names the plan that is no longer coming (portal.events).
+        self.model.undone_plan = self.model.scheduled_plan
         self.model.scheduled_plan = None
         self.model.scheduled_plan_id = None
 

@@ -133,6 +133,8 @@ def test_a_customer_pauses_at_the_period_end_and_resumes_early(open_page, billin
     page.goto(url(billing, "/account"))
     paused = page.locator("#paused")
     expect(paused).to_contain_text("films are not available meanwhile")
+    # The card the resume charges can be fixed meanwhile.
+    expect(paused.locator("#replace-card")).to_have_text("Replace card")
     page.locator("#resume-now").click()
     until(page, billing, page.locator("#subscription-status", has_text="Active"))
     expect(page.locator("#paused")).to_have_count(0)

@@ -13,6 +13,7 @@ from tests.account.support import WIDGET_PARAMS, fragment, subscribe
 from tests.auth.helpers import post, signed_in_customer
 from tests.factories import make_plan
 from tests.flows.conftest import DECLINED_CARD, LATER_DECLINED_CARD, SUCCESS_CARD
+from tests.published import published
 from workers import ticks
 
 
@@ -69,6 +70,8 @@ def test_a_customer_replaces_the_card_and_the_next_renewal_charges_the_new_one(c
     assert db.session.scalar(select(Transition.event).where(
         Transition.entity_type == "subscription", Transition.entity_id == sub.id,
         Transition.event == "replace_card")) == "replace_card"
+    [told] = published("subscription.card_replaced", sub.id)
+    assert (told["status"], told["card"]) == ("active", {"mask": sub.payment_method.card_mask, "exp": "12/30"})
     assert "3055" in page(client, "/account")
 
     clock.freeze(sub.current_period_end + timedelta(minutes=1))
@@ -132,3 +135,40 @@ def test_an_abandoned_card_check_closes_after_a_day_and_the_card_stays(client, b
     assert db.session.get(Invoice, check.id).status == "void"
     assert reload(sub).payment_method.card_last_four == "3055"
 
+
+
+def test_a_paused_customer_replaces_the_card_and_the_resume_charges_the_new_one(client, billing):
+    make_plan(code="monthly", amount=29900)
+    signed_in_customer(client)
+    # This card pays the first period but would decline the charge when the pause ends.
+    sub, _, _ = subscribe(client, billing, "monthly", card=LATER_DECLINED_CARD)
+    assert post(client, f"/account/subscriptions/{sub.id}/pause", {"months": "1"}).status_code == 303
+    billing.work()
+    clock.freeze(reload(sub).current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    assert reload(sub).status == "paused"
+    assert 'id="replace-card"' in page(client, "/account")
+
+    check, params, _ = open_card_check(client, sub)
+    assert (check.kind, check.status) == ("card_check", "open")
+    assert billing.pay(params, card=SUCCESS_CARD)["Success"] is True
+    billing.work()
+    billing.work()
+    billing.assert_no_failed_jobs()
+    status = fragment(client, f"/account/pay/{check.id}/status?after=0").get_data(as_text=True)
+    assert "Your new card is saved." in status
+    sub = reload(sub)
+    assert (sub.status, sub.payment_method.card_last_four) == ("paused", "3055")
+    [told] = published("subscription.card_replaced", sub.id)
+    assert told["status"] == "paused" and "3055" in told["card"]["mask"]
+
+    assert post(client, f"/account/subscriptions/{sub.id}/resume").status_code == 303
+    billing.work()
+    billing.work()
+    billing.assert_no_failed_jobs()
+    sub = reload(sub)
+    renewal = db.session.scalar(select(Invoice).where(Invoice.subscription_id == sub.id, Invoice.kind == "renewal"))
+    assert (sub.status, renewal.status) == ("active", "paid")  # the old card would have declined
+    [charge] = db.session.scalars(select(Payment).where(Payment.invoice_id == renewal.id)).all()
+    assert charge.card_last_four == "3055"

@@ -12,6 +12,7 @@ from portal.models import Invoice, OutboxMessage, Subscription
 from tests.account.support import subscribe
 from tests.auth.helpers import post, signed_in_customer
 from tests.factories import make_plan
+from tests.published import published
 from workers import ticks
 
 
@@ -51,6 +52,11 @@ def test_a_pause_starts_at_the_period_end_and_ends_by_itself_with_a_new_anchored
     assert (sub.status, sub.pause_starts_at, sub.resumes_at) == ("active", period_end, two_months_later)
     html = page(client)
     assert 'id="pause-scheduled"' in html and "You keep access until the pause starts." in html
+    # Nothing is charged at the period end: the next charge is the resume's.
+    assert f"RUB 299.00 on {two_months_later:%B} {two_months_later.day}, {two_months_later.year}" in html
+    [told] = published("subscription.pause_scheduled", sub.id)  # the bus hears of it when it is asked for
+    assert told["pause"] == {"starts_at": period_end.isoformat(), "resumes_at": two_months_later.isoformat()}
+    assert told["status"] == "active"
 
     # At the period end: paused instead of renewed, nothing charged, no access.
     clock.freeze(period_end + timedelta(minutes=1))
@@ -106,6 +112,8 @@ def test_a_scheduled_pause_can_be_taken_back_and_the_period_renews_as_usual(clie
     billing.work()
     sub = reload(sub)
     assert (sub.pause_starts_at, sub.resumes_at) == (None, None)
+    [taken_back] = published("subscription.pause_undone", sub.id)
+    assert (taken_back["status"], taken_back["pause"]) == ("active", None)
     clock.freeze(sub.current_period_end + timedelta(minutes=1))
     ticks.renewals()
     billing.work()
@@ -141,3 +149,22 @@ def test_a_paused_subscription_blocks_a_second_checkout_and_can_be_cancelled(cli
     assert refused.status_code == 303 and "/account/pay/" not in refused.headers["Location"]
     cancel(sub.id, "now", actor="customer:1", cause="test")
     assert reload(sub).status == "canceled"
+
+
+def test_a_card_expiring_during_the_pause_is_flagged_against_the_resume_charge(client, billing):
+    sub = paused_customer(client, billing, months=3)
+    period_end = sub.current_period_end
+    clock.freeze(period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    sub = reload(sub)
+    assert sub.status == "paused" and 'id="card-expiring"' not in page(client)  # good until 12/30
+
+    # The card's last month is after the old period end but before the resume charges it.
+    during_pause = add_interval(period_end, "month", 1)
+    sub.payment_method.card_exp = f"{during_pause.month:02d}/{during_pause.year % 100:02d}"
+    db.session.commit()
+    html = page(client)
+    assert 'id="card-expiring"' in html
+    resume_day = f"{sub.resumes_at:%B} {sub.resumes_at.day}, {sub.resumes_at.year}"
+    assert f"Your card expires before the next charge on {resume_day}" in html, html

@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, Plan, Subscription, Transition
 from tests.admin.support import paid_subscription, staff_actions
 from tests.admin.test_subscription_actions import reload, run_action
+from tests.published import published
 from workers import ticks
 
 
@@ -69,6 +70,8 @@ def test_staff_remove_a_lost_card_and_the_renewal_waits_for_the_customer(staff, 
     sub = reload(Subscription, sub.id)
     assert (action.details["state"], sub.payment_method_id) == ("succeeded", None)
     assert ("remove_card", f"staff:{staff.user.id}") in _timeline(sub.id)
+    [told] = published("subscription.card_removed", sub.id)  # the bus hears renewals have no card to charge
+    assert (told["status"], told["card"]) == ("active", None)
     again = staff.post(url, {"reason": "twice"}, htmx=True)
     assert again.status_code == 409 and "has no saved card" in again.get_data(as_text=True)
 
@@ -114,6 +117,11 @@ def test_a_subscription_keeps_its_price_until_staff_move_it_and_then_pays_the_ne
     renewal = _renewal(sub)
     assert (renewal.amount, renewal.status) == (34900, "paid")
     assert (sub.amount, sub.scheduled_amount, sub.price_change_from) == (34900, None, None)
+    # The bus hears the price took effect at this renewal, and what it was before.
+    [applied] = published("subscription.price_change_applied", sub.id)
+    assert (applied["amount"], applied["previous_price"]) == (34900, {"amount": 29900, "currency": "RUB"})
+    # Announced as the period it was given notice in ends, just before this renewal's new period.
+    assert applied["current_period_end"] == renewal.period_start.isoformat()
 
 
 def test_a_price_move_inside_the_notice_waits_for_the_renewal_after_it(staff, billing):

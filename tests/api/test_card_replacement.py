@@ -1,11 +1,15 @@
 """POST .../subscriptions/<id>/card: the platform's own page replaces a customer's renewal card through a card
 check in the widget."""
+from datetime import timedelta
+
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.models import Invoice, Subscription
 from tests.factories import make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+from workers import ticks
 
 
 def subscribed(api, billing):
@@ -45,3 +49,23 @@ def test_an_ended_subscription_gets_409(api, billing):
     billing.work()
     refused = api.post(f"/api/v1/customers/auth-card/subscriptions/{sub_id}/card", json={})
     assert refused.status_code == 409 and "only a live subscription" in refused.get_json()["detail"]
+
+
+def test_a_paused_subscription_gets_a_card_check_so_its_resume_charges_the_new_card(api, billing):
+    sub_id = subscribed(api, billing)
+    base = f"/api/v1/customers/auth-card/subscriptions/{sub_id}"
+    assert api.post(f"{base}/pause", json={"months": 1}).status_code < 300
+    billing.work()
+    db.session.expire_all()
+    clock.freeze(db.session.get(Subscription, sub_id).current_period_end + timedelta(minutes=1))
+    ticks.renewals()
+    billing.work()
+    assert api.get(base).get_json()["status"] == "paused"
+
+    opened = api.post(f"{base}/card", json={})
+    assert opened.status_code == 201, opened.get_data(as_text=True)
+    assert billing.pay(opened.get_json()["widget"], card=SUCCESS_CARD)["Success"] is True
+    billing.work()
+    billing.work()
+    shown = api.get(base).get_json()
+    assert shown["status"] == "paused" and "3055" in shown["card"]["mask"]

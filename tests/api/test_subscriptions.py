@@ -38,9 +38,9 @@ def test_get_subscription_shows_its_plan_customer_period_and_card(api, basic):
         "customer": {"external_id": "auth-7", "email": "anna@example.com"},
         "amount": 30000, "currency": "RUB",
         "current_period_start": "2025-03-01T09:30:15Z", "current_period_end": "2025-04-01T09:30:15Z",
-        "trial_end": None, "cancel_at_period_end": False, "canceled_at": None, "ended_at": None,
-        "card": {"mask": "Visa •••• 3055", "exp": "12/30"}, "scheduled_plan": None, "scheduled_price": None,
-        "pause": None,
+        "trial_end": None, "cancel_at_period_end": False, "canceled_at": None, "ended_at": None, "ending": None,
+        "trial_refusal": None, "card": {"mask": "Visa •••• 3055", "exp": "12/30"}, "scheduled_plan": None,
+        "scheduled_price": None, "pause": None,
     }
 
 
@@ -228,3 +228,52 @@ def test_unknown_api_path_is_a_404_problem_but_pages_keep_their_own_404(api, bas
     assert response.status_code == 404
     assert "openapi.json" in response.get_json()["detail"]
     assert api.get("/no/such/page").mimetype == "text/html"
+
+
+# (status it ends in, from, actor of the ending transition, the reason the API gives): every END_REASONS word.
+ENDINGS = [
+    ("expired", "pending", "job:checkout-expiry", "checkout_unpaid"),
+    ("canceled", "pending", "customer:1", "checkout_canceled"),
+    ("canceled", "active", "job:renewal", "auto_renew_off"),
+    ("expired", "past_due", "job:dunning", "payment_failed"),
+    ("canceled", "active", "customer:1", "by_customer"),
+    ("canceled", "trialing", "customer:1", "trial_canceled"),
+    ("canceled", "active", "staff:1", "by_staff"),
+    ("canceled", "paused", "api:platform", "by_platform"),
+]
+
+
+@pytest.mark.parametrize("status,source,actor,reason", ENDINGS, ids=[e[-1] for e in ENDINGS])
+def test_an_ended_subscription_says_when_and_why_it_ended(api, basic, status, source, actor, reason):
+    from portal.machines import atomic, fire, lock
+
+    clock.freeze(datetime(2025, 3, 10, 12, 0, 5, tzinfo=UTC))
+    sub = make_subscription(source, plan=basic, customer=make_customer(external_id="auth-ended"))
+    with atomic():
+        fire(lock(Subscription, sub.id), "cancel" if status == "canceled" else "expire", actor=actor, cause="test")
+
+    shown = api.get(f"/api/v1/customers/auth-ended/subscriptions/{sub.id}").get_json()
+    assert (shown["status"], shown["ended_at"]) == (status, "2025-03-10T12:00:05Z")
+    assert shown["ending"] == {"at": "2025-03-10T12:00:05Z", "reason": reason}
+    [listed] = api.get("/api/v1/customers/auth-ended/subscriptions").get_json()["subscriptions"]
+    assert listed["ending"] == shown["ending"]
+
+
+def test_a_refused_trial_says_why_before_the_customer_pays(api, billing):
+    from tests.flows.conftest import SUCCESS_CARD
+
+    make_plan("premium", amount=59900, trial_days=7)
+    first = api.post("/api/v1/pay", json={"customer": {"external_id": "trial-1", "email": "one@example.com"},
+                                          "plan": "premium"}).get_json()
+    assert billing.pay(first["widget"], card=SUCCESS_CARD)["Success"] is True
+    billing.work()
+    assert api.get(f"/api/v1/subscriptions/{first['subscription']['id']}").get_json()["trial_refusal"] is None
+
+    # The same card on another account: its card check is refused, the checkout is paid from the first day.
+    second = api.post("/api/v1/pay", json={"customer": {"external_id": "trial-2", "email": "two@example.com"},
+                                           "plan": "premium"}).get_json()
+    assert billing.pay(second["widget"], card=SUCCESS_CARD)["Success"] is False
+    billing.work()
+    shown = api.get(f"/api/v1/customers/trial-2/subscriptions/{second['subscription']['id']}").get_json()
+    assert (shown["status"], shown["trial_end"], shown["trial_refusal"], shown["ending"]) == (
+        "pending", None, "card_used", None)

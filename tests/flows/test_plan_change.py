@@ -15,6 +15,7 @@ from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, Subscription
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+from tests.published import published
 from workers import ticks
 
 ACTOR = "customer:test"
@@ -160,6 +161,13 @@ def test_downgrade_is_scheduled_can_be_undone_and_takes_effect_at_the_renewal(bi
     plan_change.request_undo(sub.id, actor=ACTOR, cause="test")
     billing.work()
     assert reload(sub).scheduled_plan_id is None
+    [scheduled] = published("subscription.plan_change_scheduled", sub.id)
+    assert (scheduled["plan"]["code"], scheduled["scheduled_plan"]) == ("premium", {
+        "code": "monthly", "name": "Monthly", "amount": 29900})
+    assert scheduled["current_period_end"] == reload(sub).current_period_end.isoformat()  # when it takes effect
+    [undone] = published("subscription.plan_change_undone", sub.id)
+    assert (undone["plan"]["code"], undone["scheduled_plan"], undone["undone_plan"]["code"]) == (
+        "premium", None, "monthly")
     with pytest.raises(NotAllowed):
         plan_change.request_undo(sub.id, actor=ACTOR, cause="test")
 
@@ -177,7 +185,9 @@ def test_downgrade_is_scheduled_can_be_undone_and_takes_effect_at_the_renewal(bi
     [renewal] = db.session.scalars(select(Invoice).where(Invoice.subscription_id == sub.id,
                                                          Invoice.kind == "renewal")).all()
     assert (renewal.status, renewal.amount) == ("paid", 29900)
-    assert events(sub)[-2:] == ["subscription.plan_changed", "subscription.renewed"]
+    assert events(sub)[-5:] == ["subscription.plan_change_scheduled", "subscription.plan_change_undone",
+                                "subscription.plan_change_scheduled", "subscription.plan_changed",
+                                "subscription.renewed"]
 
 
 def test_an_unpaid_upgrade_lapses_with_the_period_it_was_priced_for(billing):

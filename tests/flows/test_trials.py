@@ -6,6 +6,7 @@ from portal.extensions import db
 from portal.models import Invoice, Payment, Subscription, TrialCard
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import SUCCESS_CARD
+from tests.published import published
 
 OTHER_GOOD_CARD = "4242 4242 4242 4242"
 
@@ -46,6 +47,9 @@ def test_a_card_that_had_a_trial_on_another_account_is_refused_at_check_and_the_
     assert (paid_checkout.kind, paid_checkout.amount, paid_checkout.currency) == ("initial", 59900, "RUB")
     # Nothing was authorised on the card for the refused check.
     assert [t["Status"] for t in billing.provider_transactions(verification.id)] == ["Declined"]
+    # The bus hears why the checkout has no trial (and that it is still pending, to be paid in full).
+    [told] = published("subscription.trial_refused", sub.id)
+    assert (told["status"], told["trial_refusal"], told["trial_end"]) == ("pending", "card_used", None)
 
     # The second customer pays the full price with the same card: active from today, no trial.
     again, invoice, params = billing.checkout(second_customer, "premium")
@@ -84,6 +88,8 @@ def test_two_trials_with_one_card_at_the_same_moment_give_one_trial_and_one_paid
     assert {first.status, second.status} == {"trialing", "pending"}
     refused = second if second.status == "pending" else first
     assert refused.trial_refusal == "card_used"
+    [told] = published("subscription.trial_refused")  # refused when its Pay was applied, told once
+    assert (told["subscription_id"], told["trial_refusal"]) == (refused.id, "card_used")
     [paid_checkout] = _open_invoices(refused)
     assert (paid_checkout.kind, paid_checkout.amount) == ("initial", 59900)
     # The refused checkout's card check is given back like any other: voided at the provider.
