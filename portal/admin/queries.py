@@ -301,8 +301,10 @@ def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
                                .order_by(Payment.id.desc()).limit(limit)), f"paid with •••• {q}")
     if len(lowered) >= 3 and len(matched) < limit:
         escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # In id order, as every list here: ordered by email, a common start ("customer1", 111,111 of a
+        # million) was fetched whole from the trigram index and sorted (45 ms, against 0.04 ms by id).
         add(db.session.scalars(select(User.id).where(User.email.like(escaped + "%", escape="\\"))
-                               .order_by(User.email).limit(limit)), "email starts with")
+                               .order_by(User.id).limit(limit)), "email starts with")
         # Any part of the email or the name ("example.com", "ivanov"): a trigram index answers it.
         add(db.session.scalars(select(User.id).where(User.role == "customer", or_(
                 User.email.like(f"%{escaped}%", escape="\\"), User.name.ilike(f"%{escaped}%", escape="\\")))
