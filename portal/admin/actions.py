@@ -421,6 +421,35 @@ def _run_remove_card(action: StaffAction) -> str:
             "the customer adds a card or pays the next invoice from their account page.")
 
 
+def replace_card_preview(sub: Subscription) -> dict:
+    """A card check the customer opens from a link (the account page's Replace card, for a customer who
+    cannot find it or asked support): refused where the customer's own button would be."""
+    if sub.status not in cards.REPLACEABLE:
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription's card can be replaced.")
+    return {"card": sub.payment_method}
+
+
+def request_card_replacement(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    card = replace_card_preview(sub)["card"]
+    return _start(staff, "subscription.replace_card", "subscription", sub.id,
+                  {"card": card.card_mask if card is not None else None, "reason": reason})
+
+
+def _run_card_replacement(action: StaffAction) -> str:
+    """The subscription's open card check (the one the customer's own button would open, reused while it lives)
+    and a pay link to it, which lets the customer in to that one page without the password."""
+    from portal.mail.links import PAY_LINK_FOR, pay_link
+
+    with atomic():
+        check = cards.start_card_replacement(_subscription(int(action.target_id)))
+        row = lock(StaffAction, action.id)
+        row.details = {**row.details, "invoice_id": check.id}
+    return (f"Card check #{check.id} is open. Send the customer this link (it opens the card check, without "
+            f"the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
+
+
 # --- price moves -----------------------------------------------------------------------------------------------
 
 
@@ -491,6 +520,7 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
         ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
         ("admin.resume", "Resume…", lambda: resume_preview(sub)),
         ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
+        ("admin.replace_card", "Replace the card…", lambda: replace_card_preview(sub)),
         ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
     )
     available = []
@@ -593,6 +623,7 @@ RUNNERS = {
     "subscription.pause": _run_pause,
     "subscription.resume": _run_resume,
     "subscription.remove_card": _run_remove_card,
+    "subscription.replace_card": _run_card_replacement,
     "subscription.move_price": _run_price_move,
     "plan.move_subscribers_to_price": _run_plan_price_move,
     "webhook.replay": _run_webhook_replay,

@@ -479,6 +479,13 @@ def remove_card(subscription_id):
                            lambda reason: actions.request_remove_card(staff(), sub.id, reason=reason), sub=sub)
 
 
+@bp.route("/subscriptions/<int:subscription_id>/replace-card", methods=["GET", "POST"])
+def replace_card(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_replace_card_form.html", lambda: actions.replace_card_preview(sub),
+                           lambda reason: actions.request_card_replacement(staff(), sub.id, reason=reason), sub=sub)
+
+
 @bp.route("/subscriptions/<int:subscription_id>/move-price", methods=["GET", "POST"])
 def move_price(subscription_id):
     sub = get_or_404(Subscription, subscription_id)

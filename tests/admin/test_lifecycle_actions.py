@@ -167,3 +167,47 @@ def test_the_subscription_page_offers_only_the_actions_that_can_apply(staff, bil
                                           {"when": "now", "reason": "asked", "confirm": "yes"}, htmx=True))
     ended = staff.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True).split('id="actions"')[1]
     assert 'id="no-actions">No action applies to a canceled subscription.' in ended.split("</section>")[0]
+
+
+def test_staff_open_a_card_check_whose_link_lets_the_customer_replace_the_renewal_card(staff, billing, app):
+    import re
+    from urllib.parse import urlsplit
+
+    from portal.billing.checkout import widget_parameters
+    from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+
+    sub = paid_subscription(billing, card=LATER_DECLINED_CARD)
+    page = staff.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert f"/admin/subscriptions/{sub.id}/replace-card" in page.split('id="actions"')[1].split("</section>")[0]
+    url = f"/admin/subscriptions/{sub.id}/replace-card"
+    review = staff.post(url, {"reason": "customer cannot find the button"}, htmx=True).get_data(as_text=True)
+    assert 'id="replace-card-confirm"' in review
+
+    action, page = run_action(staff, billing, staff.post(
+        url, {"reason": "customer cannot find the button", "confirm": "yes"}, htmx=True))
+
+    assert action.details["state"] == "succeeded", action.details
+    check = db.session.get(Invoice, action.details["invoice_id"])
+    assert (check.kind, check.status, check.amount, check.subscription_id) == ("card_check", "open", 100, sub.id)
+    link = re.search(r"(https?://\S+/mail/pay/\S+)", action.details["result"]).group(1)
+    # The customer, not signed in, follows the link to the card check's payment page.
+    customer = app.test_client()
+    landing = customer.get(urlsplit(link).path, follow_redirects=True)
+    assert landing.status_code == 200 and f"/account/pay/{check.id}" in landing.request.path
+
+    assert billing.pay(widget_parameters(check), card=SUCCESS_CARD)["Success"] is True
+    billing.work()
+    billing.work()
+    sub = reload(Subscription, sub.id)
+    assert sub.payment_method.card_last_four == "3055"
+    assert "replace_card" in [event for event, _ in _timeline(sub.id)]
+
+
+def test_staff_cannot_replace_the_card_of_an_ended_subscription(staff, billing):
+    sub = paid_subscription(billing)
+    run_action(staff, billing, staff.post(f"/admin/subscriptions/{sub.id}/cancel",
+                                          {"when": "now", "reason": "asked", "confirm": "yes"}, htmx=True))
+    refused = staff.post(f"/admin/subscriptions/{sub.id}/replace-card", {"reason": "lost card"}, htmx=True)
+    assert refused.status_code == 409 and "only a live subscription" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub.id,
+                                                      Invoice.kind == "card_check")) is None
