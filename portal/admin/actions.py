@@ -450,6 +450,52 @@ def _run_card_replacement(action: StaffAction) -> str:
             f"the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
 
 
+# --- resubscribe ----------------------------------------------------------------------------------------------
+
+
+def resubscribe_preview(sub: Subscription, plan_code: str) -> dict:
+    """A new checkout for the customer of an ended subscription, as the catalogue's Subscribe makes: refused
+    while the customer has a live subscription or the plan is not on sale (checkout.start_checkout decides
+    again when the job runs)."""
+    from portal.models.subscription import LIVE_STATUSES
+
+    if sub.status not in ("canceled", "expired"):
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only after it ended can the customer resubscribe.")
+    live = db.session.scalar(select(Subscription).where(Subscription.customer_id == sub.customer_id,
+                                                        Subscription.status.in_(LIVE_STATUSES)).limit(1))
+    if live is not None:
+        raise NotAllowed(f"The customer has subscription {live.id} ({live.status}) already.")
+    plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
+    if plan is None or not plan.is_active:
+        raise InvalidRequest(f"No plan with code {plan_code!r} is on sale.")
+    return {"plan": plan}
+
+
+def request_resubscribe(staff: Staff, subscription_id: int, plan_code: str, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    plan = resubscribe_preview(sub, plan_code)["plan"]
+    return _start(staff, "customer.resubscribe", "subscription", sub.id,
+                  {"plan": plan.code, "customer_id": sub.customer_id, "reason": reason})
+
+
+def _run_resubscribe(action: StaffAction) -> str:
+    """The customer's checkout of the plan (a pending subscription and its open invoice, reused while it lives,
+    with a trial only if the customer never had one) and a pay link to it for the customer."""
+    from portal.billing.checkout import start_checkout
+    from portal.mail.links import PAY_LINK_FOR, pay_link
+
+    d = action.details
+    with atomic():
+        new, invoice = start_checkout(db.session.get(User, d["customer_id"]), d["plan"])
+        row = lock(StaffAction, action.id)
+        row.details = {**row.details, "subscription_id": new.id, "invoice_id": invoice.id}
+    what = "a free trial after a card check" if invoice.kind == "verification" else _money(invoice.amount,
+                                                                                           invoice.currency)
+    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice #{invoice.id}). Send the customer this "
+            f"link (it opens the payment, without the password, for {PAY_LINK_FOR.days} days): {pay_link(invoice)}")
+
+
 # --- price moves -----------------------------------------------------------------------------------------------
 
 
@@ -521,6 +567,7 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
         ("admin.resume", "Resume…", lambda: resume_preview(sub)),
         ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
         ("admin.replace_card", "Replace the card…", lambda: replace_card_preview(sub)),
+        ("admin.resubscribe", "Resubscribe…", lambda: resubscribe_preview(sub, sub.plan.code)),
         ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
     )
     available = []
@@ -624,6 +671,7 @@ RUNNERS = {
     "subscription.resume": _run_resume,
     "subscription.remove_card": _run_remove_card,
     "subscription.replace_card": _run_card_replacement,
+    "customer.resubscribe": _run_resubscribe,
     "subscription.move_price": _run_price_move,
     "plan.move_subscribers_to_price": _run_plan_price_move,
     "webhook.replay": _run_webhook_replay,
