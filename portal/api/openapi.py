@@ -481,7 +481,9 @@ DOCUMENT = {
             "description": "Creates or updates the customer by external_id, then returns the customer's pending "
                            "subscription to the plan with its open invoice, reusing a checkout started in the "
                            "last 24 hours. The page loads `widget_script_url` and opens the widget with `widget`. "
-                           "A customer with a live (trialing, active, past_due) subscription gets 409.",
+                           "A customer with a live (trialing, active, past_due) subscription gets 409. A customer "
+                           "whose subscription ended (canceled or expired) resubscribes here: a new subscription, the "
+                           "ended one kept in the history, a free trial only if the customer never had one.",
             "parameters": _params("IdempotencyKey"),
             "requestBody": _post_body("PayRequest", True),
             "responses": {"201": _json("PayResponse", "The checkout", _REPLAYED),
