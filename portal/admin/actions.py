@@ -421,6 +421,81 @@ def _run_remove_card(action: StaffAction) -> str:
             "the customer adds a card or pays the next invoice from their account page.")
 
 
+def replace_card_preview(sub: Subscription) -> dict:
+    """A card check the customer opens from a link (the account page's Replace card, for a customer who
+    cannot find it or asked support): refused where the customer's own button would be."""
+    if sub.status not in cards.REPLACEABLE:
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription's card can be replaced.")
+    return {"card": sub.payment_method}
+
+
+def request_card_replacement(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    card = replace_card_preview(sub)["card"]
+    return _start(staff, "subscription.replace_card", "subscription", sub.id,
+                  {"card": card.card_mask if card is not None else None, "reason": reason})
+
+
+def _run_card_replacement(action: StaffAction) -> str:
+    """The subscription's open card check (the one the customer's own button would open, reused while it lives)
+    and a pay link to it, which lets the customer in to that one page without the password."""
+    from portal.mail.links import PAY_LINK_FOR, pay_link
+
+    with atomic():
+        check = cards.start_card_replacement(_subscription(int(action.target_id)))
+        row = lock(StaffAction, action.id)
+        row.details = {**row.details, "invoice_id": check.id}
+    return (f"Card check #{check.id} is open. Send the customer this link (it opens the card check, without "
+            f"the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
+
+
+# --- resubscribe ----------------------------------------------------------------------------------------------
+
+
+def resubscribe_preview(sub: Subscription, plan_code: str) -> dict:
+    """A new checkout for the customer of an ended subscription, as the catalogue's Subscribe makes: refused
+    while the customer has a live subscription or the plan is not on sale (checkout.start_checkout decides
+    again when the job runs)."""
+    from portal.models.subscription import LIVE_STATUSES
+
+    if sub.status not in ("canceled", "expired"):
+        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only after it ended can the customer resubscribe.")
+    live = db.session.scalar(select(Subscription).where(Subscription.customer_id == sub.customer_id,
+                                                        Subscription.status.in_(LIVE_STATUSES)).limit(1))
+    if live is not None:
+        raise NotAllowed(f"The customer has subscription {live.id} ({live.status}) already.")
+    plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
+    if plan is None or not plan.is_active:
+        raise InvalidRequest(f"No plan with code {plan_code!r} is on sale.")
+    return {"plan": plan}
+
+
+def request_resubscribe(staff: Staff, subscription_id: int, plan_code: str, *, reason: str) -> StaffAction:
+    sub = _subscription(subscription_id)
+    reason = _reason(reason, required=True)
+    plan = resubscribe_preview(sub, plan_code)["plan"]
+    return _start(staff, "customer.resubscribe", "subscription", sub.id,
+                  {"plan": plan.code, "customer_id": sub.customer_id, "reason": reason})
+
+
+def _run_resubscribe(action: StaffAction) -> str:
+    """The customer's checkout of the plan (a pending subscription and its open invoice, reused while it lives,
+    with a trial only if the customer never had one) and a pay link to it for the customer."""
+    from portal.billing.checkout import start_checkout
+    from portal.mail.links import PAY_LINK_FOR, pay_link
+
+    d = action.details
+    with atomic():
+        new, invoice = start_checkout(db.session.get(User, d["customer_id"]), d["plan"])
+        row = lock(StaffAction, action.id)
+        row.details = {**row.details, "subscription_id": new.id, "invoice_id": invoice.id}
+    what = "a free trial after a card check" if invoice.kind == "verification" else _money(invoice.amount,
+                                                                                           invoice.currency)
+    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice #{invoice.id}). Send the customer this "
+            f"link (it opens the payment, without the password, for {PAY_LINK_FOR.days} days): {pay_link(invoice)}")
+
+
 # --- price moves -----------------------------------------------------------------------------------------------
 
 
@@ -491,6 +566,8 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
         ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
         ("admin.resume", "Resume…", lambda: resume_preview(sub)),
         ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
+        ("admin.replace_card", "Replace the card…", lambda: replace_card_preview(sub)),
+        ("admin.resubscribe", "Resubscribe…", lambda: resubscribe_preview(sub, sub.plan.code)),
         ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
     )
     available = []
@@ -593,6 +670,8 @@ RUNNERS = {
     "subscription.pause": _run_pause,
     "subscription.resume": _run_resume,
     "subscription.remove_card": _run_remove_card,
+    "subscription.replace_card": _run_card_replacement,
+    "customer.resubscribe": _run_resubscribe,
     "subscription.move_price": _run_price_move,
     "plan.move_subscribers_to_price": _run_plan_price_move,
     "webhook.replay": _run_webhook_replay,

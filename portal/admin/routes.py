@@ -488,6 +488,24 @@ def remove_card(subscription_id):
                            lambda reason: actions.request_remove_card(staff(), sub.id, reason=reason), sub=sub)
 
 
+@bp.route("/subscriptions/<int:subscription_id>/replace-card", methods=["GET", "POST"])
+def replace_card(subscription_id):
+    sub = get_or_404(Subscription, subscription_id)
+    return _confirm_action("admin/_replace_card_form.html", lambda: actions.replace_card_preview(sub),
+                           lambda reason: actions.request_card_replacement(staff(), sub.id, reason=reason), sub=sub)
+
+
+@bp.route("/subscriptions/<int:subscription_id>/resubscribe", methods=["GET", "POST"])
+def resubscribe(subscription_id):
+    from portal.catalog.service import active_plans
+
+    sub = get_or_404(Subscription, subscription_id)
+    plan_code = (request.values.get("plan") or sub.plan.code).strip()
+    return _confirm_action("admin/_resubscribe_form.html", lambda: actions.resubscribe_preview(sub, plan_code),
+                           lambda reason: actions.request_resubscribe(staff(), sub.id, plan_code, reason=reason),
+                           sub=sub, plan_code=plan_code, plans=active_plans())
+
+
 @bp.route("/subscriptions/<int:subscription_id>/move-price", methods=["GET", "POST"])
 def move_price(subscription_id):
     sub = get_or_404(Subscription, subscription_id)

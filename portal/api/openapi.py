@@ -295,6 +295,24 @@ SCHEMAS = {
         },
         "additionalProperties": False,
     },
+    "PriceMoveRequest": {"type": "object", "properties": {}, "additionalProperties": False},
+    "PriceMoved": {
+        "type": "object",
+        "required": ["subscription", "amount", "currency", "effective_from", "first_renewal_at"],
+        "properties": {
+            "subscription": {**_ref("Subscription"),
+                             "description": "With the move scheduled: `scheduled_price` names it; `amount` is "
+                                            "still the price billed until then"},
+            "amount": {**_MONEY, "description": "The plan's current price, billed from `first_renewal_at`"},
+            "currency": _CURRENCY,
+            "effective_from": {"type": "string", "format": "date-time",
+                               "description": "The end of the notice the customer is given from now"},
+            "first_renewal_at": {"type": "string", "format": "date-time",
+                                 "description": "The first renewal on or after the end of the notice: the first "
+                                                "charge at the new price"},
+        },
+        "additionalProperties": False,
+    },
     "RepayAccepted": {
         "type": "object",
         "required": ["subscription", "invoice"],
@@ -431,6 +449,17 @@ _CHANGE_PLAN = {
     "requestBody": _post_body("ChangePlanRequest", True),
     "responses": {"202": _json("ChangePlanAccepted", "Accepted", _REPLAYED), **_errors(400, 401, 404, 409, 415, 422)},
 }
+_PRICE_MOVE = {
+    "summary": "Move a subscription to its plan's current price, from the first renewal after notice",
+    "description": "A subscription keeps the price it was sold at when its plan's price changes. This schedules "
+                   "the move (as staff do from the admin): the customer is notified now "
+                   "(subscription.price_change_scheduled) and pays the plan's price from the first renewal on or "
+                   "after the end of the notice. 409 when the subscription is not live, already pays (or is "
+                   "moving to) the plan's price, or the plan is priced in another currency.",
+    "requestBody": _post_body("PriceMoveRequest", False),
+    "responses": {"200": _json("PriceMoved", "The move is scheduled", _REPLAYED),
+                  **_errors(400, 401, 404, 409, 415, 422)},
+}
 _REPAY = {
     "summary": "Charge the saved card for a past-due subscription's open invoice",
     "description": "Accepted for a background job, which charges the card; the subscription becomes active when "
@@ -468,7 +497,9 @@ DOCUMENT = {
             "description": "Creates or updates the customer by external_id, then returns the customer's pending "
                            "subscription to the plan with its open invoice, reusing a checkout started in the "
                            "last 24 hours. The page loads `widget_script_url` and opens the widget with `widget`. "
-                           "A customer with a live (trialing, active, past_due) subscription gets 409.",
+                           "A customer with a live (trialing, active, past_due) subscription gets 409. A customer "
+                           "whose subscription ended (canceled or expired) resubscribes here: a new subscription, the "
+                           "ended one kept in the history, a free trial only if the customer never had one.",
             "parameters": _params("IdempotencyKey"),
             "requestBody": _post_body("PayRequest", True),
             "responses": {"201": _json("PayResponse", "The checkout", _REPLAYED),
@@ -488,6 +519,8 @@ DOCUMENT = {
             "replaceSubscriptionCard", _CARD, ("SubscriptionId", "IdempotencyKey"))},
         "/subscriptions/{subscription_id}/change-plan": {"post": _operation(
             "changeSubscriptionPlan", _CHANGE_PLAN, ("SubscriptionId", "IdempotencyKey"))},
+        "/subscriptions/{subscription_id}/move-price": {"post": _operation(
+            "moveSubscriptionPrice", _PRICE_MOVE, ("SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions": {"get": {
             "operationId": "listCustomerSubscriptions",
             "summary": "A customer's subscriptions, newest first",
@@ -508,6 +541,8 @@ DOCUMENT = {
             "replaceCustomerSubscriptionCard", _CARD, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/subscriptions/{subscription_id}/change-plan": {"post": _operation(
             "changeCustomerSubscriptionPlan", _CHANGE_PLAN, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
+        "/customers/{external_id}/subscriptions/{subscription_id}/move-price": {"post": _operation(
+            "moveCustomerSubscriptionPrice", _PRICE_MOVE, ("ExternalId", "SubscriptionId", "IdempotencyKey"))},
         "/customers/{external_id}/entitlement": {"get": {
             "operationId": "getEntitlement",
             "summary": "May the customer watch now, on which plan, until when",

@@ -9,7 +9,7 @@ from portal.api.auth import authenticate
 from portal.api.bodies import json_body
 from portal.api.idempotency import idempotent
 from portal.api.openapi import DOCUMENT, ENTITLEMENT_MAX_AGE
-from portal.billing import cancellation, pauses, plan_change
+from portal.billing import cancellation, pauses, plan_change, prices
 from portal.billing.cards import start_card_replacement
 from portal.billing.charging import request_repay
 from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
@@ -18,6 +18,7 @@ from portal.billing.entitlement import entitlement
 from portal.billing.errors import NotFound
 from portal.clock import now
 from portal.extensions import db
+from portal.machines import atomic
 from portal.models import Invoice, Subscription, User
 
 # Ids are PostgreSQL integers: a larger number in a path is simply not one of ours (not a 500).
@@ -180,6 +181,18 @@ def change_subscription_plan(subscription_id, external_id=None):
             "effective_at": rep.utc(sub.current_period_end) if change.when == "period_end" else None,
             "invoice": rep.invoice(change.invoice) if change.invoice is not None else None,
             "charging_card": change.charging_card}, 202
+
+
+@bp.post("/subscriptions/<int:subscription_id>/move-price")
+@bp.post("/customers/<external_id>/subscriptions/<int:subscription_id>/move-price")
+@idempotent
+def move_subscription_price(subscription_id, external_id=None):
+    json_body("PriceMoveRequest", required=False)
+    sub = _subscription(subscription_id, external_id)
+    with atomic():
+        move = prices.move_to_plan_price(sub.id, actor=_actor(), cause=_cause())
+    return {"subscription": rep.subscription(sub), "amount": move.amount, "currency": move.currency,
+            "effective_from": rep.utc(move.effective_from), "first_renewal_at": rep.utc(move.first_renewal_at)}, 200
 
 
 @bp.post("/subscriptions/<int:subscription_id>/repay")

@@ -96,6 +96,14 @@ def change_plan(payload: dict, ctx: CommandContext) -> None:
                         cause=ctx.cause)
 
 
+def move_price(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.prices import move_to_plan_price
+    from portal.machines import atomic
+
+    with atomic():  # joins the consumer's transaction: the inbox row and the move commit together
+        move_to_plan_price(payload["subscription_id"], actor=ctx.actor, cause=ctx.cause)
+
+
 def forget_customer(payload: dict, ctx: CommandContext) -> None:
     from portal.billing.customers import forget_customer as forget
 
@@ -110,6 +118,7 @@ HANDLERS = {
     "subscription.pause": pause_subscription,
     "subscription.resume": resume_subscription,
     "subscription.change_plan": change_plan,
+    "subscription.move_price": move_price,
 }
 
 

@@ -3,7 +3,7 @@ new price with notice. Each is confirmed first, run as a job by a real RQ worker
 the subscription's timeline."""
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal import clock
 from portal.extensions import db
@@ -174,4 +174,93 @@ def test_the_subscription_page_offers_only_the_actions_that_can_apply(staff, bil
     run_action(staff, billing, staff.post(f"/admin/subscriptions/{sub.id}/cancel",
                                           {"when": "now", "reason": "asked", "confirm": "yes"}, htmx=True))
     ended = staff.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True).split('id="actions"')[1]
-    assert 'id="no-actions">No action applies to a canceled subscription.' in ended.split("</section>")[0]
+    ended = ended.split("</section>")[0]
+    # Ended: only a new checkout for the customer is offered.
+    assert f"/admin/subscriptions/{sub.id}/resubscribe" in ended
+    for refused in ("/cancel", "/grant", "/change-plan", "/pause", "/remove-card", "/replace-card", "/move-price"):
+        assert refused not in ended, refused
+
+
+def test_staff_open_a_card_check_whose_link_lets_the_customer_replace_the_renewal_card(staff, billing, app):
+    import re
+    from urllib.parse import urlsplit
+
+    from portal.billing.checkout import widget_parameters
+    from tests.flows.conftest import LATER_DECLINED_CARD, SUCCESS_CARD
+
+    sub = paid_subscription(billing, card=LATER_DECLINED_CARD)
+    page = staff.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert f"/admin/subscriptions/{sub.id}/replace-card" in page.split('id="actions"')[1].split("</section>")[0]
+    url = f"/admin/subscriptions/{sub.id}/replace-card"
+    review = staff.post(url, {"reason": "customer cannot find the button"}, htmx=True).get_data(as_text=True)
+    assert 'id="replace-card-confirm"' in review
+
+    action, page = run_action(staff, billing, staff.post(
+        url, {"reason": "customer cannot find the button", "confirm": "yes"}, htmx=True))
+
+    assert action.details["state"] == "succeeded", action.details
+    check = db.session.get(Invoice, action.details["invoice_id"])
+    assert (check.kind, check.status, check.amount, check.subscription_id) == ("card_check", "open", 100, sub.id)
+    link = re.search(r"(https?://\S+/mail/pay/\S+)", action.details["result"]).group(1)
+    # The customer, not signed in, follows the link to the card check's payment page.
+    customer = app.test_client()
+    landing = customer.get(urlsplit(link).path, follow_redirects=True)
+    assert landing.status_code == 200 and f"/account/pay/{check.id}" in landing.request.path
+
+    assert billing.pay(widget_parameters(check), card=SUCCESS_CARD)["Success"] is True
+    billing.work()
+    billing.work()
+    sub = reload(Subscription, sub.id)
+    assert sub.payment_method.card_last_four == "3055"
+    assert "replace_card" in [event for event, _ in _timeline(sub.id)]
+
+
+def test_staff_cannot_replace_the_card_of_an_ended_subscription(staff, billing):
+    sub = paid_subscription(billing)
+    run_action(staff, billing, staff.post(f"/admin/subscriptions/{sub.id}/cancel",
+                                          {"when": "now", "reason": "asked", "confirm": "yes"}, htmx=True))
+    refused = staff.post(f"/admin/subscriptions/{sub.id}/replace-card", {"reason": "lost card"}, htmx=True)
+    assert refused.status_code == 409 and "only a live subscription" in refused.get_data(as_text=True)
+    assert db.session.scalar(select(Invoice.id).where(Invoice.subscription_id == sub.id,
+                                                      Invoice.kind == "card_check")) is None
+
+
+def test_staff_resubscribe_the_customer_of_an_ended_subscription_with_a_checkout_link(staff, billing, app):
+    import re
+    from urllib.parse import urlsplit
+
+    sub = paid_subscription(billing)
+    run_action(staff, billing, staff.post(f"/admin/subscriptions/{sub.id}/cancel",
+                                          {"when": "now", "reason": "asked", "confirm": "yes"}, htmx=True))
+    url = f"/admin/subscriptions/{sub.id}/resubscribe"
+    form = staff.get(url, htmx=True).get_data(as_text=True)
+    assert 'value="monthly" selected' in form
+    review = staff.post(url, {"plan": "monthly", "reason": "came back by phone"}, htmx=True).get_data(as_text=True)
+    assert 'id="resubscribe-confirm"' in review and "299,00" in review
+
+    action, _ = run_action(staff, billing, staff.post(
+        url, {"plan": "monthly", "reason": "came back by phone", "confirm": "yes"}, htmx=True))
+
+    assert action.details["state"] == "succeeded", action.details
+    new = reload(Subscription, action.details["subscription_id"])
+    invoice = db.session.get(Invoice, action.details["invoice_id"])
+    assert (new.status, new.customer_id, new.plan.code) == ("pending", sub.customer_id, "monthly")
+    # The customer had their trial (or paid at once): the checkout charges the price, and history is kept.
+    assert (invoice.kind, invoice.status, invoice.amount) == ("initial", "open", 29900)
+    assert reload(Subscription, sub.id).status == "canceled"
+    link = re.search(r"(https?://\S+/mail/pay/\S+)", action.details["result"]).group(1)
+    landing = app.test_client().get(urlsplit(link).path, follow_redirects=True)
+    assert landing.status_code == 200 and landing.request.path == f"/account/pay/{invoice.id}"
+
+    # Asked again while that checkout is open: the same checkout and invoice, no second pending subscription.
+    again, _ = run_action(staff, billing, staff.post(
+        url, {"plan": "monthly", "reason": "asked twice", "confirm": "yes"}, htmx=True))
+    assert (again.details["subscription_id"], again.details["invoice_id"]) == (new.id, invoice.id)
+    assert db.session.scalar(select(func.count()).select_from(Subscription).where(
+        Subscription.customer_id == sub.customer_id, Subscription.status == "pending")) == 1
+
+
+def test_staff_cannot_resubscribe_a_live_subscription(staff, billing):
+    sub = paid_subscription(billing)
+    refused = staff.post(f"/admin/subscriptions/{sub.id}/resubscribe", {"plan": "monthly", "reason": "x"}, htmx=True)
+    assert refused.status_code == 409 and "only after it ended" in refused.get_data(as_text=True)

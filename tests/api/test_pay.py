@@ -170,3 +170,17 @@ def test_an_oversized_body_is_refused_before_it_is_read(api, basic):
     response = api.post(PAY, json=pay_body(name="x" * 70000))
 
     assert response.status_code == 413
+
+
+def test_a_customer_whose_subscription_ended_resubscribes_through_pay_and_keeps_the_history(api, basic):
+    customer = make_customer(external_id="auth-42", email="viewer@example.com")
+    ended = make_subscription("canceled", plan=basic, customer=customer)
+
+    response = api.post(PAY, json=pay_body(), headers={"Idempotency-Key": "resubscribe-1"})
+
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["subscription"]["id"] != ended.id and body["subscription"]["status"] == "pending"
+    assert (body["invoice"]["kind"], body["invoice"]["amount"]) == ("initial", 29900)
+    listed = api.get("/api/v1/customers/auth-42/subscriptions").get_json()["subscriptions"]
+    assert [(s["id"], s["status"]) for s in listed] == [(body["subscription"]["id"], "pending"), (ended.id, "canceled")]

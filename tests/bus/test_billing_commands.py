@@ -193,3 +193,45 @@ def test_change_plan_command_that_cannot_be_made_is_dead_lettered(app, topology,
     assert outcome.status == "rejected"
     [(_, props, _)] = dead_letters()
     assert reason in props.headers["x-rejection-reason"]
+
+
+def test_move_price_command_schedules_the_plans_price_once_and_announces_it(app, topology, send_command,
+                                                                            dead_letters):
+    from portal.models import OutboxMessage
+
+    plan = make_plan(code="bus-monthly", amount=29900)
+    sub = make_subscription(status="active", plan=plan)
+    plan.amount = 34900
+    db.session.commit()
+
+    message_id = send_command({"subscription_id": sub.id}, command="subscription.move_price")
+    send_command({"subscription_id": sub.id}, command="subscription.move_price", message_id=message_id)
+    assert [o.status for o in consume_available()] == ["processed", "duplicate"]
+
+    sub = fresh(Subscription, sub.id)
+    assert (sub.amount, sub.scheduled_amount) == (29900, 34900)
+    [transition] = db.session.scalars(select(Transition).where(Transition.entity_id == sub.id)).all()
+    assert (transition.event, transition.actor, transition.cause) == (
+        "schedule_price_change", f"bus:{message_id}", f"subscription.move_price {message_id}")
+    [event] = db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.routing_key == "subscription.price_change_scheduled")).all()
+    assert event.payload["scheduled_price"]["amount"] == 34900
+
+    send_command({"subscription_id": sub.id}, command="subscription.move_price")  # a new id: nothing left to move
+    assert [o.status for o in consume_available()] == ["rejected"]
+    [(_, props, _)] = dead_letters()
+    assert "already moving to the plan's price" in props.headers["x-rejection-reason"]
+
+
+@pytest.mark.parametrize("payload,reason", [
+    ({"subscription_id": 999999}, "Subscription 999999 does not exist"),
+    ({}, "schema: 'subscription_id' is a required property"),
+    ({"subscription_id": 1, "amount": 100}, "schema: Additional properties are not allowed"),
+])
+def test_move_price_command_that_cannot_be_made_is_dead_lettered(app, topology, send_command, dead_letters,
+                                                                payload, reason):
+    send_command(payload, command="subscription.move_price")
+    [outcome] = consume_available()
+    assert outcome.status == "rejected"
+    [(_, props, _)] = dead_letters()
+    assert reason in props.headers["x-rejection-reason"]
