@@ -438,16 +438,17 @@ def request_card_replacement(staff: Staff, subscription_id: int, *, reason: str)
 
 
 def _run_card_replacement(action: StaffAction) -> str:
-    """The subscription's open card check (the one the customer's own button would open, reused while it lives)
-    and a pay link to it, which lets the customer in to that one page without the password."""
+    """The subscription's open card check (the one the customer's own button would open, reused while it lives),
+    mailed to the customer as a pay link that lets them in to that one page without the password."""
+    from portal.billing.pay_requests import request_card_check
     from portal.mail.links import PAY_LINK_FOR, pay_link
 
     with atomic():
-        check = cards.start_card_replacement(_subscription(int(action.target_id)))
+        check = request_card_check(int(action.target_id))
         row = lock(StaffAction, action.id)
         row.details = {**row.details, "invoice_id": check.id}
-    return (f"Card check #{check.id} is open. Send the customer this link (it opens the card check, without "
-            f"the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
+    return (f"Card check #{check.id} is open and its link was mailed to the customer. The link, to send it another "
+            f"way (it opens the card check, without the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
 
 
 # --- resubscribe ----------------------------------------------------------------------------------------------
@@ -481,19 +482,20 @@ def request_resubscribe(staff: Staff, subscription_id: int, plan_code: str, *, r
 
 def _run_resubscribe(action: StaffAction) -> str:
     """The customer's checkout of the plan (a pending subscription and its open invoice, reused while it lives,
-    with a trial only if the customer never had one) and a pay link to it for the customer."""
-    from portal.billing.checkout import start_checkout
+    with a trial only if the customer never had one), its pay link mailed to the customer."""
+    from portal.billing.pay_requests import request_checkout
     from portal.mail.links import PAY_LINK_FOR, pay_link
 
     d = action.details
     with atomic():
-        new, invoice = start_checkout(db.session.get(User, d["customer_id"]), d["plan"])
+        new, invoice = request_checkout(db.session.get(User, d["customer_id"]), d["plan"])
         row = lock(StaffAction, action.id)
         row.details = {**row.details, "subscription_id": new.id, "invoice_id": invoice.id}
     what = "a free trial after a card check" if invoice.kind == "verification" else _money(invoice.amount,
                                                                                            invoice.currency)
-    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice #{invoice.id}). Send the customer this "
-            f"link (it opens the payment, without the password, for {PAY_LINK_FOR.days} days): {pay_link(invoice)}")
+    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice #{invoice.id}) and its link was mailed to "
+            f"the customer. The link, to send it another way (it opens the payment, without the password, for "
+            f"{PAY_LINK_FOR.days} days): {pay_link(invoice)}")
 
 
 # --- price moves -----------------------------------------------------------------------------------------------

@@ -104,6 +104,18 @@ def move_price(payload: dict, ctx: CommandContext) -> None:
         move_to_plan_price(payload["subscription_id"], actor=ctx.actor, cause=ctx.cause)
 
 
+def open_checkout(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.pay_requests import request_checkout_of
+
+    request_checkout_of(payload["customer_external_id"], payload["plan"])
+
+
+def replace_card(payload: dict, ctx: CommandContext) -> None:
+    from portal.billing.pay_requests import request_card_check
+
+    request_card_check(payload["subscription_id"])
+
+
 def forget_customer(payload: dict, ctx: CommandContext) -> None:
     from portal.billing.customers import forget_customer as forget
 
@@ -119,6 +131,8 @@ HANDLERS = {
     "subscription.resume": resume_subscription,
     "subscription.change_plan": change_plan,
     "subscription.move_price": move_price,
+    "subscription.checkout": open_checkout,
+    "subscription.replace_card": replace_card,
 }
 
 

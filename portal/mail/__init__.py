@@ -37,6 +37,9 @@ SUBJECTS = {
     "trial_ending": _l("Your free trial ends in 3 days"),
     "renewal_upcoming": _l("Your yearly subscription renews in 7 days"),
     "card_expiring": _l("Your card expires before the next payment"),
+    # Asked for by the platform or staff (portal/billing/pay_requests.py), not built from an event.
+    "checkout_request": _l("Your subscription is ready to start"),
+    "card_check_request": _l("Replace the card of your subscription"),
 }
 # The sweeper hands a queued mail to a job only if the one enqueued at commit has not taken it by then.
 FIRST_TRY_GRACE = timedelta(seconds=60)

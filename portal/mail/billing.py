@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.mail import SUBJECTS, link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
 from portal.mail.links import pay_link, unsubscribe_link
-from portal.models import Invoice, OutboxMessage, OutgoingMail, Payment, Refund, Subscription, User
+from portal.models import Invoice, OutboxMessage, OutgoingMail, Payment, PaymentMethod, Refund, Subscription, User
 from portal.models.invoice import NO_RECEIPT_KINDS
 from portal.providers import CATEGORY_MESSAGES, DeclineCategory
 
@@ -126,6 +126,44 @@ def failed_payment(invoice: Invoice | None):
                          "%(days)d days.", days=7)])
 
     return send("payment_failed", f"invoice:{invoice.id}:attempt:{invoice.attempt_count}", invoice.customer, letter)
+
+
+def payment_request(invoice: Invoice):
+    """A checkout or a card check opened for the customer by the platform or by staff: what it is for and a
+    pay link to its page (the customer has no page of ours open). One mail per invoice."""
+    sub = invoice.subscription
+    plan = invoice.plan or sub.plan
+    link_note = _("The button opens the payment page of this invoice only, without your password, for %(days)d "
+                  "days.", days=7)
+    if invoice.kind == "card_check":
+        card = db.session.get(PaymentMethod, sub.payment_method_id) if sub.payment_method_id else None
+
+        def letter(r: Reader) -> Letter:
+            facts = [(_("Plan"), plan.name)]
+            if card is not None and card.card_last_four:
+                facts.append((_("Card now"), _card(card.card_last_four)))
+            return Letter([_("To change the card your %(plan)s subscription renews with, enter the new card on the "
+                             "card check page.", plan=plan.name),
+                           _("We hold %(amount)s on it to check it and release it at once: nothing is charged.",
+                             amount=r.money(invoice.amount, invoice.currency))],
+                          facts, (_("Replace my card"), pay_link(invoice)), [link_note])
+
+        return send("card_check_request", f"invoice:{invoice.id}", invoice.customer, letter)
+
+    def letter(r: Reader) -> Letter:
+        if invoice.kind == "verification":
+            paragraphs = [_("Your free trial of the %(plan)s subscription is ready to start.", plan=plan.name),
+                          _("We hold %(amount)s on your card to check it and release it at once: nothing is "
+                            "charged until the trial ends.", amount=r.money(invoice.amount, invoice.currency))]
+            action = _("Start the free trial")
+        else:
+            amount = r.money(invoice.amount, invoice.currency)
+            paragraphs = [_("Your %(plan)s subscription is ready: pay %(amount)s to start it.", plan=plan.name,
+                            amount=amount)]
+            action = _("Pay %(amount)s", amount=amount)
+        return Letter(paragraphs, [(_("Plan"), plan.name)], (action, pay_link(invoice)), [link_note])
+
+    return send("checkout_request", f"invoice:{invoice.id}", invoice.customer, letter)
 
 
 def _same_words(one: str, other: str) -> bool:

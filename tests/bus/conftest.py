@@ -13,6 +13,7 @@ from portal.bus.cli import init_app as init_bus_cli
 from portal.bus.topology import Topology, declare
 from tests.bus.support import Observer, TcpProxy, write_events
 from tests.factories import make_subscription
+from tests.flows.conftest import billing  # noqa: F401  (whole flows: paid subscriptions, card checks)
 
 
 @pytest.fixture
