@@ -109,6 +109,10 @@ def sign_in(page, billing, email):
 
 
 def pay_in_widget(page, card):
+    # The button opens the widget only once the page's scripts (checkout.js and the widget's own) have run:
+    # a click between the URL changing and the load event does nothing at all.
+    page.wait_for_load_state("load")
+    page.wait_for_function("() => !!(window.cp && window.cp.CloudPayments) || !!window.YooMoneyCheckoutWidget")
     page.locator("#pay-button").click()
     dialog = page.locator("#cp-sandbox-dialog")
     expect(dialog).to_be_visible()

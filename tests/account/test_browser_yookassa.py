@@ -54,6 +54,7 @@ def test_a_customer_pays_in_the_yookassa_widget_and_watches_it_turn_active(open_
     choose_plan(page, billing)
     expect(page.locator("#checkout")).to_have_attribute("data-provider", "yookassa")
 
+    page.wait_for_load_state("load")
     page.locator("#pay-button").click()
     page.locator("#yk-sandbox-card-number").fill("5555 5555 5555 4444")
     page.locator("#yk-sandbox-expiry").fill("12/30")
