@@ -274,7 +274,7 @@ def _outer(topo, args):
     queue = Queue("billing", connection=redis)
     left = [i for (i,) in topo.sql("SELECT id FROM webhook_events WHERE status = 'received' ORDER BY id")]
     worker = [str(bench.BIN / "rq"), "worker", "--burst", "--url", topo.redis_url, "-w",
-              "workers.worker.BillingWorker", "--logging_level", "WARNING", "billing"]
+              "workers.worker.BillingWorker", "--logging_level", "WARNING", "billing", "mail"]
 
     def drain(jobs, profile=None):
         for chunk in range(0, len(jobs), 500):

@@ -158,7 +158,7 @@ class Topology:
         names = []
         for i in range(count):
             argv = [str(BIN / "rq"), "worker", "--url", self.redis_url, "-w", "workers.worker.BillingWorker",
-                    "--logging_level", "WARNING", "--name", f"{prefix}-{self.run_id}-{i}", "billing"]
+                    "--logging_level", "WARNING", "--name", f"{prefix}-{self.run_id}-{i}", "billing", "mail"]
             if with_scheduler and i == 0:
                 argv.insert(2, "--with-scheduler")
             self.start(f"{prefix}-{i}", argv)
@@ -643,12 +643,13 @@ DRAIN_NUDGE = "portal:nudged:workers.notifications.drain_inbox"  # portal.queue.
 
 
 def _drop_queued(topo):
-    """Empty the job queue and take the Pay notifications never processed out of the inbox, so the next
-    item starts from an idle queue. Returns how many notifications were dropped."""
+    """Empty the job queues and take the Pay notifications never processed out of the inbox, so the next
+    item starts from idle queues. Returns how many notifications were dropped."""
     from rq import Queue
 
     redis = Redis.from_url(topo.redis_url)
-    Queue("billing", connection=redis).empty()
+    for name in ("billing", "mail"):
+        Queue(name, connection=redis).empty()
     # The drain job just emptied out held the inbox's nudge (portal.queue.nudge): without this the next
     # Pay would start no drain for up to its 30 s.
     redis.delete(DRAIN_NUDGE)

@@ -113,7 +113,7 @@ def from_environment():
         # How long before a price move applies the customer is told of it: the move takes effect at the first
         # renewal on or after this many days (portal/billing/prices.py).
         "PRICE_CHANGE_NOTICE_DAYS": max(0, int(_env("PRICE_CHANGE_NOTICE_DAYS", "30"))),
-        "RQ_QUEUES": ["billing"],
+        "RQ_QUEUES": ["billing", "mail"],
         # Nothing this portal takes (forms, API bodies) comes near 1 MiB; werkzeug answers 413 before
         # reading a larger body. Notifications have a smaller limit of their own (portal/webhooks).
         "MAX_CONTENT_LENGTH": 1024 * 1024,

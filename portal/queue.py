@@ -14,7 +14,13 @@ from portal.ops import context
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "billing"
+BILLING_QUEUE = "billing"
+MAIL_QUEUE = "mail"
+# The queues a worker serves, in the order it takes them: money before mail. A burst of receipts (ten thousand
+# renewals settle in a minute) never delays a charge, a refund or the Pay a customer is watching; mail goes out
+# the moment the billing queue is empty, which under the heaviest run is a minute or two later.
+QUEUES = (BILLING_QUEUE, MAIL_QUEUE)
+MAIL_JOBS = "workers.mail."
 # A job that fails on a passing problem (provider throttled, database restarted) is tried again.
 RETRY_INTERVALS = [2, 10, 30, 120, 600]
 _AFTER_COMMIT = "jobs_after_commit"
@@ -30,34 +36,54 @@ def _redis(url):
     return Redis.from_url(url)
 
 
-def billing_queue():
+def job_queue(name: str = BILLING_QUEUE):
     from rq import Queue
 
-    return Queue(QUEUE_NAME, connection=_redis(current_app.config["REDIS_URL"]))
+    return Queue(name, connection=_redis(current_app.config["REDIS_URL"]))
 
 
-def enqueue(path: str, *args, job_id: str | None = None, delay: timedelta | None = None, at_front: bool = False,
-            **kwargs):
-    """Run `path(*args, **kwargs)` as a job (after `delay`, if given). With Redis: an RQ job, retried on
-    failure; a job_id makes a second enqueue of the same work a no-op while the first is waiting; at_front
-    puts it before the jobs waiting already (a customer watches the page for what it does, while a mail
-    or a report can come a moment later).
+def billing_queue():
+    return job_queue(BILLING_QUEUE)
+
+
+def mail_queue():
+    return job_queue(MAIL_QUEUE)
+
+
+def job_queues() -> list:
+    """Every queue a worker serves, in the order it takes them."""
+    return [job_queue(name) for name in QUEUES]
+
+
+def queue_for(path: str) -> str:
+    return MAIL_QUEUE if path.startswith(MAIL_JOBS) else BILLING_QUEUE
+
+
+def waiting_jobs() -> list:
+    """The jobs waiting on any queue, in the order a worker would take them."""
+    return [job for queue in job_queues() for job in queue.jobs]
+
+
+def enqueue(path: str, *args, job_id: str | None = None, delay: timedelta | None = None, **kwargs):
+    """Run `path(*args, **kwargs)` as a job (after `delay`, if given). With Redis: an RQ job on the queue of its
+    kind (queue_for), retried on failure; a job_id makes a second enqueue of the same work a no-op while the
+    first is waiting.
     Embedded: on this process's job thread, one job at a time, without delay; a failure is logged and
     left to the sweepers, as a failed RQ job would be."""
     if current_app.config.get("REDIS_URL"):
-        queue = billing_queue()
+        queue = job_queue(queue_for(path))
         if job_id is not None:
             existing = queue.fetch_job(job_id)
             if existing is not None and existing.get_status(refresh=True).value in WAITING:
                 return existing
         if delay is not None:
             return queue.enqueue_in(delay, path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
-        return queue.enqueue(path, args=args, kwargs=kwargs, job_id=job_id, at_front=at_front, **_job_options())
+        return queue.enqueue(path, args=args, kwargs=kwargs, job_id=job_id, **_job_options())
     app = current_app._get_current_object()
     return _embedded_jobs().submit(_run_embedded, app, path, args, kwargs)
 
 
-def nudge(path: str, *, at_front: bool = False) -> None:
+def nudge(path: str) -> None:
     """Make sure a job of `path` (taking no arguments) runs after this moment, without queueing one per
     call: the first call since such a job last started enqueues one, the calls while it waits add
     nothing. The job calls `nudged(path)` before it looks for work, so whatever a later call was about
@@ -65,7 +91,7 @@ def nudge(path: str, *, at_front: bool = False) -> None:
     NUDGE_TTL seconds at most (and the sweepers find its work)."""
     if current_app.config.get("REDIS_URL"):
         if _redis(current_app.config["REDIS_URL"]).set(f"portal:nudged:{path}", 1, nx=True, ex=NUDGE_TTL):
-            enqueue(path, at_front=at_front)
+            enqueue(path)
         return
     enqueue(path)
 
@@ -85,7 +111,7 @@ def enqueue_each(path: str, work: list[tuple[str, tuple]]) -> int:
     from rq import Queue
     from rq.job import Job
 
-    queue = billing_queue()
+    queue = job_queue(queue_for(path))
     with queue.connection.pipeline() as pipe:
         for job_id, _ in work:
             pipe.hget(Job.key_for(job_id), "status")

@@ -105,8 +105,8 @@ def run_jobs():
     from rq import SimpleWorker
 
     from portal.extensions import db
-    from portal.queue import billing_queue
+    from portal.queue import job_queues
 
-    queue = billing_queue()
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    queues = job_queues()
+    SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
     db.session.expire_all()

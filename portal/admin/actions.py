@@ -731,10 +731,10 @@ def perform(action_id: int) -> str | None:
 
 def requeue_failed_job(staff: Staff, job_id: str) -> StaffAction:
     """Put a failed RQ job back on its queue."""
-    from portal.queue import billing_queue
+    from portal.queue import job_queues
 
-    queue = billing_queue()
-    if job_id not in queue.failed_job_registry.get_job_ids():
+    queue = next((queue for queue in job_queues() if job_id in queue.failed_job_registry.get_job_ids()), None)
+    if queue is None:
         raise NotFound(f"no failed job {job_id!r}")
     job = Job.fetch(job_id, connection=queue.connection)
     queue.failed_job_registry.requeue(job_id)

@@ -152,12 +152,14 @@ def jobs_health() -> dict | None:
     """RQ's counts when Redis is configured; None in the embedded default (jobs run in-process)."""
     if not current_app.config.get("REDIS_URL"):
         return None
-    from portal.queue import billing_queue
+    from portal.queue import job_queues
 
     try:
-        queue = billing_queue()
-        return {"queued": queue.count, "failed": queue.failed_job_registry.count,
-                "scheduled": queue.scheduled_job_registry.count, "started": queue.started_job_registry.count}
+        queues = job_queues()
+        return {"queued": sum(queue.count for queue in queues),
+                "failed": sum(queue.failed_job_registry.count for queue in queues),
+                "scheduled": sum(queue.scheduled_job_registry.count for queue in queues),
+                "started": sum(queue.started_job_registry.count for queue in queues)}
     except Exception as exc:  # Redis away: the dashboard still shows, saying so
         return {"error": f"{type(exc).__name__}: {exc}"}
 
@@ -393,24 +395,25 @@ def oldest_unpublished(limit: int = 20) -> list[OutboxMessage]:
 
 
 def failed_jobs(limit: int = 50) -> list[dict]:
-    """RQ's failed jobs, newest first, with the last line of their error."""
+    """RQ's failed jobs of every queue, newest first, with the last line of their error."""
     if not current_app.config.get("REDIS_URL"):
         return []
     from rq.job import Job
 
-    from portal.queue import billing_queue
+    from portal.queue import job_queues
 
-    queue = billing_queue()
-    ids = queue.failed_job_registry.get_job_ids()[-limit:][::-1]
+    queues = job_queues()
+    ids = [job_id for queue in queues for job_id in queue.failed_job_registry.get_job_ids()[-limit:]]
     jobs = []
-    for job in Job.fetch_many(ids, connection=queue.connection):
+    for job in Job.fetch_many(ids, connection=queues[0].connection):
         if job is None:
             continue
         result = job.latest_result()
         error = (result.exc_string or "").strip().splitlines()[-1:] if result and result.exc_string else []
         jobs.append({"id": job.id, "func": job.func_name, "args": repr(job.args)[:200],
                      "ended_at": _aware(job.ended_at), "error": error[0] if error else ""})
-    return jobs
+    jobs.sort(key=lambda job: job["ended_at"].timestamp() if job["ended_at"] else 0, reverse=True)
+    return jobs[:limit]
 
 
 @dataclass

@@ -34,9 +34,10 @@ STRANDED_AFTER = timedelta(seconds=10)
 
 
 def request_drain() -> None:
-    """After a Pay is stored: one drain job is enough for however many arrive before it starts. It goes
-    before the queue's waiting jobs: the customer is watching the checkout page for its result."""
-    nudge(DRAIN_JOB, at_front=True)
+    """After a Pay is stored: one drain job is enough for however many arrive before it starts. It waits on
+    the billing queue, which workers empty before they send any mail: the customer is watching the checkout
+    page for its result, and a burst of receipts cannot stand in front of it."""
+    nudge(DRAIN_JOB)
 
 
 def drain(limit: int = BATCH_SIZE) -> int:
@@ -54,7 +55,7 @@ def drain(limit: int = BATCH_SIZE) -> int:
                 .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)).all()
             claimed = [event.id for event in events]
             if len(events) == limit:
-                enqueue(DRAIN_JOB, at_front=True)
+                enqueue(DRAIN_JOB)
             batch, one_by_one = _readable(events)  # in id order: a Pay before the Confirm of its transaction
             payments.hold_for([notification for _, notification in batch])
             for event, notification in batch:

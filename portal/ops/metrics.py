@@ -178,14 +178,14 @@ class Backlogs:
     def _queue(self):
         if not self.app.config.get("REDIS_URL"):
             return
-        from portal.queue import billing_queue
+        from portal.queue import job_queues
 
-        queue = billing_queue()
-        depth = GaugeMetricFamily("portal_rq_jobs", "RQ jobs of the billing queue by state", labels=["state"])
-        depth.add_metric(["queued"], queue.count)
-        depth.add_metric(["started"], queue.started_job_registry.count)
-        depth.add_metric(["scheduled"], queue.scheduled_job_registry.count)
-        depth.add_metric(["failed"], queue.failed_job_registry.count)
+        depth = GaugeMetricFamily("portal_rq_jobs", "RQ jobs by queue and state", labels=["queue", "state"])
+        for queue in job_queues():
+            depth.add_metric([queue.name, "queued"], queue.count)
+            depth.add_metric([queue.name, "started"], queue.started_job_registry.count)
+            depth.add_metric([queue.name, "scheduled"], queue.scheduled_job_registry.count)
+            depth.add_metric([queue.name, "failed"], queue.failed_job_registry.count)
         yield depth
 
 

@@ -94,6 +94,18 @@ def test_failed_jobs_are_listed_and_requeued(staff):
     assert staff.post("/admin/jobs/nope/requeue", {"confirm": "yes"}).status_code == 303
 
 
+def test_a_failed_mail_job_is_listed_and_requeued_onto_the_mail_queue(staff):
+    from portal.queue import job_queues, mail_queue
+
+    failed = mail_queue().enqueue("builtins.int", args=("not-a-mail",))
+    queues = job_queues()
+    SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
+    assert "ValueError" in staff.get("/admin/operations").get_data(as_text=True)
+    assert failed.id in staff.get("/admin/operations").get_data(as_text=True)
+    assert staff.post(f"/admin/jobs/{failed.id}/requeue", {"confirm": "yes"}).status_code == 303
+    assert mail_queue().job_ids == [failed.id] and billing_queue().count == 0
+
+
 def test_outbox_backlog_and_last_errors(staff, billing):
     from portal.models import OutboxMessage
 

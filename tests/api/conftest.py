@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from portal.extensions import db
-from portal.queue import billing_queue
+from portal.queue import job_queues
 from tests.flows.conftest import billing  # noqa: F401  (the whole-flow fixture, for the tests that pay)
 
 # catalog and player with both scopes, a bare token from before scopes (both), and a read-only client.
@@ -149,11 +149,11 @@ def api(api_app, openapi_document):
 
 @pytest.fixture
 def run_jobs(app):
-    """Run every queued billing job with a real RQ worker, in this app context."""
+    """Run every queued job (billing, then mail) with a real RQ worker, in this app context."""
 
     def run():
-        queue = billing_queue()
-        SimpleWorker([queue], connection=queue.connection).work(burst=True)
+        queues = job_queues()
+        SimpleWorker(queues, connection=queues[0].connection).work(burst=True)
         db.session.expire_all()
 
     return run

@@ -7,7 +7,7 @@ import pytest
 from portal import clock
 from portal.extensions import db
 from portal.models import Subscription
-from portal.queue import billing_queue
+from portal.queue import waiting_jobs
 from tests.factories import make_plan, make_subscription
 
 
@@ -68,7 +68,7 @@ def test_a_downgrade_now_is_a_409_problem_saying_when_it_can_be_made(api, plans)
 
     assert response.status_code == 409
     assert "period end" in response.get_json()["detail"]
-    assert billing_queue().count == 0
+    assert waiting_jobs() == []
 
 
 @pytest.mark.parametrize("status", ["pending", "past_due", "canceled"])

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 from portal.api.idempotency import request_fingerprint
 from portal.extensions import db
 from portal.models import IdempotencyKey, Subscription
-from portal.queue import billing_queue
+from portal.queue import waiting_jobs
 from tests.api.conftest import PLAYER_TOKEN, ApiClient
 from tests.factories import make_customer, make_plan, make_subscription
 
@@ -78,7 +78,7 @@ def test_the_same_key_on_another_endpoint_is_a_422_problem(api, basic):
 
     assert response.status_code == 422
     assert "POST /api/v1/pay" in response.get_json()["detail"]
-    assert billing_queue().count == 0
+    assert waiting_jobs() == []
 
 
 def test_keys_belong_to_one_client(api, basic):
@@ -185,7 +185,7 @@ def test_a_cancel_sent_twice_with_one_key_is_queued_once(api, basic, run_jobs):
 
     assert first.status_code == second.status_code == 202
     assert second.get_json() == first.get_json()
-    assert billing_queue().count == 0
+    assert waiting_jobs() == []
     assert db.session.get(Subscription, sub.id).cancel_at_period_end is True
 
 

@@ -7,7 +7,7 @@ from rq import SimpleWorker
 
 from portal.billing.checkout import start_checkout, widget_parameters
 from portal.extensions import db
-from portal.queue import RETRY_INTERVALS, billing_queue
+from portal.queue import RETRY_INTERVALS, job_queues
 
 SUCCESS_CARD = "4000 0000 0000 3055"  # no 3-DS; first payment and later token charges succeed
 LATER_DECLINED_CARD = "4111 1111 1111 1111"  # first payment succeeds, token charges: insufficient funds
@@ -21,21 +21,25 @@ class Billing:
         self.live = live
 
     def work(self, rounds=10):
-        """Drain the billing queue with a real RQ worker (jobs enqueue more jobs: go until empty)."""
-        queue = billing_queue()
+        """Empty the job queues with a real RQ worker, as the Procfile's worker takes them (jobs enqueue more
+        jobs: go until empty)."""
+        queues = job_queues()
         for _ in range(rounds):
-            if queue.count == 0 and not queue.scheduled_job_registry.get_job_ids():
+            if not any(queue.count or queue.scheduled_job_registry.get_job_ids() for queue in queues):
                 return
-            SimpleWorker([queue], connection=queue.connection).work(burst=True, with_scheduler=True)
-        assert queue.count == 0, "the queue keeps refilling"
+            SimpleWorker(queues, connection=queues[0].connection).work(burst=True, with_scheduler=True)
+        assert not any(queue.count for queue in queues), "the queues keep refilling"
 
     def failed_jobs(self):
         """Jobs that raised: failed for good, or scheduled again for a retry."""
-        queue = billing_queue()
-        failed = [queue.fetch_job(job_id) for job_id in queue.failed_job_registry.get_job_ids()]
-        retrying = [job for job in (queue.fetch_job(job_id) for job_id in queue.scheduled_job_registry.get_job_ids())
-                    if job and job.retries_left is not None and job.retries_left < len(RETRY_INTERVALS)]
-        return [job for job in failed if job] + retrying
+        jobs = []
+        for queue in job_queues():
+            failed = [queue.fetch_job(job_id) for job_id in queue.failed_job_registry.get_job_ids()]
+            retrying = [job for job in (queue.fetch_job(job_id)
+                                        for job_id in queue.scheduled_job_registry.get_job_ids())
+                        if job and job.retries_left is not None and job.retries_left < len(RETRY_INTERVALS)]
+            jobs += [job for job in failed if job] + retrying
+        return jobs
 
     def assert_no_failed_jobs(self):
         failed = self.failed_jobs()

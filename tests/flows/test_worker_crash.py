@@ -43,8 +43,8 @@ def process_environment(app, live):
 def worker_process(app, live, log):
     """`rq worker` as the Procfile runs it, configured only through the environment."""
     rq = Path(sys.executable).with_name("rq")
-    return subprocess.Popen([str(rq), "worker", "--burst", "--url", app.config["REDIS_URL"], "billing"], cwd=ROOT,
-                            env=process_environment(app, live), stdout=log, stderr=subprocess.STDOUT,
+    return subprocess.Popen([str(rq), "worker", "--burst", "--url", app.config["REDIS_URL"], "billing", "mail"],
+                            cwd=ROOT, env=process_environment(app, live), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 

@@ -94,11 +94,13 @@ def test_backlogs_are_read_when_scraped(app, client):
                                  publish_attempts=0))
     db.session.commit()
     enqueue("workers.ticks.renewals", job_id="metrics-test-tick")
+    enqueue("workers.mail.deliver", 1, job_id="metrics-test-mail")
 
     text = scrape(client)
     assert value(text, "portal_outbox_backlog") == 1
     assert value(text, "portal_outbox_relay_lag_seconds") >= 90
-    assert value(text, "portal_rq_jobs", state="queued") == 1
+    assert value(text, "portal_rq_jobs", queue="billing", state="queued") == 1
+    assert value(text, "portal_rq_jobs", queue="mail", state="queued") == 1
     assert value(text, "portal_rq_jobs", state="failed") == 0
 
 
