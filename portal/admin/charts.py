@@ -48,6 +48,9 @@ def bar_chart(series: list[tuple[date, int]], width: int = 720, height: int = 22
         bars.append(Bar(round(left + i * slot + slot * 0.15, 2), round(top + plot_h - h, 2), round(slot * 0.7, 2),
                         round(h, 2), day, amount))
     ticks = [(round(top + plot_h - plot_h * k / 4, 2), peak * k // 4) for k in range(5)]
+    # A label every few bars, counted back from the last: the axis always ends on the last day (today).
     every = max(1, len(series) // 6)
-    labels = [(round(left + i * slot + slot / 2, 2), day) for i, (day, _) in enumerate(series) if i % every == 0]
+    last = len(series) - 1
+    labels = [(round(left + i * slot + slot / 2, 2), day) for i, (day, _) in enumerate(series)
+              if (last - i) % every == 0]
     return BarChart(width, height, top, bottom, left, bars, ticks, labels)

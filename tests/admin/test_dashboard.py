@@ -120,3 +120,16 @@ def test_the_outbox_backlog_warns_only_where_a_bus_should_relay_it(staff, app):
         app.config["AMQP_URL"] = bus
     assert re.search(r'<div class=""><dt>Unpublished outbox rows', embedded)
     assert "no bus configured (AMQP_URL): events are kept until one is" in embedded
+
+
+def test_the_revenue_charts_day_labels_end_on_today(app):
+    from portal.admin.charts import bar_chart
+
+    clock.freeze(NOW)
+    _payment(29900, at=NOW)
+    [series] = queries.revenue_per_day(30, NOW).values()
+    chart = bar_chart(series)
+    days = [day for _, day in chart.labels]
+    assert days[-1] == NOW.date() == series[-1][0]
+    assert {(later - earlier).days for earlier, later in zip(days, days[1:])} == {5}
+    assert chart.labels[-1][0] == round(chart.bars[-1].x + chart.bars[-1].width / 2, 2)  # under today's bar
