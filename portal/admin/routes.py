@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user
 
 from portal import clock
-from portal.admin import actions, bp, charts, mails, plans, queries
+from portal.admin import actions, audit_log, bp, charts, mails, plans, queries
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
 from portal.billing import pauses, prices, provider_choice, review
@@ -675,7 +675,8 @@ def audit():
     page = queries.audit_log(filters, int_arg("before"))
     names = queries.actor_names([f"staff:{row.staff_user_id}" for row in page.rows])
     return page_or_fragment("admin/audit.html", "admin/_audit_rows.html", page=page, filters=filters, names=names,
-                            staff_members=queries.staff_members(), action_names=queries.audit_actions(),
+                            entries=audit_log.entries(page.rows), staff_members=queries.staff_members(),
+                            action_names=queries.audit_actions(),
                             args=request.args)
 
 

@@ -1,6 +1,7 @@
 """Dashboard figures against data whose answer is known."""
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from portal import clock
 from portal.admin import queries
@@ -131,5 +132,5 @@ def test_the_revenue_charts_day_labels_end_on_today(app):
     chart = bar_chart(series)
     days = [day for _, day in chart.labels]
     assert days[-1] == NOW.date() == series[-1][0]
-    assert {(later - earlier).days for earlier, later in zip(days, days[1:])} == {5}
+    assert {(later - earlier).days for earlier, later in pairwise(days)} == {5}
     assert chart.labels[-1][0] == round(chart.bars[-1].x + chart.bars[-1].width / 2, 2)  # under today's bar

@@ -1,0 +1,119 @@
+"""How the staff audit log reads: each row's target as a link to its page, and its details as labelled values,
+amounts as money of the row's currency, dates as dates, a change as "before → after". The stored details stay
+as they were written (the machine-readable record, also in the export); this is only their reading."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import url_for
+from flask_babel import format_datetime, lazy_gettext
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Plan, StaffAction
+from portal.money import format_money
+
+# target_type: (what it is called, the page that shows it, that page's argument)
+TARGETS = {
+    "subscription": (lazy_gettext("subscription"), "admin.subscription", "subscription_id"),
+    "payment": (lazy_gettext("payment"), "admin.payment", "payment_id"),
+    "plan": (lazy_gettext("plan"), "admin.plan_edit", "plan_id"),
+    "customer": (lazy_gettext("customer"), "admin.customer", "customer_id"),
+    "webhook_event": (lazy_gettext("notification"), "admin.webhook", "event_id"),
+    "mail": (lazy_gettext("mail"), None, None),
+    "receipt": (lazy_gettext("receipt"), None, None),
+    "rq_job": (lazy_gettext("job"), None, None),
+    "currency": (lazy_gettext("currency"), "admin.providers_index", None),
+    "seller": (lazy_gettext("seller details"), "admin.seller", None),
+}
+LABELS = {
+    "amount": lazy_gettext("amount"), "from_amount": lazy_gettext("price before"),
+    "expected_refund": lazy_gettext("refund expected"), "refund": lazy_gettext("refund"),
+    "reason": lazy_gettext("reason"), "when": lazy_gettext("when"), "days": lazy_gettext("days"),
+    "full": lazy_gettext("in full"), "code": lazy_gettext("plan code"), "provider": lazy_gettext("provider"),
+    "before": lazy_gettext("before"), "purpose": lazy_gettext("mail"), "to": lazy_gettext("to"),
+    "state": lazy_gettext("state"), "message": lazy_gettext("result"), "plan": lazy_gettext("plan"),
+    "subscription_id": lazy_gettext("subscription"), "payment_id": lazy_gettext("payment"),
+    "effective_from": lazy_gettext("takes effect"), "first_renewal_at": lazy_gettext("first renewal at it"),
+    "failure": lazy_gettext("failure"), "func": lazy_gettext("job"), "args": lazy_gettext("arguments"),
+    "name": lazy_gettext("name"), "description": lazy_gettext("description"), "currency": lazy_gettext("currency"),
+    "interval_unit": lazy_gettext("interval"), "interval_count": lazy_gettext("intervals"),
+    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"),
+}
+MONEY = {"amount", "from_amount", "expected_refund", "refund_amount"}
+MOMENTS = {"effective_from", "first_renewal_at", "resumes_at", "until"}
+LINKED = {"subscription_id": "subscription", "payment_id": "payment", "event_id": "webhook_event"}
+HIDDEN = {"finished_at", "currency"}  # the currency is said with each amount
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Detail:
+    label: str
+    value: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    row: StaffAction
+    target: Link
+    details: list[Detail]
+
+
+def entries(rows: list[StaffAction]) -> list[Entry]:
+    """The rows of one page, read: one query for the plans' currencies, whatever the number of rows."""
+    plan_ids = {int(row.target_id) for row in rows if row.target_type == "plan" and row.target_id.isdigit()}
+    currencies = dict(db.session.execute(select(Plan.id, Plan.currency).where(Plan.id.in_(plan_ids))).all()) \
+        if plan_ids else {}
+    return [_entry(row, currencies) for row in rows]
+
+
+def target(target_type: str, target_id: str) -> Link:
+    name, endpoint, argument = TARGETS.get(target_type, (target_type, None, None))
+    text = f"{name} #{target_id}" if target_id and target_type not in ("currency", "seller") else str(name)
+    if target_type == "currency":
+        text = f"{name} {target_id}"
+    if endpoint is None or (argument and not str(target_id).isdigit()):
+        return Link(text, None)
+    return Link(text, url_for(endpoint, **({argument: int(target_id)} if argument else {})))
+
+
+def _entry(row: StaffAction, plan_currencies: dict) -> Entry:
+    details = row.details or {}
+    currency = details.get("currency")
+    if currency is None and row.target_type == "plan" and row.target_id.isdigit():
+        currency = plan_currencies.get(int(row.target_id))
+    read = []
+    for key, value in details.items():
+        if key in HIDDEN or value is None or value == "":
+            continue
+        if key == "changes" and isinstance(value, dict):
+            changed_currency = value.get("currency", [currency, currency])[-1]
+            read += [Detail(str(LABELS.get(field, field)),
+                            f"{_value(field, before, currency)} → {_value(field, after, changed_currency)}")
+                     for field, (before, after) in value.items()]
+            continue
+        if key in LINKED and str(value).isdigit():
+            link = target(LINKED[key], str(value))
+            read.append(Detail(str(LABELS.get(key, key)), link.text, link.url))
+            continue
+        read.append(Detail(str(LABELS.get(key, key)), _value(key, value, currency)))
+    return Entry(row, target(row.target_type, row.target_id), read)
+
+
+def _value(key: str, value, currency: str | None) -> str:
+    if key in MONEY and isinstance(value, int) and not isinstance(value, bool) and currency:
+        return format_money(value, currency, "en")
+    if key in MOMENTS and isinstance(value, str):
+        try:
+            return format_datetime(datetime.fromisoformat(value), "medium")
+        except ValueError:
+            return value
+    if isinstance(value, bool):
+        return str(lazy_gettext("yes") if value else lazy_gettext("no"))
+    return str(value)
