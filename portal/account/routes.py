@@ -6,13 +6,20 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.exceptions import ServiceUnavailable
 
-from portal.account import bp, labels, service
+from portal.account import bp, labels, service, time_zones
 from portal.auth import customer_required
 from portal.auth.session import login_manager
 from portal.billing import cancellation, cards, documents, fiscal, pauses, plan_change, prices, receipts
 from portal.billing.charging import request_repay
 from portal.billing.checkout import checkout_provider, start_checkout, widget_parameters
-from portal.billing.errors import BillingError, NotAllowed, NotFound, PaymentUnderWay, ProviderUnavailable
+from portal.billing.errors import (
+    BillingError,
+    InvalidRequest,
+    NotAllowed,
+    NotFound,
+    PaymentUnderWay,
+    ProviderUnavailable,
+)
 from portal.billing.trials import trial_available
 from portal.extensions import db
 from portal.mail.links import granted_payer
@@ -30,6 +37,13 @@ def customer_subscription():
     if not current_user.is_authenticated:
         return None
     return service.current_subscription(current_user.user)
+
+
+@bp.app_template_global()
+def time_zone_choices():
+    """The zones the account page offers, named in the page's language, and the one in force."""
+    user = current_user.user
+    return time_zones.choices(user.time_zone, current_locale()), time_zones.effective(user)
 
 
 @bp.app_context_processor
@@ -136,6 +150,24 @@ def _change_args(sub):
         return None, 0, None
     after = _int_arg("after")
     return change, after, change if service.change_done(sub, change, after) else None
+
+
+@bp.post("/time-zone")
+@customer_required
+def time_zone():
+    """Where the person's times are counted: every page and mail from now on (staff pages too)."""
+    user = current_user.user
+    try:
+        time_zones.set_time_zone(user, request.form.get("time_zone", ""), actor=f"customer:{user.id}")
+    except InvalidRequest:
+        db.session.rollback()
+        message = _("That is not a time zone this site knows. Choose one from the list.")
+        template = "errors/_error.html" if is_htmx() else "errors/error.html"
+        return render_template(template, code=422, message=message), 422
+    db.session.commit()
+    flash(_("Times are now shown in this zone: %(zone)s.", zone=dict(
+        time_zones.choices(user.time_zone, current_locale())).get(user.time_zone, user.time_zone)), "info")
+    return redirect(url_for(".subscription") + "#time-zone", code=303)
 
 
 @bp.get("/subscriptions/<int:subscription_id>")

@@ -16,6 +16,10 @@ def _row(staff, action, target_type, target_id, details):
     return row
 
 
+def _audit(staff, language):
+    return staff.client.get("/admin/audit", headers={"Accept-Language": language})
+
+
 def _audit_row(page, action):
     [row] = re.findall(rf'<tr class="audit-row" data-action="{re.escape(action)}">(.*?)</tr>', page, re.S)
     return re.sub(r"\s+", " ", row)
@@ -24,17 +28,19 @@ def _audit_row(page, action):
 def test_a_price_change_reads_as_money_before_and_after_with_a_link_to_the_plan(staff):
     plan = make_plan(code="monthly", amount=29900)
     _row(staff, "plan.update", "plan", plan.id, {"code": "monthly", "changes": {"amount": [29900, 34900]}})
-    row = _audit_row(staff.get("/admin/audit").get_data(as_text=True),
+    row = _audit_row(_audit(staff, "en").get_data(as_text=True),
                      "plan.update")
     assert "RUB 299.00 → RUB 349.00" in row
     assert "29900" not in row and "changes=" not in row and "{" not in row
     assert f'href="/admin/plans/{plan.id}/edit">plan #{plan.id}</a>' in row
+    russian = _audit_row(_audit(staff, "ru").get_data(as_text=True), "plan.update")
+    assert f">тариф #{plan.id}</a>" in russian and "<dt>сумма</dt><dd>RUB 299.00 → RUB 349.00</dd>" in russian
 
 
 def test_a_refund_links_its_payment_and_subscription_and_says_the_amount_in_money(staff):
     _row(staff, "payment.refund", "payment", 13, {"amount": 10000, "currency": "RUB", "reason": "asked by phone",
                                                    "full": False, "subscription_id": 7, "state": "succeeded"})
-    row = _audit_row(staff.get("/admin/audit").get_data(as_text=True),
+    row = _audit_row(_audit(staff, "en").get_data(as_text=True),
                      "payment.refund")
     assert 'href="/admin/payments/13">payment #13</a>' in row
     assert 'href="/admin/subscriptions/7">subscription #7</a>' in row
