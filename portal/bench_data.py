@@ -10,6 +10,7 @@ from sqlalchemy import text
 from portal.extensions import db
 from portal.models import Plan, User
 from portal.models.entitlement import write_entitlements
+from portal.models.numbering import number_unnumbered
 from portal.models.types import EncryptedJson, _fernet, seal, token_fingerprint
 from portal.providers import get_provider
 
@@ -29,7 +30,8 @@ def _sync_sequence(table: str) -> None:
 def _plan() -> Plan:
     plan = db.session.scalar(db.select(Plan).where(Plan.code == BENCH_PLAN))
     if plan is None:
-        plan = Plan(code=BENCH_PLAN, name="Bench monthly", description="benchmark plan", amount=29900,
+        plan = Plan(code=BENCH_PLAN, name_ru="Месячная (стенд)", name_en="Bench monthly",
+                    description_ru="тариф для замеров", description_en="benchmark plan", amount=29900,
                     currency="RUB", interval_unit="month", interval_count=1, trial_days=0, status="active")
         db.session.add(plan)
         db.session.flush()
@@ -169,7 +171,9 @@ def bench_data(subscriptions, invoices, open_invoices, due, tokens):
         pm0 = _cards(u0, due, list(tokens), provider)
         s0 = _subscriptions(u0, pm0, due, plan, "active", "now() - interval '1 minute'")
         click.echo(f"due_subscriptions={s0 + 1}..{s0 + due}")
-    # Rows made around the ORM: their customers' entitlements are written here, as a commit would have.
+    # Rows made around the ORM: their invoices numbered and their customers' entitlements written here, as
+    # the ORM's flush and commit would have.
+    number_unnumbered(db.session, "invoices", "invoice")
     write_entitlements(db.session.connection(), User.id >= first_new_user)
     for table in ("users", "payment_methods", "subscriptions", "invoices", "payments", "webhook_events",
                   "transitions"):

@@ -1,8 +1,15 @@
 """What each bus event says: enough for a consumer to act without calling billing back."""
+from portal.models.catalog import PLAN_LANGUAGES
 
 
 def _iso(value):
     return value.isoformat() if value is not None else None
+
+
+def _plan(plan) -> dict:
+    """A plan as events name it: `name` in the catalogue's first language (Russian), `names` in each."""
+    return {"code": plan.code, "name": plan.name_in(PLAN_LANGUAGES[0]),
+            "names": {code: plan.name_in(code) for code in PLAN_LANGUAGES}}
 
 
 def subscription_data(sub) -> dict:
@@ -10,7 +17,7 @@ def subscription_data(sub) -> dict:
         "subscription_id": sub.id,
         "status": sub.status,
         "customer": {"id": sub.customer_id, "external_id": sub.customer.external_id, "email": sub.customer.email},
-        "plan": {"code": sub.plan.code, "name": sub.plan.name},
+        "plan": _plan(sub.plan),
         "amount": sub.amount,
         "currency": sub.currency,
         "current_period_start": _iso(sub.current_period_start),
@@ -87,7 +94,7 @@ def plan_changed_data(sub) -> dict:
     """subscription.plan_changed: the subscription on its new plan, and the plan it left."""
     previous = getattr(sub, "previous_plan", None)
     return {**subscription_data(sub),
-            "previous_plan": {"code": previous.code, "name": previous.name} if previous is not None else None}
+            "previous_plan": _plan(previous) if previous is not None else None}
 
 
 def price_change_data(sub) -> dict:
@@ -114,7 +121,7 @@ def trial_refused_data(sub) -> dict:
 
 
 def _plan_ref(plan) -> dict | None:
-    return {"code": plan.code, "name": plan.name, "amount": plan.amount} if plan is not None else None
+    return {**_plan(plan), "amount": plan.amount} if plan is not None else None
 
 
 def plan_change_scheduled_data(sub) -> dict:

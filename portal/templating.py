@@ -94,6 +94,15 @@ def init_app(app):
     def money_filter(amount, currency):
         return format_money(amount, currency, current_locale())
 
+    # A plan's words in the page's language (staff pages too): the one way templates name a plan.
+    @app.template_filter("plan_name")
+    def plan_name_filter(plan):
+        return plan.name_in(current_locale())
+
+    @app.template_filter("plan_description")
+    def plan_description_filter(plan):
+        return plan.description_in(current_locale())
+
     @app.template_filter("date")
     def date_filter(value, format="long"):
         if value is None:

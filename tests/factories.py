@@ -10,8 +10,11 @@ from portal.models import Invoice, Plan, Subscription
 _seq = count(1)
 
 
-def make_plan(code=None, amount=29900, currency="RUB", interval_unit="month", trial_days=0, status="active"):
-    plan = Plan(code=code or f"plan-{next(_seq)}", name=(code or "Plan").title(), amount=amount,
+def make_plan(code=None, amount=29900, currency="RUB", interval_unit="month", trial_days=0, status="active",
+              name_ru=None, name_en=None):
+    """Named after its code in both languages unless told otherwise."""
+    name = (code or "Plan").title()
+    plan = Plan(code=code or f"plan-{next(_seq)}", name_ru=name_ru or name, name_en=name_en or name, amount=amount,
                 currency=currency, interval_unit=interval_unit, interval_count=1, trial_days=trial_days,
                 status=status)
     db.session.add(plan)

@@ -262,7 +262,8 @@ def test_a_scheduled_plan_change_is_announced_and_so_is_its_undoing(app, source)
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).scheduled_plan_id is None
     [scheduled] = published("subscription.plan_change_scheduled")
-    assert scheduled["scheduled_plan"] == {"code": "cheaper", "name": "Cheaper", "amount": 19900}
+    assert scheduled["scheduled_plan"] == {"code": "cheaper", "name": "Cheaper",
+                                          "names": {"ru": "Cheaper", "en": "Cheaper"}, "amount": 19900}
     [undone] = published("subscription.plan_change_undone")
     assert (undone["scheduled_plan"], undone["undone_plan"]["code"]) == (None, "cheaper")
 

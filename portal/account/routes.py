@@ -480,7 +480,7 @@ def invoice(invoice_id):
 @customer_required
 def invoice_pdf(invoice_id):
     inv = service.own_invoice(_customer(), invoice_id)
-    return _pdf(documents.invoice_pdf(inv, receipts.seller()), f"invoice-{inv.id}.pdf")
+    return _pdf(documents.invoice_pdf(inv, receipts.seller()), f"invoice-{inv.number}.pdf")
 
 
 @bp.get("/payments/<int:payment_id>/receipt.pdf")
@@ -501,6 +501,8 @@ def _pdf(content: bytes, filename: str) -> Response:
 def receipt(payment_id):
     """A printable receipt for one payment, with the refunds made from it."""
     payment = service.own_payment(_customer(), payment_id)
+    fiscal_receipts = fiscal.receipts_of(payment.id)
     return render_template("account/receipt.html", payment=payment, invoice=payment.invoice,
                            refunds=service.refunds_of(payment), customer=_customer(),
-                           fiscal_receipts=fiscal.receipts_of(payment.id), seller=receipts.seller())
+                           fiscal_receipts=fiscal_receipts, number=fiscal.receipt_number(fiscal_receipts),
+                           seller=receipts.seller())

@@ -238,7 +238,7 @@ def _run_grant(action: StaffAction) -> str | None:
             raise NotAllowed(f"subscription {sub.id} is {sub.status}")
         invoice = grants.extend_locked(sub, row.details["days"], actor=actor_of(row), cause=cause_of(row))
         end = invoice.period_end
-        message = f"Subscription {sub.id} now runs until {end:%Y-%m-%d} (complimentary invoice #{invoice.id})."
+        message = f"Subscription {sub.id} now runs until {end:%Y-%m-%d} (complimentary invoice {invoice.number})."
         _finish(row, SUCCEEDED, message)
     return message
 
@@ -295,7 +295,7 @@ def _declined(invoice: Invoice, attempt: int) -> str:
     if payment is not None and (payment.reason or payment.reason_code):
         why = f": {payment.reason or 'declined'}" + (f" (code {payment.reason_code})" if payment.reason_code else "")
     amount = _money(invoice.amount, invoice.currency)
-    return f"Attempt {attempt} on invoice {invoice.id} ({amount}) was declined{why}; the invoice is still open."
+    return f"Attempt {attempt} on invoice {invoice.number} ({amount}) was declined{why}; the invoice is still open."
 
 
 # --- change plan -----------------------------------------------------------------------------------------------
@@ -332,7 +332,8 @@ def _run_change_plan(action: StaffAction) -> str:
     if change.invoice is not None:
         how = ("the saved card is being charged" if change.charging_card
                else "the customer pays it from their account page")
-        return (f"Proration invoice #{change.invoice.id} of {_money(change.invoice.amount, change.invoice.currency)} "
+        due = _money(change.invoice.amount, change.invoice.currency)
+        return (f"Proration invoice {change.invoice.number} of {due} "
                 f"is open: {how}. "
                 f"The plan changes to {d['plan']} once it is paid.")
     if change.when == "period_end":
@@ -493,7 +494,7 @@ def _run_resubscribe(action: StaffAction) -> str:
         row.details = {**row.details, "subscription_id": new.id, "invoice_id": invoice.id}
     what = "a free trial after a card check" if invoice.kind == "verification" else _money(invoice.amount,
                                                                                            invoice.currency)
-    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice #{invoice.id}) and its link was mailed to "
+    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice {invoice.number}) and its link was mailed to "
             f"the customer. The link, to send it another way (it opens the payment, without the password, for "
             f"{PAY_LINK_FOR.days} days): {pay_link(invoice)}")
 
@@ -525,7 +526,7 @@ def _run_price_move(action: StaffAction) -> str:
 def plan_price_move_preview(plan: Plan) -> dict:
     ids = prices.subscriptions_off_price(plan.id)
     if not ids:
-        raise NotAllowed(f"Every live subscription of {plan.name} pays its price or is moving to it already.")
+        raise NotAllowed(f"Every live subscription of {plan.code} pays its price or is moving to it already.")
     return {"count": len(ids), "notice_days": prices.notice().days}
 
 

@@ -14,13 +14,16 @@ from portal.admin.actions import Staff, audit
 from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.models import Plan, Subscription
-from portal.models.catalog import INTERVAL_UNITS
+from portal.models.catalog import INTERVAL_UNITS, PLAN_LANGUAGES
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_AMOUNT = 10**9
 # Copied onto nothing: changing these would change what existing subscriptions renew at.
 FIXED_ONCE_SOLD = ("currency", "interval_unit", "interval_count")
-EDITABLE = ("name", "description", "amount", "trial_days", *FIXED_ONCE_SOLD)
+# A plan is named and described in every language the pages speak: name_ru, name_en, description_ru, ...
+WORDS = tuple(f"{field}_{code}" for field in ("name", "description") for code in PLAN_LANGUAGES)
+LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
+EDITABLE = (*WORDS, "amount", "trial_days", *FIXED_ONCE_SOLD)
 
 
 def parse_money(text: str | None, currency: str) -> int:
@@ -55,8 +58,8 @@ class PlanForm:
 def read_form(form, plan: Plan | None = None) -> PlanForm:
     v = {
         "code": (form.get("code") or (plan.code if plan else "")).strip().lower(),
-        "name": " ".join((form.get("name") or "").split()),
-        "description": (form.get("description") or "").strip(),
+        **{f"name_{code}": " ".join((form.get(f"name_{code}") or "").split()) for code in PLAN_LANGUAGES},
+        **{f"description_{code}": (form.get(f"description_{code}") or "").strip() for code in PLAN_LANGUAGES},
         "currency": (form.get("currency") or "").strip().upper(),
         "interval_unit": form.get("interval_unit") or "month",
         "price": (form.get("price") or "").strip(),
@@ -69,8 +72,9 @@ def read_form(form, plan: Plan | None = None) -> PlanForm:
         e["code"] = "Lower-case letters, digits, - and _; up to 64 characters."
     elif plan is None and db.session.scalar(select(Plan.id).where(Plan.code == v["code"])) is not None:
         e["code"] = "Another plan has this code."
-    if not v["name"] or len(v["name"]) > 200:
-        e["name"] = "Give the plan a name (up to 200 characters)."
+    for code in PLAN_LANGUAGES:
+        if not v[f"name_{code}"] or len(v[f"name_{code}"]) > 200:
+            e[f"name_{code}"] = f"Give the plan a name in {LANGUAGE_NAMES[code]} (up to 200 characters)."
     if v["currency"] not in list_currencies():
         e["currency"] = "An ISO 4217 code, like RUB."
     if v["interval_unit"] not in INTERVAL_UNITS:
@@ -92,7 +96,7 @@ def subscription_count(plan_id: int) -> int:
 
 def _fields(form: PlanForm) -> dict:
     v = form.values
-    return {"name": v["name"], "description": v["description"], "amount": v["amount"], "currency": v["currency"],
+    return {**{name: v[name] for name in WORDS}, "amount": v["amount"], "currency": v["currency"],
             "interval_unit": v["interval_unit"], "interval_count": int(v["interval_count"]),
             "trial_days": int(v["trial_days"])}
 

@@ -87,12 +87,12 @@ def mrr() -> dict[str, int]:
 
 def active_per_plan() -> list[dict]:
     rows = db.session.execute(
-        select(Plan.id, Plan.code, Plan.name, Plan.status, Subscription.status, func.count(Subscription.id))
+        select(Plan, Subscription.status, func.count(Subscription.id))
         .join(Subscription, and_(Subscription.plan_id == Plan.id, Subscription.status.in_(LIVE)), isouter=True)
-        .group_by(Plan.id, Plan.code, Plan.name, Plan.status, Subscription.status).order_by(Plan.id)).all()
+        .group_by(Plan.id, Subscription.status).order_by(Plan.id)).all()
     plans: dict[int, dict] = {}
-    for plan_id, code, name, plan_status, status, count in rows:
-        entry = plans.setdefault(plan_id, {"id": plan_id, "code": code, "name": name, "status": plan_status,
+    for plan, status, count in rows:
+        entry = plans.setdefault(plan.id, {"id": plan.id, "code": plan.code, "plan": plan, "status": plan.status,
                                            "trialing": 0, "active": 0, "past_due": 0})
         if status:
             entry[status] = count
@@ -276,9 +276,12 @@ class SearchResult:
     live: dict
 
 
+INVOICE_NUMBER = re.compile(r"[0-9]{4}-[0-9]{6}")  # 2026-000123, as portal/models/numbering.py writes it
+
+
 def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
-    """By email (exact, prefix, or any part), name (any part), external id, invoice id, provider transaction id or a
-    card's last four digits: each an indexed lookup."""
+    """By email (exact, prefix, or any part), name (any part), external id, invoice id or number, provider
+    transaction id or a card's last four digits: each an indexed lookup."""
     q = (q or "").strip()
     matched: dict[int, str] = {}
     if not q:
@@ -294,6 +297,8 @@ def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
     add(db.session.scalars(select(User.id).where(User.external_id == q)), "external id")
     if q.isdigit() and int(q) <= 2**31 - 1:
         add(db.session.scalars(select(Invoice.customer_id).where(Invoice.id == int(q))), f"invoice {q}")
+    if INVOICE_NUMBER.fullmatch(q):
+        add(db.session.scalars(select(Invoice.customer_id).where(Invoice.number == q)), f"invoice {q}")
     add(db.session.scalars(select(Payment.customer_id).where(Payment.provider_transaction_id == q)),
         f"transaction {q}")
     if re.fullmatch(r"[0-9]{4}", q):

@@ -179,7 +179,7 @@ def plan_edit(plan_id):
     plan = get_or_404(Plan, plan_id)
     sold = plans.subscription_count(plan.id)
     form = plans.PlanForm(values={
-        "code": plan.code, "name": plan.name, "description": plan.description, "currency": plan.currency,
+        "code": plan.code, **{name: getattr(plan, name) for name in plans.WORDS}, "currency": plan.currency,
         "interval_unit": plan.interval_unit, "interval_count": str(plan.interval_count),
         "trial_days": str(plan.trial_days), "price": str(to_major(plan.amount, plan.currency))})
     error = None
@@ -691,7 +691,7 @@ EXPORTS = {
         "id", "customer_id", "plan_id", "status", "amount", "currency", "current_period_start", "current_period_end",
         "trial_end", "cancel_at_period_end", "canceled_at", "ended_at", "created_at"), ("amount",), {}),
     "invoices": queries.Export("Invoice", (
-        "id", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
+        "id", "number", "customer_id", "subscription_id", "kind", "status", "amount", "amount_refunded", "currency",
         "period_start", "period_end", "paid_at", "voided_at", "created_at"), ("amount", "amount_refunded"), {}),
     "payments": queries.Export("Payment", (
         "id", "provider", "provider_transaction_id", "invoice_id", "customer_id", "status", "amount",

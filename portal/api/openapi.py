@@ -12,6 +12,7 @@ from portal.billing.endings import END_REASONS
 from portal.billing.trials import TRIAL_REFUSALS
 from portal.models.invoice import INVOICE_KINDS, INVOICE_STATUSES
 from portal.models.subscription import LIVE_STATUSES, SUBSCRIPTION_STATUSES
+from portal.templating import SUPPORTED_LOCALES
 
 DOCUMENT_URI = "urn:cinema-billing:api:v1"
 ENTITLEMENT_MAX_AGE = 30  # seconds; see the entitlement operation's description
@@ -67,8 +68,11 @@ SCHEMAS = {
     },
     "PlanRef": {
         "type": "object",
-        "required": ["code", "name"],
-        "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
+        "required": ["code", "name", "description"],
+        "properties": {"code": {"type": "string"},
+                       "name": {"type": "string", "description": "In the language asked for (`lang`, else "
+                                                                 "Accept-Language, else ru); see Content-Language"},
+                       "description": {"type": "string", "description": "In the same language"}},
         "additionalProperties": False,
     },
     "CustomerRef": {
@@ -134,10 +138,12 @@ SCHEMAS = {
     },
     "Invoice": {
         "type": "object",
-        "required": ["id", "kind", "status", "amount", "currency", "amount_refunded", "period_start",
+        "required": ["id", "number", "kind", "status", "amount", "currency", "amount_refunded", "period_start",
                      "period_end", "attempt_count", "next_attempt_at"],
         "properties": {
             "id": {"type": "integer", "description": "Also the provider's InvoiceId"},
+            "number": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{6}$",
+                       "description": "What the customer reads: year of issue and its place in that year"},
             "kind": {"enum": list(INVOICE_KINDS)},
             "status": {"enum": list(INVOICE_STATUSES)},
             "amount": _MONEY,
@@ -359,6 +365,13 @@ PARAMETERS = {
                        "is still being handled it is refused (409). Keys are per client.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_KEY_PATTERN},
     },
+    "Lang": {"name": "lang", "in": "query", "required": False,
+             "description": "The language plan names and descriptions are given in; over Accept-Language. An "
+                            "unknown value is ignored. The answer's Content-Language says which was used.",
+             "schema": {"enum": list(SUPPORTED_LOCALES)}},
+    "AcceptLanguage": {"name": "Accept-Language", "in": "header", "required": False,
+                       "description": "Used for plan names without `lang`; Russian when neither matches",
+                       "schema": {"type": "string"}},
     "SubscriptionId": {"name": "subscription_id", "in": "path", "required": True,
                        "schema": {"type": "integer", "minimum": 1}},
     "ExternalId": {"name": "external_id", "in": "path", "required": True,
@@ -386,6 +399,9 @@ def _errors(*codes: int) -> dict:
     responses = {str(code): {"$ref": f"#/components/responses/{names[code]}"} for code in codes}
     responses["default"] = {"$ref": "#/components/responses/Problem"}
     return responses
+
+
+LANGUAGE_PARAMS = ("Lang", "AcceptLanguage")  # every operation that answers with a plan's name
 
 
 def _params(*names: str) -> list:
@@ -472,8 +488,7 @@ _REPAY = {
 
 def _operation(op_id: str, spec: dict, params: tuple = ()) -> dict:
     operation = {"operationId": op_id, **deepcopy(spec)}
-    if params:
-        operation["parameters"] = _params(*params)
+    operation["parameters"] = _params(*params, *LANGUAGE_PARAMS)
     return operation
 
 
@@ -500,7 +515,7 @@ DOCUMENT = {
                            "A customer with a live (trialing, active, past_due) subscription gets 409. A customer "
                            "whose subscription ended (canceled or expired) resubscribes here: a new subscription, the "
                            "ended one kept in the history, a free trial only if the customer never had one.",
-            "parameters": _params("IdempotencyKey"),
+            "parameters": _params("IdempotencyKey", *LANGUAGE_PARAMS),
             "requestBody": _post_body("PayRequest", True),
             "responses": {"201": _json("PayResponse", "The checkout", _REPLAYED),
                           **_errors(400, 401, 404, 409, 415, 422)},
@@ -524,7 +539,7 @@ DOCUMENT = {
         "/customers/{external_id}/subscriptions": {"get": {
             "operationId": "listCustomerSubscriptions",
             "summary": "A customer's subscriptions, newest first",
-            "parameters": _params("ExternalId"),
+            "parameters": _params("ExternalId", *LANGUAGE_PARAMS),
             "responses": {"200": _json("SubscriptionList", "The subscriptions"), **_errors(401, 404)},
         }},
         "/customers/{external_id}/subscriptions/{subscription_id}": {"get": _operation(

@@ -1,9 +1,12 @@
 """How billing records look on the wire: money in minor units with its currency, times ISO 8601 UTC."""
 from datetime import UTC, datetime
 
+from flask import request
+
 from portal.billing.endings import why_ended
 from portal.billing.entitlement import Entitlement
-from portal.models import Invoice, Subscription
+from portal.models import Invoice, Plan, Subscription
+from portal.templating import SUPPORTED_LOCALES
 
 
 def utc(moment: datetime | None) -> str | None:
@@ -12,12 +15,25 @@ def utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def language() -> str:
+    """The language plans are named in: ?lang=, else Accept-Language, else Russian (as the pages)."""
+    asked = request.args.get("lang")
+    if asked in SUPPORTED_LOCALES:
+        return asked
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or SUPPORTED_LOCALES[0]
+
+
+def plan(found: Plan) -> dict:
+    lang = language()
+    return {"code": found.code, "name": found.name_in(lang), "description": found.description_in(lang)}
+
+
 def subscription(sub: Subscription) -> dict:
     card = sub.payment_method
     return {
         "id": sub.id,
         "status": sub.status,
-        "plan": {"code": sub.plan.code, "name": sub.plan.name},
+        "plan": plan(sub.plan),
         "customer": {"external_id": sub.customer.external_id, "email": sub.customer.email},
         "amount": sub.amount,
         "currency": sub.currency,
@@ -32,8 +48,7 @@ def subscription(sub: Subscription) -> dict:
         "card": {"mask": card.card_mask, "exp": card.card_exp} if card is not None else None,
         "pause": ({"starts_at": utc(sub.pause_starts_at), "resumes_at": utc(sub.resumes_at)}
                   if sub.resumes_at is not None else None),
-        "scheduled_plan": ({"code": sub.scheduled_plan.code, "name": sub.scheduled_plan.name}
-                           if sub.scheduled_plan_id is not None else None),
+        "scheduled_plan": (plan(sub.scheduled_plan) if sub.scheduled_plan_id is not None else None),
         "scheduled_price": ({"amount": sub.scheduled_amount, "effective_from": utc(sub.price_change_from)}
                             if sub.scheduled_amount is not None else None),
     }
@@ -42,6 +57,7 @@ def subscription(sub: Subscription) -> dict:
 def invoice(inv: Invoice) -> dict:
     return {
         "id": inv.id,
+        "number": inv.number,
         "kind": inv.kind,
         "status": inv.status,
         "amount": inv.amount,

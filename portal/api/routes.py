@@ -32,6 +32,15 @@ def require_token():
         authenticate()
 
 
+@bp.after_request
+def name_the_language(response):
+    """Plan names in an answer follow the language asked for: say which, and that it varied on the header."""
+    if request.endpoint != "api.openapi_document":
+        response.headers["Content-Language"] = rep.language()
+        response.vary.add("Accept-Language")
+    return response
+
+
 def _actor() -> str:
     return f"api:{g.api_client}"
 
@@ -175,7 +184,7 @@ def change_subscription_plan(subscription_id, external_id=None):
     body = json_body("ChangePlanRequest")
     sub = _subscription(subscription_id, external_id)
     change = plan_change.request_plan_change(sub.id, body["plan"], body.get("when"), actor=_actor(), cause=_cause())
-    return {"subscription": rep.subscription(sub), "plan": {"code": change.plan.code, "name": change.plan.name},
+    return {"subscription": rep.subscription(sub), "plan": rep.plan(change.plan),
             "when": change.when, "direction": change.quote.direction, "amount": change.quote.amount,
             "currency": change.quote.currency,
             "effective_at": rep.utc(sub.current_period_end) if change.when == "period_end" else None,

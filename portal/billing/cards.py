@@ -30,7 +30,7 @@ def start_card_replacement(sub: Subscription) -> Invoice:
     if check is None:
         check = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="card_check", status="open",
                         amount=VERIFICATION_AMOUNT, currency=sub.currency, created_at=now,
-                        description=f"Card check for the {sub.plan.name} subscription")
+                        description=f"Card check for the {sub.plan.name_en} subscription")
         db.session.add(check)
         db.session.flush()
     return check

@@ -106,7 +106,7 @@ def open_checkout_invoice(sub: Subscription) -> Invoice | None:
 
 def checkout_description(plan: Plan) -> str:
     price = format_money(plan.amount, plan.currency, "en")
-    return f"Cinema subscription {plan.name} ({price} per {plan.interval_unit})"
+    return f"Cinema subscription {plan.name_en} ({price} per {plan.interval_unit})"
 
 
 def widget_scheme(invoice: Invoice) -> str:

@@ -13,6 +13,7 @@ from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 
+from portal.billing.fiscal import receipt_number
 from portal.money import format_money
 
 FONT = Path(__file__).resolve().parents[2] / "static" / "fonts" / "DejaVuSans.ttf"
@@ -58,13 +59,13 @@ def _money(amount: int, currency: str) -> str:
 
 
 def invoice_pdf(invoice, settings) -> bytes:
-    doc = _Document(f"{_('Invoice')} № {invoice.id}")
+    doc = _Document(_("Invoice %(number)s", number=invoice.number))
     doc.seller(settings)
     doc.heading(_("Customer"))
     doc.fact(_("Email"), invoice.customer.email)
     doc.heading(_("Invoice"))
     doc.fact(_("Issued"), format_datetime(invoice.created_at, "medium"))
-    doc.fact(_("For"), invoice.subscription.plan.name if invoice.plan is None else invoice.plan.name)
+    doc.fact(_("For"), (invoice.plan or invoice.subscription.plan).name_in(get_locale()))
     if invoice.period_start and invoice.period_end:
         doc.fact(_("Period"), f"{format_datetime(invoice.period_start, 'short')} – "
                               f"{format_datetime(invoice.period_end, 'short')}")
@@ -76,18 +77,20 @@ def invoice_pdf(invoice, settings) -> bytes:
 
 
 def receipt_pdf(payment, settings, fiscal_receipts) -> bytes:
-    doc = _Document(f"{_('Receipt')} № {payment.id}")
+    number = receipt_number(fiscal_receipts)
+    doc = _Document(_("Receipt %(number)s", number=number) if number else _("Receipt"))
     doc.seller(settings)
     doc.heading(_("Payment"))
     doc.fact(_("Customer"), payment.invoice.customer.email if payment.invoice else "")
     doc.fact(_("Date"), format_datetime(payment.created_at, "medium"))
     if payment.invoice is not None:
-        doc.fact(_("Invoice"), f"№ {payment.invoice.id}")
+        doc.fact(_("Invoice"), _("No. %(number)s", number=payment.invoice.number))
     doc.fact(_("Amount"), _money(payment.amount, payment.currency))
     doc.fact(_("Card"), payment.card_mask or "—")
     doc.fact(_("Transaction"), payment.provider_transaction_id)
     for receipt in fiscal_receipts:
-        doc.heading(_("Fiscal receipt") + " · " + (_("Sale") if receipt.kind == "income" else _("Return of a sale")))
+        kind = _("Sale") if receipt.kind == "income" else _("Return of a sale")
+        doc.heading(f"{_('Fiscal receipt')} {_('No. %(number)s', number=receipt.number)} · {kind}")
         doc.fact(_("Amount"), _money(receipt.amount, receipt.currency))
         if receipt.status != "registered":
             doc.fact(_("Status"), _("Being registered by the online till: it will be sent to your email."))

@@ -212,3 +212,8 @@ def overdue(now=None) -> list[FiscalReceipt]:
 def receipts_of(payment_id: int) -> list[FiscalReceipt]:
     return db.session.scalars(select(FiscalReceipt).where(FiscalReceipt.payment_id == payment_id)
                               .order_by(FiscalReceipt.id)).all()
+
+
+def receipt_number(receipts: list[FiscalReceipt]) -> str | None:
+    """What a payment's receipt is numbered by: its sale receipt's number (none without a till's receipt)."""
+    return next((r.number for r in receipts if r.kind == ReceiptKind.INCOME), None)

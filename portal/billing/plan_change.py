@@ -126,7 +126,7 @@ def _proration_invoice(sub: Subscription, change: PlanChange, *, actor: str, cau
                       amount=quote.amount, currency=quote.currency, plan_id=change.plan.id,
                       period_start=quote.period_start if quote.new_period else quote.at,
                       period_end=quote.period_end, created_at=quote.at,
-                      description=f"Change from {sub.plan.name} to {change.plan.name} ({price}, "
+                      description=f"Change from {sub.plan.name_en} to {change.plan.name_en} ({price}, "
                                   f"{quote.unused_days} of {quote.period_days} days)"[:255])
     db.session.add(invoice)
     db.session.flush()

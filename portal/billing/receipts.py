@@ -86,8 +86,8 @@ def position_name(invoice) -> str:
     """What the receipt calls the invoice's position (receipts are in Russian, whatever the customer reads)."""
     plan = invoice.plan if invoice.kind == "proration" and invoice.plan is not None else invoice.subscription.plan
     if invoice.kind == "proration":
-        return f"Подписка «{plan.name}»: доплата за переход на тариф до конца периода"
-    return f"Подписка «{plan.name}», {period_words(plan.interval_count, plan.interval_unit)}"
+        return f"Подписка «{plan.name_ru}»: доплата за переход на тариф до конца периода"
+    return f"Подписка «{plan.name_ru}», {period_words(plan.interval_count, plan.interval_unit)}"
 
 
 def needs_receipt(invoice) -> bool:

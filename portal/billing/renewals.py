@@ -120,7 +120,7 @@ def _renewal_invoice(sub: Subscription) -> Invoice:
                       amount=sub.amount, currency=sub.currency, period_start=start,
                       period_end=anchored_period_end(sub.billing_anchor, start, sub.plan.interval_unit,
                                                      sub.plan.interval_count),
-                      description=f"Renewal of {sub.plan.name}", next_attempt_at=start)
+                      description=f"Renewal of {sub.plan.name_en}", next_attempt_at=start)
     db.session.add(invoice)
     return invoice
 

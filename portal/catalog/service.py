@@ -7,11 +7,14 @@ from portal.extensions import db
 from portal.models import Plan
 
 DEMO_PLANS = (
-    {"code": "monthly", "name": "Monthly", "amount": 29900, "currency": "RUB", "interval_unit": "month"},
-    {"code": "yearly", "name": "Yearly", "amount": 299000, "currency": "RUB", "interval_unit": "year"},
+    {"code": "monthly", "name_ru": "Месячная", "name_en": "Monthly", "amount": 29900, "currency": "RUB",
+     "interval_unit": "month"},
+    {"code": "yearly", "name_ru": "Годовая", "name_en": "Yearly", "amount": 299000, "currency": "RUB",
+     "interval_unit": "year"},
     {
         "code": "premium",
-        "name": "Premium",
+        "name_ru": "Премиум",
+        "name_en": "Premium",
         "amount": 59900,
         "currency": "RUB",
         "interval_unit": "month",

@@ -70,15 +70,15 @@ def receipt(payment: Payment):
 
     def letter(r: Reader) -> Letter:
         facts = [(_("Amount"), r.money(payment.amount, payment.currency)),
-                 (_("Paid on"), r.date(invoice.paid_at or payment.created_at)), (_("Plan"), plan.name)]
+                 (_("Paid on"), r.date(invoice.paid_at or payment.created_at)), (_("Plan"), r.plan(plan))]
         if invoice.period_start is not None and invoice.period_end is not None:
             facts.append((_("Period"), f"{r.date(invoice.period_start)} – {r.date(invoice.period_end)}"))
         if payment.card_last_four:
             facts.append((_("Card"), _card(payment.card_last_four)))
-        facts.append((_("Invoice"), f"#{invoice.id}"))
+        facts.append((_("Invoice"), _("No. %(number)s", number=invoice.number)))
         if (upcoming := _next_charge(sub, r)) is not None:
             facts.append(upcoming)
-        return Letter([_("Thank you! We received your payment for the %(plan)s subscription.", plan=plan.name)],
+        return Letter([_("Thank you! We received your payment for the %(plan)s subscription.", plan=r.plan(plan))],
                       facts, (_("Open the receipt"), link_to("account.receipt", payment_id=payment.id)))
 
     return send("payment_receipt", f"payment:{payment.id}", invoice.customer, letter)
@@ -103,7 +103,7 @@ def failed_payment(invoice: Invoice | None):
     def letter(r: Reader) -> Letter:
         amount = r.money(invoice.amount, invoice.currency)
         paragraphs = [_("We could not charge %(amount)s for your %(plan)s subscription.", amount=amount,
-                        plan=sub.plan.name),
+                        plan=r.plan(sub.plan)),
                       _("Your bank's answer: %(reason)s.", reason=_(reason))]
         if holder_message and not _same_words(holder_message, _(reason)):
             paragraphs.append(_("The payment system's message for you: “%(message)s”", message=holder_message))
@@ -118,7 +118,7 @@ def failed_payment(invoice: Invoice | None):
             paragraphs.append(_("We will not charge this card again by ourselves. Pay by %(date)s, or your access "
                                 "ends then.", date=r.date(ends)))
         paragraphs.append(_("You can pay now, with this card or another one:"))
-        facts = [(_("To pay"), amount), (_("Plan"), sub.plan.name)]
+        facts = [(_("To pay"), amount), (_("Plan"), r.plan(sub.plan))]
         if last_four:
             facts.append((_("Card"), _card(last_four)))
         return Letter(paragraphs, facts, (_("Pay %(amount)s", amount=amount), pay_link(invoice)),
@@ -139,11 +139,11 @@ def payment_request(invoice: Invoice):
         card = db.session.get(PaymentMethod, sub.payment_method_id) if sub.payment_method_id else None
 
         def letter(r: Reader) -> Letter:
-            facts = [(_("Plan"), plan.name)]
+            facts = [(_("Plan"), r.plan(plan))]
             if card is not None and card.card_last_four:
                 facts.append((_("Card now"), _card(card.card_last_four)))
             return Letter([_("To change the card your %(plan)s subscription renews with, enter the new card on the "
-                             "card check page.", plan=plan.name),
+                             "card check page.", plan=r.plan(plan)),
                            _("We hold %(amount)s on it to check it and release it at once: nothing is charged.",
                              amount=r.money(invoice.amount, invoice.currency))],
                           facts, (_("Replace my card"), pay_link(invoice)), [link_note])
@@ -152,16 +152,16 @@ def payment_request(invoice: Invoice):
 
     def letter(r: Reader) -> Letter:
         if invoice.kind == "verification":
-            paragraphs = [_("Your free trial of the %(plan)s subscription is ready to start.", plan=plan.name),
+            paragraphs = [_("Your free trial of the %(plan)s subscription is ready to start.", plan=r.plan(plan)),
                           _("We hold %(amount)s on your card to check it and release it at once: nothing is "
                             "charged until the trial ends.", amount=r.money(invoice.amount, invoice.currency))]
             action = _("Start the free trial")
         else:
             amount = r.money(invoice.amount, invoice.currency)
-            paragraphs = [_("Your %(plan)s subscription is ready: pay %(amount)s to start it.", plan=plan.name,
+            paragraphs = [_("Your %(plan)s subscription is ready: pay %(amount)s to start it.", plan=r.plan(plan),
                             amount=amount)]
             action = _("Pay %(amount)s", amount=amount)
-        return Letter(paragraphs, [(_("Plan"), plan.name)], (action, pay_link(invoice)), [link_note])
+        return Letter(paragraphs, [(_("Plan"), r.plan(plan))], (action, pay_link(invoice)), [link_note])
 
     return send("checkout_request", f"invoice:{invoice.id}", invoice.customer, letter)
 
@@ -212,8 +212,8 @@ def subscription_renewed(sub: Subscription, period_end: datetime | None):
         return None
 
     def letter(r: Reader) -> Letter:
-        facts = [(_("Plan"), sub.plan.name), (_("Access until"), r.date(period_end))]
-        return Letter([_("Your %(plan)s subscription is extended until %(date)s, at no charge.", plan=sub.plan.name,
+        facts = [(_("Plan"), r.plan(sub.plan)), (_("Access until"), r.date(period_end))]
+        return Letter([_("Your %(plan)s subscription is extended until %(date)s, at no charge.", plan=r.plan(sub.plan),
                          date=r.date(period_end))], facts, _my_subscription())
 
     return send("subscription_renewed", f"subscription:{sub.id}:period:{period_end.isoformat()}", sub.customer,
@@ -226,7 +226,8 @@ def subscription_canceled(sub: Subscription, event_id: int):
 
     def letter(r: Reader) -> Letter:
         ended = sub.ended_at or sub.canceled_at or sub.current_period_end
-        return Letter([_("Your %(plan)s subscription is canceled. Your access ended on %(date)s.", plan=sub.plan.name,
+        return Letter([_("Your %(plan)s subscription is canceled. Your access ended on %(date)s.",
+                         plan=r.plan(sub.plan),
                          date=r.date(ended)),
                        _("Thank you for watching with us. You can subscribe again at any time.")],
                       action=(_("Choose a plan"), link_to("catalog.index")),
@@ -243,20 +244,22 @@ def subscription_expired(sub: Subscription, event_id: int):
     def letter(r: Reader) -> Letter:
         ended = r.date(sub.ended_at or sub.current_period_end)
         why = (_("Your %(plan)s subscription ended on %(date)s: the renewal payment did not go through and the "
-                 "retries ran out.", plan=sub.plan.name, date=ended) if unpaid is not None
-               else _("Your %(plan)s subscription ended on %(date)s.", plan=sub.plan.name, date=ended))
+                 "retries ran out.", plan=r.plan(sub.plan), date=ended) if unpaid is not None
+               else _("Your %(plan)s subscription ended on %(date)s.", plan=r.plan(sub.plan), date=ended))
         return Letter([why, _("You can subscribe again at any time; nothing is charged until you do.")],
                       action=(_("Choose a plan"), link_to("catalog.index")))
 
     return send("subscription_expired", f"event:{event_id}", sub.customer, letter)
 
 
-def subscription_plan_changed(sub: Subscription, previous: str | None, event_id: int):
+def subscription_plan_changed(sub: Subscription, left: dict | None, event_id: int):
+    """`left`: the plan the subscription left, as the event names it (in each language, or one name)."""
     def letter(r: Reader) -> Letter:
-        text = (_("Your subscription is now on the %(plan)s plan (it was %(previous)s).", plan=sub.plan.name,
+        previous = ((left.get("names") or {}).get(r.locale) or left.get("name")) if left else None
+        text = (_("Your subscription is now on the %(plan)s plan (it was %(previous)s).", plan=r.plan(sub.plan),
                   previous=previous) if previous else _("Your subscription is now on the %(plan)s plan.",
-                                                        plan=sub.plan.name))
-        facts = [(_("Plan"), sub.plan.name), (_("Price"), r.money(sub.amount, sub.currency))]
+                                                        plan=r.plan(sub.plan)))
+        facts = [(_("Plan"), r.plan(sub.plan)), (_("Price"), r.money(sub.amount, sub.currency))]
         if (upcoming := _next_charge(sub, r)) is not None:
             facts.append(upcoming)
         return Letter([text], facts, _my_subscription())
@@ -270,7 +273,7 @@ def subscription_paused(sub: Subscription, event_id: int):
 
     def letter(r: Reader) -> Letter:
         return Letter([_("Your %(plan)s subscription is paused until %(date)s: nothing is charged, and films are not "
-                         "available while it is paused.", plan=sub.plan.name, date=r.date(sub.resumes_at)),
+                         "available while it is paused.", plan=r.plan(sub.plan), date=r.date(sub.resumes_at)),
                        _("It resumes by itself on %(date)s, and your card is charged for the new period then. You "
                          "can resume earlier on your subscription page.", date=r.date(sub.resumes_at))],
                       [(_("Paused until"), r.date(sub.resumes_at))], _my_subscription())
@@ -290,7 +293,7 @@ def price_change(sub: Subscription, scheduled: dict, event_id: int):
     def letter(r: Reader) -> Letter:
         new, now = r.money(scheduled["amount"], scheduled["currency"]), r.money(sub.amount, sub.currency)
         return Letter([_("The price of your %(plan)s subscription changes to %(new)s from the payment on %(date)s. "
-                         "Until then you keep paying %(now)s.", plan=sub.plan.name, new=new, date=r.date(renewal),
+                         "Until then you keep paying %(now)s.", plan=r.plan(sub.plan), new=new, date=r.date(renewal),
                          now=now),
                        _("If you would rather not continue at the new price, turn auto-renew off on your "
                          "subscription page before %(date)s: nothing more is charged.", date=r.date(renewal))],
@@ -336,7 +339,7 @@ def _upcoming_charge(sub, opening, then, label):
     `label()` are called in the reader's language."""
     def letter(r: Reader) -> Letter:
         when, amount = r.date(sub.current_period_end), _charge(sub, r)
-        return Letter([opening(sub.plan.name, when), then(amount)],
+        return Letter([opening(r.plan(sub.plan), when), then(amount)],
                       [(label(), _("%(amount)s on %(date)s", amount=amount, date=when)), *_card_fact(sub)],
                       _my_subscription())
     return letter
@@ -361,7 +364,7 @@ def _card_expiring(sub):
     def letter(r: Reader) -> Letter:
         card = sub.payment_method
         return Letter([_("The card ending in %(digits)s that pays for %(plan)s expires before the next payment on "
-                         "%(date)s.", digits=card.card_last_four or "", plan=sub.plan.name,
+                         "%(date)s.", digits=card.card_last_four or "", plan=r.plan(sub.plan),
                          date=r.date(sub.current_period_end)),
                        _("Add your new card so that watching goes on without a break.")],
                       [(_("Card"), _card(card.card_last_four)), (_("Expires"), card.card_exp or "")],
@@ -407,7 +410,7 @@ def mails_for(event: OutboxMessage):
     if kind in builders:
         return builders[kind](sub, event.id)
     if kind == "plan_changed":
-        return subscription_plan_changed(sub, (data.get("previous_plan") or {}).get("name"), event.id)
+        return subscription_plan_changed(sub, data.get("previous_plan"), event.id)
     if kind == "price_change_scheduled":
         return price_change(sub, data.get("scheduled_price"), event.id)
     return None

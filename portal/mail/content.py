@@ -37,6 +37,9 @@ class Reader:
     def money(self, amount: int, currency: str) -> str:
         return format_money(amount, currency, self.locale)
 
+    def plan(self, plan) -> str:
+        return plan.name_in(self.locale)
+
     def date(self, moment) -> str:
         return format_date(moment.astimezone(self.zone), LONG_DATE[self.locale], locale=self.locale)
 

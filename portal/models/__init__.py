@@ -6,6 +6,7 @@ from portal.models.entitlement import CustomerEntitlement
 from portal.models.invoice import Invoice
 from portal.models.mail import OutgoingMail, SubscriptionReminder
 from portal.models.messaging import BusMessage, IdempotencyKey, OutboxMessage, WebhookEvent
+from portal.models.numbering import DocumentCounter
 from portal.models.payment import Payment, Refund
 from portal.models.receipt import FiscalReceipt, SellerSettings
 from portal.models.session import UserSession
@@ -15,6 +16,7 @@ from portal.models.test_clock import TestClock
 __all__ = [
     "BusMessage",
     "CustomerEntitlement",
+    "DocumentCounter",
     "FiscalReceipt",
     "IdempotencyKey",
     "Invoice",

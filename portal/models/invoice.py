@@ -1,4 +1,5 @@
-"""Invoices: what a customer owes for a period. The invoice id is the provider's InvoiceId."""
+"""Invoices: what a customer owes for a period. The invoice id is the provider's InvoiceId; the number
+(2026-000123, portal/models/numbering.py) is what customers and staff read."""
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -42,6 +43,7 @@ INVOICE_STATUSES = ("open", "paid", "void", "refunded")
 
 class Invoice(db.Model):
     __tablename__ = "invoices"
+    NUMBERED_AS = "invoice"
     __table_args__ = (
         one_of("status", INVOICE_STATUSES),
         one_of("kind", INVOICE_KINDS),
@@ -61,6 +63,8 @@ class Invoice(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Taken when the invoice is created (issued), every kind alike: the customer's history shows them all.
+    number: Mapped[str | None] = mapped_column(String(16), unique=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -103,4 +107,4 @@ class Invoice(db.Model):
         return InvoiceMachine.bind(self)
 
     def __repr__(self):
-        return f"<Invoice {self.id} {self.kind} {self.status} {self.amount} {self.currency}>"
+        return f"<Invoice {self.id} {self.number} {self.kind} {self.status} {self.amount} {self.currency}>"

@@ -36,6 +36,7 @@ class FiscalReceipt(db.Model):
     """One receipt asked of a till: приход with a payment, возврат прихода with a refund."""
 
     __tablename__ = "receipts"
+    NUMBERED_AS = "receipt"
     __table_args__ = (
         one_of("status", RECEIPT_STATUSES),
         one_of("kind", RECEIPT_KINDS),
@@ -48,6 +49,7 @@ class FiscalReceipt(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(16), unique=True)  # taken when the receipt is asked for
     provider: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")

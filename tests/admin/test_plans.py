@@ -5,8 +5,9 @@ from portal.extensions import db
 from portal.models import Plan, StaffAction, Subscription
 from tests.factories import make_plan, make_subscription
 
-FORM = {"code": "family", "name": "Family", "description": "Four screens", "price": "599.00", "currency": "RUB",
-        "interval_count": "1", "interval_unit": "month", "trial_days": "7"}
+FORM = {"code": "family", "name_ru": "Семейная", "name_en": "Family", "description_ru": "Четыре экрана",
+        "description_en": "Four screens", "price": "599.00", "currency": "RUB", "interval_count": "1",
+        "interval_unit": "month", "trial_days": "7"}
 
 
 def plan(code):
@@ -43,9 +44,9 @@ def test_a_price_change_applies_to_new_subscriptions_only(staff):
     assert "Price changes apply to new subscriptions only" in staff.get("/admin/plans").get_data(as_text=True)
 
     response = staff.post(f"/admin/plans/{p.id}/edit", {**FORM, "code": "ignored", "price": "349.00",
-                                                        "name": "Monthly"})
+                                                        "name_en": "Monthly"})
     assert response.status_code == 303
-    assert plan("monthly").amount == 34900 and plan("monthly").name == "Monthly"
+    assert plan("monthly").amount == 34900 and plan("monthly").name_en == "Monthly"
     assert db.session.get(Subscription, sub.id).amount == 29900  # the subscription keeps its own price
     action = db.session.scalars(select(StaffAction).where(StaffAction.action == "plan.update")).one()
     assert action.details["changes"]["amount"] == [29900, 34900]

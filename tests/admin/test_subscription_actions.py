@@ -181,12 +181,12 @@ def test_retry_the_charge_now_of_a_past_due_subscription(staff, billing):
     attempts = invoice.attempt_count
 
     confirm = staff.get(url, htmx=True)
-    assert confirm.status_code == 200 and f"invoice #{invoice.id}" in confirm.get_data(as_text=True)
+    assert confirm.status_code == 200 and f"invoice {invoice.number}" in confirm.get_data(as_text=True)
     action, result = run_action(staff, billing, staff.post(url, {"confirm": "yes", "reason": "card topped up"},
                                                            htmx=True))
     # This card always declines: the action failed, in red, with the bank's reason.
     assert action.details["state"] == "failed"
-    assert 'class="alert alert-error"' in result and f"invoice {invoice.id} (RUB 299.00) was declined: " in result
+    assert 'class="alert alert-error"' in result and f"invoice {invoice.number} (RUB 299.00) was declined: " in result
     assert "(code 5051)" in result
     assert reload(Invoice, invoice.id).attempt_count == attempts + 1
     declined = db.session.scalars(select(Transition).where(Transition.entity_type == "payment",

@@ -122,8 +122,9 @@ def test_audit_log_filters(staff, billing):
     sub = paid_subscription(billing)
     staff.post(f"/admin/subscriptions/{sub.id}/cancel", {"when": "period_end", "confirm": "yes"})
     make_plan(code="spare")
-    staff.post("/admin/plans/new", {"code": "new", "name": "New", "price": "1", "currency": "RUB",
-                                    "interval_unit": "month", "interval_count": "1", "trial_days": "0"})
+    staff.post("/admin/plans/new", {"code": "new", "name_ru": "Новая", "name_en": "New", "price": "1",
+                                    "currency": "RUB", "interval_unit": "month", "interval_count": "1",
+                                    "trial_days": "0"})
     every = staff.get("/admin/audit").get_data(as_text=True)
     assert every.count('class="audit-row"') == 2
     only = staff.get("/admin/audit", query_string={"action": "plan.create"}).get_data(as_text=True)

@@ -52,7 +52,8 @@ def test_downgrade_is_scheduled_for_the_period_end_and_undone_by_asking_for_the_
     assert body["effective_at"] == api.get(f"/api/v1/subscriptions/{sub.id}").get_json()["current_period_end"]
     run_jobs()
     assert api.get(f"/api/v1/subscriptions/{sub.id}").get_json()["scheduled_plan"] == {"code": "basic",
-                                                                                      "name": "Basic"}
+                                                                                      "name": "Basic",
+                                                                                      "description": ""}
 
     assert api.post(path(sub), json={"plan": "premium", "when": "period_end"}).status_code == 202
     run_jobs()

@@ -32,7 +32,7 @@ def test_pay_creates_pending_subscription_and_open_invoice_with_widget_parameter
     assert (customer.email, customer.name) == ("viewer@example.com", "Anna")
 
     assert body["subscription"]["status"] == "pending"
-    assert body["subscription"]["plan"] == {"code": "basic", "name": "Basic"}
+    assert body["subscription"]["plan"] == {"code": "basic", "name": "Basic", "description": ""}
     assert body["subscription"]["customer"] == {"external_id": "auth-42", "email": "viewer@example.com"}
     assert (body["subscription"]["amount"], body["subscription"]["currency"]) == (29900, "RUB")
     assert (body["invoice"]["amount"], body["invoice"]["currency"], body["invoice"]["amount_refunded"]) == (

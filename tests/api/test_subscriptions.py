@@ -34,7 +34,7 @@ def test_get_subscription_shows_its_plan_customer_period_and_card(api, basic):
 
     assert response.status_code == 200
     assert response.get_json() == {
-        "id": sub.id, "status": "active", "plan": {"code": "basic", "name": "Basic"},
+        "id": sub.id, "status": "active", "plan": {"code": "basic", "name": "Basic", "description": ""},
         "customer": {"external_id": "auth-7", "email": "anna@example.com"},
         "amount": 30000, "currency": "RUB",
         "current_period_start": "2025-03-01T09:30:15Z", "current_period_end": "2025-04-01T09:30:15Z",

@@ -24,7 +24,9 @@ def _iso(value):
 def subscription_in_database(sub: Subscription) -> dict:
     return {"subscription_id": sub.id, "status": sub.status,
             "customer": {"id": sub.customer.id, "external_id": sub.customer.external_id, "email": sub.customer.email},
-            "plan": {"code": sub.plan.code, "name": sub.plan.name}, "amount": sub.amount, "currency": sub.currency,
+            "plan": {"code": sub.plan.code, "name": sub.plan.name_ru,
+                     "names": {"ru": sub.plan.name_ru, "en": sub.plan.name_en}},
+            "amount": sub.amount, "currency": sub.currency,
             "current_period_start": _iso(sub.current_period_start), "current_period_end": _iso(sub.current_period_end),
             "trial_end": _iso(sub.trial_end), "cancel_at_period_end": sub.cancel_at_period_end}
 

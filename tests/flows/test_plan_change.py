@@ -163,7 +163,7 @@ def test_downgrade_is_scheduled_can_be_undone_and_takes_effect_at_the_renewal(bi
     assert reload(sub).scheduled_plan_id is None
     [scheduled] = published("subscription.plan_change_scheduled", sub.id)
     assert (scheduled["plan"]["code"], scheduled["scheduled_plan"]) == ("premium", {
-        "code": "monthly", "name": "Monthly", "amount": 29900})
+        "code": "monthly", "name": "Monthly", "names": {"ru": "Monthly", "en": "Monthly"}, "amount": 29900})
     assert scheduled["current_period_end"] == reload(sub).current_period_end.isoformat()  # when it takes effect
     [undone] = published("subscription.plan_change_undone", sub.id)
     assert (undone["plan"]["code"], undone["scheduled_plan"], undone["undone_plan"]["code"]) == (

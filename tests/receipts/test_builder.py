@@ -18,7 +18,8 @@ LAST_EVENING_2025_MOSCOW = datetime(2025, 12, 31, 20, 59, tzinfo=UTC)
 
 
 def _invoice(app, name, amount, unit, email="user@example.com"):
-    plan = Plan(code=f"{name.lower()}-{unit}", name=name, amount=amount, currency="RUB", interval_unit=unit,
+    plan = Plan(code=f"{name.lower()}-{unit}", name_ru=name, name_en=name, amount=amount, currency="RUB",
+                interval_unit=unit,
                 interval_count=1)
     db.session.add(plan)
     db.session.commit()
