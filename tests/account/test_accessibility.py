@@ -1,0 +1,97 @@
+"""axe-core on every customer page, in Russian and English, on a desktop and a phone: no violation of impact
+serious or critical. One walk per language and width, from the signed-out pages through a checkout paid in the
+sandbox's widget to the paid subscription's pages (tests/accessibility.py runs axe)."""
+import pytest
+from sqlalchemy import select
+
+from portal import account_email
+from portal.extensions import db
+from portal.models import Invoice, Payment, Subscription
+from tests.accessibility import LOCALES, WIDTHS, axe_violations, focus_ring_problems
+from tests.account import test_browser as browser_tests
+from tests.account.test_browser import expect, sign_in, until, url
+from tests.factories import make_customer, make_plan
+from tests.flows.conftest import SUCCESS_CARD
+
+pytestmark = browser_tests.pytestmark
+browser = browser_tests.browser  # one Chromium for the module
+
+
+@pytest.fixture
+def new_page(browser):
+    contexts = []
+
+    def new_page(language, width, problems):
+        context = browser.new_context(locale=LOCALES[language], viewport=WIDTHS[width])
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        return page
+
+    yield new_page
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("language", LOCALES)
+def test_customer_pages_have_no_serious_accessibility_violations(new_page, billing, language, width):
+    make_plan(code="monthly", amount=29900)
+    make_plan(code="yearly", amount=299000, interval_unit="year")
+    customer = make_customer(email="reader@example.com")
+    reset_link = account_email._reset_link(customer)
+    db.session.commit()
+    problems, found = [], []
+
+    def check(page, label, focus=False):
+        found.extend(axe_violations(page, f"{label} [{language} {width}]"))
+        if focus:  # the same stylesheet everywhere: a few pages show every kind of focusable element
+            found.extend(focus_ring_problems(page, f"{label} [{language} {width}]"))
+
+    visitor = new_page(language, width, problems)
+    for path in ("/", "/auth/signup", "/auth/login", "/auth/forgot"):
+        visitor.goto(url(billing, path))
+        check(visitor, path, focus=path in ("/", "/auth/login"))
+    visitor.goto(reset_link)
+    check(visitor, "/auth/reset/<token>")
+
+    page = new_page(language, width, problems)
+    sign_in(page, billing, customer.email)
+    check(page, "/account (no subscription)")
+    page.goto(url(billing, "/"))
+    page.locator("#choose-monthly").click()
+    page.wait_for_load_state("load")
+    check(page, "/account/pay (before paying)", focus=True)
+    page.wait_for_function("() => !!(window.cp && window.cp.CloudPayments)")
+    page.locator("#pay-button").click()
+    expect(page.locator("#cp-sandbox-dialog")).to_be_visible()
+    check(page, "/account/pay (the widget's dialog)")
+    found.extend(focus_ring_problems(page, f"the widget's dialog [{language} {width}]", most=8))
+    page.locator("#cp-sandbox-card-number").fill(SUCCESS_CARD)
+    page.locator("#cp-sandbox-exp-date").fill("12/30")
+    page.locator("#cp-sandbox-cvv").fill("123")
+    page.locator("#cp-sandbox-pay").click()
+    until(page, billing, page.locator("#checkout-done"))
+    expect(page.locator("#cp-sandbox-overlay")).to_have_count(0)
+    check(page, "/account/pay (paid)")
+
+    db.session.expire_all()
+    sub = db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)).one()
+    invoice = db.session.scalars(select(Invoice).where(Invoice.subscription_id == sub.id)).one()
+    payment = db.session.scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+    for path in ("/account", "/account/history", f"/account/invoices/{invoice.id}",
+                 f"/account/payments/{payment.id}/receipt", f"/account/subscriptions/{sub.id}/change-plan",
+                 f"/account/subscriptions/{sub.id}/cancel", "/auth/email", "/auth/password"):
+        page.goto(url(billing, path))
+        check(page, path, focus=path == "/account")
+
+    page.goto(url(billing, "/account"))
+    page.wait_for_load_state("load")
+    page.locator("#pause-button").click()
+    until(page, billing, page.locator("#pause-scheduled"))
+    check(page, "/account (pause scheduled)")
+
+    assert not found, "\n".join(found)
+    assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems

@@ -1,0 +1,63 @@
+"""axe-core on every staff page, in Russian and English, on a desktop and a phone: no violation of impact serious
+or critical (tests/accessibility.py runs axe). The pages show a customer with a subscription paid through the
+sandbox, so the tables, the timeline and the forms have rows to render."""
+import os
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import WebhookEvent
+from tests.accessibility import LOCALES, WIDTHS, axe_violations
+from tests.admin.conftest import make_staff
+from tests.admin.support import completed_payment, paid_subscription
+from tests.auth.helpers import PASSWORD
+from tests.browser import CHROMIUM, chromium
+from tests.factories import make_customer
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}")
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (requirements-dev.txt)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium(sync_api) as browser:
+        yield browser
+
+
+def staff_pages(sub):
+    payment = completed_payment(sub)
+    event = db.session.scalars(select(WebhookEvent).order_by(WebhookEvent.id)).first()
+    return ["/admin/", "/admin/plans", "/admin/plans/new", f"/admin/plans/{sub.plan_id}/edit", "/admin/customers",
+            "/admin/customers?q=reader", f"/admin/customers/{sub.customer_id}", "/admin/subscriptions",
+            f"/admin/subscriptions/{sub.id}", f"/admin/subscriptions/{sub.id}/cancel",
+            f"/admin/payments/{payment.id}/refund", "/admin/providers", "/admin/seller", "/admin/review",
+            "/admin/webhooks", f"/admin/webhooks/{event.id}", "/admin/operations", "/admin/audit"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("language", LOCALES)
+def test_staff_pages_have_no_serious_accessibility_violations(browser, billing, language, width):
+    sub = paid_subscription(billing, customer=make_customer(email="reader@example.com"))
+    staff = make_staff()
+    pages = staff_pages(sub)
+    db.session.commit()
+    problems, found = [], []
+    context = browser.new_context(locale=LOCALES[language], viewport=WIDTHS[width])
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.goto(billing.live.portal_url + "/auth/login")
+        page.fill("#email", staff.email)
+        page.fill("#password", PASSWORD)
+        page.locator("form button[type=submit]").last.click()
+        page.wait_for_url("**/admin/**")
+        for path in pages:
+            page.goto(billing.live.portal_url + path)
+            found.extend(axe_violations(page, f"{path} [{language} {width}]"))
+    finally:
+        context.close()
+    assert not found, "\n".join(found)
+    assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems
