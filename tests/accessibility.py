@@ -58,7 +58,8 @@ FOCUS_RING = """() => {
     const [r, g, b] = c.map(v => v / 255).map(v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
     return 0.2126 * r + 0.7152 * g + 0.0722 * b;
   };
-  const describe = el.id ? '#' + el.id : el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).trim().split(/\\s+/).join('.') : '')
+  const classes = el.className ? '.' + String(el.className).trim().split(/\\s+/).join('.') : '';
+  const describe = el.id ? '#' + el.id : el.tagName.toLowerCase() + classes
     + (el.textContent.trim() ? ' "' + el.textContent.trim().slice(0, 30) + '"' : '');
   if (!ring || ring[3] === 0) { return {element: describe, ratio: 0, ring: null, back: back}; }
   const shown = over(ring, back);

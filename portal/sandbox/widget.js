@@ -18,9 +18,30 @@
 
   /* __SANDBOX_DOM_HELPERS__ */
 
-  function money(amount, currency) {
+  // The dialog speaks the language the merchant's page passes (new cp.CloudPayments({language: 'ru-RU'})),
+  // as the provider's widget does; English for anything else.
+  var TEXTS = {
+    en: { title: 'Card payment (CloudPayments sandbox)', number: 'Card number', expiry: 'Expiry date (MM/YY)',
+      expiryPlaceholder: 'MM/YY', cvv: 'CVV', email: 'E-mail for the receipt', pay: 'Pay', cancel: 'Cancel',
+      processing: 'Processing…', success: 'Payment successful', declined: 'Payment declined', close: 'Close',
+      network: 'Network error, please try again' },
+    ru: { title: 'Оплата картой (песочница CloudPayments)', number: 'Номер карты', expiry: 'Срок действия (ММ/ГГ)',
+      expiryPlaceholder: 'ММ/ГГ', cvv: 'CVV', email: 'E-mail для чека', pay: 'Оплатить', cancel: 'Отмена',
+      processing: 'Обработка…', success: 'Оплата прошла', declined: 'Платёж отклонён', close: 'Закрыть',
+      network: 'Ошибка сети, попробуйте ещё раз' }
+  };
+
+  function textsFor(language) {
+    return /^ru/i.test(String(language || '')) ? TEXTS.ru : TEXTS.en;
+  }
+
+  function money(amount, currency, t) {
     var value = Number(amount);
-    return (isFinite(value) ? value.toFixed(2) : String(amount)) + ' ' + (currency || 'RUB');
+    var figure = isFinite(value) ? value.toFixed(2) : String(amount);
+    if (t === TEXTS.ru) {
+      return figure.replace('.', ',') + ' ' + ((currency || 'RUB') === 'RUB' ? '₽' : currency);
+    }
+    return figure + ' ' + (currency || 'RUB');
   }
 
   function post(payload) {
@@ -33,30 +54,31 @@
   }
 
   // One dialog session: collects the card, posts it, reports exactly one outcome through finish().
-  function openDialog(kind, payload, finish) {
+  function openDialog(kind, payload, finish, language) {
+    var t = textsFor(language);
     var previous = document.getElementById('cp-sandbox-overlay');
     if (previous) { previous.parentNode.removeChild(previous); }
 
-    var number = field('cp-sandbox-card-number', 'Card number',
+    var number = field('cp-sandbox-card-number', t.number,
       { autocomplete: 'cc-number', inputmode: 'numeric', placeholder: '4242 4242 4242 4242' });
-    var expiry = field('cp-sandbox-exp-date', 'Expiry date (MM/YY)',
-      { autocomplete: 'cc-exp', inputmode: 'numeric', placeholder: 'MM/YY', maxlength: '7' });
-    var cvv = field('cp-sandbox-cvv', 'CVV',
+    var expiry = field('cp-sandbox-exp-date', t.expiry,
+      { autocomplete: 'cc-exp', inputmode: 'numeric', placeholder: t.expiryPlaceholder, maxlength: '7' });
+    var cvv = field('cp-sandbox-cvv', t.cvv,
       { autocomplete: 'cc-csc', inputmode: 'numeric', placeholder: '123', maxlength: '4', type: 'password' });
     var email = null;
     if (payload.requireEmail && !payload.email) {
-      email = field('cp-sandbox-email', 'E-mail for the receipt', { autocomplete: 'email', type: 'email' });
+      email = field('cp-sandbox-email', t.email, { autocomplete: 'email', type: 'email' });
     }
     var result = el('div', { id: 'cp-sandbox-result', role: 'status', 'aria-live': 'polite' },
       { minHeight: '20px', margin: '8px 0', fontSize: '14px' });
-    var payButton = el('button', { id: 'cp-sandbox-pay', type: 'submit', text: 'Pay ' + money(payload.amount, payload.currency) },
+    var payButton = el('button', { id: 'cp-sandbox-pay', type: 'submit', text: t.pay + ' ' + money(payload.amount, payload.currency, t) },
       { padding: '10px 16px', fontSize: '16px', marginRight: '8px', cursor: 'pointer' });
-    var cancelButton = el('button', { id: 'cp-sandbox-cancel', type: 'button', text: 'Cancel' },
+    var cancelButton = el('button', { id: 'cp-sandbox-cancel', type: 'button', text: t.cancel },
       { padding: '10px 16px', fontSize: '16px', cursor: 'pointer' });
-    var title = el('h2', { id: 'cp-sandbox-title', text: 'Card payment (CloudPayments sandbox)' },
+    var title = el('h2', { id: 'cp-sandbox-title', text: t.title },
       { margin: '0 0 8px', fontSize: '18px' });
     var summary = el('p', { id: 'cp-sandbox-summary',
-      text: (payload.description ? payload.description + ': ' : '') + money(payload.amount, payload.currency) },
+      text: (payload.description ? payload.description + ': ' : '') + money(payload.amount, payload.currency, t) },
       { margin: '0 0 16px', fontSize: '14px' });
     var children = [title, summary, number.wrapper, expiry.wrapper, cvv.wrapper];
     if (email) { children.push(email.wrapper); }
@@ -96,7 +118,7 @@
       event.preventDefault();
       if (settled) { close(); return; }
       busy(true);
-      result.textContent = 'Processing…';
+      result.textContent = t.processing;
       var body = Object.assign({}, payload, {
         type: kind,
         cardNumber: number.input.value,
@@ -106,12 +128,12 @@
       if (email) { body.email = email.input.value; }
       post(body).then(function (outcome) {
         if (outcome.Success) {
-          result.textContent = 'Payment successful';
+          result.textContent = t.success;
           settle('success', outcome, null);
           window.setTimeout(close, payload.autoClose === false ? 3000 : 800);
           return;
         }
-        var message = outcome.CardHolderMessage || outcome.Message || 'Payment declined';
+        var message = outcome.CardHolderMessage || outcome.Message || t.declined;
         result.textContent = message;
         if (!outcome.TransactionId && INPUT_ERRORS[outcome.ReasonCode]) {
           busy(false);
@@ -119,11 +141,11 @@
         }
         settle('fail', outcome, message);
         // The payment is over: the only way on is to close the dialog.
-        payButton.textContent = 'Close';
+        payButton.textContent = t.close;
         payButton.disabled = false;
         cancelButton.style.display = 'none';
       }, function () {
-        result.textContent = 'Network error, please try again';
+        result.textContent = t.network;
         busy(false);
       });
     });
@@ -173,6 +195,7 @@
     var handlers = callbacks || {};
     var payload = classicPayload(options);
     kind = kind === 'auth' ? 'auth' : 'charge';
+    var language = this.settings.language;
     return new Promise(function (resolve) {
       openDialog(kind, payload, function (status, outcome, message) {
         var paymentResult = {
@@ -192,7 +215,7 @@
         } finally {
           resolve(resultOf(status, outcome, message));
         }
-      });
+      }, language);
     });
   };
 
@@ -207,10 +230,11 @@
   CloudPayments.prototype.start = function (params) {
     var payload = startPayload(params || {});
     var kind = String((params || {}).paymentSchema || 'Single').toLowerCase() === 'dual' ? 'auth' : 'charge';
+    var language = this.settings.language;
     return new Promise(function (resolve) {
       openDialog(kind, payload, function (status, outcome, message) {
         resolve(resultOf(status, outcome, message));
-      });
+      }, language);
     });
   };
 

@@ -120,7 +120,7 @@ def pay_in_widget(page, card):
     dialog.locator("#cp-sandbox-exp-date").fill("12/30")
     dialog.locator("#cp-sandbox-cvv").fill("123")
     dialog.locator("#cp-sandbox-pay").click()
-    expect(page.locator("#cp-sandbox-result")).not_to_have_text(re.compile(r"^(Processing…)?$"))
+    expect(page.locator("#cp-sandbox-result")).not_to_have_text(re.compile(r"^(Processing…|Обработка…)?$"))
 
 
 def close_widget(page):
@@ -185,6 +185,11 @@ def test_the_russian_locale_renders_the_same_flow(open_page, billing, mailbox):
     choose_plan(page, billing)
     expect(page.locator("#pay-button")).to_have_text(re.compile(r"Оплатить 299,00\s₽"))
     pay_in_widget(page, DECLINED_CARD)
+    # The provider's window speaks the page's language too.
+    dialog = page.locator("#cp-sandbox-dialog")
+    expect(dialog.locator("#cp-sandbox-title")).to_have_text("Оплата картой (песочница CloudPayments)")
+    expect(dialog.locator("label[for=cp-sandbox-card-number]")).to_have_text("Номер карты")
+    expect(dialog.locator("#cp-sandbox-pay")).to_have_text("Закрыть")
     close_widget(page)
     expect(until(page, billing, page.locator("#checkout-declined"))).to_contain_text("Недостаточно средств")
     pay_in_widget(page, SUCCESS_CARD)
