@@ -34,7 +34,8 @@ def test_the_receipt_page_and_its_pdf_show_the_fiscal_attributes_and_the_seller(
                   "ООО «Кинозал»", "7707083893", receipt.url):
         assert shown in html
     text = pdf_text(client.get(f"/account/payments/{payment.id}/receipt.pdf", headers={"Accept-Language": "ru"}))
-    for shown in ("Продавец", "ООО «Кинозал»", "7707083893", f"Кассовый чек № {receipt.number} · Приход", receipt.fiscal_storage_number,
+    for shown in ("Продавец", "ООО «Кинозал»", "7707083893", f"Кассовый чек № {receipt.number} · Приход",
+                  receipt.fiscal_storage_number,
                   receipt.fiscal_sign, "299,00"):
         assert shown in text
 
