@@ -61,3 +61,15 @@ def test_create_user_makes_a_staff_account_once(runner, app):
 def test_create_user_rejects_a_bad_email(runner, app):
     result = runner.invoke(args=["create-user", "not-an-email"])
     assert result.exit_code != 0 and "not an email address" in result.output
+
+
+@pytest.mark.parametrize("language,names,foreign", [
+    ("ru", ["Месячная", "Годовая", "Премиум"], ["Monthly", "Yearly", "Premium"]),
+    ("en", ["Monthly", "Yearly", "Premium"], ["Месячная", "Годовая", "Премиум"]),
+])
+def test_plans_are_named_in_the_readers_language_and_in_no_other(client, demo_catalogue, language, names, foreign):
+    page = client.get("/", headers={"Accept-Language": language}).get_data(as_text=True)
+    for name in names:
+        assert f"<h2>{name}</h2>" in page
+    for name in foreign:
+        assert name not in page
