@@ -93,3 +93,11 @@ def test_an_unsold_plan_is_deleted_only_once_staff_confirm(staff):
     assert staff.post(f"/admin/plans/{p.id}/delete", {"confirm": "yes"}).status_code == 303
     assert plan("mistake") is None
     assert db.session.scalars(select(StaffAction.action)).all() == ["plan.delete"]
+
+
+def test_a_plan_needs_its_name_in_russian_and_in_english(staff):
+    for missing, language in (("name_ru", "Russian"), ("name_en", "English")):
+        response = staff.post("/admin/plans/new", {**FORM, missing: "  "})
+        assert response.status_code == 422
+        assert f"Give the plan a name in {language}" in response.get_data(as_text=True)
+        assert plan("family") is None
