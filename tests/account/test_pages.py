@@ -72,7 +72,7 @@ def test_another_customers_records_do_not_exist(client, strangers_records, path)
     assert as_page.status_code == 404 and as_fragment.status_code == 404
     for response in (as_page, as_fragment):
         html = response.get_data(as_text=True)
-        assert "777" not in html and sub.plan.name not in html
+        assert "777" not in html and sub.plan.name_en not in html and sub.plan.name_ru not in html
     assert "<html" not in as_fragment.get_data(as_text=True)
 
 
