@@ -95,9 +95,24 @@ def test_an_unsold_plan_is_deleted_only_once_staff_confirm(staff):
     assert db.session.scalars(select(StaffAction.action)).all() == ["plan.delete"]
 
 
-def test_a_plan_needs_its_name_in_russian_and_in_english(staff):
-    for missing, language in (("name_ru", "Russian"), ("name_en", "English")):
-        response = staff.post("/admin/plans/new", {**FORM, missing: "  "})
-        assert response.status_code == 422
-        assert f"Give the plan a name in {language}" in response.get_data(as_text=True)
-        assert plan("family") is None
+def test_the_plan_form_saves_the_name_and_description_in_each_language(staff):
+    assert staff.post("/admin/plans/new", FORM).status_code == 303
+    created = plan("family")
+    assert (created.name_ru, created.name_en) == ("Семейная", "Family")
+    assert (created.description_ru, created.description_en) == ("Четыре экрана", "Four screens")
+    form = staff.get(f"/admin/plans/{created.id}/edit").get_data(as_text=True)
+    assert 'value="Семейная"' in form and 'value="Family"' in form and "Четыре экрана" in form
+
+    assert staff.post(f"/admin/plans/{created.id}/edit", {**FORM, "name_en": "Family plan"}).status_code == 303
+    assert (plan("family").name_ru, plan("family").name_en) == ("Семейная", "Family plan")
+
+
+def test_a_plan_without_its_russian_name_is_refused_with_a_message(staff):
+    response = staff.post("/admin/plans/new", {**FORM, "name_ru": "  "})
+    assert response.status_code == 422
+    assert "Give the plan a name in Russian" in response.get_data(as_text=True)
+    assert plan("family") is None
+
+    existing = make_plan(code="monthly")
+    refused = staff.post(f"/admin/plans/{existing.id}/edit", {**FORM, "name_ru": ""})
+    assert refused.status_code == 422 and plan("monthly").name_ru == "Monthly"

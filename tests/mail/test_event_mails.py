@@ -63,6 +63,7 @@ def test_a_receipt_reads_in_english_in_the_customers_time_zone_with_the_last_fou
     assert "Amount: RUB 299.00" in text
     assert f"Paid on: {local_day}" in text
     assert "Card: •••• 3055" in text and "400000" not in text and "4000 00" not in text
+    assert f"Invoice: No. {sub.invoices[0].number}" in text
     assert link_to(receipt, "/account/payments/").startswith(billing.live.portal_url)
     assert "Cinema · Questions? Write to billing@cinema.test." in text
     assert "RUB 299.00" in html_of(receipt) and "•••• 3055" in html_of(receipt)
@@ -70,11 +71,14 @@ def test_a_receipt_reads_in_english_in_the_customers_time_zone_with_the_last_fou
 
 def test_a_russian_customer_reads_the_receipt_in_russian_on_moscow_time(billing, mailbox):
     clock.freeze(clock.now().replace(hour=22, minute=0))  # 22:00 UTC is 01:00 the next day in Moscow
+    make_plan("monthly", name_ru="Месячная", name_en="Monthly")
     sub = paid_subscription(billing)
     [receipt] = mailbox.wait_for(sub.customer.email)
     text = text_of(receipt)
     assert receipt["Content-Language"] == "ru"
-    assert "Спасибо! Мы получили оплату подписки Monthly." in text
+    assert "Спасибо! Мы получили оплату подписки Месячная." in text and "Monthly" not in text
+    [invoice] = sub.invoices
+    assert f"Счёт: № {invoice.number}" in text and invoice.number.endswith("-000001")
     assert "Сумма: 299,00\xa0₽" in text
     moscow_day = (sub.current_period_start + timedelta(hours=3)).day
     assert f"Дата оплаты: {moscow_day} " in text

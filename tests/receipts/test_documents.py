@@ -30,12 +30,14 @@ def test_the_receipt_page_and_its_pdf_show_the_fiscal_attributes_and_the_seller(
     page = client.get(f"/account/payments/{payment.id}/receipt", headers={"Accept-Language": "ru"})
     html = page.get_data(as_text=True)
     assert page.status_code == 200
+    assert receipt.number == f"{receipt.created_at.year}-000001"
+    assert f"Квитанция № {receipt.number}" in html and f"№ {payment.id}<" not in html
     for shown in ("Кассовые чеки", receipt.fiscal_storage_number, receipt.fiscal_document_number, receipt.fiscal_sign,
                   "ООО «Кинозал»", "7707083893", receipt.url):
         assert shown in html
     text = pdf_text(client.get(f"/account/payments/{payment.id}/receipt.pdf", headers={"Accept-Language": "ru"}))
-    for shown in ("Продавец", "ООО «Кинозал»", "7707083893", f"Кассовый чек № {receipt.number} · Приход",
-                  receipt.fiscal_storage_number,
+    for shown in (f"Квитанция № {receipt.number}", "Продавец", "ООО «Кинозал»", "7707083893",
+                  f"Кассовый чек № {receipt.number} · Приход", receipt.fiscal_storage_number,
                   receipt.fiscal_sign, "299,00"):
         assert shown in text
 
