@@ -68,14 +68,20 @@ FOCUS_RING = """() => {
 }"""
 
 
-def focus_ring_problems(page, label="", most=60):
-    """Tab through the page from its top: each focused element whose focus indicator is missing or has less than
-    3:1 contrast against what surrounds it, as one line."""
+def focus_ring_problems(page, label="", most=60, start=None):
+    """Tab through the page from its top (or from the element `start` selects, itself included): each focused
+    element whose focus indicator is missing or has less than 3:1 contrast against what surrounds it, one line
+    each."""
     page.wait_for_load_state("load")
-    page.evaluate("() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0); }")
+    # Every element unseen again (the same page is walked once per width).
+    page.evaluate("""() => { document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);
+        document.querySelectorAll('*').forEach(el => { delete el.__focusSeen; }); }""")
+    if start is not None:
+        page.focus(start)
     problems = []
-    for _ in range(most):
-        page.keyboard.press("Tab")
+    for step in range(most):
+        if step or start is None:
+            page.keyboard.press("Tab")
         focused = page.evaluate(FOCUS_RING)
         if focused is None or focused.get("again"):
             break

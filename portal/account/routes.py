@@ -24,7 +24,7 @@ from portal.billing.trials import trial_available
 from portal.extensions import db
 from portal.mail.links import granted_payer
 from portal.security import embeds_widget, error_page
-from portal.templating import current_locale
+from portal.templating import current_locale, current_time_zone
 
 # Polls of a checkout's status before the page stops and says to look again later (~2 minutes).
 MAX_STATUS_POLLS = 80
@@ -43,7 +43,7 @@ def customer_subscription():
 def time_zone_choices():
     """The zones the account page offers, named in the page's language, and the one in force."""
     user = current_user.user
-    return time_zones.choices(user.time_zone, current_locale()), time_zones.effective(user)
+    return time_zones.choices(user.time_zone, current_locale()), current_time_zone()
 
 
 @bp.app_context_processor

@@ -11,7 +11,6 @@ from portal.billing.errors import InvalidRequest
 from portal.machines import lock
 from portal.mail.content import valid_time_zone
 from portal.models import User
-from portal.templating import DEFAULT_TIME_ZONE
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +33,6 @@ def _name(zone: str, locale: str) -> str:
     offset = datetime.now(ZoneInfo(zone)).strftime("%z")
     city = "UTC" if zone == "UTC" else get_timezone_location(zone, locale=locale, return_city=True)
     return f"{city} (GMT{offset[:3]}:{offset[3:]})"
-
-
-def effective(user: User) -> str:
-    return user.time_zone if user.time_zone and valid_time_zone(user.time_zone) else DEFAULT_TIME_ZONE
 
 
 def set_time_zone(user: User, zone: str, *, actor: str) -> None:

@@ -75,9 +75,12 @@ def entries(rows: list[StaffAction]) -> list[Entry]:
 
 def target(target_type: str, target_id: str) -> Link:
     name, endpoint, argument = TARGETS.get(target_type, (target_type, None, None))
-    text = f"{name} #{target_id}" if target_id and target_type not in ("currency", "seller") else str(name)
-    if target_type == "currency":
+    if target_type == "seller":
+        text = str(name)
+    elif target_type == "currency":
         text = f"{name} {target_id}"
+    else:
+        text = f"{name} #{target_id}"
     if endpoint is None or (argument and not str(target_id).isdigit()):
         return Link(text, None)
     return Link(text, url_for(endpoint, **({argument: int(target_id)} if argument else {})))
@@ -93,10 +96,7 @@ def _entry(row: StaffAction, plan_currencies: dict) -> Entry:
         if key in HIDDEN or value is None or value == "":
             continue
         if key == "changes" and isinstance(value, dict):
-            changed_currency = value.get("currency", [currency, currency])[-1]
-            read += [Detail(str(LABELS.get(field, field)),
-                            f"{_value(field, before, currency)} → {_value(field, after, changed_currency)}")
-                     for field, (before, after) in value.items()]
+            read += _changes(value, currency)
             continue
         if key in LINKED and str(value).isdigit():
             link = target(LINKED[key], str(value))
@@ -104,6 +104,20 @@ def _entry(row: StaffAction, plan_currencies: dict) -> Entry:
             continue
         read.append(Detail(str(LABELS.get(key, key)), _value(key, value, currency)))
     return Entry(row, target(row.target_type, row.target_id), read)
+
+
+def _changes(changes: dict, currency: str | None) -> list[Detail]:
+    """{field: [before, after]} as "before → after"; an amount's after is in the new currency if that changed."""
+    moved = changes.get("currency")
+    after_currency = moved[-1] if isinstance(moved, list) and moved else currency
+    read = []
+    for field, change in changes.items():
+        if isinstance(change, list) and len(change) == 2:
+            text = f"{_value(field, change[0], currency)} → {_value(field, change[1], after_currency)}"
+        else:  # a shape this reading does not know: shown as stored, never a failed page
+            text = str(change)
+        read.append(Detail(str(LABELS.get(field, field)), text))
+    return read
 
 
 def _value(key: str, value, currency: str | None) -> str:

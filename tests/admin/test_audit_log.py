@@ -46,3 +46,14 @@ def test_a_refund_links_its_payment_and_subscription_and_says_the_amount_in_mone
     assert 'href="/admin/subscriptions/7">subscription #7</a>' in row
     assert "RUB 100.00" in row and "asked by phone" in row
     assert "amount=" not in row and "10000" not in row
+
+
+def test_details_of_a_shape_the_reading_does_not_know_are_shown_as_stored(staff):
+    _row(staff, "seller.update", "seller", 1, {"changes": ["inn", "name"]})
+    _row(staff, "plan.update", "plan", 999, {"changes": {"amount": 29900, "name_en": ["A", "B", "C"]}})
+    response = _audit(staff, "en")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "[&#39;inn&#39;, &#39;name&#39;]" in _audit_row(page, "seller.update")
+    odd = _audit_row(page, "plan.update")
+    assert "<dd>29900</dd>" in odd and "plan #999" in odd
