@@ -29,13 +29,16 @@ run: $(VENV)/.runtime
 
 # The whole suite against real PostgreSQL, Redis and RabbitMQ (started here when installed but stopped).
 # Browser tests drive Debian's Chromium; it is installed here when apt-get can (they skip, saying so, if not).
+# Two processes per run by default (each with a database, Redis claim and vhost of its own): on this 2-core
+# machine the suite waits on browsers, workers and sockets as much as it computes. TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
 test: $(VENV)/.dev
 	bash tests/services.sh
 	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
 		{ apt-get install -y -q chromium >/dev/null 2>&1 || \
 		  { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } ; } || \
 		echo "make test: Chromium could not be installed (apt-get install -y chromium); browser tests will skip"
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The provider emulators alone, as the sandbox process of the Procfile: CloudPayments at the root,
 # YooKassa under /yookassa (its API at http://127.0.0.1:8001/yookassa/v3).

@@ -25,6 +25,11 @@ BASE_DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.
 RUN_TAG = os.environ.get("PORTAL_TEST_RUN_TAG") or uuid.uuid4().hex[:12]
 if not re.fullmatch(r"[a-z0-9_]{1,32}", RUN_TAG):
     raise RuntimeError(f"PORTAL_TEST_RUN_TAG {RUN_TAG!r} is not 1 to 32 of a-z, 0-9 and _")
+# `make test` spreads the suite over pytest-xdist workers (gw0, gw1, ...), each a process of its own with a
+# database, Redis claim, vhost and SMTP server of its own: the worker's name keeps a given tag apart per worker.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if XDIST_WORKER and os.environ.get("PORTAL_TEST_RUN_TAG"):
+    RUN_TAG = f"{RUN_TAG[:27]}_{XDIST_WORKER}"
 RUN_ID = f"portal-tests-{RUN_TAG}"
 REDIS_SERVER = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit("/", 1)[0]
 SANDBOX_PUBLIC_ID = "pk_portal_tests"
@@ -45,6 +50,8 @@ def database_url():
     the suite many times over (the mutation run) may hand it an empty database of its own instead
     (PORTAL_TEST_DATABASE), which it made and drops: creating and dropping one costs seconds a run."""
     given = os.environ.get("PORTAL_TEST_DATABASE")
+    if given and XDIST_WORKER:
+        raise RuntimeError("PORTAL_TEST_DATABASE is one database: run it without pytest-xdist workers (-n 0)")
     if given:
         if not re.fullmatch(r"portal_test_[a-z0-9_]{1,40}", given):
             raise RuntimeError(f"PORTAL_TEST_DATABASE {given!r} is not portal_test_ and 1 to 40 of a-z, 0-9, _")
