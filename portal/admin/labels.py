@@ -122,3 +122,12 @@ def interval(count: int, unit: str) -> str:
         "year": ngettext("%(num)d year", "%(num)d years", count),
     }
     return forms.get(unit, f"{count} {unit}")
+
+
+DIRECTIONS = {"upgrade": lazy_pgettext("plan change", "upgrade"), "downgrade": lazy_pgettext("plan change", "downgrade"),
+              "switch": lazy_pgettext("plan change", "switch")}
+
+
+def direction(way: str) -> str:
+    label = DIRECTIONS.get(way)
+    return str(label) if label is not None else way

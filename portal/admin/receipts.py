@@ -25,8 +25,8 @@ def seller():
             changes = seller_settings.save(form, actor=who.actor)
             audit(who, "seller.update", "seller", 1, {"changes": changes})
             db.session.commit()
-            flash(gettext("Seller settings saved: %(changes)s.", changes=", ".join(changes) or gettext("nothing changed")),
-                  "success")
+            said = ", ".join(changes) or gettext("nothing changed")
+            flash(gettext("Seller settings saved: %(changes)s.", changes=said), "success")
             return redirect(url_for(".seller"), code=303)
     return render_template("admin/seller.html", form=form, plans=plans, missing=receipts.why_no_receipts(),
                            taxations=seller_settings.TAXATION_LABELS, vats=seller_settings.VAT_LABELS,

@@ -116,9 +116,7 @@ def status_label(kind, status):
     return labels.status_label(kind, status)
 
 
-@bp.app_template_global("staff_labels")
-def staff_labels():
-    return labels
+bp.record_once(lambda state: state.app.jinja_env.globals.update(staff_labels=labels))
 
 
 def is_htmx() -> bool:
@@ -633,7 +631,8 @@ def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
             pairs = parse_qsl(text, keep_blank_values=True)
     except (ValueError, AttributeError, RecursionError):
         return [(gettext("(body)"), gettext("unreadable; not shown"))]
-    shown = [(_shorten(k), gettext("••• (hidden)") if k.lower().replace("_", "") in SECRET_FIELDS and v else _shorten(v))
+    hidden = gettext("••• (hidden)")
+    shown = [(_shorten(k), hidden if k.lower().replace("_", "") in SECRET_FIELDS and v else _shorten(v))
              for k, v in pairs[:SHOWN_FIELDS]]
     if len(pairs) > SHOWN_FIELDS:
         shown.append(("…", ngettext("%(num)d more field not shown", "%(num)d more fields not shown",
