@@ -1,133 +1,135 @@
-"""Words of the staff pages for stored values (statuses, kinds, units) in the page's language. The stored value
-stays what exports, data attributes and badge classes carry; only its reading is translated. A status is
-translated in the context of what it belongs to: Russian agrees it with the noun (подписка активна, счёт оплачен)."""
-from flask_babel import lazy_pgettext, ngettext
+"""Words of the staff pages for stored values (statuses, kinds, roles, units) in the page's language. The stored
+value stays what exports, data attributes and badge classes carry; only its reading is translated. A status is
+translated in the context of what it belongs to, as Russian agrees it with its noun (подписка активна, счёт
+оплачен). The tables are built when asked (pgettext, which the catalogue's extraction knows), in the request's
+language."""
+from flask_babel import ngettext, pgettext
 
-STATUSES = {
-    "subscription": {
-        "pending": lazy_pgettext("subscription status", "pending"),
-        "trialing": lazy_pgettext("subscription status", "trialing"),
-        "active": lazy_pgettext("subscription status", "active"),
-        "past_due": lazy_pgettext("subscription status", "past due"),
-        "paused": lazy_pgettext("subscription status", "paused"),
-        "canceled": lazy_pgettext("subscription status", "canceled"),
-        "expired": lazy_pgettext("subscription status", "expired"),
-    },
-    "invoice": {
-        "open": lazy_pgettext("invoice status", "open"),
-        "paid": lazy_pgettext("invoice status", "paid"),
-        "void": lazy_pgettext("invoice status", "void"),
-        "refunded": lazy_pgettext("invoice status", "refunded"),
-    },
-    "payment": {
-        "pending": lazy_pgettext("payment status", "pending"),
-        "authorized": lazy_pgettext("payment status", "authorized"),
-        "completed": lazy_pgettext("payment status", "completed"),
-        "declined": lazy_pgettext("payment status", "declined"),
-        "voided": lazy_pgettext("payment status", "voided"),
-    },
-    "refund": {
-        "pending": lazy_pgettext("refund status", "pending"),
-        "succeeded": lazy_pgettext("refund status", "succeeded"),
-        "failed": lazy_pgettext("refund status", "failed"),
-    },
-    "plan": {
-        "active": lazy_pgettext("plan status", "active"),
-        "archived": lazy_pgettext("plan status", "archived"),
-    },
-    "webhook": {
-        "received": lazy_pgettext("notification status", "received"),
-        "processed": lazy_pgettext("notification status", "processed"),
-        "failed": lazy_pgettext("notification status", "failed"),
-        "rejected": lazy_pgettext("notification status", "rejected"),
-    },
-    "mail": {
-        "queued": lazy_pgettext("mail status", "queued"),
-        "sending": lazy_pgettext("mail status", "sending"),
-        "retrying": lazy_pgettext("mail status", "retrying"),
-        "sent": lazy_pgettext("mail status", "sent"),
-        "failed": lazy_pgettext("mail status", "failed"),
-        "unbuilt": lazy_pgettext("mail status", "unbuilt"),
-        "rebuilt": lazy_pgettext("mail status", "rebuilt"),
-    },
-    "receipt": {
-        "pending": lazy_pgettext("receipt status", "pending"),
-        "registered": lazy_pgettext("receipt status", "registered"),
-        "failed": lazy_pgettext("receipt status", "failed"),
-    },
-    "action": {
-        "queued": lazy_pgettext("action state", "queued"),
-        "running": lazy_pgettext("action state", "running"),
-        "retrying": lazy_pgettext("action state", "retrying"),
-        "succeeded": lazy_pgettext("action state", "succeeded"),
-        "failed": lazy_pgettext("action state", "failed"),
-        "done": lazy_pgettext("action state", "done"),
-    },
-    "review": {
-        "refunded": lazy_pgettext("review resolution", "refunded"),
-        "attached": lazy_pgettext("review resolution", "attached"),
-        "dismissed": lazy_pgettext("review resolution", "dismissed"),
-    },
-}
 
-INVOICE_KINDS = {
-    "initial": lazy_pgettext("invoice kind", "initial"),
-    "renewal": lazy_pgettext("invoice kind", "renewal"),
-    "repay": lazy_pgettext("invoice kind", "repay"),
-    "grant": lazy_pgettext("invoice kind", "grant"),
-    "verification": lazy_pgettext("invoice kind", "verification"),
-    "card_check": lazy_pgettext("invoice kind", "card check"),
-    "proration": lazy_pgettext("invoice kind", "proration"),
-}
-
-ROLES = {"customer": lazy_pgettext("role", "customer"), "staff": lazy_pgettext("role", "staff")}
-
-UNIT_NAMES = {
-    "day": lazy_pgettext("interval unit", "day"),
-    "week": lazy_pgettext("interval unit", "week"),
-    "month": lazy_pgettext("interval unit", "month"),
-    "year": lazy_pgettext("interval unit", "year"),
-}
+def _statuses(kind: str) -> dict[str, str]:
+    if kind == "subscription":
+        return {
+            "pending": pgettext("subscription status", "pending"),
+            "trialing": pgettext("subscription status", "trialing"),
+            "active": pgettext("subscription status", "active"),
+            "past_due": pgettext("subscription status", "past due"),
+            "paused": pgettext("subscription status", "paused"),
+            "canceled": pgettext("subscription status", "canceled"),
+            "expired": pgettext("subscription status", "expired"),
+        }
+    if kind == "invoice":
+        return {
+            "open": pgettext("invoice status", "open"),
+            "paid": pgettext("invoice status", "paid"),
+            "void": pgettext("invoice status", "void"),
+            "refunded": pgettext("invoice status", "refunded"),
+        }
+    if kind == "payment":
+        return {
+            "pending": pgettext("payment status", "pending"),
+            "authorized": pgettext("payment status", "authorized"),
+            "completed": pgettext("payment status", "completed"),
+            "declined": pgettext("payment status", "declined"),
+            "voided": pgettext("payment status", "voided"),
+        }
+    if kind == "refund":
+        return {
+            "pending": pgettext("refund status", "pending"),
+            "succeeded": pgettext("refund status", "succeeded"),
+            "failed": pgettext("refund status", "failed"),
+        }
+    if kind == "plan":
+        return {"active": pgettext("plan status", "active"), "archived": pgettext("plan status", "archived")}
+    if kind == "webhook":
+        return {
+            "received": pgettext("notification status", "received"),
+            "processed": pgettext("notification status", "processed"),
+            "failed": pgettext("notification status", "failed"),
+            "rejected": pgettext("notification status", "rejected"),
+        }
+    if kind == "mail":
+        return {
+            "queued": pgettext("mail status", "queued"),
+            "sending": pgettext("mail status", "sending"),
+            "retrying": pgettext("mail status", "retrying"),
+            "sent": pgettext("mail status", "sent"),
+            "failed": pgettext("mail status", "failed"),
+            "unbuilt": pgettext("mail status", "unbuilt"),
+            "rebuilt": pgettext("mail status", "rebuilt"),
+        }
+    if kind == "receipt":
+        return {
+            "pending": pgettext("receipt status", "pending"),
+            "registered": pgettext("receipt status", "registered"),
+            "failed": pgettext("receipt status", "failed"),
+        }
+    if kind == "action":
+        return {
+            "queued": pgettext("action state", "queued"),
+            "running": pgettext("action state", "running"),
+            "retrying": pgettext("action state", "retrying"),
+            "succeeded": pgettext("action state", "succeeded"),
+            "failed": pgettext("action state", "failed"),
+            "done": pgettext("action state", "done"),
+        }
+    if kind == "review":
+        return {
+            "refunded": pgettext("review resolution", "refunded"),
+            "attached": pgettext("review resolution", "attached"),
+            "dismissed": pgettext("review resolution", "dismissed"),
+        }
+    return {}
 
 
 def status_label(kind: str, status: str | None) -> str:
-    """A stored status as staff read it; one this table does not know is shown as stored."""
+    """A stored status as staff read it; one these tables do not know is shown as stored."""
     if status is None:
         return ""
-    label = STATUSES.get(kind, {}).get(status)
-    return str(label) if label is not None else status.replace("_", " ")
+    return _statuses(kind).get(status) or status.replace("_", " ")
 
 
 def invoice_kind(kind: str) -> str:
-    label = INVOICE_KINDS.get(kind)
-    return str(label) if label is not None else kind.replace("_", " ")
+    return {
+        "initial": pgettext("invoice kind", "initial"),
+        "renewal": pgettext("invoice kind", "renewal"),
+        "repay": pgettext("invoice kind", "repay"),
+        "grant": pgettext("invoice kind", "grant"),
+        "verification": pgettext("invoice kind", "verification"),
+        "card_check": pgettext("invoice kind", "card check"),
+        "proration": pgettext("invoice kind", "proration"),
+    }.get(kind) or kind.replace("_", " ")
 
 
 def role(name: str) -> str:
-    label = ROLES.get(name)
-    return str(label) if label is not None else name
+    return {"customer": pgettext("role", "customer"), "staff": pgettext("role", "staff")}.get(name) or name
 
 
 def unit_name(unit: str) -> str:
-    label = UNIT_NAMES.get(unit)
-    return str(label) if label is not None else unit
+    return {
+        "day": pgettext("interval unit", "day"),
+        "week": pgettext("interval unit", "week"),
+        "month": pgettext("interval unit", "month"),
+        "year": pgettext("interval unit", "year"),
+    }.get(unit) or unit
 
 
 def interval(count: int, unit: str) -> str:
     """A billing period, "1 month" / "3 months" (1 месяц, 3 месяца)."""
-    forms = {
-        "day": ngettext("%(num)d day", "%(num)d days", count),
-        "week": ngettext("%(num)d week", "%(num)d weeks", count),
-        "month": ngettext("%(num)d month", "%(num)d months", count),
-        "year": ngettext("%(num)d year", "%(num)d years", count),
-    }
-    return forms.get(unit, f"{count} {unit}")
-
-
-DIRECTIONS = {"upgrade": lazy_pgettext("plan change", "upgrade"), "downgrade": lazy_pgettext("plan change", "downgrade"),
-              "switch": lazy_pgettext("plan change", "switch")}
+    if unit == "day":
+        return ngettext("%(num)d day", "%(num)d days", count)
+    if unit == "week":
+        return ngettext("%(num)d week", "%(num)d weeks", count)
+    if unit == "month":
+        return ngettext("%(num)d month", "%(num)d months", count)
+    if unit == "year":
+        return ngettext("%(num)d year", "%(num)d years", count)
+    return f"{count} {unit}"
 
 
 def direction(way: str) -> str:
-    label = DIRECTIONS.get(way)
-    return str(label) if label is not None else way
+    """Which way a plan change goes (portal/billing/proration.py)."""
+    return {
+        "upgrade": pgettext("plan change", "upgrade"),
+        "downgrade": pgettext("plan change", "downgrade"),
+        "switch": pgettext("plan change", "switch"),
+    }.get(way) or way
