@@ -1,4 +1,6 @@
-"""Admin fixtures: a signed-in staff member and customer, and real billing flows (sandbox over HTTP, RQ workers)."""
+"""Admin fixtures: a signed-in staff member and customer, and real billing flows (sandbox over HTTP, RQ workers).
+The staff pages follow the language switch, Russian by default: these clients ask for English (Accept-Language),
+as the assertions of the admin tests are written in it; tests/admin/test_staff_translation.py reads Russian."""
 import re
 
 import pytest
@@ -47,8 +49,12 @@ def make_staff(email="staff@example.com"):
     return user
 
 
+ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
+
+
 @pytest.fixture
 def staff(app, client):
+    client.environ_base.update(ENGLISH)
     user = make_staff()
     response = sign_in(client, user.email, REMOTE_ADDR="203.0.113.7")
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -59,6 +65,7 @@ def staff(app, client):
 @pytest.fixture
 def customer_browser(app):
     client = app.test_client()
+    client.environ_base.update(ENGLISH)
     user = make_customer()
     assert sign_in(client, user.email).status_code == 303
     return Browser(client, user)
