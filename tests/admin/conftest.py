@@ -16,7 +16,8 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class Browser:
-    """A test client signed in as someone, posting forms the way the admin pages do."""
+    """A test client signed in as someone, posting forms the way the admin pages do; in English unless a test
+    asks for another language (headers={"Accept-Language": "ru"})."""
 
     def __init__(self, client, user):
         self.client, self.user = client, user
@@ -27,13 +28,13 @@ class Browser:
         assert match, "no CSRF token on the page"
         return match.group(1)
 
-    def get(self, path, htmx=False, **kwargs):
-        headers = {"HX-Request": "true"} if htmx else {}
+    def get(self, path, htmx=False, headers=None, **kwargs):
+        headers = {"Accept-Language": "en", **({"HX-Request": "true"} if htmx else {}), **(headers or {})}
         return self.client.get(path, headers=headers, **kwargs)
 
-    def post(self, path, data=None, htmx=False, token=True, **kwargs):
+    def post(self, path, data=None, htmx=False, token=True, headers=None, **kwargs):
         data = dict(data or {})
-        headers = {}
+        headers = {"Accept-Language": "en", **(headers or {})}
         if token and htmx:
             headers["X-CSRF-Token"] = self.token()
         elif token:
