@@ -8,7 +8,6 @@ repeat it (the refund id and the charge attempt are remembered on the audit row)
 import logging
 from dataclasses import dataclass
 
-from flask_babel import gettext
 from rq.job import Job
 from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
@@ -93,9 +92,9 @@ def _start(staff: Staff, action: str, target_type: str, target_id, details: dict
 def _reason(reason: str | None, required: bool = False) -> str:
     reason = " ".join((reason or "").split())
     if required and not reason:
-        raise InvalidRequest(gettext("Give a reason: it goes into the audit log and the timeline."))
+        raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
     if len(reason) > MAX_REASON:
-        raise InvalidRequest(gettext("Keep the reason under %(num)d characters.", num=MAX_REASON))
+        raise InvalidRequest(f"Keep the reason under {MAX_REASON} characters.")
     return reason
 
 
@@ -563,16 +562,16 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
     """The subscription page's actions that can apply now, as (endpoint, label): an action whose preview would
     refuse (and answer 409) is not offered."""
     candidates = (
-        ("admin.cancel", gettext("Cancel…"), lambda: cancel_preview(sub, "now", False)),
-        ("admin.grant", gettext("Grant extra days…"), lambda: grant_preview(sub, 1)),
-        ("admin.retry_charge", gettext("Retry the charge now…"), lambda: retry_preview(sub)),
-        ("admin.change_plan", gettext("Change plan…"), lambda: _plan_change_possible(sub)),
-        ("admin.pause", gettext("Pause…"), lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
-        ("admin.resume", gettext("Resume…"), lambda: resume_preview(sub)),
-        ("admin.remove_card", gettext("Remove the card…"), lambda: remove_card_preview(sub)),
-        ("admin.replace_card", gettext("Replace the card…"), lambda: replace_card_preview(sub)),
-        ("admin.resubscribe", gettext("Resubscribe…"), lambda: resubscribe_preview(sub, sub.plan.code)),
-        ("admin.move_price", gettext("Move to the plan’s price…"), lambda: prices.preview(sub)),
+        ("admin.cancel", "Cancel…", lambda: cancel_preview(sub, "now", False)),
+        ("admin.grant", "Grant extra days…", lambda: grant_preview(sub, 1)),
+        ("admin.retry_charge", "Retry the charge now…", lambda: retry_preview(sub)),
+        ("admin.change_plan", "Change plan…", lambda: _plan_change_possible(sub)),
+        ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
+        ("admin.resume", "Resume…", lambda: resume_preview(sub)),
+        ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
+        ("admin.replace_card", "Replace the card…", lambda: replace_card_preview(sub)),
+        ("admin.resubscribe", "Resubscribe…", lambda: resubscribe_preview(sub, sub.plan.code)),
+        ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
     )
     available = []
     for endpoint, label, preview in candidates:

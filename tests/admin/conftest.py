@@ -1,6 +1,4 @@
-"""Admin fixtures: a signed-in staff member and customer, and real billing flows (sandbox over HTTP, RQ workers).
-The staff pages follow the language switch, Russian by default: these clients ask for English (Accept-Language),
-as the assertions of the admin tests are written in it; tests/admin/test_staff_translation.py reads Russian."""
+"""Admin fixtures: a signed-in staff member and customer, and real billing flows (sandbox over HTTP, RQ workers)."""
 import re
 
 import pytest
@@ -16,8 +14,7 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class Browser:
-    """A test client signed in as someone, posting forms the way the admin pages do; in English unless a test
-    asks for another language (headers={"Accept-Language": "ru"})."""
+    """A test client signed in as someone, posting forms the way the admin pages do."""
 
     def __init__(self, client, user):
         self.client, self.user = client, user
@@ -28,13 +25,13 @@ class Browser:
         assert match, "no CSRF token on the page"
         return match.group(1)
 
-    def get(self, path, htmx=False, headers=None, **kwargs):
-        headers = {"Accept-Language": "en", **({"HX-Request": "true"} if htmx else {}), **(headers or {})}
+    def get(self, path, htmx=False, **kwargs):
+        headers = {"HX-Request": "true"} if htmx else {}
         return self.client.get(path, headers=headers, **kwargs)
 
-    def post(self, path, data=None, htmx=False, token=True, headers=None, **kwargs):
+    def post(self, path, data=None, htmx=False, token=True, **kwargs):
         data = dict(data or {})
-        headers = {"Accept-Language": "en", **(headers or {})}
+        headers = {}
         if token and htmx:
             headers["X-CSRF-Token"] = self.token()
         elif token:
@@ -50,12 +47,8 @@ def make_staff(email="staff@example.com"):
     return user
 
 
-ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
-
-
 @pytest.fixture
 def staff(app, client):
-    client.environ_base.update(ENGLISH)
     user = make_staff()
     response = sign_in(client, user.email, REMOTE_ADDR="203.0.113.7")
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -66,7 +59,6 @@ def staff(app, client):
 @pytest.fixture
 def customer_browser(app):
     client = app.test_client()
-    client.environ_base.update(ENGLISH)
     user = make_customer()
     assert sign_in(client, user.email).status_code == 303
     return Browser(client, user)
