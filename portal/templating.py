@@ -1,23 +1,24 @@
 """Template helpers and languages: the visitor's locale (a sticking switch, else Accept-Language), Flask-Babel
 translations from portal/translations, and money and dates formatted by Babel for that locale."""
+from datetime import datetime
 from functools import cache
 from urllib.parse import urlsplit
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask import redirect, request, url_for
-from flask_babel import Babel, format_date, format_datetime, gettext, refresh
+from flask_babel import Babel, refresh
 from werkzeug.urls import iri_to_uri
 
+from portal.dates import MOSCOW, date_text, moment_text
 from portal.money import format_money
 
 SUPPORTED_LOCALES = ("ru", "en")
 LOCALE_COOKIE = "locale"
 LOCALE_COOKIE_AGE = 365 * 24 * 3600
 
-LONG_DATE = {"ru": "d MMMM y", "en": "MMMM d, y"}
-# Times on the customer's pages are in their own zone (set by the platform's customer.upsert), else in Moscow's:
-# the cinema's audience and the provider's day.
-DEFAULT_TIME_ZONE = "Europe/Moscow"
+# Times on the pages are in the reader's own zone (a customer's set by the platform's customer.upsert or their
+# profile, a staff member's by theirs), else in Moscow's: the cinema's audience and the provider's day.
+DEFAULT_TIME_ZONE = MOSCOW
 
 babel = Babel()
 
@@ -32,7 +33,7 @@ def current_locale() -> str:
 
 
 def current_time_zone() -> str:
-    """The zone Flask-Babel shows times in: the signed-in customer's, else Moscow's."""
+    """The zone Flask-Babel shows times in: the signed-in reader's, else Moscow's."""
     from flask_login import current_user
 
     user = getattr(current_user, "user", None) if request and current_user.is_authenticated else None
@@ -45,11 +46,18 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
-def zone_label() -> str:
-    """What a time on a page is counted in: "Moscow time" (мск), else its offset from GMT."""
-    if current_time_zone() == DEFAULT_TIME_ZONE:
-        return gettext("Moscow time")
-    return format_datetime(None, "ZZZZ")
+def page_date(value) -> str:
+    """A date in the page's language and the reader's zone (portal/dates.py: one style everywhere)."""
+    return date_text(value, current_locale(), ZoneInfo(current_time_zone())) if value is not None else ""
+
+
+def page_moment(value, seconds: bool = False) -> str:
+    """A moment in the reader's zone, the zone named: a Moscow customer sees 00:53 мск, not 21:53 UTC."""
+    if value is None:
+        return ""
+    if isinstance(value, str):  # as stored in JSON details
+        value = datetime.fromisoformat(value)
+    return moment_text(value, current_locale(), ZoneInfo(current_time_zone()), seconds=seconds)
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -103,16 +111,5 @@ def init_app(app):
     def plan_description_filter(plan):
         return plan.description_in(current_locale())
 
-    @app.template_filter("date")
-    def date_filter(value, format="long"):
-        if value is None:
-            return ""
-        if format == "long":
-            # Babel's long Russian date ends in "г.", which doubles the full stop of a sentence.
-            format = LONG_DATE.get(current_locale(), format)
-        return format_date(value, format=format)
-
-    @app.template_filter("datetime")
-    def datetime_filter(value, format="medium"):
-        """A moment in the viewer's zone, with the zone named (a Moscow customer sees 00:53 мск, not 21:53)."""
-        return f"{format_datetime(value, format=format)} ({zone_label()})" if value is not None else ""
+    app.add_template_filter(page_date, "date")
+    app.add_template_filter(page_moment, "datetime")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask_babel import format_datetime, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from fpdf import FPDF
 
 from portal.billing.fiscal import receipt_number
 from portal.money import format_money
+from portal.templating import page_date, page_moment
 
 FONT = Path(__file__).resolve().parents[2] / "static" / "fonts" / "DejaVuSans.ttf"
 
@@ -64,11 +65,10 @@ def invoice_pdf(invoice, settings) -> bytes:
     doc.heading(_("Customer"))
     doc.fact(_("Email"), invoice.customer.email)
     doc.heading(_("Invoice"))
-    doc.fact(_("Issued"), format_datetime(invoice.created_at, "medium"))
+    doc.fact(_("Issued"), page_moment(invoice.created_at))
     doc.fact(_("For"), (invoice.plan or invoice.subscription.plan).name_in(get_locale()))
     if invoice.period_start and invoice.period_end:
-        doc.fact(_("Period"), f"{format_datetime(invoice.period_start, 'short')} – "
-                              f"{format_datetime(invoice.period_end, 'short')}")
+        doc.fact(_("Period"), f"{page_date(invoice.period_start)} – {page_date(invoice.period_end)}")
     doc.fact(_("Amount"), _money(invoice.amount, invoice.currency))
     if invoice.amount_refunded:
         doc.fact(_("Refunded"), _money(invoice.amount_refunded, invoice.currency))
@@ -82,7 +82,7 @@ def receipt_pdf(payment, settings, fiscal_receipts) -> bytes:
     doc.seller(settings)
     doc.heading(_("Payment"))
     doc.fact(_("Customer"), payment.invoice.customer.email if payment.invoice else "")
-    doc.fact(_("Date"), format_datetime(payment.created_at, "medium"))
+    doc.fact(_("Date"), page_moment(payment.created_at))
     if payment.invoice is not None:
         doc.fact(_("Invoice"), _("No. %(number)s", number=payment.invoice.number))
     doc.fact(_("Amount"), _money(payment.amount, payment.currency))
@@ -90,7 +90,7 @@ def receipt_pdf(payment, settings, fiscal_receipts) -> bytes:
     doc.fact(_("Transaction"), payment.provider_transaction_id)
     for receipt in fiscal_receipts:
         kind = _("Sale") if receipt.kind == "income" else _("Return of a sale")
-        doc.heading(f"{_('Fiscal receipt')} {_('No. %(number)s', number=receipt.number)} · {kind}")
+        doc.heading(_("Fiscal receipt No. %(number)s · %(kind)s", number=receipt.number, kind=kind))
         doc.fact(_("Amount"), _money(receipt.amount, receipt.currency))
         if receipt.status != "registered":
             doc.fact(_("Status"), _("Being registered by the online till: it will be sent to your email."))
@@ -99,7 +99,7 @@ def receipt_pdf(payment, settings, fiscal_receipts) -> bytes:
         doc.fact(_("Fiscal document number (FD)"), receipt.fiscal_document_number or "")
         doc.fact(_("Fiscal sign (FP)"), receipt.fiscal_sign or "")
         if receipt.registered_at:
-            doc.fact(_("Registered"), format_datetime(receipt.registered_at, "medium"))
+            doc.fact(_("Registered"), page_moment(receipt.registered_at))
         if receipt.qr:
             doc.fact(_("QR code data"), receipt.qr)
     return bytes(doc.output())

@@ -3,13 +3,11 @@ customer's time zone, and the parts every billing mail is made of (one text and 
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_date, format_datetime
-
+from portal.dates import MOSCOW, date_text, moment_text
 from portal.money import format_money
-from portal.templating import LONG_DATE
 
 # The seller's own zone: customers of a Russian cinema who never said otherwise live on Moscow time.
-DEFAULT_TIME_ZONE = "Europe/Moscow"
+DEFAULT_TIME_ZONE = MOSCOW
 
 
 def time_zone(user) -> ZoneInfo:
@@ -41,13 +39,11 @@ class Reader:
         return plan.name_in(self.locale)
 
     def date(self, moment) -> str:
-        return format_date(moment.astimezone(self.zone), LONG_DATE[self.locale], locale=self.locale)
+        return date_text(moment, self.locale, self.zone)
 
     def moment(self, moment) -> str:
-        """A date with its time and zone: when a retry happens, to the minute."""
-        local = moment.astimezone(self.zone)
-        return f"{self.date(moment)}, {format_datetime(local, 'HH:mm', locale=self.locale)} " \
-               f"({format_datetime(local, 'zzzz', tzinfo=self.zone, locale=self.locale)})"
+        """A date with its time and zone, as the pages show it: when a retry happens, to the minute."""
+        return moment_text(moment, self.locale, self.zone)
 
 
 @dataclass

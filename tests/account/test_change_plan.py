@@ -11,6 +11,7 @@ from tests.account.support import fragment, subscribe
 from tests.auth.helpers import post, signed_in_customer
 from tests.factories import make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD
+from tests.dates import english_day
 
 
 def page(client, path):
@@ -94,7 +95,7 @@ def test_downgrade_is_scheduled_shown_with_its_date_and_undone(client, billing):
     assert reload(sub).scheduled_plan.code == "monthly"
     html = page(client, "/account")
     end = reload(sub).current_period_end
-    assert f"Changes to Monthly on {end.strftime('%B')} {end.day}, {end.year}." in html
+    assert f"Changes to Monthly on {english_day(end)}." in html
     assert "RUB 299.00 on" in html  # the next charge is the new plan's price
 
     post(client, f"/account/subscriptions/{sub.id}/change-plan/undo", htmx=True)

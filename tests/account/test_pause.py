@@ -13,6 +13,7 @@ from tests.account.support import subscribe
 from tests.auth.helpers import post, signed_in_customer
 from tests.factories import make_plan
 from tests.published import published
+from tests.dates import english_day
 from workers import ticks
 
 
@@ -53,7 +54,7 @@ def test_a_pause_starts_at_the_period_end_and_ends_by_itself_with_a_new_anchored
     html = page(client)
     assert 'id="pause-scheduled"' in html and "You keep access until the pause starts." in html
     # Nothing is charged at the period end: the next charge is the resume's.
-    assert f"RUB 299.00 on {two_months_later:%B} {two_months_later.day}, {two_months_later.year}" in html
+    assert f"RUB 299.00 on {english_day(two_months_later)}" in html
     [told] = published("subscription.pause_scheduled", sub.id)  # the bus hears of it when it is asked for
     assert told["pause"] == {"starts_at": period_end.isoformat(), "resumes_at": two_months_later.isoformat()}
     assert told["status"] == "active"
@@ -166,5 +167,5 @@ def test_a_card_expiring_during_the_pause_is_flagged_against_the_resume_charge(c
     db.session.commit()
     html = page(client)
     assert 'id="card-expiring"' in html
-    resume_day = f"{sub.resumes_at:%B} {sub.resumes_at.day}, {sub.resumes_at.year}"
+    resume_day = english_day(sub.resumes_at)
     assert f"Your card expires before the next charge on {resume_day}" in html, html

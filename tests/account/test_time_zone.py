@@ -21,7 +21,7 @@ def test_a_customer_chooses_vladivostok_and_the_payment_times_follow(client, app
     _paid_at(customer, datetime(2026, 12, 6, 21, 53, tzinfo=UTC))
     page = client.get("/account", headers={"Accept-Language": "ru"}).get_data(as_text=True)
     assert '<option value="Europe/Moscow" selected>Москва (GMT+03:00)</option>' in page
-    assert "07.12.2026, 00:53 (мск)" in page
+    assert "7 декабря 2026, 00:53 (мск)" in page
 
     response = post(client, "/account/time-zone", {"time_zone": "Asia/Vladivostok"},
                     headers={"Accept-Language": "ru"})
@@ -29,7 +29,7 @@ def test_a_customer_chooses_vladivostok_and_the_payment_times_follow(client, app
     assert db.session.get(User, customer.id).time_zone == "Asia/Vladivostok"
     page = client.get("/account", headers={"Accept-Language": "ru"}).get_data(as_text=True)
     assert "Время теперь показывается по поясу: Владивосток (GMT+10:00)." in page
-    assert "07.12.2026, 07:53 (GMT+10:00)" in page
+    assert "7 декабря 2026, 07:53 (GMT+10:00)" in page
     assert '<option value="Asia/Vladivostok" selected>Владивосток (GMT+10:00)</option>' in page
     english = client.get("/account", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<option value="Asia/Vladivostok" selected>Vladivostok (GMT+10:00)</option>' in english

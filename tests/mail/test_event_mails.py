@@ -100,7 +100,7 @@ def test_a_failed_renewal_says_why_when_it_retries_and_links_to_that_invoices_pa
     # CloudPayments' CardHolderMessage of the decline, quoted as the provider gave it.
     assert "The payment system's message for you: “Недостаточно средств на карте”" in text
     assert "Недостаточно средств на карте" in html_of(failed)
-    assert f"We will try again on {retry:%B} {retry.day}, {retry.year}, {retry:%H:%M} (Greenwich Mean Time). " \
+    assert f"We will try again on {retry:%B} {retry.day}, {retry.year}, {retry:%H:%M} (GMT+00:00). " \
            "You can keep watching meanwhile." in text
     assert "last try" not in text
     assert "Card: •••• 1111" in text

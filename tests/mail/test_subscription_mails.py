@@ -9,6 +9,7 @@ from portal.models import Subscription
 from tests.factories import make_customer, make_plan, make_subscription
 from tests.mail.support import by_subject, paid_subscription, stored_mails
 from tests.mailbox import run_jobs, text_of
+from tests.dates import english_day, in_moscow
 from workers import ticks
 
 
@@ -28,7 +29,7 @@ def test_cancelling_now_mails_the_end_and_the_refund_separately(billing, mailbox
 
     [canceled] = by_subject(mailbox, customer.email, "Your subscription is canceled")
     today = clock.now()
-    assert f"Your Monthly subscription is canceled. Your access ended on {today:%B} {today.day}, {today.year}." \
+    assert f"Your Monthly subscription is canceled. Your access ended on {english_day(today)}." \
         in text_of(canceled)
     [refund] = mailbox.wait_for(customer.email, count=3, work=billing.work)[2:]
     assert refund["Subject"] == "Your refund is on its way"
@@ -52,7 +53,7 @@ def test_a_grant_mails_the_free_extension_in_russian(billing, mailbox):
     [extended] = by_subject(mailbox, sub.customer.email, "Подписка продлена")
     db.session.expire_all()
     end = db.session.get(Subscription, sub.id).current_period_end
-    assert f"Ваша подписка Monthly бесплатно продлена до {end.day} " in text_of(extended)
+    assert f"Ваша подписка Monthly бесплатно продлена до {in_moscow(end).day} " in text_of(extended)
     assert len(stored_mails("subscription_renewed")) == 1
 
 
@@ -66,7 +67,7 @@ def test_a_pause_says_until_when_and_that_nothing_is_charged(billing, mailbox):
 
     [paused] = by_subject(mailbox, customer.email, "Your subscription is paused")
     resumes = db.session.get(Subscription, sub.id).resumes_at
-    assert f"Your Monthly subscription is paused until {resumes:%B} {resumes.day}, {resumes.year}: nothing is " \
+    assert f"Your Monthly subscription is paused until {english_day(resumes)}: nothing is " \
            "charged" in text_of(paused)
 
 
