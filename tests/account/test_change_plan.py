@@ -9,9 +9,9 @@ from portal.extensions import db
 from portal.models import Invoice, Subscription
 from tests.account.support import fragment, subscribe
 from tests.auth.helpers import post, signed_in_customer
+from tests.dates import english_day
 from tests.factories import make_plan
 from tests.flows.conftest import LATER_DECLINED_CARD
-from tests.dates import english_day
 
 
 def page(client, path):

@@ -11,8 +11,9 @@ from portal.models import Payment
 from tests.auth.helpers import signed_in_customer
 from tests.factories import make_invoice, make_subscription
 
-OTHER_STYLES = re.compile(r"\b\d{2}\.\d{2}\.\d{4}\b|\b\d{1,2}/\d{1,2}/\d{2}\b|\bг\.|\b(?:янв|февр|мар|апр|июн|июл|авг|сент|"
-                          r"окт|нояб|дек)\.|\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d")
+OTHER_STYLES = re.compile(r"\b\d{2}\.\d{2}\.\d{4}\b|\b\d{1,2}/\d{1,2}/\d{2}\b|\bг\."
+                          r"|\b(?:янв|февр|мар|апр|июн|июл|авг|сент|окт|нояб|дек)\."
+                          r"|\b(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d")
 PAID_AT = datetime(2026, 12, 6, 21, 53, tzinfo=UTC)  # 00:53 on 7 December in Moscow
 
 
@@ -21,7 +22,8 @@ def paid_customer(client, app):
     customer = signed_in_customer(client)
     sub = make_subscription("active", customer=customer)
     invoice = make_invoice(sub, status="paid")
-    invoice.period_start, invoice.period_end = datetime(2026, 12, 6, 21, 0, tzinfo=UTC), datetime(2027, 1, 6, 21, 0, tzinfo=UTC)
+    invoice.period_start = datetime(2026, 12, 6, 21, 0, tzinfo=UTC)
+    invoice.period_end = datetime(2027, 1, 6, 21, 0, tzinfo=UTC)
     payment = Payment(provider="cloudpayments", provider_transaction_id="style-1", invoice_id=invoice.id,
                       customer_id=customer.id, amount=invoice.amount, currency="RUB", status="completed",
                       created_at=PAID_AT)

@@ -10,8 +10,8 @@ from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, Plan, Subscription
 from tests.account.support import fragment, start_checkout, subscribe
 from tests.auth.helpers import post, signed_in_customer
-from tests.factories import make_plan
 from tests.dates import english_day
+from tests.factories import make_plan
 
 
 def page(client, path):

@@ -11,9 +11,9 @@ from portal.extensions import db
 from portal.models import Invoice, OutboxMessage, Subscription
 from tests.account.support import subscribe
 from tests.auth.helpers import post, signed_in_customer
+from tests.dates import english_day
 from tests.factories import make_plan
 from tests.published import published
-from tests.dates import english_day
 from workers import ticks
 
 

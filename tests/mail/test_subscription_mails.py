@@ -6,10 +6,10 @@ from portal import clock
 from portal.billing import cancellation, grants, pauses, plan_change
 from portal.extensions import db
 from portal.models import Subscription
+from tests.dates import english_day, in_moscow
 from tests.factories import make_customer, make_plan, make_subscription
 from tests.mail.support import by_subject, paid_subscription, stored_mails
 from tests.mailbox import run_jobs, text_of
-from tests.dates import english_day, in_moscow
 from workers import ticks
 
 
