@@ -37,7 +37,7 @@ LABELS = {
     "failure": lazy_gettext("failure"), "func": lazy_gettext("job"), "args": lazy_gettext("arguments"),
     "name": lazy_gettext("name"), "description": lazy_gettext("description"), "currency": lazy_gettext("currency"),
     "interval_unit": lazy_gettext("interval"), "interval_count": lazy_gettext("intervals"),
-    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"),
+    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"), "status": lazy_gettext("status"),
 }
 MONEY = {"amount", "from_amount", "expected_refund", "refund_amount"}
 MOMENTS = {"effective_from", "first_renewal_at", "resumes_at", "until"}
