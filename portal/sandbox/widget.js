@@ -154,7 +154,8 @@
     function onKey(event) {
       if (event.key === 'Escape') {
         event.preventDefault();
-        cancel();
+        // As the disabled Cancel button: a card attempt in flight is not abandoned halfway.
+        if (settled || !cancelButton.disabled) { cancel(); }
       } else if (event.key === 'Tab') {
         keepFocusInside(event);
       }

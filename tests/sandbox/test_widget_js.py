@@ -63,6 +63,16 @@ def test_cancel_reports_user_has_cancelled_and_gives_the_focus_back(sandbox, mer
     assert merchant.requests == []
 
 
+def test_escape_while_the_card_attempt_is_in_flight_does_not_abandon_it(sandbox, merchant, invoice_id):
+    report = run_widget(sandbox, "escape-in-flight", invoice_id)
+
+    # As the Cancel button, disabled meanwhile: the attempt's outcome is what the page hears.
+    assert report["openAfterEscape"] is True
+    assert [name for name, _ in report["events"]] == ["onSuccess", "onComplete"]
+    assert report["result"]["status"] == "success"
+    assert merchant.received("pay", invoice_id=invoice_id)
+
+
 def test_a_typo_keeps_the_form_open_without_callbacks(sandbox, invoice_id):
     report = run_widget(sandbox, "fix-input", invoice_id)
 

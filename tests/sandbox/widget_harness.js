@@ -137,6 +137,12 @@ async function main() {
       documentListeners.dispatch('keydown', { key: 'Escape' });
     }
     report.focusedClosed = document.activeElement && document.activeElement.id;
+  } else if (scenario === 'escape-in-flight') {
+    pending = widget.pay('charge', options, callbacks);
+    type('4242 4242 4242 4242', '12/30', '123');
+    byId('cp-sandbox-pay').click();
+    documentListeners.dispatch('keydown', { key: 'Escape' });
+    report.openAfterEscape = byId('cp-sandbox-overlay') !== null;
   } else if (scenario === 'fix-input') {
     pending = widget.pay('charge', options, callbacks);
     type('4242 4242 4242 4241', '12/30', '123');
