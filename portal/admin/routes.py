@@ -60,15 +60,6 @@ def minor_filter(amount, currency):
     return format_money(int(amount or 0), currency, "en") if currency else str(amount)
 
 
-@bp.app_template_filter("utc")
-def utc_filter(value, seconds=False):
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " UTC"
-
-
 @bp.app_template_filter("age")
 def age_filter(seconds):
     seconds = int(seconds or 0)
