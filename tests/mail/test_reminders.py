@@ -2,6 +2,7 @@
 renewal; once per period, never for a subscription set to end, only while the customer keeps them on, with a
 List-Unsubscribe link that turns them off in one click."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -10,6 +11,7 @@ from portal.extensions import db
 from portal.mail.reminders import reminders_due
 from portal.models import OutboxMessage, PaymentMethod, Plan, Subscription, User
 from tests.auth.helpers import csrf_token, sign_in
+from tests.dates import english_day
 from tests.factories import make_plan, make_subscription
 from tests.mail.support import stored_mails
 from tests.mailbox import run_jobs, text_of
@@ -52,9 +54,9 @@ def test_a_trial_ending_in_three_days_is_reminded_once_with_what_will_be_charged
 
     [mail] = mailbox.wait_for(sub.customer.email)
     text = text_of(mail)
-    end = sub.current_period_end
     assert mail["Subject"] == "Your free trial ends in 3 days"
-    assert f"Your free trial of Plan ends on {end:%B} {end.day}, {end.year}." in text
+    # The day in the customer's zone (Berlin): after 23:00 UTC that is already tomorrow.
+    assert f"Your free trial of Plan ends on {english_day(sub.current_period_end, ZoneInfo('Europe/Berlin'))}." in text
     assert "Then we charge RUB 499.00 to your saved card" in text and "Card: •••• 4242" in text
     assert reminder_events() == ["subscription.trial_ending"]
     assert mail["List-Unsubscribe"].startswith(f"<{app.config['PUBLIC_URL']}/mail/unsubscribe/")
