@@ -4,15 +4,20 @@ services and machines, with actor `staff:<id>`. The job writes its progress and 
 the admin page polls. Nothing here sets a status or money column of a billing aggregate.
 
 A job may run twice (a worker killed half-way, an RQ retry): each body finds its own earlier work and does not
-repeat it (the refund id and the charge attempt are remembered on the audit row)."""
+repeat it (the refund id and the charge attempt are remembered on the audit row).
+
+What staff read while asking (refusals, checks, the action labels) is in the request's language; a job's result,
+written by the worker with no reader's language, stays English (the audit row keeps it as written)."""
 import logging
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from rq.job import Job
 from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
+from portal.admin.labels import status_label
 from portal.billing import (
     cancellation,
     cards,
@@ -92,16 +97,16 @@ def _start(staff: Staff, action: str, target_type: str, target_id, details: dict
 def _reason(reason: str | None, required: bool = False) -> str:
     reason = " ".join((reason or "").split())
     if required and not reason:
-        raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        raise InvalidRequest(_("Give a reason: it goes into the audit log and the timeline."))
     if len(reason) > MAX_REASON:
-        raise InvalidRequest(f"Keep the reason under {MAX_REASON} characters.")
+        raise InvalidRequest(_("Keep the reason under %(num)d characters.", num=MAX_REASON))
     return reason
 
 
 def _subscription(subscription_id: int) -> Subscription:
     sub = db.session.get(Subscription, subscription_id)
     if sub is None:
-        raise NotFound(f"subscription {subscription_id} does not exist")
+        raise NotFound(_("subscription %(id)s does not exist", id=subscription_id))
     return sub
 
 
@@ -111,13 +116,14 @@ def _subscription(subscription_id: int) -> Subscription:
 def cancel_preview(sub: Subscription, when: str, refund: bool) -> dict:
     """What cancelling does, shown before staff confirm."""
     if when not in cancellation.WHEN:
-        raise InvalidRequest("Choose when: now or at the end of the period.")
+        raise InvalidRequest(_("Choose when: now or at the end of the period."))
     if sub.status not in cancellation.LIVE:
-        raise NotAllowed(f"Subscription {sub.id} is already {sub.status}.")
+        raise NotAllowed(_("Subscription %(id)s is already %(status)s.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
     if when == "period_end" and sub.status == "pending":
-        raise NotAllowed("A subscription that was never paid has no period to end: cancel it now.")
+        raise NotAllowed(_("A subscription that was never paid has no period to end: cancel it now."))
     if when == "period_end" and sub.cancel_at_period_end:
-        raise NotAllowed("This subscription is already set to end at the end of its period.")
+        raise NotAllowed(_("This subscription is already set to end at the end of its period."))
     return {"refund_amount": cancellation.refund_if_cancelled_now(sub) if when == "now" and refund else 0}
 
 
@@ -161,12 +167,13 @@ def refundable(payment: Payment) -> int:
 def refund_preview(payment: Payment, amount: int) -> dict:
     left = refundable(payment)
     if payment.status != "completed":
-        raise NotAllowed(f"Payment {payment.id} is {payment.status}: only a completed payment can be refunded.")
+        raise NotAllowed(_("Payment %(id)s is %(status)s: only a completed payment can be refunded.", id=payment.id,
+                           status=status_label("payment", payment.status)))
     if amount <= 0:
-        raise InvalidRequest("The refund must be more than zero.")
+        raise InvalidRequest(_("The refund must be more than zero."))
     if amount > left:
-        raise InvalidRequest(f"At most {_money(left, payment.currency)} of this payment can still be refunded; "
-                             f"{_money(amount, payment.currency)} was asked.")
+        raise InvalidRequest(_("At most %(left)s of this payment can still be refunded; %(asked)s was asked.",
+                               left=_money(left, payment.currency), asked=_money(amount, payment.currency)))
     invoice, sub = payment.invoice, payment.invoice.subscription if payment.invoice else None
     # A refund that clears the invoice of the subscription's current period takes the period back.
     ends_access = bool(
@@ -178,7 +185,7 @@ def refund_preview(payment: Payment, amount: int) -> dict:
 def request_refund(staff: Staff, payment_id: int, amount: int, *, reason: str) -> StaffAction:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
-        raise NotFound(f"payment {payment_id} does not exist")
+        raise NotFound(_("payment %(id)s does not exist", id=payment_id))
     reason = _reason(reason, required=True)
     preview = refund_preview(payment, amount)
     return _start(staff, "payment.refund", "payment", payment.id,
@@ -211,9 +218,10 @@ def _run_refund(action: StaffAction) -> str:
 
 def grant_preview(sub: Subscription, days: int) -> dict:
     if not isinstance(days, int) or not 0 < days <= grants.MAX_GRANT_DAYS:
-        raise InvalidRequest(f"Days must be a whole number from 1 to {grants.MAX_GRANT_DAYS}.")
+        raise InvalidRequest(_("Days must be a whole number from 1 to %(max)d.", max=grants.MAX_GRANT_DAYS))
     if sub.status not in LIVE:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription can be extended.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only a live subscription can be extended.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
     from datetime import timedelta
 
     return {"new_end": sub.current_period_end + timedelta(days=days)}
@@ -256,9 +264,10 @@ def chargeable_invoice(sub: Subscription) -> Invoice | None:
 def retry_preview(sub: Subscription) -> dict:
     invoice = chargeable_invoice(sub)
     if sub.status != "past_due" or invoice is None:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status} with nothing to charge.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s with nothing to charge.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
     if sub.payment_method_id is None:
-        raise NotAllowed("The customer has no saved card: they have to pay through the checkout.")
+        raise NotAllowed(_("The customer has no saved card: they have to pay through the checkout."))
     return {"invoice": invoice, "card": sub.payment_method}
 
 
@@ -379,7 +388,8 @@ def resume_preview(sub: Subscription) -> dict:
         return {"paused": True, "amount": sub.amount, "currency": sub.currency, "card": sub.payment_method}
     if sub.status == "active" and sub.pause_starts_at is not None:
         return {"paused": False, "starts_at": sub.pause_starts_at}
-    raise NotAllowed(f"Subscription {sub.id} is {sub.status} and no pause is scheduled.")
+    raise NotAllowed(_("Subscription %(id)s is %(status)s and no pause is scheduled.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
 
 
 def request_resume(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
@@ -401,9 +411,10 @@ def _run_resume(action: StaffAction) -> str:
 
 def remove_card_preview(sub: Subscription) -> dict:
     if sub.payment_method_id is None:
-        raise NotAllowed(f"Subscription {sub.id} has no saved card.")
+        raise NotAllowed(_("Subscription %(id)s has no saved card.", id=sub.id))
     if sub.status not in (*LIVE, "paused"):
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s.",
+                           id=sub.id, status=status_label("subscription", sub.status)))
     return {"card": sub.payment_method}
 
 
@@ -426,7 +437,9 @@ def replace_card_preview(sub: Subscription) -> dict:
     """A card check the customer opens from a link (the account page's Replace card, for a customer who
     cannot find it or asked support): refused where the customer's own button would be."""
     if sub.status not in cards.REPLACEABLE:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription's card can be replaced.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only a live subscription's card can be replaced.",
+                           id=sub.id,
+                           status=status_label("subscription", sub.status)))
     return {"card": sub.payment_method}
 
 
@@ -462,14 +475,17 @@ def resubscribe_preview(sub: Subscription, plan_code: str) -> dict:
     from portal.models.subscription import LIVE_STATUSES
 
     if sub.status not in ("canceled", "expired"):
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only after it ended can the customer resubscribe.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only after it ended can the customer resubscribe.",
+                           id=sub.id,
+                           status=status_label("subscription", sub.status)))
     live = db.session.scalar(select(Subscription).where(Subscription.customer_id == sub.customer_id,
                                                         Subscription.status.in_(LIVE_STATUSES)).limit(1))
     if live is not None:
-        raise NotAllowed(f"The customer has subscription {live.id} ({live.status}) already.")
+        raise NotAllowed(_("The customer has subscription %(id)s (%(status)s) already.", id=live.id,
+                           status=status_label("subscription", live.status)))
     plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
     if plan is None or not plan.is_active:
-        raise InvalidRequest(f"No plan with code {plan_code!r} is on sale.")
+        raise InvalidRequest(_("No plan with code %(code)s is on sale.", code=repr(plan_code)))
     return {"plan": plan}
 
 
@@ -526,14 +542,15 @@ def _run_price_move(action: StaffAction) -> str:
 def plan_price_move_preview(plan: Plan) -> dict:
     ids = prices.subscriptions_off_price(plan.id)
     if not ids:
-        raise NotAllowed(f"Every live subscription of {plan.code} pays its price or is moving to it already.")
+        raise NotAllowed(_("Every live subscription of %(plan)s pays its price or is moving to it already.",
+                           plan=plan.code))
     return {"count": len(ids), "notice_days": prices.notice().days}
 
 
 def request_plan_price_move(staff: Staff, plan_id: int, *, reason: str) -> StaffAction:
     plan = db.session.get(Plan, plan_id)
     if plan is None:
-        raise NotFound(f"plan {plan_id} does not exist")
+        raise NotFound(_("plan %(id)s does not exist", id=plan_id))
     reason = _reason(reason, required=True)
     preview = plan_price_move_preview(plan)
     return _start(staff, "plan.move_subscribers_to_price", "plan", plan.id,
@@ -562,16 +579,16 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
     """The subscription page's actions that can apply now, as (endpoint, label): an action whose preview would
     refuse (and answer 409) is not offered."""
     candidates = (
-        ("admin.cancel", "Cancel…", lambda: cancel_preview(sub, "now", False)),
-        ("admin.grant", "Grant extra days…", lambda: grant_preview(sub, 1)),
-        ("admin.retry_charge", "Retry the charge now…", lambda: retry_preview(sub)),
-        ("admin.change_plan", "Change plan…", lambda: _plan_change_possible(sub)),
-        ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
-        ("admin.resume", "Resume…", lambda: resume_preview(sub)),
-        ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
-        ("admin.replace_card", "Replace the card…", lambda: replace_card_preview(sub)),
-        ("admin.resubscribe", "Resubscribe…", lambda: resubscribe_preview(sub, sub.plan.code)),
-        ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
+        ("admin.cancel", _("Cancel…"), lambda: cancel_preview(sub, "now", False)),
+        ("admin.grant", _("Grant extra days…"), lambda: grant_preview(sub, 1)),
+        ("admin.retry_charge", _("Retry the charge now…"), lambda: retry_preview(sub)),
+        ("admin.change_plan", _("Change plan…"), lambda: _plan_change_possible(sub)),
+        ("admin.pause", _("Pause…"), lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
+        ("admin.resume", _("Resume…"), lambda: resume_preview(sub)),
+        ("admin.remove_card", _("Remove the card…"), lambda: remove_card_preview(sub)),
+        ("admin.replace_card", _("Replace the card…"), lambda: replace_card_preview(sub)),
+        ("admin.resubscribe", _("Resubscribe…"), lambda: resubscribe_preview(sub, sub.plan.code)),
+        ("admin.move_price", _("Move to the plan’s price…"), lambda: prices.preview(sub)),
     )
     available = []
     for endpoint, label, preview in candidates:
@@ -585,7 +602,8 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
 
 def _plan_change_possible(sub: Subscription) -> None:
     if sub.status not in ("active", "trialing") and sub.scheduled_plan_id is None:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only an active or trialing one changes plan.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only an active or trialing one changes plan.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
 
 
 # --- replay a webhook ------------------------------------------------------------------------------------------
@@ -594,9 +612,11 @@ def _plan_change_possible(sub: Subscription) -> None:
 def request_webhook_replay(staff: Staff, event_id: int) -> StaffAction:
     event = db.session.get(WebhookEvent, event_id)
     if event is None:
-        raise NotFound(f"webhook event {event_id} does not exist")
+        raise NotFound(_("webhook event %(id)s does not exist", id=event_id))
     if event.status not in REPLAYABLE:
-        raise NotAllowed(f"Notification #{event.id} is {event.status}: only received or failed ones are replayed.")
+        raise NotAllowed(_("Notification #%(id)s is %(status)s: only received or failed ones are replayed.",
+                           id=event.id,
+                           status=status_label("webhook", event.status)))
     return _start(staff, "webhook.replay", "webhook_event", event.id,
                   {"kind": event.kind, "status_before": event.status, "error_before": event.error})
 
@@ -616,7 +636,7 @@ def _run_webhook_replay(action: StaffAction) -> str:
 def review_preview(payment: Payment, resolution: str, invoice_id: int | None) -> dict:
     """What resolving a held payment would do, checked before the job is queued."""
     if resolution not in review.RESOLUTIONS:
-        raise InvalidRequest("Choose how to resolve it: refund, attach to an invoice, or dismiss.")
+        raise InvalidRequest(_("Choose how to resolve it: refund, attach to an invoice, or dismiss."))
     review.held(payment.id)
     if resolution == "refund":
         review.refund_check(payment)
@@ -630,7 +650,7 @@ def request_review_resolution(staff: Staff, payment_id: int, resolution: str, *,
                               invoice_id: int | None = None) -> StaffAction:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
-        raise NotFound(f"payment {payment_id} does not exist")
+        raise NotFound(_("payment %(id)s does not exist", id=payment_id))
     note = _reason(note, required=True)
     preview = review_preview(payment, resolution, invoice_id)
     details = {"reason": note, "review_reason": payment.review_reason, "amount": payment.amount,
@@ -736,7 +756,7 @@ def requeue_failed_job(staff: Staff, job_id: str) -> StaffAction:
 
     queue = next((queue for queue in job_queues() if job_id in queue.failed_job_registry.get_job_ids()), None)
     if queue is None:
-        raise NotFound(f"no failed job {job_id!r}")
+        raise NotFound(_("no failed job %(id)s", id=repr(job_id)))
     job = Job.fetch(job_id, connection=queue.connection)
     queue.failed_job_registry.requeue(job_id)
     row = audit(staff, "job.requeue", "rq_job", job_id[:64], {"func": job.func_name, "args": repr(job.args)[:200]})

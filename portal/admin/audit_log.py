@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import url_for
-from flask_babel import format_datetime, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import Plan, StaffAction
 from portal.money import format_money
+from portal.templating import page_moment
 
 # target_type: (what it is called, the page that shows it, that page's argument)
 TARGETS = {
@@ -37,7 +38,7 @@ LABELS = {
     "failure": lazy_gettext("failure"), "func": lazy_gettext("job"), "args": lazy_gettext("arguments"),
     "name": lazy_gettext("name"), "description": lazy_gettext("description"), "currency": lazy_gettext("currency"),
     "interval_unit": lazy_gettext("interval"), "interval_count": lazy_gettext("intervals"),
-    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"),
+    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"), "status": lazy_gettext("status"),
 }
 MONEY = {"amount", "from_amount", "expected_refund", "refund_amount"}
 MOMENTS = {"effective_from", "first_renewal_at", "resumes_at", "until"}
@@ -125,7 +126,7 @@ def _value(key: str, value, currency: str | None) -> str:
         return format_money(value, currency, "en")
     if key in MOMENTS and isinstance(value, str):
         try:
-            return format_datetime(datetime.fromisoformat(value), "medium")
+            return page_moment(datetime.fromisoformat(value))
         except ValueError:
             return value
     if isinstance(value, bool):

@@ -1,6 +1,7 @@
 """Fiscal receipts in the admin: the seller settings page (/admin/seller), audited, and the staff payment page
 with the receipts of a payment and its refunds (/admin/payments/<id>)."""
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal import clock
 from portal.admin import bp
@@ -24,7 +25,8 @@ def seller():
             changes = seller_settings.save(form, actor=who.actor)
             audit(who, "seller.update", "seller", 1, {"changes": changes})
             db.session.commit()
-            flash(f"Seller settings saved: {', '.join(changes) or 'nothing changed'}.", "success")
+            flash(_("Seller settings saved: %(changes)s.", changes=", ".join(changes) or _("nothing changed")),
+                  "success")
             return redirect(url_for(".seller"), code=303)
     return render_template("admin/seller.html", form=form, plans=plans, missing=receipts.why_no_receipts(),
                            taxations=seller_settings.TAXATION_LABELS, vats=seller_settings.VAT_LABELS,
@@ -54,5 +56,5 @@ def receipt_retry(receipt_id):
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        flash(f"Receipt #{receipt_id} is asked of the till again.", "success")
+        flash(_("Receipt #%(id)s is asked of the till again.", id=receipt_id), "success")
     return redirect(url_for(".payment", payment_id=row.payment_id), code=303)

@@ -43,7 +43,8 @@ def test_the_compiled_catalogue_matches_its_source():
     source = read_po((CATALOG / "messages.po").open("rb"))
     compiled = read_mo((CATALOG / "messages.mo").open("rb"))
     def table(catalog):
-        return {m.id if isinstance(m.id, str) else tuple(m.id): m.string if isinstance(m.string, str)
+        # Keyed by context and id: one English word may read differently per context (pgettext).
+        return {(m.context, m.id if isinstance(m.id, str) else tuple(m.id)): m.string if isinstance(m.string, str)
                 else tuple(m.string) for m in catalog if m.id and m.string}
 
     wanted, have = table(source), table(compiled)

@@ -1,0 +1,157 @@
+"""The staff pages of part 1 of the translation (navigation, dashboard, customers, operations, webhook inbox,
+audit log, plans, providers, seller, review queue) read in Russian when the reader asks for it, with no English
+left of what they translated, and in English as before; Russian plural forms for 1, 2, 5 and 21."""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Plan, WebhookEvent
+from tests.factories import make_customer, make_plan, make_subscription
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees: no scripts, styles or tags (attribute values go with the tags)."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)).replace("&amp;", "&")
+
+
+def read(staff, path, language, **kwargs):
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+    response = staff.get(path, **kwargs)
+    assert response.status_code == 200, (path, language, response.status_code)
+    return visible_text(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def paths(staff):
+    customer = make_customer(email="reader@example.com")
+    make_subscription("active", plan=make_plan(code="monthly"), customer=customer)
+    spare = make_plan(code="spare")
+    event = WebhookEvent(provider="cloudpayments", kind="pay", status="failed", body=b"TransactionId=1&Token=abc",
+                         error="boom", remote_addr="198.51.100.9")
+    db.session.add(event)
+    db.session.commit()
+    # One staff action for the audit log: archiving a plan and putting it back on sale.
+    staff.post(f"/admin/plans/{spare.id}/archive", {"archived": "1"})
+    return {
+        "dashboard": "/admin/",
+        "customers": "/admin/customers",
+        "customer": f"/admin/customers/{customer.id}",
+        "operations": "/admin/operations",
+        "webhooks": "/admin/webhooks",
+        "webhook": f"/admin/webhooks/{event.id}",
+        "audit": "/admin/audit",
+        "plans": "/admin/plans",
+        "plan_new": "/admin/plans/new",
+        "plan_edit": f"/admin/plans/{spare.id}/edit",
+        "plan_delete": f"/admin/plans/{spare.id}/delete",
+        "providers": "/admin/providers",
+        "seller": "/admin/seller",
+        "review": "/admin/review",
+    }
+
+
+# page: (Russian it shows, English it showed before and shows in English only)
+PAGES = {
+    "dashboard": (["Сводка", "Состояние системы", "Действующие подписки по тарифам", "Выгрузки для бухгалтерии"],
+                  ["Dashboard", "Operational health", "Live subscriptions per plan", "Exports for accounting"]),
+    "customers": (["Выгрузить всех клиентов в CSV", "Внешний id", "Действующая подписка"],
+                  ["Export all customers as CSV", "External id", "Live subscription"]),
+    "customer": (["Способы оплаты", "Письма", "Возвраты", "Сохранённых карт нет."],
+                 ["Payment methods", "Mails", "No saved cards."]),
+    "operations": (["Исходящие события и задачи", "Недоставленные письма", "Все письма доставлены."],
+                   ["Outbox & jobs", "Mail not delivered", "Every mail was delivered."]),
+    "webhooks": (["Входящие уведомления", "Показать", "Ошибка / причина"],
+                 ["Webhook inbox", "Filter", "Error / reason"]),
+    "webhook": (["Уведомление №", "Сохранённое содержимое", "Последняя ошибка: boom", "••• (скрыто)"],
+                ["Notification #", "Stored payload", "Last error: boom", "••• (hidden)"]),
+    "audit": (["Журнал действий", "Подробности", "тариф #", "статус"],
+              ["Audit log", "Details", "plan #"]),
+    "plans": (["Новый тариф", "Изменения цены действуют только для новых подписок.", "Вернуть в продажу", "1 месяц"],
+              ["New plan", "Price changes apply to new subscriptions only.", "Put back on sale", "1 month"]),
+    "plan_new": (["Новый тариф", "Название на русском", "Создать тариф"],
+                 ["New plan", "Name in Russian", "Create plan"]),
+    "plan_edit": (["Изменение тарифа spare", "Новая цена действует только для новых подписок.", "Подписок пока нет"],
+                  ["Edit plan spare", "A new price applies to new subscriptions only.", "Nobody has subscribed yet"]),
+    "plan_delete": (["Удалить тариф Spare (spare)?", "RUB 299.00 за 1 месяц.", "Назад к тарифам"],
+                    ["Delete plan Spare (spare)?", "RUB 299.00 per 1 month.", "Back to the plans"]),
+    "providers": (["Платёжные провайдеры", "Провайдер новых оформлений", "Использовать для RUB"],
+                  ["Payment providers", "New checkouts pay with", "Use for RUB"]),
+    "seller": (["Реквизиты продавца", "Юридический адрес", "НДС по тарифам", "Система налогообложения"],
+               ["Legal address", "VAT per plan", "Taxation system", "Fill in the form to send a fiscal receipt"]),
+    "review": (["Платежи на проверку", "Недавно решённые", "Проверять нечего."],
+               ["Payments to review", "Recently resolved", "Nothing to review."]),
+}
+NAVIGATION = (["Клиенты", "Тарифы", "Журнал действий", "Входящие уведомления"],
+              ["Customers", "Plans", "Audit log", "Webhook inbox"])
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_a_staff_page_reads_in_russian_and_in_english_as_before(staff, paths, name):
+    ru, en = read(staff, paths[name], "ru"), read(staff, paths[name], "en")
+    russian, english = PAGES[name]
+    for text in russian + NAVIGATION[0]:
+        assert text in ru, (name, text)
+        assert text not in en, (name, text)
+    for text in english + NAVIGATION[1]:
+        assert text in en, (name, text)
+        assert not re.search(rf"(?<!\w){re.escape(text)}(?!\w)", ru), (name, text)
+
+
+def test_russian_is_the_default_without_accept_language(staff, paths):
+    staff.client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
+    page = visible_text(staff.get("/admin/").get_data(as_text=True))
+    assert "Сводка" in page and "Dashboard" not in page
+
+
+def test_a_search_says_how_many_customers_match_in_either_language(staff, app):
+    make_customer(email="anna@example.com")
+    ru = read(staff, "/admin/customers", "ru", query_string={"q": "anna@example.com"})
+    en = read(staff, "/admin/customers", "en", query_string={"q": "anna@example.com"})
+    assert "По запросу «anna@example.com» найден 1 клиент." in ru and "совпало по" not in ru
+    assert "эл. почта" in ru  # what it matched by
+    assert "1 match for “anna@example.com”." in en and "email" in en
+    nobody = read(staff, "/admin/customers", "ru", query_string={"q": "nobody-here"})
+    assert "Никто не найден." in nobody
+
+
+def test_flash_messages_and_form_errors_of_the_plans_are_russian(staff):
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    form = {"code": "Bad Code!", "name_ru": "", "name_en": "Family", "price": "2.999", "currency": "RUB",
+            "interval_unit": "month", "interval_count": "99", "trial_days": "0"}
+    response = staff.post("/admin/plans/new", form)
+    assert response.status_code == 422
+    page = visible_text(response.get_data(as_text=True))
+    for text in ("Строчные латинские буквы, цифры, - и _; до 64 символов.",
+                 "Укажите название тарифа на русском (до 200 символов).", "Целое число от 1 до 36.",
+                 "У RUB не больше 2 знаков после запятой."):
+        assert text in page, text
+    assert "A whole number" not in page and "Give the plan a name" not in page
+
+    created = staff.post("/admin/plans/new", {**form, "code": "family", "name_ru": "Семейный", "price": "299",
+                                              "interval_count": "1"}, follow_redirects=True)
+    assert "Тариф family создан." in visible_text(created.get_data(as_text=True))
+
+    plan = db.session.scalar(select(Plan).where(Plan.code == "family"))
+    make_subscription("active", plan=plan)
+    refused = staff.post(f"/admin/plans/{plan.id}/delete", {"confirm": "yes"}, follow_redirects=True)
+    assert "У тарифа family 1 подписка, его нельзя удалить; отправьте его в архив." in visible_text(
+        refused.get_data(as_text=True))
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    refused = staff.post(f"/admin/plans/{plan.id}/delete", {"confirm": "yes"}, follow_redirects=True)
+    assert "Plan family has 1 subscription and cannot be deleted; archive it instead." in visible_text(
+        refused.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("days, russian, english", [
+    (1, "1 день", "1 d"), (2, "2 дня", "2 d"), (5, "5 дней", "5 d"), (21, "21 день", "21 d"),
+])
+def test_trial_lengths_on_the_plans_list_take_the_russian_plural_form(staff, days, russian, english):
+    make_plan(code=f"trial-{days}", trial_days=days)
+    db.session.commit()
+    ru, en = read(staff, "/admin/plans", "ru"), read(staff, "/admin/plans", "en")
+    assert re.search(rf"(?<!\d){russian}(?!\w)", ru)
+    assert re.search(rf"(?<!\d){english}(?!\w)", en)
+    assert not re.search(rf"(?<!\d){days} d(?!\w)", ru)
