@@ -14,7 +14,7 @@ from portal import clock
 from portal.billing.cancellation import refund_if_cancelled_now
 from portal.extensions import db
 from portal.models import Refund, Subscription
-from tests.browser import CHROMIUM, chromium
+from tests.browser import CHROMIUM, chromium, console_errors
 from tests.factories import make_customer, make_plan
 from tests.flows.conftest import DECLINED_CARD, SUCCESS_CARD
 from tests.mailbox import link_to
@@ -60,7 +60,7 @@ def open_page(browser, billing, request):
             print(f"screenshot of the failed page: {path}")
         context.close()
     if not failed:
-        assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems
+        assert not console_errors(problems), problems
 
 
 def url(billing, path):
