@@ -1,5 +1,6 @@
 """axe-core on every customer page, in Russian and English, on a desktop and a phone: no violation of impact
-serious or critical. One walk per language, each page checked at both widths, from the signed-out pages through a
+serious or critical; on the phone no page wider than the screen and the history tables' cells labelled with their
+column. One walk per language, each page checked at both widths, from the signed-out pages through a
 checkout paid in the sandbox's widget to the paid subscription's pages (tests/accessibility.py runs axe)."""
 import pytest
 from sqlalchemy import select
@@ -7,7 +8,7 @@ from sqlalchemy import select
 from portal import account_email
 from portal.extensions import db
 from portal.models import Invoice, Payment, Subscription
-from tests.accessibility import LOCALES, WIDTHS, axe_violations, focus_ring_problems
+from tests.accessibility import LOCALES, WIDTHS, axe_violations, focus_ring_problems, phone_layout_problems
 from tests.account import test_browser as browser_tests
 from tests.account.test_browser import expect, sign_in, until, url
 from tests.factories import make_customer, make_plan
@@ -36,7 +37,7 @@ def new_page(browser):
 
 
 @pytest.mark.parametrize("language", LOCALES)
-def test_customer_pages_have_no_serious_accessibility_violations(new_page, billing, language):
+def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone(new_page, billing, language):
     make_plan(code="monthly", amount=29900)
     make_plan(code="yearly", amount=299000, interval_unit="year")
     customer = make_customer(email="reader@example.com")
@@ -49,6 +50,8 @@ def test_customer_pages_have_no_serious_accessibility_violations(new_page, billi
         for width, size in WIDTHS.items():
             page.set_viewport_size(size)
             found.extend(axe_violations(page, f"{label} [{language} {width}]"))
+            if width == "phone":
+                found.extend(phone_layout_problems(page, f"{label} [{language} {width}]"))
             if focus:  # the same stylesheet everywhere: a few pages show every kind of focusable element
                 found.extend(focus_ring_problems(page, f"{label} [{language} {width}]"))
         page.set_viewport_size(WIDTHS["desktop"])
