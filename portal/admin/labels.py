@@ -4,6 +4,7 @@ agrees the word with its noun (подписка активна, счёт опл�
 '_' read as a space, as the pages showed it before; a status the tables do not know is shown that way too."""
 from flask_babel import lazy_pgettext
 
+from portal.account.labels import per_interval
 from portal.admin import bp
 
 STATUS_LABELS = {
@@ -88,3 +89,7 @@ def status_label(kind: str, status: str | None) -> str:
         return ""
     label = STATUS_LABELS.get(kind, {}).get(status)
     return str(label) if label is not None else str(status).replace("_", " ")
+
+
+# A plan's billing period as the customer pages write it ("в месяц", "every 3 months").
+bp.add_app_template_global(per_interval, "per_interval")

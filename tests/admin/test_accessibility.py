@@ -13,8 +13,9 @@ from tests.accessibility import LOCALES, WIDTHS, axe_violations, phone_layout_pr
 from tests.admin.conftest import make_staff
 from tests.admin.support import completed_payment, paid_subscription
 from tests.auth.helpers import PASSWORD
-from tests.browser import CHROMIUM, chromium
+from tests.browser import CHROMIUM, chromium, console_errors
 from tests.factories import make_customer
+from tests.reading import reading_problems
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"browser tests need Chromium at {CHROMIUM}")
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (requirements-dev.txt)")
@@ -60,10 +61,11 @@ def test_staff_pages_have_no_serious_accessibility_violations_and_fit_a_phone(br
             for width, size in WIDTHS.items():  # the same page resized: one walk serves both widths
                 page.set_viewport_size(size)
                 found.extend(axe_violations(page, f"{path} [{language} {width}]"))
+                found.extend(reading_problems(page, language, f"{path} [{language} {width}]"))
                 if width == "phone":
                     found.extend(phone_layout_problems(page, f"{path} [{language} {width}]"))
             page.set_viewport_size(WIDTHS["desktop"])
     finally:
         context.close()
     assert not found, "\n".join(found)
-    assert not [p for p in problems if "Content Security Policy" in p or "Uncaught" in p], problems
+    assert not console_errors(problems), problems
