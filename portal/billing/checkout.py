@@ -139,7 +139,9 @@ def checkout_provider(invoice: Invoice) -> PaymentProvider:
 
 def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
     """What the page hands to the provider's widget; also marks when the checkout started, which
-    reconciliation uses to look for payments whose notification never came."""
+    reconciliation uses to look for payments whose notification never came. `locale` is the page's
+    language; without a page (the platform API) the customer's own: a widget that takes its language from
+    the payment (YooKassa's) speaks it."""
     if invoice.checkout_started_at is None:
         invoice.checkout_started_at = clock.now()
     customer = invoice.customer
@@ -150,7 +152,7 @@ def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
             invoice_id=invoice.id, amount_minor=invoice.amount, currency=invoice.currency,
             account_id=account_id(customer), email=customer.email, description=invoice.description,
             data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
-            scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale,
+            scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale or customer.locale,
             receipt=income_receipt(invoice),
         ))
     except ProviderError as error:  # a widget that needs the provider's API to open (YooKassa's token)
