@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import WebhookEvent
-from tests.accessibility import LOCALES, WIDTHS, axe_violations, phone_layout_problems
+from tests.accessibility import LOCALES, WIDTHS, axe_violations, focus_ring_problems, phone_layout_problems
 from tests.admin.conftest import make_staff
 from tests.admin.support import completed_payment, paid_subscription
 from tests.auth.helpers import PASSWORD
@@ -38,6 +38,35 @@ def staff_pages(sub):
             "/admin/audit", f"/admin/customers/{sub.customer_id}/test-clock"]
 
 
+# Each revenue chart's drawing beside the card it sits in: it fills the card's width, its last day label is today.
+CHART_FIT = """() => Array.from(document.querySelectorAll('svg.bar-chart')).map(svg => {
+  const box = svg.parentElement, style = getComputedStyle(box);
+  const inner = box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const labels = svg.querySelectorAll('text.axis');
+  return {drawn: svg.getBoundingClientRect().width, inner: inner,
+          last: labels.length ? labels[labels.length - 1].textContent.trim() : null};
+})"""
+
+
+def chart_problems(page, label):
+    from portal import clock
+    from portal.dates import day_text
+
+    today = day_text(clock.now().date(), page.evaluate("() => document.documentElement.lang"))
+    charts = page.evaluate(CHART_FIT)
+    problems = [] if charts else [f"{label}: no revenue chart"]
+    for chart in charts:
+        if chart["drawn"] < 0.98 * chart["inner"]:
+            problems.append(f"{label}: the chart is {chart['drawn']:.0f} px wide in a card of {chart['inner']:.0f} px")
+        if chart["last"] != today:
+            problems.append(f"{label}: the chart's last day label is {chart['last']!r}, not today ({today!r})")
+    return problems
+
+
+# Pages whose focus rings are measured (Tab through each, every ring at least 3:1 against what surrounds it).
+FOCUS_SAMPLES = ("/admin/", "/admin/customers?q=reader")
+
+
 @pytest.mark.parametrize("language", LOCALES)
 def test_staff_pages_have_no_serious_accessibility_violations_and_fit_a_phone(browser, billing, language):
     sub = paid_subscription(billing, customer=make_customer(email="reader@example.com"))
@@ -64,6 +93,10 @@ def test_staff_pages_have_no_serious_accessibility_violations_and_fit_a_phone(br
                 found.extend(reading_problems(page, language, f"{path} [{language} {width}]"))
                 if width == "phone":
                     found.extend(phone_layout_problems(page, f"{path} [{language} {width}]"))
+                if path == "/admin/":
+                    found.extend(chart_problems(page, f"{path} [{language} {width}]"))
+                if path in FOCUS_SAMPLES:  # the staff stylesheet's every kind of focusable element, on the dark header
+                    found.extend(focus_ring_problems(page, f"{path} [{language} {width}]"))
             page.set_viewport_size(WIDTHS["desktop"])
     finally:
         context.close()
