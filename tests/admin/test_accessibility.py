@@ -7,6 +7,8 @@ import os
 import pytest
 from sqlalchemy import select
 
+from portal import clock
+from portal.dates import day_text
 from portal.extensions import db
 from portal.models import WebhookEvent
 from tests.accessibility import LOCALES, WIDTHS, axe_violations, focus_ring_problems, phone_layout_problems
@@ -49,9 +51,6 @@ CHART_FIT = """() => Array.from(document.querySelectorAll('svg.bar-chart')).map(
 
 
 def chart_problems(page, label):
-    from portal import clock
-    from portal.dates import day_text
-
     today = day_text(clock.now().date(), page.evaluate("() => document.documentElement.lang"))
     charts = page.evaluate(CHART_FIT)
     problems = [] if charts else [f"{label}: no revenue chart"]
