@@ -2,6 +2,8 @@
 serious or critical; on the phone no page wider than the screen and the history tables' cells labelled with their
 column. One walk per language, each page checked at both widths, from the signed-out pages through a
 checkout paid in the sandbox's widget to the paid subscription's pages (tests/accessibility.py runs axe)."""
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -63,6 +65,11 @@ def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone
     for path in ("/", "/auth/signup", "/auth/login", "/auth/forgot"):
         visitor.goto(url(billing, path))
         check(visitor, path, focus=path in ("/", "/auth/login"))
+        if path == "/":  # the yearly plan says what it costs a month and what it saves
+            expect(visitor.locator("#plan-yearly-per-month")).to_contain_text("%")
+    for short, page_path in (("/login", "/auth/login"), ("/signup", "/auth/signup")):  # addresses people type
+        visitor.goto(url(billing, short))
+        expect(visitor).to_have_url(url(billing, page_path))
     visitor.goto(reset_link)
     check(visitor, "/auth/reset/<token>")
 
@@ -73,6 +80,7 @@ def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone
     page.locator("#choose-monthly").click()
     page.wait_for_load_state("load")
     check(page, "/account/pay (before paying)", focus=True)
+    to_pay = page.locator("#amount-due dt").inner_text()
     page.wait_for_function("() => !!(window.cp && window.cp.CloudPayments)")
     page.locator("#pay-button").click()
     expect(page.locator("#cp-sandbox-dialog")).to_be_visible()
@@ -91,6 +99,7 @@ def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone
     until(page, billing, page.locator("#checkout-done"))
     expect(page.locator("#cp-sandbox-overlay")).to_have_count(0)
     check(page, "/account/pay (paid)")
+    expect(page.locator("#amount-due dt")).not_to_have_text(to_pay)  # "Paid", no longer "To pay now"
 
     db.session.expire_all()
     sub = db.session.scalars(select(Subscription).where(Subscription.customer_id == customer.id)).one()
@@ -101,6 +110,9 @@ def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone
                  f"/account/subscriptions/{sub.id}/cancel", "/auth/email", "/auth/password"):
         page.goto(url(billing, path))
         check(page, path, focus=path == "/account")
+        if path == "/account/history":  # the invoice's number of the year, never its database id
+            expect(page.locator("#invoices")).to_contain_text(invoice.number)
+            assert re.fullmatch(r"\d{4}-\d{6}", invoice.number), invoice.number
 
     page.goto(url(billing, "/account"))
     page.wait_for_load_state("load")

@@ -62,6 +62,8 @@ def chart_problems(page, label):
     return problems
 
 
+# Lists and the link to their CSV export.
+EXPORTS = {"/admin/customers": "#export-customers", "/admin/subscriptions": "#export-subscriptions"}
 # Pages whose focus rings are measured (Tab through each, every ring at least 3:1 against what surrounds it).
 FOCUS_SAMPLES = ("/admin/", "/admin/customers?q=reader")
 
@@ -94,6 +96,8 @@ def test_staff_pages_have_no_serious_accessibility_violations_and_fit_a_phone(br
                     found.extend(phone_layout_problems(page, f"{path} [{language} {width}]"))
                 if path == "/admin/":
                     found.extend(chart_problems(page, f"{path} [{language} {width}]"))
+                if path in EXPORTS and not page.locator(EXPORTS[path]).is_visible():
+                    found.append(f"{path} [{language} {width}]: no visible link to its export {EXPORTS[path]}")
                 if path in FOCUS_SAMPLES:  # the staff stylesheet's every kind of focusable element, on the dark header
                     found.extend(focus_ring_problems(page, f"{path} [{language} {width}]"))
             page.set_viewport_size(WIDTHS["desktop"])
