@@ -88,3 +88,29 @@ def status_label(kind: str, status: str | None) -> str:
         return ""
     label = STATUS_LABELS.get(kind, {}).get(status)
     return str(label) if label is not None else str(status).replace("_", " ")
+
+
+# Other stored codes staff read (a notification's kind, …): the code stays in values, attributes and exports; the
+# page shows its word. Each group has its own message context; the English is the code, '_' read as a space.
+CODE_LABELS = {
+    # A provider notification's kind (portal.providers.base.NOTIFICATION_KINDS).
+    "notification": {
+        "check": lazy_pgettext("notification kind", "check"),
+        "pay": lazy_pgettext("notification kind", "pay"),
+        "fail": lazy_pgettext("notification kind", "fail"),
+        "confirm": lazy_pgettext("notification kind", "confirm"),
+        "refund": lazy_pgettext("notification kind", "refund"),
+        "recurrent": lazy_pgettext("notification kind", "recurrent"),
+        "cancel": lazy_pgettext("notification kind", "cancel"),
+        "receipt": lazy_pgettext("notification kind", "receipt"),
+    },
+}
+
+
+@bp.app_template_global()
+def code_label(kind: str, code: str | None) -> str:
+    """A stored code as staff read it, in the page's language; unknown ones as stored, '_' read as a space."""
+    if code is None:
+        return ""
+    label = CODE_LABELS.get(kind, {}).get(code)
+    return str(label) if label is not None else str(code).replace("_", " ")

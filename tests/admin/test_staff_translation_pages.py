@@ -155,3 +155,18 @@ def test_trial_lengths_on_the_plans_list_take_the_russian_plural_form(staff, day
     assert re.search(rf"(?<!\d){russian}(?!\w)", ru)
     assert re.search(rf"(?<!\d){english}(?!\w)", en)
     assert not re.search(rf"(?<!\d){days} d(?!\w)", ru)
+
+
+def test_the_webhook_inbox_filters_and_kinds_read_in_russian_keeping_the_stored_codes(staff, paths):
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = staff.get(paths["webhooks"]).get_data(as_text=True)
+    for option in ('<option value="pay">оплата</option>', '<option value="recurrent">рекуррентный платёж</option>',
+                   '<option value="failed">ошибка</option>', '<option value="processed">обработано</option>'):
+        assert option in page, option
+    text = visible_text(page)
+    for english in ("recurrent", "processed", "rejected", "confirm"):
+        assert not re.search(rf"(?<!\w){english}(?!\w)", text), english
+    assert "оплата" in visible_text(staff.get(paths["webhook"]).get_data(as_text=True))
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = staff.get(paths["webhooks"]).get_data(as_text=True)
+    assert '<option value="pay">pay</option>' in page and '<option value="processed">processed</option>' in page
