@@ -11,7 +11,6 @@ from portal.billing import fiscal, receipts, seller_settings
 from portal.billing.errors import BillingError
 from portal.extensions import db
 from portal.models import FiscalReceipt, Payment, Plan
-from portal.providers.receipt import PaymentMethodSign, PaymentSubject
 
 
 @bp.route("/seller", methods=["GET", "POST"])
@@ -30,8 +29,8 @@ def seller():
             return redirect(url_for(".seller"), code=303)
     return render_template("admin/seller.html", form=form, plans=plans, missing=receipts.why_no_receipts(),
                            taxations=seller_settings.TAXATION_LABELS, vats=seller_settings.VAT_LABELS,
-                           subjects=[(s.value, s.value) for s in PaymentSubject],
-                           methods=[(m.value, m.value) for m in PaymentMethodSign]
+                           subjects=list(seller_settings.SUBJECT_LABELS.items()),
+                           methods=list(seller_settings.METHOD_LABELS.items())
                            ), 422 if form.errors else 200
 
 

@@ -170,3 +170,30 @@ def test_the_webhook_inbox_filters_and_kinds_read_in_russian_keeping_the_stored_
     staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = staff.get(paths["webhooks"]).get_data(as_text=True)
     assert '<option value="pay">pay</option>' in page and '<option value="processed">processed</option>' in page
+
+
+def test_the_seller_form_choices_and_its_errors_read_in_russian_keeping_the_stored_codes(staff, paths):
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = staff.get(paths["seller"]).get_data(as_text=True)
+    for option in ('<option value="osn">ОСН (общая)</option>', '<option value="none" selected>Без НДС</option>',
+                   "<option value=\"general\">Основная ставка на день расчёта (20 % до конца 2025, 22 % с 2026)",
+                   '<option value="service" selected>услуга</option>',
+                   '<option value="full_prepayment" selected>предоплата 100 %</option>'):
+        assert option in page, option
+    text = visible_text(page)
+    for english in ("general", "Basic rate of the day", "full_prepayment", "service", "commodity", "credit"):
+        assert not re.search(rf"(?<!\w){english}(?!\w)", text), english
+
+    refused = staff.post(paths["seller"], {"legal_name": "", "inn": "7707083890", "taxation": "flat",
+                                           "vat_default": "none", "payment_subject": "service",
+                                           "payment_method": "full_prepayment", "receipts_email": "x"})
+    assert refused.status_code == 422
+    text = visible_text(refused.get_data(as_text=True))
+    for russian in ("Наименование как при регистрации", "с верными контрольными цифрами",
+                    "Выберите одно из предложенных значений.", "с которого отправляются чеки"):
+        assert russian in text, russian
+    assert "valid check digits" not in text and "Choose one of" not in text
+
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = staff.get(paths["seller"]).get_data(as_text=True)
+    assert '<option value="osn">OSN (general)</option>' in page and ">full prepayment</option>" in page
