@@ -17,7 +17,7 @@ from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
-from portal.admin.labels import status_label
+from portal.admin.labels import status_label, translated
 from portal.billing import (
     cancellation,
     cards,
@@ -358,7 +358,8 @@ def pause_preview(sub: Subscription, months: int) -> dict:
     refusal = pauses.pause_refusal(sub, months)
     if refusal is not None:
         error = InvalidRequest if months not in pauses.PAUSE_MONTHS else NotAllowed
-        raise error(refusal[0].upper() + refusal[1:] + ".")
+        text = translated(refusal)
+        raise error(text[:1].upper() + text[1:] + ".")
     from portal.billing.periods import add_interval
 
     return {"starts_at": sub.current_period_end, "resumes_at": add_interval(sub.current_period_end, "month", months)}

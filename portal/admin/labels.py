@@ -2,9 +2,10 @@
 attributes and exports carry; only its reading is translated. Each kind has its own message context, as Russian
 agrees the word with its noun (подписка активна, счёт оплачен). The English of each label is the stored status with
 '_' read as a space, as the pages showed it before; a status the tables do not know is shown that way too."""
-from flask_babel import lazy_pgettext
+from flask_babel import gettext, lazy_pgettext
 
 from portal.admin import bp
+from portal.billing.errors import Status
 
 STATUS_LABELS = {
     "subscription": {
@@ -114,3 +115,17 @@ def code_label(kind: str, code: str | None) -> str:
         return ""
     label = CODE_LABELS.get(kind, {}).get(code)
     return str(label) if label is not None else str(code).replace("_", " ")
+
+
+@bp.app_template_global()
+def translated(message) -> str:
+    """A billing message (portal.billing.errors.Message) in the page's language, from the msgid it remembers and
+    its values, a stored status read as its word; any other text as it is (the catalogue may not have it)."""
+    if message is None:
+        return ""
+    template = getattr(message, "template", None)
+    if template is None:
+        return str(message)
+    values = {name: status_label(value.kind, value) if isinstance(value, Status) else value
+              for name, value in message.values.items()}
+    return gettext(template, **values)

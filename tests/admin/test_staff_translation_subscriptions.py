@@ -7,6 +7,7 @@ import pytest
 
 from portal.extensions import db
 from tests.admin.support import completed_payment, paid_subscription
+from tests.admin.test_staff_translation_pages import visible_text
 from tests.factories import make_subscription
 
 
@@ -106,3 +107,83 @@ def test_extra_days_take_the_russian_plural_forms(russian, days, russian_words, 
     text = english(russian).post(url, {"days": str(days), "reason": "apology"}, htmx=True).get_data(as_text=True)
     assert f"Add {english_words} free of charge" in text and "Confirm grant" in text
     db.session.rollback()
+
+
+def text_of(response):
+    return visible_text(response.get_data(as_text=True))
+
+
+def test_a_missing_reason_is_asked_for_in_russian(russian):
+    sub = make_subscription(status="active")
+    for action, form in (("grant", {"days": "3"}), ("pause", {"months": "1"})):
+        refused = russian.post(f"/admin/subscriptions/{sub.id}/{action}", {**form, "reason": " "}, htmx=True)
+        text = text_of(refused)
+        assert refused.status_code == 422 and "Укажите причину: она попадёт в журнал действий" in text, action
+        assert "Give a reason" not in text, action
+    db.session.rollback()
+
+
+def test_billing_refusals_read_in_russian_on_the_staff_forms_and_in_english_when_asked(russian):
+    """The refusals come from billing's services (pauses, prices, plan changes), which also run in workers: they are
+    English there, and the staff page translates them from their msgid."""
+    sub = make_subscription(status="active")
+    sub.pause_starts_at = sub.current_period_end
+    db.session.commit()
+    day = sub.pause_starts_at.date().isoformat()
+
+    paused = russian.post(f"/admin/subscriptions/{sub.id}/pause", {"months": "1", "reason": "x"}, htmx=True)
+    assert paused.status_code == 409
+    assert f"Подписка {sub.id} уже встаёт на паузу {day}." in text_of(paused)
+    assert "already pauses" not in text_of(paused)
+    too_long = russian.post(f"/admin/subscriptions/{sub.id}/pause", {"months": "4", "reason": "x"}, htmx=True)
+    assert too_long.status_code == 422 and "Пауза длится 1, 2, 3 мес., а не 4." in text_of(too_long)
+    assert "months, not" not in text_of(too_long)
+
+    price = russian.post(f"/admin/subscriptions/{sub.id}/move-price", {"reason": "x"}, htmx=True)
+    assert price.status_code == 409 and f"Подписка {sub.id} уже платит цену тарифа." in text_of(price)
+    assert "already pays the plan" not in text_of(price)
+
+    same = russian.post(f"/admin/subscriptions/{sub.id}/change-plan", {"plan": sub.plan.code, "reason": "x"},
+                        htmx=True)
+    assert f"подписка {sub.id} уже на тарифе {sub.plan.code}" in text_of(same)
+    assert "already" not in text_of(same)
+    ended = make_subscription(status="canceled")
+    gone = russian.post(f"/admin/subscriptions/{ended.id}/change-plan", {"plan": sub.plan.code, "reason": "x"},
+                        htmx=True)
+    assert f"подписка {ended.id} в статусе «отменена»: сменить тариф можно" in text_of(gone)
+
+    english(russian)
+    paused = russian.post(f"/admin/subscriptions/{sub.id}/pause", {"months": "1", "reason": "x"}, htmx=True)
+    assert f"Subscription {sub.id} already pauses on {day}." in text_of(paused)
+    price = russian.post(f"/admin/subscriptions/{sub.id}/move-price", {"reason": "x"}, htmx=True)
+    assert f"Subscription {sub.id} already pays the plan's price." in text_of(price).replace("&#39;", "'")
+    db.session.rollback()
+
+
+def test_without_seller_settings_the_staff_read_why_in_russian(russian, billing):
+    sub = paid_subscription(billing)
+    payment = completed_payment(sub)
+    for path in ("/admin/seller", f"/admin/payments/{payment.id}"):
+        text = text_of(russian.get(path))
+        assert "Реквизиты продавца не заполнены: платежи проходят без кассовых чеков." in text, path
+        assert "Seller settings are not filled in" not in text, path
+    assert "Seller settings are not filled in" in text_of(english(russian).get("/admin/seller"))
+
+
+def test_a_billing_refusal_is_english_without_a_reader_and_the_page_translates_it(app):
+    """As in a worker (an app context, no request): the message is English, as the API and job results read it;
+    a staff page translates it from its msgid, the stored status read as its word."""
+    from flask_babel import refresh
+
+    from portal.admin.labels import translated
+    from portal.billing import pauses
+
+    sub = make_subscription(status="canceled")
+    refusal = pauses.pause_refusal(sub, 1)
+    assert refusal == f"only an active subscription can be paused; subscription {sub.id} is canceled"
+    for language, text in (("ru", f"приостановить можно только активную подписку; подписка {sub.id} в статусе "
+                                  "«отменена»"),
+                           ("en", f"only an active subscription can be paused; subscription {sub.id} is canceled")):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            refresh()
+            assert translated(refusal) == text
