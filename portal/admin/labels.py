@@ -105,6 +105,79 @@ CODE_LABELS = {
         "cancel": lazy_pgettext("notification kind", "cancel"),
         "receipt": lazy_pgettext("notification kind", "receipt"),
     },
+    # What a timeline entry is about (transitions.entity_type).
+    "entity": {
+        "subscription": lazy_pgettext("entity", "subscription"),
+        "invoice": lazy_pgettext("entity", "invoice"),
+        "payment": lazy_pgettext("entity", "payment"),
+        "refund": lazy_pgettext("entity", "refund"),
+        "receipt": lazy_pgettext("entity", "receipt"),
+        "customer": lazy_pgettext("entity", "customer"),
+    },
+    # Who did it, when not a staff member or a customer (transitions.actor's kind before ':').
+    "actor": {
+        "provider": lazy_pgettext("actor", "provider"),
+        "job": lazy_pgettext("actor", "job"),
+        "api": lazy_pgettext("actor", "API client"),
+        "bus": lazy_pgettext("actor", "bus command"),
+        "unsubscribe-link": lazy_pgettext("actor", "unsubscribe link"),
+    },
+    # The events of the subscription lifecycle (portal.machines), as the timeline and the lifecycle name them.
+    "subscription event": {
+        "activate": lazy_pgettext("subscription event", "activate"),
+        "apply_price_change": lazy_pgettext("subscription event", "apply price change"),
+        "cancel": lazy_pgettext("subscription event", "cancel"),
+        "change_plan": lazy_pgettext("subscription event", "change plan"),
+        "expire": lazy_pgettext("subscription event", "expire"),
+        "extend": lazy_pgettext("subscription event", "extend"),
+        "mark_past_due": lazy_pgettext("subscription event", "mark past due"),
+        "pause": lazy_pgettext("subscription event", "pause"),
+        "refuse_trial": lazy_pgettext("subscription event", "refuse trial"),
+        "remove_card": lazy_pgettext("subscription event", "remove card"),
+        "renew": lazy_pgettext("subscription event", "renew"),
+        "replace_card": lazy_pgettext("subscription event", "replace card"),
+        "resume": lazy_pgettext("subscription event", "resume"),
+        "schedule_cancel": lazy_pgettext("subscription event", "schedule cancel"),
+        "schedule_pause": lazy_pgettext("subscription event", "schedule pause"),
+        "schedule_plan_change": lazy_pgettext("subscription event", "schedule plan change"),
+        "schedule_price_change": lazy_pgettext("subscription event", "schedule price change"),
+        "start_trial": lazy_pgettext("subscription event", "start trial"),
+        "undo_cancel": lazy_pgettext("subscription event", "undo cancel"),
+        "unschedule_pause": lazy_pgettext("subscription event", "unschedule pause"),
+        "unschedule_plan_change": lazy_pgettext("subscription event", "unschedule plan change"),
+    },
+    # The events of the invoice lifecycle (portal.machines), as the timeline and the lifecycle name them.
+    "invoice event": {
+        "pay": lazy_pgettext("invoice event", "pay"),
+        "record_failed_attempt": lazy_pgettext("invoice event", "record failed attempt"),
+        "refund_fully": lazy_pgettext("invoice event", "refund fully"),
+        "refund_partially": lazy_pgettext("invoice event", "refund partially"),
+        "void_invoice": lazy_pgettext("invoice event", "void invoice"),
+    },
+    # The events of the payment lifecycle (portal.machines), as the timeline and the lifecycle name them.
+    "payment event": {
+        "attach_to_invoice": lazy_pgettext("payment event", "attach to invoice"),
+        "authorize": lazy_pgettext("payment event", "authorize"),
+        "complete": lazy_pgettext("payment event", "complete"),
+        "confirm": lazy_pgettext("payment event", "confirm"),
+        "decline": lazy_pgettext("payment event", "decline"),
+        "dismiss_review": lazy_pgettext("payment event", "dismiss review"),
+        "hold_for_review": lazy_pgettext("payment event", "hold for review"),
+        "record_refund": lazy_pgettext("payment event", "record refund"),
+        "refund_held": lazy_pgettext("payment event", "refund held"),
+        "void": lazy_pgettext("payment event", "void"),
+    },
+    # The events of the refund lifecycle (portal.machines), as the timeline and the lifecycle name them.
+    "refund event": {
+        "fail": lazy_pgettext("refund event", "fail"),
+        "succeed": lazy_pgettext("refund event", "succeed"),
+    },
+    # The events of the receipt lifecycle (portal.machines), as the timeline and the lifecycle name them.
+    "receipt event": {
+        "fail": lazy_pgettext("receipt event", "fail"),
+        "register": lazy_pgettext("receipt event", "register"),
+        "retry": lazy_pgettext("receipt event", "retry"),
+    },
 }
 
 

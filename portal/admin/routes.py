@@ -2,6 +2,7 @@
 portal.admin.actions / portal.admin.plans, then renders a page, or its fragment for htmx."""
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 from flask import (
@@ -21,7 +22,7 @@ from flask_login import current_user
 
 from portal import clock
 from portal.admin import actions, audit_log, bp, charts, mails, plans, queries
-from portal.admin.labels import translated
+from portal.admin.labels import code_label, status_label, translated
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
 from portal.billing import pauses, prices, provider_choice, review
@@ -298,9 +299,33 @@ def subscriptions():
                             plan_id=plan_id, plans=all_plans, statuses=SUBSCRIPTION_STATUSES)
 
 
+# Lines of a machine's Mermaid text whose labels are read in the page's language: a state's name, an event's.
+MERMAID_STATE = re.compile(r'^(\s*state )"[^"]*"( as (\w+))$')
+MERMAID_MOVE = re.compile(r"^(\s*\w+ --> \w+ : )(.+?)((?: \[[^\]]*\])?)$")
+
+
+def _mermaid_label(text: str) -> str:
+    text = re.sub(r'[":;#]', " ", str(text)).strip()
+    return text[:1].upper() + text[1:]
+
+
+def _diagram(machine, kind: str) -> str:
+    """The machine's Mermaid text with its states and events named in the page's language; the state ids, guards
+    and callbacks stay as they are in the code."""
+    events = {event.name: event.id for event in machine.events}
+    lines = []
+    for line in machine.diagram().rstrip().splitlines():
+        if state := MERMAID_STATE.match(line):
+            line = f'{state[1]}"{_mermaid_label(status_label(kind, state[3]))}"{state[2]}'
+        elif (move := MERMAID_MOVE.match(line)) and move[2] in events:
+            line = move[1] + _mermaid_label(code_label(f"{kind} event", events[move[2]])) + move[3]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _lifecycle(sub):
     """The lifecycle for the page: the Mermaid text (current state marked) and the same as a list."""
-    diagram = SubscriptionMachine.diagram().rstrip()
+    diagram = _diagram(SubscriptionMachine, "subscription")
     diagram += f"\n    classDef current fill:#ffe08a,stroke:#8a6100,stroke-width:3px\n    class {sub.status} current\n"
     states = []
     for state in SubscriptionMachine.states:

@@ -187,3 +187,50 @@ def test_a_billing_refusal_is_english_without_a_reader_and_the_page_translates_i
         with app.test_request_context(headers={"Accept-Language": language}):
             refresh()
             assert translated(refusal) == text
+
+
+def test_the_timeline_and_the_lifecycle_name_entities_events_and_states_in_russian(russian, billing):
+    sub = paid_subscription(billing)
+    page = russian.get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    timeline = visible_text(page[page.index('id="timeline"'):page.index('id="staff-actions"')])
+    for words in (f"подписка #{sub.id} активация ожидает оплаты → активна", "счёт #", "оплата открыт → оплачен",
+                  "платёж #", "проведение в обработке → проведён", "платёжный провайдер"):
+        assert words in timeline, words
+    for words in ("activate", "pending", "subscription #", "invoice #", "payment #", "complete", "by provider"):
+        assert words not in timeline, words
+    # The stored codes stay in the attributes.
+    assert 'data-entity="subscription" data-event="activate" data-from="pending" data-to="active"' in page
+    assert 'title="provider"' in page
+
+    lifecycle = page[page.index('id="lifecycle"'):]
+    text = visible_text(lifecycle[:lifecycle.index("<details>")])
+    for words in ("Ожидает оплаты", "начало пробного периода → пробный период", "Просрочена",
+                  "пауза → на паузе", "автопродление снова включено → активна"):
+        assert words in text, words
+    for words in ("Pending", "Trialing", "start_trial", "mark_past_due", "→ past_due"):
+        assert words not in text, words
+    assert '<li data-event="start_trial" data-target="trialing">' in lifecycle
+    diagram = lifecycle[lifecycle.index('id="lifecycle-diagram"'):]
+    for line in ("state &#34;Ожидает оплаты&#34; as pending", "pending --&gt; trialing : Начало пробного периода",
+                 "active --&gt; paused : Пауза [!no_pause_scheduled]", "class active current"):
+        assert line in diagram, line
+    assert "Start trial" not in diagram and "&#34;Pending&#34;" not in diagram
+
+    page = english(russian).get(f"/admin/subscriptions/{sub.id}").get_data(as_text=True)
+    assert "pending → active" in page and "pending --&gt; trialing : Start trial" in page
+    assert f"subscription #{sub.id}" in page and "<strong>Past due</strong>" in page
+
+
+def test_every_lifecycle_event_and_state_has_its_words():
+    from portal.admin.labels import CODE_LABELS, STATUS_LABELS
+    from portal.machines.invoice import InvoiceMachine
+    from portal.machines.payment import PaymentMachine
+    from portal.machines.receipt import ReceiptMachine
+    from portal.machines.refund import RefundMachine
+    from portal.machines.subscription import SubscriptionMachine
+
+    for machine in (SubscriptionMachine, InvoiceMachine, PaymentMachine, RefundMachine, ReceiptMachine):
+        kind = machine.entity_type
+        assert {event.id for event in machine.events} <= set(CODE_LABELS[f"{kind} event"]), kind
+        assert {state.value for state in machine.states} <= set(STATUS_LABELS[kind]), kind
+        assert kind in CODE_LABELS["entity"]
