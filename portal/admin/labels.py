@@ -3,6 +3,7 @@ attributes and exports carry; only its reading is translated. Each kind has its 
 agrees the word with its noun (подписка активна, счёт оплачен). The English of each label is the stored status with
 '_' read as a space, as the pages showed it before; a status the tables do not know is shown that way too."""
 from flask_babel import gettext, lazy_pgettext
+from markupsafe import Markup
 
 from portal.admin import bp
 from portal.billing.errors import Status
@@ -105,6 +106,48 @@ CODE_LABELS = {
         "cancel": lazy_pgettext("notification kind", "cancel"),
         "receipt": lazy_pgettext("notification kind", "receipt"),
     },
+    # A staff action (staff_actions.action), as the audit log and the action pages name it.
+    "action": {
+        "subscription.cancel": lazy_pgettext("staff action", "cancel the subscription"),
+        "payment.refund": lazy_pgettext("staff action", "refund"),
+        "subscription.grant_days": lazy_pgettext("staff action", "grant extra days"),
+        "subscription.retry_charge": lazy_pgettext("staff action", "retry the charge"),
+        "subscription.change_plan": lazy_pgettext("staff action", "change plan"),
+        "subscription.pause": lazy_pgettext("staff action", "pause"),
+        "subscription.resume": lazy_pgettext("staff action", "resume"),
+        "subscription.remove_card": lazy_pgettext("staff action", "remove the card"),
+        "subscription.replace_card": lazy_pgettext("staff action", "replace the card"),
+        "customer.resubscribe": lazy_pgettext("staff action", "resubscribe"),
+        "subscription.move_price": lazy_pgettext("staff action", "move to the plan's price"),
+        "plan.move_subscribers_to_price": lazy_pgettext("staff action", "move subscribers to the plan's price"),
+        "webhook.replay": lazy_pgettext("staff action", "replay the notification"),
+        "payment.review.refund": lazy_pgettext("staff action", "review: refund"),
+        "payment.review.attach": lazy_pgettext("staff action", "review: attach to an invoice"),
+        "payment.review.dismiss": lazy_pgettext("staff action", "review: dismiss"),
+        "job.requeue": lazy_pgettext("staff action", "requeue the job"),
+        "mail.resend": lazy_pgettext("staff action", "send the mail again"),
+        "mail.rebuild": lazy_pgettext("staff action", "build the mail again"),
+        "plan.create": lazy_pgettext("staff action", "create a plan"),
+        "plan.update": lazy_pgettext("staff action", "edit a plan"),
+        "plan.archive": lazy_pgettext("staff action", "archive a plan"),
+        "plan.restore": lazy_pgettext("staff action", "put a plan back on sale"),
+        "plan.delete": lazy_pgettext("staff action", "delete a plan"),
+        "provider.set_default": lazy_pgettext("staff action", "choose the provider of a currency"),
+        "seller.update": lazy_pgettext("staff action", "edit the seller details"),
+        "receipt.retry": lazy_pgettext("staff action", "ask the till again"),
+        "advance_test_clock": lazy_pgettext("staff action", "move the test clock"),
+    },
+    # When a cancellation or plan change takes effect (an action's details.when).
+    "when": {
+        "now": lazy_pgettext("takes effect", "now"),
+        "period_end": lazy_pgettext("takes effect", "at the period end"),
+    },
+    # Which way a plan change goes (portal.billing.proration).
+    "plan change": {
+        "upgrade": lazy_pgettext("plan change", "upgrade"),
+        "downgrade": lazy_pgettext("plan change", "downgrade"),
+        "switch": lazy_pgettext("plan change", "switch"),
+    },
     # What a timeline entry is about (transitions.entity_type).
     "entity": {
         "subscription": lazy_pgettext("entity", "subscription"),
@@ -188,6 +231,13 @@ def code_label(kind: str, code: str | None) -> str:
         return ""
     label = CODE_LABELS.get(kind, {}).get(code)
     return str(label) if label is not None else str(code).replace("_", " ")
+
+
+@bp.app_template_global()
+def action_name(code: str) -> Markup:
+    """A staff action's name in the page's language, its stored code kept in the title and data-action."""
+    return Markup('<span class="action-name" data-action="{0}" title="{0}">{1}</span>').format(
+        code, code_label("action", code))
 
 
 @bp.app_template_global()

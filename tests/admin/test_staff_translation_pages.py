@@ -197,3 +197,33 @@ def test_the_seller_form_choices_and_its_errors_read_in_russian_keeping_the_stor
     staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     page = staff.get(paths["seller"]).get_data(as_text=True)
     assert '<option value="osn">OSN (general)</option>' in page and ">full prepayment</option>" in page
+
+
+def test_the_audit_log_names_each_action_and_its_stored_words_in_russian_keeping_the_codes(staff, paths):
+    from portal import clock
+    from portal.models import StaffAction
+
+    row = StaffAction(staff_user_id=staff.user.id, action="subscription.cancel", target_type="subscription",
+                      target_id="7", remote_addr="203.0.113.7", created_at=clock.now(),
+                      details={"when": "now", "state": "succeeded", "months": 1,
+                               "starts_at": "2027-01-11T00:00:00+00:00"})
+    db.session.add(row)
+    db.session.commit()
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = staff.get(paths["audit"]).get_data(as_text=True)
+    assert ('<span class="action-name" data-action="subscription.cancel" title="subscription.cancel">отмена подписки'
+            '</span>') in page
+    assert '<option value="plan.archive">тариф в архив</option>' in page
+    text = visible_text(page)
+    for words in ("отмена подписки", "тариф в архив", "когда сейчас", "состояние выполнено", "месяцев 1",
+                  "начало 11 января 2027"):
+        assert words in text, words
+    for english in ("subscription.cancel", "plan.archive", "succeeded", "now", "months", "starts_at"):
+        assert not re.search(rf"(?<!\w){re.escape(english)}(?!\w)", text), english
+    action = visible_text(staff.get(f"/admin/actions/{row.id}").get_data(as_text=True))
+    assert f"#{row.id} отмена подписки" in action and "подписка #7" in action
+    assert "subscription.cancel" not in action and "subscription 7" not in action
+
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    text = visible_text(staff.get(paths["audit"]).get_data(as_text=True))
+    assert "cancel the subscription" in text and "archive a plan" in text and "when now" in text
