@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from portal.admin import bp
-from portal.admin.labels import code_label, status_label
+from portal.admin.labels import action_result, code_label, status_label
 from portal.extensions import db
 from portal.models import Plan, StaffAction
 from portal.money import format_money
@@ -57,7 +57,8 @@ WORDS = {"state": ("status", "action"), "status_before": ("status", "webhook"), 
 MONEY = {"amount", "from_amount", "expected_refund", "refund_amount"}
 MOMENTS = {"effective_from", "first_renewal_at", "resumes_at", "until", "starts_at"}
 LINKED = {"subscription_id": "subscription", "payment_id": "payment", "event_id": "webhook_event"}
-HIDDEN = {"finished_at", "currency"}  # the currency is said with each amount
+HIDDEN = {"finished_at", "currency", "result_message"}  # the currency is said with each amount; the result's msgid
+# and values are read into the result
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,9 @@ def _entry(row: StaffAction, plan_currencies: dict) -> Entry:
             continue
         if key == "changes" and isinstance(value, dict):
             read += _changes(value, currency)
+            continue
+        if key == "result":
+            read.append(Detail(str(LABELS[key]), action_result(details)))
             continue
         if key in LINKED and str(value).isdigit():
             link = target(LINKED[key], str(value))

@@ -6,7 +6,7 @@ from flask_babel import gettext, lazy_pgettext
 from markupsafe import Markup
 
 from portal.admin import bp
-from portal.billing.errors import Status
+from portal.billing.errors import Message, Status
 
 STATUS_LABELS = {
     "subscription": {
@@ -252,3 +252,20 @@ def translated(message) -> str:
     values = {name: status_label(value.kind, value) if isinstance(value, Status) else value
               for name, value in message.values.items()}
     return gettext(template, **values)
+
+
+@bp.app_template_global()
+def action_result(details: dict | None) -> str:
+    """A staff action's result (written by its job in English) in the page's language, from the msgid and values
+    the job kept beside it; a result without them (older rows, a passing error) as it was written."""
+    details = details or {}
+    stored = details.get("result_message")
+    if not isinstance(stored, dict) or not isinstance(stored.get("msgid"), str):
+        return details.get("result") or ""
+    values = {}
+    for name, value in (stored.get("values") or {}).items():
+        values[name] = Status(value["kind"], value["status"]) if isinstance(value, dict) else value
+    try:
+        return translated(Message(stored["msgid"], values))
+    except (KeyError, TypeError, ValueError):
+        return details.get("result") or ""

@@ -95,7 +95,8 @@ def start_refund(payment_id: int, *, note: str, actor: str) -> int:
 
 def refund_outcome(refund_id: int) -> str:
     refund = db.session.get(Refund, refund_id)
-    return f"Refund #{refund.id} of {refund.amount} minor units is {refund.status}."
+    return N_("Refund #%(id)s of %(amount)s minor units is %(status)s.", id=refund.id, amount=refund.amount,
+              status=Status("refund", refund.status))
 
 
 def attach(payment_id: int, invoice_id: int, *, note: str, actor: str, cause: str) -> str:
@@ -103,14 +104,14 @@ def attach(payment_id: int, invoice_id: int, *, note: str, actor: str, cause: st
     with atomic():
         payment = lock(Payment, payment_id)
         if payment.review_resolution == "attached" and payment.invoice_id == invoice_id:
-            return f"Payment #{payment.id} pays invoice #{invoice_id}."  # an earlier run of this action
+            return N_("Payment #%(id)s pays invoice #%(invoice)s.", id=payment.id, invoice=invoice_id)  # a rerun
         held(payment.id)
         invoice = attach_check(payment, invoice_id)
         invoice = lock(Invoice, invoice.id)
         sub = lock(Subscription, invoice.subscription_id)
         fire(payment, "attach_to_invoice", actor=actor, cause=cause, invoice=invoice, note=note)
         payments.settle_invoice(payment, invoice, sub, None, actor=actor, cause=cause)
-    return f"Payment #{payment_id} pays invoice #{invoice_id}."
+    return N_("Payment #%(id)s pays invoice #%(invoice)s.", id=payment_id, invoice=invoice_id)
 
 
 def dismiss(payment_id: int, *, note: str, actor: str, cause: str) -> str:
@@ -119,4 +120,4 @@ def dismiss(payment_id: int, *, note: str, actor: str, cause: str) -> str:
         if payment.review_resolution != "dismissed":
             held(payment.id)
             fire(payment, "dismiss_review", actor=actor, cause=cause, note=note)
-    return f"Payment #{payment_id} is dismissed from review: {note}"
+    return N_("Payment #%(id)s is dismissed from review: %(note)s", id=payment_id, note=note)

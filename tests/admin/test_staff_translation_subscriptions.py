@@ -234,3 +234,40 @@ def test_every_lifecycle_event_and_state_has_its_words():
         assert {event.id for event in machine.events} <= set(CODE_LABELS[f"{kind} event"]), kind
         assert {state.value for state in machine.states} <= set(STATUS_LABELS[kind]), kind
         assert kind in CODE_LABELS["entity"]
+
+
+def test_a_job_result_is_kept_in_english_and_read_in_the_page_language(russian, billing):
+    """The worker has no reader: it writes the result in English with its msgid and values; the pages translate it."""
+    from sqlalchemy import update
+
+    from portal.models import Subscription
+    from tests.admin.test_subscription_actions import run_action
+
+    sub = paid_subscription(billing)
+    url = f"/admin/subscriptions/{sub.id}/grant"
+    action, page = run_action(russian, billing, russian.post(url, {"days": "3", "reason": "x", "confirm": "yes"},
+                                                             htmx=True))
+    assert action.details["result"].startswith(f"Subscription {sub.id} now runs until ")
+    assert action.details["result_message"]["msgid"] == (
+        "Subscription %(id)s now runs until %(date)s (complimentary invoice %(invoice)s).")
+    assert f"Готово. Подписка {sub.id} теперь действует до " in alert(page) and "now runs" not in alert(page)
+    for path in (f"/admin/subscriptions/{sub.id}", "/admin/audit"):
+        text = text_of(russian.get(path))
+        assert f"Подписка {sub.id} теперь действует до " in text and "now runs until" not in text, path
+
+    # A refusal met by the job (the subscription ended after staff asked): billing's message, translated too.
+    queued = russian.post(url, {"days": "2", "reason": "x", "confirm": "yes"}, htmx=True)
+    action_id = re.search(r'data-action-id="(\d+)"', queued.get_data(as_text=True)).group(1)
+    db.session.execute(update(Subscription).where(Subscription.id == sub.id).values(status="canceled"))
+    db.session.commit()
+    billing.work()
+    text = alert(russian.get(f"/admin/actions/{action_id}").get_data(as_text=True))
+    assert text == f"Не выполнено: подписка {sub.id} в статусе «отменена»"
+    text = alert(english(russian).get(f"/admin/actions/{action_id}").get_data(as_text=True))
+    assert text == f"Not done: subscription {sub.id} is canceled"
+
+
+def alert(page: str) -> str:
+    """The action page's outcome, as read (the raw details below it keep the stored English)."""
+    outcome = re.search(r'<p class="alert[^"]*" role="(?:status|alert)">(.*?)</p>', page, re.S).group(1)
+    return visible_text(outcome).strip()
