@@ -6,8 +6,9 @@ the admin page polls. Nothing here sets a status or money column of a billing ag
 A job may run twice (a worker killed half-way, an RQ retry): each body finds its own earlier work and does not
 repeat it (the refund id and the charge attempt are remembered on the audit row).
 
-What staff read while asking (refusals, checks, the action labels) is in the request's language; a job's result,
-written by the worker with no reader's language, stays English (the audit row keeps it as written)."""
+What staff read while asking (refusals, checks, the action labels) is in the request's language. A job's result is
+written by the worker, which has no reader and so no language: the row keeps it in English, with its msgid and values
+beside it (result_message), and the pages show it in the reader's language (portal.admin.labels.action_result)."""
 import logging
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
-from portal.admin.labels import status_label
+from portal.admin.labels import status_label, translated
 from portal.billing import (
     cancellation,
     cards,
@@ -30,7 +31,7 @@ from portal.billing import (
     refunds,
     review,
 )
-from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
+from portal.billing.errors import N_, BillingError, InvalidRequest, Message, NotAllowed, NotFound, Status
 from portal.extensions import db
 from portal.machines import atomic, lock
 from portal.models import Invoice, Payment, Plan, Refund, StaffAction, Subscription, User, WebhookEvent
@@ -143,14 +144,16 @@ def _run_cancel(action: StaffAction) -> str:
     db.session.expire_all()
     sub = db.session.get(Subscription, sub_id)
     if d["when"] == "period_end":
-        return f"Subscription {sub_id} ends on {sub.current_period_end:%Y-%m-%d}; auto-renew is off."
+        return N_("Subscription %(id)s ends on %(date)s; auto-renew is off.", id=sub_id,
+                  date=sub.current_period_end.date().isoformat())
     sent = db.session.scalars(select(Refund).join(Payment).join(Invoice).where(
         Invoice.subscription_id == sub_id, Refund.requested_by == actor_of(action),
         Refund.created_at >= action.created_at)).all()
-    text = f"Subscription {sub_id} is {sub.status}."
-    if sent:
-        text += " Refund " + ", ".join(f"#{r.id} of {_money(r.amount, r.currency)} ({r.status})" for r in sent) + "."
-    return text
+    status = Status("subscription", sub.status)
+    if not sent:
+        return N_("Subscription %(id)s is %(status)s.", id=sub_id, status=status)
+    refunds_sent = ", ".join(f"#{r.id} of {_money(r.amount, r.currency)} ({r.status})" for r in sent)
+    return N_("Subscription %(id)s is %(status)s. Refund %(refunds)s.", id=sub_id, status=status, refunds=refunds_sent)
 
 
 # --- refund ----------------------------------------------------------------------------------------------------
@@ -201,16 +204,19 @@ def _run_refund(action: StaffAction) -> str:
         if refund_id is None:
             payment = lock(Payment, int(row.target_id))
             if payment.status != "completed":
-                raise NotAllowed(f"payment {payment.id} is {payment.status}")
+                raise NotAllowed(N_("payment %(id)s is %(status)s", id=payment.id,
+                                    status=Status("payment", payment.status)))
             if d["amount"] > refundable(payment):
-                raise InvalidRequest(f"only {_money(refundable(payment), payment.currency)} is still refundable")
+                raise InvalidRequest(N_("only %(amount)s is still refundable",
+                                        amount=_money(refundable(payment), payment.currency)))
             refund_id = refunds.request_refund(payment, d["amount"], reason=d["reason"],
                                                requested_by=actor_of(action)).id
             row.details = {**row.details, "refund_id": refund_id}
     refunds.send_refund(refund_id)  # the provider call; a stable request id, so a rerun cannot refund twice
     db.session.expire_all()
     refund = db.session.get(Refund, refund_id)
-    return f"Refund #{refund.id} of {_money(refund.amount, refund.currency)} is {refund.status}."
+    return N_("Refund #%(id)s of %(amount)s is %(status)s.", id=refund.id,
+              amount=_money(refund.amount, refund.currency), status=Status("refund", refund.status))
 
 
 # --- grant days ------------------------------------------------------------------------------------------------
@@ -243,10 +249,12 @@ def _run_grant(action: StaffAction) -> str | None:
             return None
         sub = lock(Subscription, int(row.target_id))
         if sub.status not in LIVE:
-            raise NotAllowed(f"subscription {sub.id} is {sub.status}")
+            raise NotAllowed(N_("subscription %(id)s is %(status)s", id=sub.id,
+                                status=Status("subscription", sub.status)))
         invoice = grants.extend_locked(sub, row.details["days"], actor=actor_of(row), cause=cause_of(row))
         end = invoice.period_end
-        message = f"Subscription {sub.id} now runs until {end:%Y-%m-%d} (complimentary invoice {invoice.number})."
+        message = N_("Subscription %(id)s now runs until %(date)s (complimentary invoice %(invoice)s).", id=sub.id,
+                     date=end.date().isoformat(), invoice=invoice.number)
         _finish(row, SUCCEEDED, message)
     return message
 
@@ -290,21 +298,25 @@ def _run_retry_charge(action: StaffAction) -> str:
     outcome = charging.charge_invoice(d["invoice_id"], customer_present=True, actor=actor_of(action),
                                       cause=cause_of(action))
     if outcome is charging.ChargeOutcome.PAID:
-        return f"Invoice {d['invoice_id']} is paid."
+        return N_("Invoice %(id)s is paid.", id=d["invoice_id"])
     if outcome is charging.ChargeOutcome.DECLINED:
         db.session.expire_all()
         raise NotAllowed(_declined(db.session.get(Invoice, d["invoice_id"]), d["attempt"]))
-    raise NotAllowed(f"Nothing was charged: {outcome}.")
+    raise NotAllowed(N_("Nothing was charged: %(outcome)s.", outcome=str(outcome)))
 
 
 def _declined(invoice: Invoice, attempt: int) -> str:
     payment = db.session.scalar(select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == "declined")
                                 .order_by(Payment.id.desc()).limit(1))
-    why = ""
-    if payment is not None and (payment.reason or payment.reason_code):
-        why = f": {payment.reason or 'declined'}" + (f" (code {payment.reason_code})" if payment.reason_code else "")
-    amount = _money(invoice.amount, invoice.currency)
-    return f"Attempt {attempt} on invoice {invoice.number} ({amount}) was declined{why}; the invoice is still open."
+    values = {"attempt": attempt, "invoice": invoice.number, "amount": _money(invoice.amount, invoice.currency)}
+    if payment is not None and payment.reason_code:
+        return N_("Attempt %(attempt)s on invoice %(invoice)s (%(amount)s) was declined: %(why)s (code %(code)s); the "
+                  "invoice is still open.", why=payment.reason or "declined", code=payment.reason_code, **values)
+    if payment is not None and payment.reason:
+        return N_("Attempt %(attempt)s on invoice %(invoice)s (%(amount)s) was declined: %(why)s; the invoice is still "
+                  "open.", why=payment.reason, **values)
+    return N_("Attempt %(attempt)s on invoice %(invoice)s (%(amount)s) was declined; the invoice is still open.",
+              **values)
 
 
 # --- change plan -----------------------------------------------------------------------------------------------
@@ -337,17 +349,19 @@ def _run_change_plan(action: StaffAction) -> str:
         change = plan_change.request_plan_change(int(action.target_id), d["plan"], d["when"], actor=actor_of(action),
                                                  cause=cause_of(action))
     if d.get("undo"):
-        return f"The scheduled plan change of subscription {action.target_id} is being undone; it stays on {d['plan']}."
+        return N_("The scheduled plan change of subscription %(id)s is being undone; it stays on %(plan)s.",
+                  id=action.target_id, plan=d["plan"])
     if change.invoice is not None:
-        how = ("the saved card is being charged" if change.charging_card
-               else "the customer pays it from their account page")
         due = _money(change.invoice.amount, change.invoice.currency)
-        return (f"Proration invoice {change.invoice.number} of {due} "
-                f"is open: {how}. "
-                f"The plan changes to {d['plan']} once it is paid.")
+        if change.charging_card:
+            return N_("Proration invoice %(invoice)s of %(amount)s is open: the saved card is being charged. The plan "
+                      "changes to %(plan)s once it is paid.", invoice=change.invoice.number, amount=due, plan=d["plan"])
+        return N_("Proration invoice %(invoice)s of %(amount)s is open: the customer pays it from their account page. "
+                  "The plan changes to %(plan)s once it is paid.", invoice=change.invoice.number, amount=due,
+                  plan=d["plan"])
     if change.when == "period_end":
-        return f"Subscription {action.target_id} changes to {d['plan']} at its period end."
-    return f"Subscription {action.target_id} is changing to {d['plan']} now (nothing to pay)."
+        return N_("Subscription %(id)s changes to %(plan)s at its period end.", id=action.target_id, plan=d["plan"])
+    return N_("Subscription %(id)s is changing to %(plan)s now (nothing to pay).", id=action.target_id, plan=d["plan"])
 
 
 # --- pause and resume -------------------------------------------------------------------------------------------
@@ -358,7 +372,8 @@ def pause_preview(sub: Subscription, months: int) -> dict:
     refusal = pauses.pause_refusal(sub, months)
     if refusal is not None:
         error = InvalidRequest if months not in pauses.PAUSE_MONTHS else NotAllowed
-        raise error(refusal[0].upper() + refusal[1:] + ".")
+        text = translated(refusal)
+        raise error(text[:1].upper() + text[1:] + ".")
     from portal.billing.periods import add_interval
 
     return {"starts_at": sub.current_period_end, "resumes_at": add_interval(sub.current_period_end, "month", months)}
@@ -379,8 +394,10 @@ def _run_pause(action: StaffAction) -> str:
     sub = db.session.get(Subscription, int(action.target_id))
     db.session.refresh(sub)
     if sub.pause_starts_at is None:
-        raise NotAllowed(f"Subscription {sub.id} could not be paused: it is {sub.status}.")
-    return f"Subscription {sub.id} pauses on {sub.pause_starts_at:%Y-%m-%d} and resumes on {sub.resumes_at:%Y-%m-%d}."
+        raise NotAllowed(N_("Subscription %(id)s could not be paused: it is %(status)s.", id=sub.id,
+                            status=Status("subscription", sub.status)))
+    return N_("Subscription %(id)s pauses on %(start)s and resumes on %(end)s.", id=sub.id,
+              start=sub.pause_starts_at.date().isoformat(), end=sub.resumes_at.date().isoformat())
 
 
 def resume_preview(sub: Subscription) -> dict:
@@ -402,8 +419,9 @@ def request_resume(staff: Staff, subscription_id: int, *, reason: str) -> StaffA
 def _run_resume(action: StaffAction) -> str:
     pauses.resume_or_unschedule(int(action.target_id), actor=actor_of(action), cause=cause_of(action))
     if action.details.get("paused"):
-        return f"Subscription {action.target_id} resumed; its new period is being charged on the saved card."
-    return f"The scheduled pause of subscription {action.target_id} is taken back."
+        return N_("Subscription %(id)s resumed; its new period is being charged on the saved card.",
+                  id=action.target_id)
+    return N_("The scheduled pause of subscription %(id)s is taken back.", id=action.target_id)
 
 
 # --- the renewal card ------------------------------------------------------------------------------------------
@@ -429,8 +447,8 @@ def request_remove_card(staff: Staff, subscription_id: int, *, reason: str) -> S
 def _run_remove_card(action: StaffAction) -> str:
     cards.remove_card(int(action.target_id), action.details["payment_method_id"], actor=actor_of(action),
                       cause=cause_of(action))
-    return (f"Subscription {action.target_id} has no renewal card now ({action.details['card']} was removed): "
-            "the customer adds a card or pays the next invoice from their account page.")
+    return N_("Subscription %(id)s has no renewal card now (%(card)s was removed): the customer adds a card or pays "
+              "the next invoice from their account page.", id=action.target_id, card=action.details["card"])
 
 
 def replace_card_preview(sub: Subscription) -> dict:
@@ -461,8 +479,9 @@ def _run_card_replacement(action: StaffAction) -> str:
         check = request_card_check(int(action.target_id))
         row = lock(StaffAction, action.id)
         row.details = {**row.details, "invoice_id": check.id}
-    return (f"Card check #{check.id} is open and its link was mailed to the customer. The link, to send it another "
-            f"way (it opens the card check, without the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
+    return N_("Card check #%(id)s is open and its link was mailed to the customer. The link, to send it another way "
+              "(it opens the card check, without the password, for %(days)s days): %(link)s", id=check.id,
+              days=PAY_LINK_FOR.days, link=pay_link(check))
 
 
 # --- resubscribe ----------------------------------------------------------------------------------------------
@@ -508,11 +527,15 @@ def _run_resubscribe(action: StaffAction) -> str:
         new, invoice = request_checkout(db.session.get(User, d["customer_id"]), d["plan"])
         row = lock(StaffAction, action.id)
         row.details = {**row.details, "subscription_id": new.id, "invoice_id": invoice.id}
-    what = "a free trial after a card check" if invoice.kind == "verification" else _money(invoice.amount,
-                                                                                           invoice.currency)
-    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice {invoice.number}) and its link was mailed to "
-            f"the customer. The link, to send it another way (it opens the payment, without the password, for "
-            f"{PAY_LINK_FOR.days} days): {pay_link(invoice)}")
+    values = {"id": new.id, "plan": d["plan"], "invoice": invoice.number, "days": PAY_LINK_FOR.days,
+              "link": pay_link(invoice)}
+    if invoice.kind == "verification":
+        return N_("Checkout #%(id)s of %(plan)s is open (a free trial after a card check, invoice %(invoice)s) and its "
+                  "link was mailed to the customer. The link, to send it another way (it opens the payment, without "
+                  "the password, for %(days)s days): %(link)s", **values)
+    return N_("Checkout #%(id)s of %(plan)s is open (%(amount)s, invoice %(invoice)s) and its link was mailed to the "
+              "customer. The link, to send it another way (it opens the payment, without the password, for %(days)s "
+              "days): %(link)s", amount=_money(invoice.amount, invoice.currency), **values)
 
 
 # --- price moves -----------------------------------------------------------------------------------------------
@@ -535,8 +558,8 @@ def _run_price_move(action: StaffAction) -> str:
         if sub.scheduled_amount != d["amount"]:  # a second run finds the move made
             prices.move_to_plan_price(sub.id, actor=actor_of(action), cause=cause_of(action))
         renewal = prices.first_renewal_from(sub, sub.price_change_from)
-    return (f"Subscription {action.target_id} pays {_money(d['amount'], d['currency'])} "
-            f"from its renewal on {renewal:%Y-%m-%d}; the customer has been notified.")
+    return N_("Subscription %(id)s pays %(amount)s from its renewal on %(date)s; the customer has been notified.",
+              id=action.target_id, amount=_money(d["amount"], d["currency"]), date=renewal.date().isoformat())
 
 
 def plan_price_move_preview(plan: Plan) -> dict:
@@ -568,8 +591,8 @@ def _run_plan_price_move(action: StaffAction) -> str:
             except NotAllowed:
                 continue
     d = action.details
-    return (f"{moved} subscription(s) move to {_money(d['amount'], d['currency'])} at their first "
-            f"renewal after {prices.notice().days} days of notice.")
+    return N_("%(num)s subscription(s) move to %(amount)s at their first renewal after %(days)s days of notice.",
+              num=moved, amount=_money(d["amount"], d["currency"]), days=prices.notice().days)
 
 
 # --- what can be offered ---------------------------------------------------------------------------------------
@@ -625,9 +648,13 @@ def _run_webhook_replay(action: StaffAction) -> str:
     event_id = int(action.target_id)
     status = notifications.replay(event_id)
     if status == "processed":
-        return f"Notification #{event_id} is processed."
+        return N_("Notification #%(id)s is processed.", id=event_id)
     event = db.session.get(WebhookEvent, event_id)
-    raise InvalidRequest(f"Notification #{event_id} is {status}: {event.error or 'no error recorded'}")
+    if event.error:
+        raise InvalidRequest(N_("Notification #%(id)s is %(status)s: %(error)s", id=event_id,
+                                status=Status("webhook", status), error=event.error))
+    raise InvalidRequest(N_("Notification #%(id)s is %(status)s: no error recorded", id=event_id,
+                            status=Status("webhook", status)))
 
 
 # --- resolve a payment held for review -------------------------------------------------------------------------
@@ -706,8 +733,24 @@ RUNNERS = {
 REFUSALS = (BillingError, TransitionNotAllowed, ValueError, LookupError)
 
 
+def stored_message(message: Message) -> dict:
+    """A result's msgid and values as the audit row keeps them (JSON), for the staff pages to translate."""
+    values = {}
+    for name, value in message.values.items():
+        if isinstance(value, Status):
+            values[name] = {"status": str(value), "kind": value.kind}
+        else:
+            values[name] = value if value is None or isinstance(value, int | float | str) else str(value)
+    return {"msgid": message.template, "values": values}
+
+
 def _finish(row: StaffAction, state: str, message: str) -> None:
+    """The action's end on its row: the result in English (as written, in exports too) and, when it is one of
+    billing's messages, its msgid and values, which the pages read in their language (labels.action_result)."""
     details = {**row.details, "state": state, "result": message[:2000]}
+    details.pop("result_message", None)
+    if isinstance(message, Message):
+        details["result_message"] = stored_message(message)
     if state in FINISHED:
         details["finished_at"] = clock.now().isoformat()
     row.details = details

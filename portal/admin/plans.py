@@ -14,6 +14,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from portal.admin.actions import Staff, audit
+from portal.admin.labels import translated
 from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.models import Plan, Subscription
@@ -95,7 +96,7 @@ def read_form(form, plan: Plan | None = None) -> PlanForm:
         try:
             v["amount"] = parse_money(v["price"], v["currency"])
         except InvalidRequest as exc:
-            e["price"] = exc.message
+            e["price"] = translated(exc.message)
     return result
 
 

@@ -2,6 +2,7 @@
 portal.admin.actions / portal.admin.plans, then renders a page, or its fragment for htmx."""
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 from flask import (
@@ -21,6 +22,7 @@ from flask_login import current_user
 
 from portal import clock
 from portal.admin import actions, audit_log, bp, charts, mails, plans, queries
+from portal.admin.labels import code_label, status_label, translated
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
 from portal.billing import pauses, prices, provider_choice, review
@@ -94,6 +96,11 @@ def page_or_fragment(template: str, fragment: str, http_status: int = 200, **con
                              http_status)
     response.vary.add("HX-Request")
     return response
+
+
+def refusal(exc: BillingError) -> str:
+    """Why billing refused, in the page's language (billing's own messages are English; see translated)."""
+    return translated(exc.message)
 
 
 def staff() -> actions.Staff:
@@ -183,7 +190,7 @@ def plan_edit(plan_id):
                 changes = plans.update_plan(staff(), plan.id, form)
             except BillingError as exc:
                 db.session.rollback()
-                error = exc.message
+                error = refusal(exc)
             else:
                 flash(_("Plan %(code)s saved: %(changes)s.", code=plan.code,
                         changes=", ".join(changes) or _("nothing changed")), "success")
@@ -212,7 +219,7 @@ def plan_delete(plan_id):
     try:
         plans.delete_plan(staff(), plan_id)
     except BillingError as exc:
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
         return redirect(url_for(".plans_index"), code=303)
     flash(_("Plan %(code)s deleted.", code=code), "success")
     return redirect(url_for(".plans_index"), code=303)
@@ -233,7 +240,7 @@ def provider_set_default(currency):
         before = plans.set_currency_provider(staff(), currency, request.form.get("provider", ""))
     except BillingError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
         return redirect(url_for(".providers_index"), code=303)
     flash(_("New %(currency)s checkouts pay with %(provider)s (was %(before)s).", currency=currency,
             provider=request.form["provider"], before=before or _("the first enabled")), "success")
@@ -276,7 +283,7 @@ def resend_mail(mail_id):
                     purpose=original.purpose, to=copy.to_address, copy=copy.id), "success")
     except BillingError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
     target = url_for(".customer", customer_id=original.user_id) + "#mails" if original.user_id else url_for(
         ".operations")
     return redirect(target, code=303)
@@ -292,9 +299,33 @@ def subscriptions():
                             plan_id=plan_id, plans=all_plans, statuses=SUBSCRIPTION_STATUSES)
 
 
+# Lines of a machine's Mermaid text whose labels are read in the page's language: a state's name, an event's.
+MERMAID_STATE = re.compile(r'^(\s*state )"[^"]*"( as (\w+))$')
+MERMAID_MOVE = re.compile(r"^(\s*\w+ --> \w+ : )(.+?)((?: \[[^\]]*\])?)$")
+
+
+def _mermaid_label(text: str) -> str:
+    text = re.sub(r'[":;#]', " ", str(text)).strip()
+    return text[:1].upper() + text[1:]
+
+
+def _diagram(machine, kind: str) -> str:
+    """The machine's Mermaid text with its states and events named in the page's language; the state ids, guards
+    and callbacks stay as they are in the code."""
+    events = {event.name: event.id for event in machine.events}
+    lines = []
+    for line in machine.diagram().rstrip().splitlines():
+        if state := MERMAID_STATE.match(line):
+            line = f'{state[1]}"{_mermaid_label(status_label(kind, state[3]))}"{state[2]}'
+        elif (move := MERMAID_MOVE.match(line)) and move[2] in events:
+            line = move[1] + _mermaid_label(code_label(f"{kind} event", events[move[2]])) + move[3]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _lifecycle(sub):
     """The lifecycle for the page: the Mermaid text (current state marked) and the same as a list."""
-    diagram = SubscriptionMachine.diagram().rstrip()
+    diagram = _diagram(SubscriptionMachine, "subscription")
     diagram += f"\n    classDef current fill:#ffe08a,stroke:#8a6100,stroke-width:3px\n    class {sub.status} current\n"
     states = []
     for state in SubscriptionMachine.states:
@@ -352,7 +383,7 @@ def cancel(subscription_id):
         if request.method == "POST" and _confirmed():
             return _started(actions.request_cancel(staff(), sub.id, when, refund=refund, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_cancel_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_cancel_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_cancel_form.html", preview=preview, confirming=request.method == "POST", **context)
 
 
@@ -381,7 +412,7 @@ def refund(payment_id):
         if _confirmed():
             return _started(actions.request_refund(staff(), payment.id, amount, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_refund_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_refund_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_refund_form.html", preview=preview, amount=amount, confirming=True, **context)
 
 
@@ -401,7 +432,7 @@ def grant(subscription_id):
         if _confirmed():
             return _started(actions.request_grant(staff(), sub.id, days, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_grant_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_grant_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_grant_form.html", preview=preview, days=days, confirming=True, **context)
 
 
@@ -414,7 +445,7 @@ def retry_charge(subscription_id):
         if request.method == "POST" and _confirmed():
             return _started(actions.request_retry_charge(staff(), sub.id, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_retry_form.html", exc.status, error=exc.message, preview=None, sub=sub,
+        return _action_form("admin/_retry_form.html", exc.status, error=refusal(exc), preview=None, sub=sub,
                             reason=reason)
     return _action_form("admin/_retry_form.html", preview=preview, sub=sub, reason=reason,
                         confirming=request.method == "POST")
@@ -439,7 +470,7 @@ def change_plan(subscription_id):
         if _confirmed():
             return _started(actions.request_change_plan(staff(), sub.id, plan_code, when, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_change_plan_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_change_plan_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_change_plan_form.html", preview=preview, confirming=True, **context)
 
 
@@ -456,7 +487,7 @@ def _confirm_action(template, preview_of, request_action, **context):
         if _confirmed():
             return _started(request_action(reason))
     except BillingError as exc:
-        return _action_form(template, exc.status, error=exc.message, preview=None, **context)
+        return _action_form(template, exc.status, error=refusal(exc), preview=None, **context)
     return _action_form(template, preview=preview, confirming=True, **context)
 
 
@@ -559,7 +590,7 @@ def resolve_review(payment_id, resolution):
         return _started(actions.request_review_resolution(staff(), payment.id, resolution,
                                                           note=request.form.get("note", ""), invoice_id=invoice_id))
     except BillingError as exc:
-        return _review_page(exc.status, error=exc.message, error_payment_id=payment.id)
+        return _review_page(exc.status, error=refusal(exc), error_payment_id=payment.id)
 
 
 # --- webhook inbox ----------------------------------------------------------------------------------------------
@@ -629,7 +660,7 @@ def webhook_replay(event_id):
         if request.method == "POST" and _confirmed():
             return _started(actions.request_webhook_replay(staff(), event.id))
     except BillingError as exc:
-        return _action_form("admin/_replay_form.html", exc.status, error=exc.message, event=event)
+        return _action_form("admin/_replay_form.html", exc.status, error=refusal(exc), event=event)
     return _action_form("admin/_replay_form.html", event=event, confirming=request.method == "POST")
 
 
@@ -655,7 +686,7 @@ def requeue_job(job_id):
     try:
         actions.requeue_failed_job(staff(), job_id)
     except BillingError as exc:
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
     else:
         flash(_("Job %(id)s is queued again.", id=job_id), "success")
     return redirect(url_for(".operations"), code=303)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.billing.checkout import CHECKOUT_LIFETIME, VERIFICATION_AMOUNT, customers_language
-from portal.billing.errors import NotAllowed
+from portal.billing.errors import N_, NotAllowed, Status
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, PaymentMethod, Subscription
@@ -23,7 +23,8 @@ def start_card_replacement(sub: Subscription) -> Invoice:
     """The open card check of this subscription, made once and reused while it lives. Call in a transaction."""
     sub = lock(Subscription, sub.id)
     if sub.status not in REPLACEABLE:
-        raise NotAllowed(f"subscription {sub.id} is {sub.status}: only a live subscription's card can be replaced")
+        raise NotAllowed(N_("subscription %(id)s is %(status)s: only a live subscription's card can be replaced",
+                            id=sub.id, status=Status("subscription", sub.status)))
     now = clock.now()
     check = db.session.scalar(select(Invoice).where(
         Invoice.subscription_id == sub.id, Invoice.kind == "card_check", Invoice.status == "open",

@@ -155,3 +155,75 @@ def test_trial_lengths_on_the_plans_list_take_the_russian_plural_form(staff, day
     assert re.search(rf"(?<!\d){russian}(?!\w)", ru)
     assert re.search(rf"(?<!\d){english}(?!\w)", en)
     assert not re.search(rf"(?<!\d){days} d(?!\w)", ru)
+
+
+def test_the_webhook_inbox_filters_and_kinds_read_in_russian_keeping_the_stored_codes(staff, paths):
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = staff.get(paths["webhooks"]).get_data(as_text=True)
+    for option in ('<option value="pay">оплата</option>', '<option value="recurrent">рекуррентный платёж</option>',
+                   '<option value="failed">ошибка</option>', '<option value="processed">обработано</option>'):
+        assert option in page, option
+    text = visible_text(page)
+    for english in ("recurrent", "processed", "rejected", "confirm"):
+        assert not re.search(rf"(?<!\w){english}(?!\w)", text), english
+    assert "оплата" in visible_text(staff.get(paths["webhook"]).get_data(as_text=True))
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = staff.get(paths["webhooks"]).get_data(as_text=True)
+    assert '<option value="pay">pay</option>' in page and '<option value="processed">processed</option>' in page
+
+
+def test_the_seller_form_choices_and_its_errors_read_in_russian_keeping_the_stored_codes(staff, paths):
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = staff.get(paths["seller"]).get_data(as_text=True)
+    for option in ('<option value="osn">ОСН (общая)</option>', '<option value="none" selected>Без НДС</option>',
+                   "<option value=\"general\">Основная ставка на день расчёта (20 % до конца 2025, 22 % с 2026)",
+                   '<option value="service" selected>услуга</option>',
+                   '<option value="full_prepayment" selected>предоплата 100 %</option>'):
+        assert option in page, option
+    text = visible_text(page)
+    for english in ("general", "Basic rate of the day", "full_prepayment", "service", "commodity", "credit"):
+        assert not re.search(rf"(?<!\w){english}(?!\w)", text), english
+
+    refused = staff.post(paths["seller"], {"legal_name": "", "inn": "7707083890", "taxation": "flat",
+                                           "vat_default": "none", "payment_subject": "service",
+                                           "payment_method": "full_prepayment", "receipts_email": "x"})
+    assert refused.status_code == 422
+    text = visible_text(refused.get_data(as_text=True))
+    for russian in ("Наименование как при регистрации", "с верными контрольными цифрами",
+                    "Выберите одно из предложенных значений.", "с которого отправляются чеки"):
+        assert russian in text, russian
+    assert "valid check digits" not in text and "Choose one of" not in text
+
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    page = staff.get(paths["seller"]).get_data(as_text=True)
+    assert '<option value="osn">OSN (general)</option>' in page and ">full prepayment</option>" in page
+
+
+def test_the_audit_log_names_each_action_and_its_stored_words_in_russian_keeping_the_codes(staff, paths):
+    from portal import clock
+    from portal.models import StaffAction
+
+    row = StaffAction(staff_user_id=staff.user.id, action="subscription.cancel", target_type="subscription",
+                      target_id="7", remote_addr="203.0.113.7", created_at=clock.now(),
+                      details={"when": "now", "state": "succeeded", "months": 1,
+                               "starts_at": "2027-01-11T00:00:00+00:00"})
+    db.session.add(row)
+    db.session.commit()
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru"
+    page = staff.get(paths["audit"]).get_data(as_text=True)
+    assert ('<span class="action-name" data-action="subscription.cancel" title="subscription.cancel">отмена подписки'
+            '</span>') in page
+    assert '<option value="plan.archive">тариф в архив</option>' in page
+    text = visible_text(page)
+    for words in ("отмена подписки", "тариф в архив", "когда сейчас", "состояние выполнено", "месяцев 1",
+                  "начало 11 января 2027"):
+        assert words in text, words
+    for english in ("subscription.cancel", "plan.archive", "succeeded", "now", "months", "starts_at"):
+        assert not re.search(rf"(?<!\w){re.escape(english)}(?!\w)", text), english
+    action = visible_text(staff.get(f"/admin/actions/{row.id}").get_data(as_text=True))
+    assert f"#{row.id} отмена подписки" in action and "подписка #7" in action
+    assert "subscription.cancel" not in action and "subscription 7" not in action
+
+    staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    text = visible_text(staff.get(paths["audit"]).get_data(as_text=True))
+    assert "cancel the subscription" in text and "archive a plan" in text and "when now" in text
