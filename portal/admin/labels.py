@@ -5,7 +5,7 @@ agrees the word with its noun (подписка активна, счёт опл�
 from flask_babel import gettext, lazy_pgettext
 from markupsafe import Markup
 
-from portal.account.labels import per_interval
+from portal.account.labels import invoice_kind, per_interval
 from portal.admin import bp
 from portal.billing.errors import Message, Status
 
@@ -93,13 +93,36 @@ def status_label(kind: str, status: str | None) -> str:
     return str(label) if label is not None else str(status).replace("_", " ")
 
 
-# A plan's billing period as the customer pages write it ("в месяц", "every 3 months").
+# A plan's billing period and an invoice's kind as the customer pages write them ("в месяц", "Renewal").
 bp.add_app_template_global(per_interval, "per_interval")
+bp.add_app_template_global(invoice_kind, "invoice_kind")
 
 
 # Other stored codes staff read (a notification's kind, …): the code stays in values, attributes and exports; the
 # page shows its word. Each group has its own message context; the English is the code, '_' read as a space.
 CODE_LABELS = {
+    # An outgoing mail's purpose (portal.mail: send(purpose, ...) and the account mails).
+    "mail purpose": {
+        "payment_receipt": lazy_pgettext("mail purpose", "payment receipt"),
+        "payment_failed": lazy_pgettext("mail purpose", "payment failed"),
+        "refund_succeeded": lazy_pgettext("mail purpose", "refund made"),
+        "subscription_renewed": lazy_pgettext("mail purpose", "subscription renewed"),
+        "subscription_canceled": lazy_pgettext("mail purpose", "subscription canceled"),
+        "subscription_expired": lazy_pgettext("mail purpose", "subscription ended"),
+        "subscription_paused": lazy_pgettext("mail purpose", "subscription paused"),
+        "subscription_plan_changed": lazy_pgettext("mail purpose", "plan changed"),
+        "price_change": lazy_pgettext("mail purpose", "price change"),
+        "trial_ending": lazy_pgettext("mail purpose", "trial ending"),
+        "renewal_upcoming": lazy_pgettext("mail purpose", "renewal coming"),
+        "card_expiring": lazy_pgettext("mail purpose", "card expiring"),
+        "card_check_request": lazy_pgettext("mail purpose", "card check link"),
+        "checkout_request": lazy_pgettext("mail purpose", "payment link"),
+        "verify_email": lazy_pgettext("mail purpose", "address confirmation"),
+        "password_reset": lazy_pgettext("mail purpose", "password reset"),
+        "account_exists": lazy_pgettext("mail purpose", "account exists"),
+        "email_change": lazy_pgettext("mail purpose", "address change"),
+        "email_changed": lazy_pgettext("mail purpose", "address changed"),
+    },
     # A provider notification's kind (portal.providers.base.NOTIFICATION_KINDS).
     "notification": {
         "check": lazy_pgettext("notification kind", "check"),

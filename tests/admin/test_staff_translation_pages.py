@@ -227,3 +227,21 @@ def test_the_audit_log_names_each_action_and_its_stored_words_in_russian_keeping
     staff.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     text = visible_text(staff.get(paths["audit"]).get_data(as_text=True))
     assert "cancel the subscription" in text and "archive a plan" in text and "when now" in text
+
+
+def test_a_customers_invoice_kinds_and_mail_purposes_read_as_words_of_the_page(staff):
+    from portal import clock
+    from portal.models import OutgoingMail
+    from tests.factories import make_invoice
+
+    sub = make_subscription("active")
+    make_invoice(sub, status="paid", kind="renewal")
+    db.session.add(OutgoingMail(purpose="payment_receipt", subject_key="t-1", to_address=sub.customer.email,
+                                user_id=sub.customer_id, locale="ru", subject="Оплата получена", text_body="-",
+                                html_body="-", next_attempt_at=clock.now()))
+    db.session.commit()
+    russian = read(staff, f"/admin/customers/{sub.customer_id}", "ru")
+    assert "Продление" in russian and "чек об оплате" in russian
+    assert "renewal" not in russian and "payment receipt" not in russian and "payment_receipt" not in russian
+    english = read(staff, f"/admin/customers/{sub.customer_id}", "en")
+    assert "Renewal" in english and "payment receipt" in english
