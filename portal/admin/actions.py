@@ -591,7 +591,7 @@ def _run_plan_price_move(action: StaffAction) -> str:
             except NotAllowed:
                 continue
     d = action.details
-    return N_("%(num)s subscription(s) move to %(amount)s at their first renewal after %(days)s days of notice.",
+    return N_("Subscriptions moving to %(amount)s at their first renewal after %(days)s days of notice: %(num)s.",
               num=moved, amount=_money(d["amount"], d["currency"]), days=prices.notice().days)
 
 

@@ -156,7 +156,8 @@ def test_staff_move_every_subscriber_of_a_plan_to_its_new_price_at_once(staff, b
     assert "<strong>2</strong> live subscriptions pay another price" in review
     action, page = run_action(staff, billing, staff.post(url, {"reason": "2027 prices", "confirm": "yes"},
                                                          htmx=True))
-    assert action.details["state"] == "succeeded" and "2 subscription(s) move to RUB 349.00" in page
+    assert action.details["state"] == "succeeded"
+    assert "Subscriptions moving to RUB 349.00 at their first renewal after 30 days of notice: 2." in page
     assert [reload(Subscription, s.id).scheduled_amount for s in (first, second)] == [34900, 34900]
     nothing_left = staff.post(url, {"reason": "again"}, htmx=True)
     assert nothing_left.status_code == 409 and "moving to it already" in nothing_left.get_data(as_text=True)
