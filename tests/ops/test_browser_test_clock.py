@@ -48,6 +48,6 @@ def test_staff_drive_a_subscription_through_trial_end_dunning_and_expiry_with_th
     move_clock(page, billing, 2, "expired")  # last retry declined: dunning is over
 
     page.goto(billing.live.portal_url + "/admin/audit")
-    expect(page.locator("body")).to_contain_text("advance_test_clock")
+    expect(page.locator('.audit-row[data-action="advance_test_clock"]').first).to_contain_text("move the test clock")
     billing.assert_no_failed_jobs()
     assert not console_errors(problems), problems
