@@ -11,6 +11,8 @@ from flask_babel import gettext
 
 # Babel's long Russian date ends in "г.", which doubles the full stop of a sentence.
 LONG_DATE = {"ru": "d MMMM y", "en": "MMMM d, y"}
+# The same without the year, where the year goes without saying (the days of a chart's axis).
+DAY_OF_YEAR = {"ru": "d MMMM", "en": "MMMM d"}
 MOSCOW = "Europe/Moscow"
 
 
@@ -23,6 +25,11 @@ def date_text(value: date | datetime, locale: str, zone: ZoneInfo) -> str:
     if isinstance(value, datetime):
         value = _aware(value).astimezone(zone)
     return format_date(value, LONG_DATE.get(locale, LONG_DATE["en"]), locale=locale)
+
+
+def day_text(value: date, locale: str) -> str:
+    """A day of this year as the long style writes it, without the year: "7 декабря", "December 7"."""
+    return format_date(value, DAY_OF_YEAR.get(locale, DAY_OF_YEAR["en"]), locale=locale)
 
 
 def zone_name(zone: ZoneInfo, moment: datetime, locale: str) -> str:

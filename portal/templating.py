@@ -9,7 +9,7 @@ from flask import redirect, request, url_for
 from flask_babel import Babel, refresh
 from werkzeug.urls import iri_to_uri
 
-from portal.dates import MOSCOW, date_text, moment_text
+from portal.dates import MOSCOW, date_text, day_text, moment_text
 from portal.money import format_money
 
 SUPPORTED_LOCALES = ("ru", "en")
@@ -112,4 +112,5 @@ def init_app(app):
         return plan.description_in(current_locale())
 
     app.add_template_filter(page_date, "date")
+    app.add_template_filter(lambda day: day_text(day, current_locale()), "day")
     app.add_template_filter(page_moment, "datetime")

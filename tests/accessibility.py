@@ -89,3 +89,78 @@ def focus_ring_problems(page, label="", most=60, start=None):
             problems.append(f"{label or page.url}: focus ring of {focused['element']} is {focused['ring']} on "
                             f"{focused['back']}: {focused['ratio']:.2f}:1, less than 3:1")
     return problems
+
+
+
+# At a phone's width: what sticks out past the viewport's right edge (the deepest such elements, not clipped by a
+# scrolling ancestor), each stacked table (cells no longer table cells, the header row hidden) that still scrolls
+# sideways in its wrapper, and the stacked cells whose ::before does not name their column as its header does. A
+# header hidden from sight (.visually-hidden) names nothing to see, so its cells need no label either.
+PHONE_LAYOUT = """() => {
+  const width = window.innerWidth;
+  const problems = [];
+  const describe = el => {
+    const classes = typeof el.className === 'string' ? el.className.trim().split(/\\s+/).filter(Boolean) : [];
+    return el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + classes.map(c => '.' + c).join('');
+  };
+  const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  const words = el => {
+    const copy = el.cloneNode(true);
+    copy.querySelectorAll('.visually-hidden').forEach(n => n.remove());
+    return copy.textContent.replace(/\\s+/g, ' ').trim();
+  };
+  const right = el => el.getBoundingClientRect().right;
+
+  const pageWidth = document.documentElement.scrollWidth;
+  if (pageWidth > width) {
+    const clipped = el => {
+      for (let n = el.parentElement; n && n !== document.body; n = n.parentElement) {
+        if (getComputedStyle(n).overflowX !== 'visible' && right(n) <= width + 0.5) { return true; }
+      }
+      return false;
+    };
+    const over = [...document.body.querySelectorAll('*')].filter(
+      el => shown(el) && right(el) > width + 0.5 && !clipped(el));
+    const deepest = over.filter(el => !over.some(other => other !== el && el.contains(other)));
+    const named = deepest.slice(0, 5).map(el => `${describe(el)} (right edge ${Math.round(right(el))} px)`);
+    problems.push(`the page is ${pageWidth} px wide in a ${width} px viewport; sticking out: ${named.join(', ')}`);
+  }
+
+  const label = td => {
+    const content = getComputedStyle(td, '::before').content;  // a CSS string, quoted and escaped, or none
+    if (!/^".*"$/.test(content)) { return ''; }
+    return content.slice(1, -1).replace(/\\\\(.)/g, '$1').replace(/\\s+/g, ' ').trim();
+  };
+  const isStacked = td => getComputedStyle(td).display !== 'table-cell';
+  document.querySelectorAll('table.history').forEach((table, n) => {
+    const where = table.id ? '#' + table.id : `table.history no. ${n + 1}`;
+    if (!shown(table) || ![...table.querySelectorAll('tbody td')].some(isStacked)) { return; }
+    const wrap = table.parentElement;
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      problems.push(`${where} is stacked yet ${wrap.scrollWidth} px wide `
+        + `in its ${wrap.clientWidth} px ${describe(wrap)}`);
+    }
+    if (!table.tHead || !table.tHead.rows.length) { return; }  // a key-value table: each row's <th> is its label
+    const headers = [...table.tHead.rows[0].cells].flatMap(th => Array(th.colSpan).fill(words(th)));
+    [...table.tBodies].flatMap(body => [...body.rows]).forEach((row, r) => {
+      let column = 0;
+      [...row.cells].forEach(td => {
+        const header = headers[column] || '';
+        column += td.colSpan;
+        if (td.colSpan > 1 || !header || !isStacked(td) || !shown(td) || !words(td)) { return; }
+        if (label(td) !== header) {
+          problems.push(`${where} row ${r + 1}: the cell "${words(td).slice(0, 30)}" of column "${header}" `
+            + `is labelled "${label(td)}"`);
+        }
+      });
+    });
+  });
+  return problems;
+}"""
+
+
+def phone_layout_problems(page, label=""):
+    """At the page's present (phone) width: the page is no wider than the viewport, and every stacked table fits its
+    wrapper and has its cells labelled with their column's header; one line per problem."""
+    page.wait_for_load_state("load")
+    return [f"{label or page.url}: {problem}" for problem in page.evaluate(PHONE_LAYOUT)]

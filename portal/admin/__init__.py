@@ -4,6 +4,6 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from portal.admin import receipts, routes  # noqa: E402,F401
+from portal.admin import labels, receipts, routes  # noqa: E402,F401
 
 __all__ = ["bp"]

@@ -4,15 +4,21 @@ services and machines, with actor `staff:<id>`. The job writes its progress and 
 the admin page polls. Nothing here sets a status or money column of a billing aggregate.
 
 A job may run twice (a worker killed half-way, an RQ retry): each body finds its own earlier work and does not
-repeat it (the refund id and the charge attempt are remembered on the audit row)."""
+repeat it (the refund id and the charge attempt are remembered on the audit row).
+
+What staff read while asking (refusals, checks, the action labels) is in the request's language. A job's result is
+written by the worker, which has no reader and so no language: the row keeps it in English, with its msgid and values
+beside it (result_message), and the pages show it in the reader's language (portal.admin.labels.action_result)."""
 import logging
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from rq.job import Job
 from sqlalchemy import select
 from statemachine.exceptions import TransitionNotAllowed
 
 from portal import clock
+from portal.admin.labels import status_label, translated
 from portal.billing import (
     cancellation,
     cards,
@@ -25,7 +31,7 @@ from portal.billing import (
     refunds,
     review,
 )
-from portal.billing.errors import BillingError, InvalidRequest, NotAllowed, NotFound
+from portal.billing.errors import N_, BillingError, InvalidRequest, Message, NotAllowed, NotFound, Status
 from portal.extensions import db
 from portal.machines import atomic, lock
 from portal.models import Invoice, Payment, Plan, Refund, StaffAction, Subscription, User, WebhookEvent
@@ -92,16 +98,16 @@ def _start(staff: Staff, action: str, target_type: str, target_id, details: dict
 def _reason(reason: str | None, required: bool = False) -> str:
     reason = " ".join((reason or "").split())
     if required and not reason:
-        raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+        raise InvalidRequest(_("Give a reason: it goes into the audit log and the timeline."))
     if len(reason) > MAX_REASON:
-        raise InvalidRequest(f"Keep the reason under {MAX_REASON} characters.")
+        raise InvalidRequest(_("Keep the reason under %(num)d characters.", num=MAX_REASON))
     return reason
 
 
 def _subscription(subscription_id: int) -> Subscription:
     sub = db.session.get(Subscription, subscription_id)
     if sub is None:
-        raise NotFound(f"subscription {subscription_id} does not exist")
+        raise NotFound(_("subscription %(id)s does not exist", id=subscription_id))
     return sub
 
 
@@ -111,13 +117,14 @@ def _subscription(subscription_id: int) -> Subscription:
 def cancel_preview(sub: Subscription, when: str, refund: bool) -> dict:
     """What cancelling does, shown before staff confirm."""
     if when not in cancellation.WHEN:
-        raise InvalidRequest("Choose when: now or at the end of the period.")
+        raise InvalidRequest(_("Choose when: now or at the end of the period."))
     if sub.status not in cancellation.LIVE:
-        raise NotAllowed(f"Subscription {sub.id} is already {sub.status}.")
+        raise NotAllowed(_("Subscription %(id)s is already %(status)s.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
     if when == "period_end" and sub.status == "pending":
-        raise NotAllowed("A subscription that was never paid has no period to end: cancel it now.")
+        raise NotAllowed(_("A subscription that was never paid has no period to end: cancel it now."))
     if when == "period_end" and sub.cancel_at_period_end:
-        raise NotAllowed("This subscription is already set to end at the end of its period.")
+        raise NotAllowed(_("This subscription is already set to end at the end of its period."))
     return {"refund_amount": cancellation.refund_if_cancelled_now(sub) if when == "now" and refund else 0}
 
 
@@ -137,14 +144,16 @@ def _run_cancel(action: StaffAction) -> str:
     db.session.expire_all()
     sub = db.session.get(Subscription, sub_id)
     if d["when"] == "period_end":
-        return f"Subscription {sub_id} ends on {sub.current_period_end:%Y-%m-%d}; auto-renew is off."
+        return N_("Subscription %(id)s ends on %(date)s; auto-renew is off.", id=sub_id,
+                  date=sub.current_period_end.date().isoformat())
     sent = db.session.scalars(select(Refund).join(Payment).join(Invoice).where(
         Invoice.subscription_id == sub_id, Refund.requested_by == actor_of(action),
         Refund.created_at >= action.created_at)).all()
-    text = f"Subscription {sub_id} is {sub.status}."
-    if sent:
-        text += " Refund " + ", ".join(f"#{r.id} of {_money(r.amount, r.currency)} ({r.status})" for r in sent) + "."
-    return text
+    status = Status("subscription", sub.status)
+    if not sent:
+        return N_("Subscription %(id)s is %(status)s.", id=sub_id, status=status)
+    refunds_sent = ", ".join(f"#{r.id} of {_money(r.amount, r.currency)} ({r.status})" for r in sent)
+    return N_("Subscription %(id)s is %(status)s. Refund %(refunds)s.", id=sub_id, status=status, refunds=refunds_sent)
 
 
 # --- refund ----------------------------------------------------------------------------------------------------
@@ -161,12 +170,13 @@ def refundable(payment: Payment) -> int:
 def refund_preview(payment: Payment, amount: int) -> dict:
     left = refundable(payment)
     if payment.status != "completed":
-        raise NotAllowed(f"Payment {payment.id} is {payment.status}: only a completed payment can be refunded.")
+        raise NotAllowed(_("Payment %(id)s is %(status)s: only a completed payment can be refunded.", id=payment.id,
+                           status=status_label("payment", payment.status)))
     if amount <= 0:
-        raise InvalidRequest("The refund must be more than zero.")
+        raise InvalidRequest(_("The refund must be more than zero."))
     if amount > left:
-        raise InvalidRequest(f"At most {_money(left, payment.currency)} of this payment can still be refunded; "
-                             f"{_money(amount, payment.currency)} was asked.")
+        raise InvalidRequest(_("At most %(left)s of this payment can still be refunded; %(asked)s was asked.",
+                               left=_money(left, payment.currency), asked=_money(amount, payment.currency)))
     invoice, sub = payment.invoice, payment.invoice.subscription if payment.invoice else None
     # A refund that clears the invoice of the subscription's current period takes the period back.
     ends_access = bool(
@@ -178,7 +188,7 @@ def refund_preview(payment: Payment, amount: int) -> dict:
 def request_refund(staff: Staff, payment_id: int, amount: int, *, reason: str) -> StaffAction:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
-        raise NotFound(f"payment {payment_id} does not exist")
+        raise NotFound(_("payment %(id)s does not exist", id=payment_id))
     reason = _reason(reason, required=True)
     preview = refund_preview(payment, amount)
     return _start(staff, "payment.refund", "payment", payment.id,
@@ -194,16 +204,19 @@ def _run_refund(action: StaffAction) -> str:
         if refund_id is None:
             payment = lock(Payment, int(row.target_id))
             if payment.status != "completed":
-                raise NotAllowed(f"payment {payment.id} is {payment.status}")
+                raise NotAllowed(N_("payment %(id)s is %(status)s", id=payment.id,
+                                    status=Status("payment", payment.status)))
             if d["amount"] > refundable(payment):
-                raise InvalidRequest(f"only {_money(refundable(payment), payment.currency)} is still refundable")
+                raise InvalidRequest(N_("only %(amount)s is still refundable",
+                                        amount=_money(refundable(payment), payment.currency)))
             refund_id = refunds.request_refund(payment, d["amount"], reason=d["reason"],
                                                requested_by=actor_of(action)).id
             row.details = {**row.details, "refund_id": refund_id}
     refunds.send_refund(refund_id)  # the provider call; a stable request id, so a rerun cannot refund twice
     db.session.expire_all()
     refund = db.session.get(Refund, refund_id)
-    return f"Refund #{refund.id} of {_money(refund.amount, refund.currency)} is {refund.status}."
+    return N_("Refund #%(id)s of %(amount)s is %(status)s.", id=refund.id,
+              amount=_money(refund.amount, refund.currency), status=Status("refund", refund.status))
 
 
 # --- grant days ------------------------------------------------------------------------------------------------
@@ -211,9 +224,10 @@ def _run_refund(action: StaffAction) -> str:
 
 def grant_preview(sub: Subscription, days: int) -> dict:
     if not isinstance(days, int) or not 0 < days <= grants.MAX_GRANT_DAYS:
-        raise InvalidRequest(f"Days must be a whole number from 1 to {grants.MAX_GRANT_DAYS}.")
+        raise InvalidRequest(_("Days must be a whole number from 1 to %(max)d.", max=grants.MAX_GRANT_DAYS))
     if sub.status not in LIVE:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription can be extended.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only a live subscription can be extended.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
     from datetime import timedelta
 
     return {"new_end": sub.current_period_end + timedelta(days=days)}
@@ -235,10 +249,12 @@ def _run_grant(action: StaffAction) -> str | None:
             return None
         sub = lock(Subscription, int(row.target_id))
         if sub.status not in LIVE:
-            raise NotAllowed(f"subscription {sub.id} is {sub.status}")
+            raise NotAllowed(N_("subscription %(id)s is %(status)s", id=sub.id,
+                                status=Status("subscription", sub.status)))
         invoice = grants.extend_locked(sub, row.details["days"], actor=actor_of(row), cause=cause_of(row))
         end = invoice.period_end
-        message = f"Subscription {sub.id} now runs until {end:%Y-%m-%d} (complimentary invoice {invoice.number})."
+        message = N_("Subscription %(id)s now runs until %(date)s (complimentary invoice %(invoice)s).", id=sub.id,
+                     date=end.date().isoformat(), invoice=invoice.number)
         _finish(row, SUCCEEDED, message)
     return message
 
@@ -256,9 +272,10 @@ def chargeable_invoice(sub: Subscription) -> Invoice | None:
 def retry_preview(sub: Subscription) -> dict:
     invoice = chargeable_invoice(sub)
     if sub.status != "past_due" or invoice is None:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status} with nothing to charge.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s with nothing to charge.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
     if sub.payment_method_id is None:
-        raise NotAllowed("The customer has no saved card: they have to pay through the checkout.")
+        raise NotAllowed(_("The customer has no saved card: they have to pay through the checkout."))
     return {"invoice": invoice, "card": sub.payment_method}
 
 
@@ -281,21 +298,25 @@ def _run_retry_charge(action: StaffAction) -> str:
     outcome = charging.charge_invoice(d["invoice_id"], customer_present=True, actor=actor_of(action),
                                       cause=cause_of(action))
     if outcome is charging.ChargeOutcome.PAID:
-        return f"Invoice {d['invoice_id']} is paid."
+        return N_("Invoice %(id)s is paid.", id=d["invoice_id"])
     if outcome is charging.ChargeOutcome.DECLINED:
         db.session.expire_all()
         raise NotAllowed(_declined(db.session.get(Invoice, d["invoice_id"]), d["attempt"]))
-    raise NotAllowed(f"Nothing was charged: {outcome}.")
+    raise NotAllowed(N_("Nothing was charged: %(outcome)s.", outcome=str(outcome)))
 
 
 def _declined(invoice: Invoice, attempt: int) -> str:
     payment = db.session.scalar(select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == "declined")
                                 .order_by(Payment.id.desc()).limit(1))
-    why = ""
-    if payment is not None and (payment.reason or payment.reason_code):
-        why = f": {payment.reason or 'declined'}" + (f" (code {payment.reason_code})" if payment.reason_code else "")
-    amount = _money(invoice.amount, invoice.currency)
-    return f"Attempt {attempt} on invoice {invoice.number} ({amount}) was declined{why}; the invoice is still open."
+    values = {"attempt": attempt, "invoice": invoice.number, "amount": _money(invoice.amount, invoice.currency)}
+    if payment is not None and payment.reason_code:
+        return N_("Attempt %(attempt)s on invoice %(invoice)s (%(amount)s) was declined: %(why)s (code %(code)s); the "
+                  "invoice is still open.", why=payment.reason or "declined", code=payment.reason_code, **values)
+    if payment is not None and payment.reason:
+        return N_("Attempt %(attempt)s on invoice %(invoice)s (%(amount)s) was declined: %(why)s; the invoice is still "
+                  "open.", why=payment.reason, **values)
+    return N_("Attempt %(attempt)s on invoice %(invoice)s (%(amount)s) was declined; the invoice is still open.",
+              **values)
 
 
 # --- change plan -----------------------------------------------------------------------------------------------
@@ -328,17 +349,19 @@ def _run_change_plan(action: StaffAction) -> str:
         change = plan_change.request_plan_change(int(action.target_id), d["plan"], d["when"], actor=actor_of(action),
                                                  cause=cause_of(action))
     if d.get("undo"):
-        return f"The scheduled plan change of subscription {action.target_id} is being undone; it stays on {d['plan']}."
+        return N_("The scheduled plan change of subscription %(id)s is being undone; it stays on %(plan)s.",
+                  id=action.target_id, plan=d["plan"])
     if change.invoice is not None:
-        how = ("the saved card is being charged" if change.charging_card
-               else "the customer pays it from their account page")
         due = _money(change.invoice.amount, change.invoice.currency)
-        return (f"Proration invoice {change.invoice.number} of {due} "
-                f"is open: {how}. "
-                f"The plan changes to {d['plan']} once it is paid.")
+        if change.charging_card:
+            return N_("Proration invoice %(invoice)s of %(amount)s is open: the saved card is being charged. The plan "
+                      "changes to %(plan)s once it is paid.", invoice=change.invoice.number, amount=due, plan=d["plan"])
+        return N_("Proration invoice %(invoice)s of %(amount)s is open: the customer pays it from their account page. "
+                  "The plan changes to %(plan)s once it is paid.", invoice=change.invoice.number, amount=due,
+                  plan=d["plan"])
     if change.when == "period_end":
-        return f"Subscription {action.target_id} changes to {d['plan']} at its period end."
-    return f"Subscription {action.target_id} is changing to {d['plan']} now (nothing to pay)."
+        return N_("Subscription %(id)s changes to %(plan)s at its period end.", id=action.target_id, plan=d["plan"])
+    return N_("Subscription %(id)s is changing to %(plan)s now (nothing to pay).", id=action.target_id, plan=d["plan"])
 
 
 # --- pause and resume -------------------------------------------------------------------------------------------
@@ -349,7 +372,8 @@ def pause_preview(sub: Subscription, months: int) -> dict:
     refusal = pauses.pause_refusal(sub, months)
     if refusal is not None:
         error = InvalidRequest if months not in pauses.PAUSE_MONTHS else NotAllowed
-        raise error(refusal[0].upper() + refusal[1:] + ".")
+        text = translated(refusal)
+        raise error(text[:1].upper() + text[1:] + ".")
     from portal.billing.periods import add_interval
 
     return {"starts_at": sub.current_period_end, "resumes_at": add_interval(sub.current_period_end, "month", months)}
@@ -370,8 +394,10 @@ def _run_pause(action: StaffAction) -> str:
     sub = db.session.get(Subscription, int(action.target_id))
     db.session.refresh(sub)
     if sub.pause_starts_at is None:
-        raise NotAllowed(f"Subscription {sub.id} could not be paused: it is {sub.status}.")
-    return f"Subscription {sub.id} pauses on {sub.pause_starts_at:%Y-%m-%d} and resumes on {sub.resumes_at:%Y-%m-%d}."
+        raise NotAllowed(N_("Subscription %(id)s could not be paused: it is %(status)s.", id=sub.id,
+                            status=Status("subscription", sub.status)))
+    return N_("Subscription %(id)s pauses on %(start)s and resumes on %(end)s.", id=sub.id,
+              start=sub.pause_starts_at.date().isoformat(), end=sub.resumes_at.date().isoformat())
 
 
 def resume_preview(sub: Subscription) -> dict:
@@ -379,7 +405,8 @@ def resume_preview(sub: Subscription) -> dict:
         return {"paused": True, "amount": sub.amount, "currency": sub.currency, "card": sub.payment_method}
     if sub.status == "active" and sub.pause_starts_at is not None:
         return {"paused": False, "starts_at": sub.pause_starts_at}
-    raise NotAllowed(f"Subscription {sub.id} is {sub.status} and no pause is scheduled.")
+    raise NotAllowed(_("Subscription %(id)s is %(status)s and no pause is scheduled.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
 
 
 def request_resume(staff: Staff, subscription_id: int, *, reason: str) -> StaffAction:
@@ -392,8 +419,9 @@ def request_resume(staff: Staff, subscription_id: int, *, reason: str) -> StaffA
 def _run_resume(action: StaffAction) -> str:
     pauses.resume_or_unschedule(int(action.target_id), actor=actor_of(action), cause=cause_of(action))
     if action.details.get("paused"):
-        return f"Subscription {action.target_id} resumed; its new period is being charged on the saved card."
-    return f"The scheduled pause of subscription {action.target_id} is taken back."
+        return N_("Subscription %(id)s resumed; its new period is being charged on the saved card.",
+                  id=action.target_id)
+    return N_("The scheduled pause of subscription %(id)s is taken back.", id=action.target_id)
 
 
 # --- the renewal card ------------------------------------------------------------------------------------------
@@ -401,9 +429,10 @@ def _run_resume(action: StaffAction) -> str:
 
 def remove_card_preview(sub: Subscription) -> dict:
     if sub.payment_method_id is None:
-        raise NotAllowed(f"Subscription {sub.id} has no saved card.")
+        raise NotAllowed(_("Subscription %(id)s has no saved card.", id=sub.id))
     if sub.status not in (*LIVE, "paused"):
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s.",
+                           id=sub.id, status=status_label("subscription", sub.status)))
     return {"card": sub.payment_method}
 
 
@@ -418,15 +447,17 @@ def request_remove_card(staff: Staff, subscription_id: int, *, reason: str) -> S
 def _run_remove_card(action: StaffAction) -> str:
     cards.remove_card(int(action.target_id), action.details["payment_method_id"], actor=actor_of(action),
                       cause=cause_of(action))
-    return (f"Subscription {action.target_id} has no renewal card now ({action.details['card']} was removed): "
-            "the customer adds a card or pays the next invoice from their account page.")
+    return N_("Subscription %(id)s has no renewal card now (%(card)s was removed): the customer adds a card or pays "
+              "the next invoice from their account page.", id=action.target_id, card=action.details["card"])
 
 
 def replace_card_preview(sub: Subscription) -> dict:
     """A card check the customer opens from a link (the account page's Replace card, for a customer who
     cannot find it or asked support): refused where the customer's own button would be."""
     if sub.status not in cards.REPLACEABLE:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription's card can be replaced.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only a live subscription's card can be replaced.",
+                           id=sub.id,
+                           status=status_label("subscription", sub.status)))
     return {"card": sub.payment_method}
 
 
@@ -448,8 +479,9 @@ def _run_card_replacement(action: StaffAction) -> str:
         check = request_card_check(int(action.target_id))
         row = lock(StaffAction, action.id)
         row.details = {**row.details, "invoice_id": check.id}
-    return (f"Card check #{check.id} is open and its link was mailed to the customer. The link, to send it another "
-            f"way (it opens the card check, without the password, for {PAY_LINK_FOR.days} days): {pay_link(check)}")
+    return N_("Card check #%(id)s is open and its link was mailed to the customer. The link, to send it another way "
+              "(it opens the card check, without the password, for %(days)s days): %(link)s", id=check.id,
+              days=PAY_LINK_FOR.days, link=pay_link(check))
 
 
 # --- resubscribe ----------------------------------------------------------------------------------------------
@@ -462,14 +494,17 @@ def resubscribe_preview(sub: Subscription, plan_code: str) -> dict:
     from portal.models.subscription import LIVE_STATUSES
 
     if sub.status not in ("canceled", "expired"):
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only after it ended can the customer resubscribe.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only after it ended can the customer resubscribe.",
+                           id=sub.id,
+                           status=status_label("subscription", sub.status)))
     live = db.session.scalar(select(Subscription).where(Subscription.customer_id == sub.customer_id,
                                                         Subscription.status.in_(LIVE_STATUSES)).limit(1))
     if live is not None:
-        raise NotAllowed(f"The customer has subscription {live.id} ({live.status}) already.")
+        raise NotAllowed(_("The customer has subscription %(id)s (%(status)s) already.", id=live.id,
+                           status=status_label("subscription", live.status)))
     plan = db.session.scalar(select(Plan).where(Plan.code == plan_code))
     if plan is None or not plan.is_active:
-        raise InvalidRequest(f"No plan with code {plan_code!r} is on sale.")
+        raise InvalidRequest(_("No plan with code %(code)s is on sale.", code=repr(plan_code)))
     return {"plan": plan}
 
 
@@ -492,11 +527,15 @@ def _run_resubscribe(action: StaffAction) -> str:
         new, invoice = request_checkout(db.session.get(User, d["customer_id"]), d["plan"])
         row = lock(StaffAction, action.id)
         row.details = {**row.details, "subscription_id": new.id, "invoice_id": invoice.id}
-    what = "a free trial after a card check" if invoice.kind == "verification" else _money(invoice.amount,
-                                                                                           invoice.currency)
-    return (f"Checkout #{new.id} of {d['plan']} is open ({what}, invoice {invoice.number}) and its link was mailed to "
-            f"the customer. The link, to send it another way (it opens the payment, without the password, for "
-            f"{PAY_LINK_FOR.days} days): {pay_link(invoice)}")
+    values = {"id": new.id, "plan": d["plan"], "invoice": invoice.number, "days": PAY_LINK_FOR.days,
+              "link": pay_link(invoice)}
+    if invoice.kind == "verification":
+        return N_("Checkout #%(id)s of %(plan)s is open (a free trial after a card check, invoice %(invoice)s) and its "
+                  "link was mailed to the customer. The link, to send it another way (it opens the payment, without "
+                  "the password, for %(days)s days): %(link)s", **values)
+    return N_("Checkout #%(id)s of %(plan)s is open (%(amount)s, invoice %(invoice)s) and its link was mailed to the "
+              "customer. The link, to send it another way (it opens the payment, without the password, for %(days)s "
+              "days): %(link)s", amount=_money(invoice.amount, invoice.currency), **values)
 
 
 # --- price moves -----------------------------------------------------------------------------------------------
@@ -519,21 +558,22 @@ def _run_price_move(action: StaffAction) -> str:
         if sub.scheduled_amount != d["amount"]:  # a second run finds the move made
             prices.move_to_plan_price(sub.id, actor=actor_of(action), cause=cause_of(action))
         renewal = prices.first_renewal_from(sub, sub.price_change_from)
-    return (f"Subscription {action.target_id} pays {_money(d['amount'], d['currency'])} "
-            f"from its renewal on {renewal:%Y-%m-%d}; the customer has been notified.")
+    return N_("Subscription %(id)s pays %(amount)s from its renewal on %(date)s; the customer has been notified.",
+              id=action.target_id, amount=_money(d["amount"], d["currency"]), date=renewal.date().isoformat())
 
 
 def plan_price_move_preview(plan: Plan) -> dict:
     ids = prices.subscriptions_off_price(plan.id)
     if not ids:
-        raise NotAllowed(f"Every live subscription of {plan.code} pays its price or is moving to it already.")
+        raise NotAllowed(_("Every live subscription of %(plan)s pays its price or is moving to it already.",
+                           plan=plan.code))
     return {"count": len(ids), "notice_days": prices.notice().days}
 
 
 def request_plan_price_move(staff: Staff, plan_id: int, *, reason: str) -> StaffAction:
     plan = db.session.get(Plan, plan_id)
     if plan is None:
-        raise NotFound(f"plan {plan_id} does not exist")
+        raise NotFound(_("plan %(id)s does not exist", id=plan_id))
     reason = _reason(reason, required=True)
     preview = plan_price_move_preview(plan)
     return _start(staff, "plan.move_subscribers_to_price", "plan", plan.id,
@@ -551,8 +591,8 @@ def _run_plan_price_move(action: StaffAction) -> str:
             except NotAllowed:
                 continue
     d = action.details
-    return (f"{moved} subscription(s) move to {_money(d['amount'], d['currency'])} at their first "
-            f"renewal after {prices.notice().days} days of notice.")
+    return N_("Subscriptions moving to %(amount)s at their first renewal after %(days)s days of notice: %(num)s.",
+              num=moved, amount=_money(d["amount"], d["currency"]), days=prices.notice().days)
 
 
 # --- what can be offered ---------------------------------------------------------------------------------------
@@ -562,16 +602,16 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
     """The subscription page's actions that can apply now, as (endpoint, label): an action whose preview would
     refuse (and answer 409) is not offered."""
     candidates = (
-        ("admin.cancel", "Cancel…", lambda: cancel_preview(sub, "now", False)),
-        ("admin.grant", "Grant extra days…", lambda: grant_preview(sub, 1)),
-        ("admin.retry_charge", "Retry the charge now…", lambda: retry_preview(sub)),
-        ("admin.change_plan", "Change plan…", lambda: _plan_change_possible(sub)),
-        ("admin.pause", "Pause…", lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
-        ("admin.resume", "Resume…", lambda: resume_preview(sub)),
-        ("admin.remove_card", "Remove the card…", lambda: remove_card_preview(sub)),
-        ("admin.replace_card", "Replace the card…", lambda: replace_card_preview(sub)),
-        ("admin.resubscribe", "Resubscribe…", lambda: resubscribe_preview(sub, sub.plan.code)),
-        ("admin.move_price", "Move to the plan’s price…", lambda: prices.preview(sub)),
+        ("admin.cancel", _("Cancel…"), lambda: cancel_preview(sub, "now", False)),
+        ("admin.grant", _("Grant extra days…"), lambda: grant_preview(sub, 1)),
+        ("admin.retry_charge", _("Retry the charge now…"), lambda: retry_preview(sub)),
+        ("admin.change_plan", _("Change plan…"), lambda: _plan_change_possible(sub)),
+        ("admin.pause", _("Pause…"), lambda: pause_preview(sub, pauses.PAUSE_MONTHS[0])),
+        ("admin.resume", _("Resume…"), lambda: resume_preview(sub)),
+        ("admin.remove_card", _("Remove the card…"), lambda: remove_card_preview(sub)),
+        ("admin.replace_card", _("Replace the card…"), lambda: replace_card_preview(sub)),
+        ("admin.resubscribe", _("Resubscribe…"), lambda: resubscribe_preview(sub, sub.plan.code)),
+        ("admin.move_price", _("Move to the plan’s price…"), lambda: prices.preview(sub)),
     )
     available = []
     for endpoint, label, preview in candidates:
@@ -585,7 +625,8 @@ def offered(sub: Subscription) -> list[tuple[str, str]]:
 
 def _plan_change_possible(sub: Subscription) -> None:
     if sub.status not in ("active", "trialing") and sub.scheduled_plan_id is None:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only an active or trialing one changes plan.")
+        raise NotAllowed(_("Subscription %(id)s is %(status)s: only an active or trialing one changes plan.", id=sub.id,
+                           status=status_label("subscription", sub.status)))
 
 
 # --- replay a webhook ------------------------------------------------------------------------------------------
@@ -594,9 +635,11 @@ def _plan_change_possible(sub: Subscription) -> None:
 def request_webhook_replay(staff: Staff, event_id: int) -> StaffAction:
     event = db.session.get(WebhookEvent, event_id)
     if event is None:
-        raise NotFound(f"webhook event {event_id} does not exist")
+        raise NotFound(_("webhook event %(id)s does not exist", id=event_id))
     if event.status not in REPLAYABLE:
-        raise NotAllowed(f"Notification #{event.id} is {event.status}: only received or failed ones are replayed.")
+        raise NotAllowed(_("Notification #%(id)s is %(status)s: only received or failed ones are replayed.",
+                           id=event.id,
+                           status=status_label("webhook", event.status)))
     return _start(staff, "webhook.replay", "webhook_event", event.id,
                   {"kind": event.kind, "status_before": event.status, "error_before": event.error})
 
@@ -605,9 +648,13 @@ def _run_webhook_replay(action: StaffAction) -> str:
     event_id = int(action.target_id)
     status = notifications.replay(event_id)
     if status == "processed":
-        return f"Notification #{event_id} is processed."
+        return N_("Notification #%(id)s is processed.", id=event_id)
     event = db.session.get(WebhookEvent, event_id)
-    raise InvalidRequest(f"Notification #{event_id} is {status}: {event.error or 'no error recorded'}")
+    if event.error:
+        raise InvalidRequest(N_("Notification #%(id)s is %(status)s: %(error)s", id=event_id,
+                                status=Status("webhook", status), error=event.error))
+    raise InvalidRequest(N_("Notification #%(id)s is %(status)s: no error recorded", id=event_id,
+                            status=Status("webhook", status)))
 
 
 # --- resolve a payment held for review -------------------------------------------------------------------------
@@ -616,7 +663,7 @@ def _run_webhook_replay(action: StaffAction) -> str:
 def review_preview(payment: Payment, resolution: str, invoice_id: int | None) -> dict:
     """What resolving a held payment would do, checked before the job is queued."""
     if resolution not in review.RESOLUTIONS:
-        raise InvalidRequest("Choose how to resolve it: refund, attach to an invoice, or dismiss.")
+        raise InvalidRequest(_("Choose how to resolve it: refund, attach to an invoice, or dismiss."))
     review.held(payment.id)
     if resolution == "refund":
         review.refund_check(payment)
@@ -630,7 +677,7 @@ def request_review_resolution(staff: Staff, payment_id: int, resolution: str, *,
                               invoice_id: int | None = None) -> StaffAction:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
-        raise NotFound(f"payment {payment_id} does not exist")
+        raise NotFound(_("payment %(id)s does not exist", id=payment_id))
     note = _reason(note, required=True)
     preview = review_preview(payment, resolution, invoice_id)
     details = {"reason": note, "review_reason": payment.review_reason, "amount": payment.amount,
@@ -686,8 +733,24 @@ RUNNERS = {
 REFUSALS = (BillingError, TransitionNotAllowed, ValueError, LookupError)
 
 
+def stored_message(message: Message) -> dict:
+    """A result's msgid and values as the audit row keeps them (JSON), for the staff pages to translate."""
+    values = {}
+    for name, value in message.values.items():
+        if isinstance(value, Status):
+            values[name] = {"status": str(value), "kind": value.kind}
+        else:
+            values[name] = value if value is None or isinstance(value, int | float | str) else str(value)
+    return {"msgid": message.template, "values": values}
+
+
 def _finish(row: StaffAction, state: str, message: str) -> None:
+    """The action's end on its row: the result in English (as written, in exports too) and, when it is one of
+    billing's messages, its msgid and values, which the pages read in their language (labels.action_result)."""
     details = {**row.details, "state": state, "result": message[:2000]}
+    details.pop("result_message", None)
+    if isinstance(message, Message):
+        details["result_message"] = stored_message(message)
     if state in FINISHED:
         details["finished_at"] = clock.now().isoformat()
     row.details = details
@@ -736,7 +799,7 @@ def requeue_failed_job(staff: Staff, job_id: str) -> StaffAction:
 
     queue = next((queue for queue in job_queues() if job_id in queue.failed_job_registry.get_job_ids()), None)
     if queue is None:
-        raise NotFound(f"no failed job {job_id!r}")
+        raise NotFound(_("no failed job %(id)s", id=repr(job_id)))
     job = Job.fetch(job_id, connection=queue.connection)
     queue.failed_job_registry.requeue(job_id)
     row = audit(staff, "job.requeue", "rq_job", job_id[:64], {"func": job.func_name, "args": repr(job.args)[:200]})

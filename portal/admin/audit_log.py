@@ -5,12 +5,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import url_for
-from flask_babel import format_datetime, lazy_gettext
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
+from portal.admin import bp
+from portal.admin.labels import action_result, code_label, status_label
 from portal.extensions import db
 from portal.models import Plan, StaffAction
 from portal.money import format_money
+from portal.templating import page_moment
 
 # target_type: (what it is called, the page that shows it, that page's argument)
 TARGETS = {
@@ -37,12 +40,25 @@ LABELS = {
     "failure": lazy_gettext("failure"), "func": lazy_gettext("job"), "args": lazy_gettext("arguments"),
     "name": lazy_gettext("name"), "description": lazy_gettext("description"), "currency": lazy_gettext("currency"),
     "interval_unit": lazy_gettext("interval"), "interval_count": lazy_gettext("intervals"),
-    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"),
+    "trial_days": lazy_gettext("trial days"), "paused": lazy_gettext("paused"), "status": lazy_gettext("status"),
+    "result": lazy_gettext("result"), "months": lazy_gettext("months"), "starts_at": lazy_gettext("starts"),
+    "resumes_at": lazy_gettext("resumes"), "invoice_id": lazy_gettext("invoice"), "attempt": lazy_gettext("attempt"),
+    "from_plan": lazy_gettext("plan before"), "undo": lazy_gettext("undone"), "direction": lazy_gettext("direction"),
+    "card": lazy_gettext("card"), "payment_method_id": lazy_gettext("saved card"),
+    "customer_id": lazy_gettext("customer"), "count": lazy_gettext("subscriptions"),
+    "kind": lazy_gettext("kind"), "status_before": lazy_gettext("status before"),
+    "error_before": lazy_gettext("error before"), "review_reason": lazy_gettext("why it was held"),
+    "refund_id": lazy_gettext("refund"), "event_id": lazy_gettext("notification"),
+    "from_offset_seconds": lazy_gettext("clock offset before, s"), "offset_seconds": lazy_gettext("clock offset, s"),
 }
+# Stored codes among the details, read as words: (the labels' group, a status's kind).
+WORDS = {"state": ("status", "action"), "status_before": ("status", "webhook"), "kind": ("code", "notification"),
+         "when": ("code", "when"), "direction": ("code", "plan change")}
 MONEY = {"amount", "from_amount", "expected_refund", "refund_amount"}
-MOMENTS = {"effective_from", "first_renewal_at", "resumes_at", "until"}
+MOMENTS = {"effective_from", "first_renewal_at", "resumes_at", "until", "starts_at"}
 LINKED = {"subscription_id": "subscription", "payment_id": "payment", "event_id": "webhook_event"}
-HIDDEN = {"finished_at", "currency"}  # the currency is said with each amount
+HIDDEN = {"finished_at", "currency", "result_message"}  # the currency is said with each amount; the result's msgid
+# and values are read into the result
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,7 @@ def entries(rows: list[StaffAction]) -> list[Entry]:
     return [_entry(row, currencies) for row in rows]
 
 
+@bp.app_template_global("audit_target")
 def target(target_type: str, target_id: str) -> Link:
     name, endpoint, argument = TARGETS.get(target_type, (target_type, None, None))
     if target_type == "seller":
@@ -97,6 +114,9 @@ def _entry(row: StaffAction, plan_currencies: dict) -> Entry:
             continue
         if key == "changes" and isinstance(value, dict):
             read += _changes(value, currency)
+            continue
+        if key == "result":
+            read.append(Detail(str(LABELS[key]), action_result(details)))
             continue
         if key in LINKED and str(value).isdigit():
             link = target(LINKED[key], str(value))
@@ -125,9 +145,12 @@ def _value(key: str, value, currency: str | None) -> str:
         return format_money(value, currency, "en")
     if key in MOMENTS and isinstance(value, str):
         try:
-            return format_datetime(datetime.fromisoformat(value), "medium")
+            return page_moment(datetime.fromisoformat(value))
         except ValueError:
             return value
+    if key in WORDS and isinstance(value, str):
+        group, kind = WORDS[key]
+        return status_label(kind, value) if group == "status" else code_label(kind, value)
     if isinstance(value, bool):
         return str(lazy_gettext("yes") if value else lazy_gettext("no"))
     return str(value)

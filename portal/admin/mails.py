@@ -2,6 +2,7 @@
 one again, written to the staff audit log. A resent mail is a new row (its own tries and error), the
 original stays as it was. A mail that could not be built (a build-failure record, portal/mail/events.py) is
 built again from its event instead: its record is due at once and the mail dispatcher is nudged."""
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from portal import clock
@@ -27,7 +28,7 @@ def resend(staff: Staff, mail_id: int) -> OutgoingMail:
     if original is None:
         raise NotFound(f"mail {mail_id} does not exist")
     if original.is_build_record:
-        raise NotAllowed(f"Mail #{mail_id} was never built: build it again instead.")
+        raise NotAllowed(_("Mail #%(id)s was never built: build it again instead.", id=mail_id))
     user = db.session.get(User, original.user_id) if original.user_id is not None else None
     to = user.email if user is not None and user.email else original.to_address
     row = audit(staff, "mail.resend", "mail", original.id, {"purpose": original.purpose, "to": to,
@@ -50,7 +51,8 @@ def rebuild(staff: Staff, mail_id: int) -> OutgoingMail:
     if record is None or not record.is_build_record:
         raise NotFound(f"mail {mail_id} is no mail that failed to build")
     if record.status not in ("unbuilt", "failed"):
-        raise NotAllowed(f"Mail #{mail_id} is {record.status}: its mail was built, resend that one.")
+        raise NotAllowed(_("Mail #%(id)s is %(status)s: its mail was built, resend that one.", id=mail_id,
+                           status=record.status))
     audit(staff, "mail.rebuild", "mail", record.id, {"purpose": record.purpose, "event_id": record.event_id,
                                                      "user_id": record.user_id, "was": record.status})
     record.status, record.next_attempt_at = "unbuilt", clock.now()

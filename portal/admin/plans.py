@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import get_currency_precision, list_currencies
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from portal.admin.actions import Staff, audit
+from portal.admin.labels import translated
 from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
 from portal.extensions import db
 from portal.models import Plan, Subscription
@@ -23,6 +27,9 @@ FIXED_ONCE_SOLD = ("currency", "interval_unit", "interval_count")
 # A plan is named and described in every language the pages speak: name_ru, name_en, description_ru, ...
 WORDS = tuple(f"{field}_{code}" for field in ("name", "description") for code in PLAN_LANGUAGES)
 LANGUAGE_NAMES = {"ru": "Russian", "en": "English"}
+# The error of a missing name, a sentence per language (a language's name takes its own case in Russian).
+NAME_ERRORS = {"ru": _l("Give the plan a name in Russian (up to 200 characters)."),
+               "en": _l("Give the plan a name in English (up to 200 characters).")}
 EDITABLE = (*WORDS, "amount", "trial_days", *FIXED_ONCE_SOLD)
 
 
@@ -32,14 +39,16 @@ def parse_money(text: str | None, currency: str) -> int:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise InvalidRequest("Enter an amount like 299.00.") from None
+        raise InvalidRequest(_("Enter an amount like 299.00.")) from None
     if not value.is_finite() or value < 0:
-        raise InvalidRequest("Enter an amount like 299.00.")
+        raise InvalidRequest(_("Enter an amount like 299.00."))
     minor = value.scaleb(get_currency_precision(currency))
     if minor != minor.to_integral_value():
-        raise InvalidRequest(f"{currency} has {get_currency_precision(currency)} decimal places at most.")
+        raise InvalidRequest(ngettext("%(currency)s has %(num)d decimal place at most.",
+                                      "%(currency)s has %(num)d decimal places at most.",
+                                      get_currency_precision(currency), currency=currency))
     if minor > MAX_AMOUNT:
-        raise InvalidRequest("That amount is too large.")
+        raise InvalidRequest(_("That amount is too large."))
     return int(minor)
 
 
@@ -69,24 +78,25 @@ def read_form(form, plan: Plan | None = None) -> PlanForm:
     result = PlanForm(values=v)
     e = result.errors
     if plan is None and not CODE.match(v["code"]):
-        e["code"] = "Lower-case letters, digits, - and _; up to 64 characters."
+        e["code"] = _("Lower-case letters, digits, - and _; up to 64 characters.")
     elif plan is None and db.session.scalar(select(Plan.id).where(Plan.code == v["code"])) is not None:
-        e["code"] = "Another plan has this code."
+        e["code"] = _("Another plan has this code.")
     for code in PLAN_LANGUAGES:
         if not v[f"name_{code}"] or len(v[f"name_{code}"]) > 200:
-            e[f"name_{code}"] = f"Give the plan a name in {LANGUAGE_NAMES[code]} (up to 200 characters)."
+            e[f"name_{code}"] = str(NAME_ERRORS[code]) if code in NAME_ERRORS else \
+                f"Give the plan a name in {LANGUAGE_NAMES[code]} (up to 200 characters)."
     if v["currency"] not in list_currencies():
-        e["currency"] = "An ISO 4217 code, like RUB."
+        e["currency"] = _("An ISO 4217 code, like RUB.")
     if v["interval_unit"] not in INTERVAL_UNITS:
-        e["interval_unit"] = "Day, week, month or year."
+        e["interval_unit"] = _("Day, week, month or year.")
     for name, low, high in (("interval_count", 1, 36), ("trial_days", 0, 366)):
         if not v[name].isdigit() or not low <= int(v[name]) <= high:
-            e[name] = f"A whole number from {low} to {high}."
+            e[name] = _("A whole number from %(low)s to %(high)s.", low=low, high=high)
     if "currency" not in e:
         try:
             v["amount"] = parse_money(v["price"], v["currency"])
         except InvalidRequest as exc:
-            e["price"] = exc.message
+            e["price"] = translated(exc.message)
     return result
 
 
@@ -103,7 +113,7 @@ def _fields(form: PlanForm) -> dict:
 
 def create_plan(staff: Staff, form: PlanForm) -> Plan:
     if not form.ok:
-        raise InvalidRequest("The plan form has errors.")
+        raise InvalidRequest(_("The plan form has errors."))
     plan = Plan(code=form.values["code"], status="active", **_fields(form))
     db.session.add(plan)
     db.session.flush()
@@ -123,16 +133,16 @@ def update_plan(staff: Staff, plan_id: int, form: PlanForm) -> dict:
     """Returns the changes made ({field: [before, after]}). A price change reaches new subscriptions only."""
     plan = _plan(plan_id)
     if not form.ok:
-        raise InvalidRequest("The plan form has errors.")
+        raise InvalidRequest(_("The plan form has errors."))
     wanted = _fields(form)
     changes = {name: [getattr(plan, name), wanted[name]] for name in EDITABLE if getattr(plan, name) != wanted[name]}
     fixed = [name for name in FIXED_ONCE_SOLD if name in changes]
     if fixed and subscription_count(plan.id):
-        raise NotAllowed("The currency and billing interval cannot change once a plan has subscriptions: renewals "
-                         "follow them. Create a new plan and archive this one instead.")
+        raise NotAllowed(_("The currency and billing interval cannot change once a plan has subscriptions: renewals "
+                           "follow them. Create a new plan and archive this one instead."))
     if not changes:
         return {}
-    for name, (_, after) in changes.items():
+    for name, (_before, after) in changes.items():
         setattr(plan, name, after)
     audit(staff, "plan.update", "plan", plan.id, {"code": plan.code, "changes": changes})
     db.session.commit()
@@ -157,7 +167,9 @@ def delete_plan(staff: Staff, plan_id: int) -> None:
     used = subscription_count(plan.id)
     if used:
         db.session.rollback()
-        raise NotAllowed(f"Plan {plan.code} has {used} subscription(s) and cannot be deleted; archive it instead.")
+        raise NotAllowed(ngettext("Plan %(code)s has %(num)d subscription and cannot be deleted; archive it instead.",
+                                  "Plan %(code)s has %(num)d subscriptions and cannot be deleted; archive it instead.",
+                                  used, code=plan.code))
     audit(staff, "plan.delete", "plan", plan.id, {"code": plan.code, "amount": plan.amount, "currency": plan.currency})
     db.session.delete(plan)
     db.session.commit()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -247,7 +248,10 @@ def actor_names(actors) -> dict[str, str]:
     names = {}
     for user_id, role, email in rows:
         for prefix in ("staff", "customer"):
-            names[f"{prefix}:{user_id}"] = email or f"anonymised {role} {user_id}"
+            names[f"{prefix}:{user_id}"] = email or (
+                _("anonymised staff %(id)s", id=user_id) if role == "staff"
+                else _("anonymised customer %(id)s", id=user_id) if role == "customer"
+                else f"anonymised {role} {user_id}")
     return names
 
 
@@ -293,29 +297,29 @@ def search(q: str, limit: int = PAGE_SIZE) -> SearchResult:
                 matched.setdefault(user_id, why)
 
     lowered = q.lower()
-    add(db.session.scalars(select(User.id).where(User.email == lowered)), "email")
-    add(db.session.scalars(select(User.id).where(User.external_id == q)), "external id")
+    add(db.session.scalars(select(User.id).where(User.email == lowered)), _("email"))
+    add(db.session.scalars(select(User.id).where(User.external_id == q)), _("external id"))
     if q.isdigit() and int(q) <= 2**31 - 1:
-        add(db.session.scalars(select(Invoice.customer_id).where(Invoice.id == int(q))), f"invoice {q}")
+        add(db.session.scalars(select(Invoice.customer_id).where(Invoice.id == int(q))), _("invoice %(q)s", q=q))
     if INVOICE_NUMBER.fullmatch(q):
-        add(db.session.scalars(select(Invoice.customer_id).where(Invoice.number == q)), f"invoice {q}")
+        add(db.session.scalars(select(Invoice.customer_id).where(Invoice.number == q)), _("invoice %(q)s", q=q))
     add(db.session.scalars(select(Payment.customer_id).where(Payment.provider_transaction_id == q)),
-        f"transaction {q}")
+        _("transaction %(q)s", q=q))
     if re.fullmatch(r"[0-9]{4}", q):
         add(db.session.scalars(select(PaymentMethod.user_id).where(PaymentMethod.card_last_four == q)
-                               .order_by(PaymentMethod.id).limit(limit)), f"card •••• {q}")
+                               .order_by(PaymentMethod.id).limit(limit)), _("card •••• %(q)s", q=q))
         add(db.session.scalars(select(Payment.customer_id).where(Payment.card_last_four == q)
-                               .order_by(Payment.id.desc()).limit(limit)), f"paid with •••• {q}")
+                               .order_by(Payment.id.desc()).limit(limit)), _("paid with •••• %(q)s", q=q))
     if len(lowered) >= 3 and len(matched) < limit:
         escaped = lowered.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         # In id order, as every list here: ordered by email, a common start ("customer1", 111,111 of a
         # million) was fetched whole from the trigram index and sorted (45 ms, against 0.04 ms by id).
         add(db.session.scalars(select(User.id).where(User.email.like(escaped + "%", escape="\\"))
-                               .order_by(User.id).limit(limit)), "email starts with")
+                               .order_by(User.id).limit(limit)), _("email starts with"))
         # Any part of the email or the name ("example.com", "ivanov"): a trigram index answers it.
         add(db.session.scalars(select(User.id).where(User.role == "customer", or_(
                 User.email.like(f"%{escaped}%", escape="\\"), User.name.ilike(f"%{escaped}%", escape="\\")))
-                               .order_by(User.id).limit(limit)), "email or name contains")
+                               .order_by(User.id).limit(limit)), _("email or name contains"))
     ids = list(matched)[:limit]
     if not ids:
         return SearchResult([], {}, {})

@@ -1,16 +1,17 @@
 """Fiscal receipts in the admin: the seller settings page (/admin/seller), audited, and the staff payment page
 with the receipts of a payment and its refunds (/admin/payments/<id>)."""
 from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from portal import clock
 from portal.admin import bp
 from portal.admin.actions import audit
+from portal.admin.labels import translated
 from portal.admin.routes import get_or_404, staff
 from portal.billing import fiscal, receipts, seller_settings
 from portal.billing.errors import BillingError
 from portal.extensions import db
 from portal.models import FiscalReceipt, Payment, Plan
-from portal.providers.receipt import PaymentMethodSign, PaymentSubject
 
 
 @bp.route("/seller", methods=["GET", "POST"])
@@ -24,12 +25,13 @@ def seller():
             changes = seller_settings.save(form, actor=who.actor)
             audit(who, "seller.update", "seller", 1, {"changes": changes})
             db.session.commit()
-            flash(f"Seller settings saved: {', '.join(changes) or 'nothing changed'}.", "success")
+            flash(_("Seller settings saved: %(changes)s.", changes=", ".join(changes) or _("nothing changed")),
+                  "success")
             return redirect(url_for(".seller"), code=303)
-    return render_template("admin/seller.html", form=form, plans=plans, missing=receipts.why_no_receipts(),
+    return render_template("admin/seller.html", form=form, plans=plans, missing=translated(receipts.why_no_receipts()),
                            taxations=seller_settings.TAXATION_LABELS, vats=seller_settings.VAT_LABELS,
-                           subjects=[(s.value, s.value) for s in PaymentSubject],
-                           methods=[(m.value, m.value) for m in PaymentMethodSign]
+                           subjects=list(seller_settings.SUBJECT_LABELS.items()),
+                           methods=list(seller_settings.METHOD_LABELS.items())
                            ), 422 if form.errors else 200
 
 
@@ -38,7 +40,8 @@ def payment(payment_id):
     """One payment for staff: what it paid, its refunds, and the fiscal receipt of each money movement."""
     row = get_or_404(Payment, payment_id)
     return render_template("admin/payment.html", payment=row, receipts=fiscal.receipts_of(row.id),
-                           missing=receipts.why_no_receipts(), deadline=fiscal.RECEIPT_DEADLINE, now=clock.now())
+                           missing=translated(receipts.why_no_receipts()), deadline=fiscal.RECEIPT_DEADLINE,
+                           now=clock.now())
 
 
 @bp.post("/receipts/<int:receipt_id>/retry")
@@ -52,7 +55,7 @@ def receipt_retry(receipt_id):
         db.session.commit()
     except BillingError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
     else:
-        flash(f"Receipt #{receipt_id} is asked of the till again.", "success")
+        flash(_("Receipt #%(id)s is asked of the till again.", id=receipt_id), "success")
     return redirect(url_for(".payment", payment_id=row.payment_id), code=303)

@@ -2,6 +2,7 @@
 portal.admin.actions / portal.admin.plans, then renders a page, or its fragment for htmx."""
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 from flask import (
@@ -15,10 +16,13 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal import clock
 from portal.admin import actions, audit_log, bp, charts, mails, plans, queries
+from portal.admin.labels import code_label, status_label, translated
 from portal.admin.plans import parse_money
 from portal.auth.session import login_manager
 from portal.billing import pauses, prices, provider_choice, review
@@ -58,25 +62,16 @@ def minor_filter(amount, currency):
     return format_money(int(amount or 0), currency, "en") if currency else str(amount)
 
 
-@bp.app_template_filter("utc")
-def utc_filter(value, seconds=False):
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M") + " UTC"
-
-
 @bp.app_template_filter("age")
 def age_filter(seconds):
     seconds = int(seconds or 0)
     if seconds < 120:
-        return f"{seconds} s"
+        return _("%(num)s s", num=seconds)
     if seconds < 7200:
-        return f"{seconds // 60} min"
+        return _("%(num)s min", num=seconds // 60)
     if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+        return _("%(num)s h", num=seconds // 3600)
+    return ngettext("%(num)d day", "%(num)d days", seconds // 86400)
 
 
 @bp.app_template_global("admin_cause_link")
@@ -101,6 +96,11 @@ def page_or_fragment(template: str, fragment: str, http_status: int = 200, **con
                              http_status)
     response.vary.add("HX-Request")
     return response
+
+
+def refusal(exc: BillingError) -> str:
+    """Why billing refused, in the page's language (billing's own messages are English; see translated)."""
+    return translated(exc.message)
 
 
 def staff() -> actions.Staff:
@@ -169,7 +169,7 @@ def plan_new():
         form = plans.read_form(request.form)
         if form.ok:
             plan = plans.create_plan(staff(), form)
-            flash(f"Plan {plan.code} created.", "success")
+            flash(_("Plan %(code)s created.", code=plan.code), "success")
             return redirect(url_for(".plans_index"), code=303)
     return _plan_page("admin/plan_form.html", form=form, plan=None, sold=0), 422 if form.errors else 200
 
@@ -190,9 +190,10 @@ def plan_edit(plan_id):
                 changes = plans.update_plan(staff(), plan.id, form)
             except BillingError as exc:
                 db.session.rollback()
-                error = exc.message
+                error = refusal(exc)
             else:
-                flash(f"Plan {plan.code} saved: {', '.join(changes) or 'nothing changed'}.", "success")
+                flash(_("Plan %(code)s saved: %(changes)s.", code=plan.code,
+                        changes=", ".join(changes) or _("nothing changed")), "success")
                 return redirect(url_for(".plans_index"), code=303)
     status = 422 if form.errors else 409 if error else 200
     return _plan_page("admin/plan_form.html", form=form, plan=plan, sold=sold, error=error), status
@@ -202,7 +203,9 @@ def plan_edit(plan_id):
 def plan_archive(plan_id):
     get_or_404(Plan, plan_id)
     plan = plans.set_archived(staff(), plan_id, request.form.get("archived", "1") == "1")
-    flash(f"Plan {plan.code} is {plan.status}.", "success")
+    flash(_("Plan %(code)s is archived.", code=plan.code) if plan.status == "archived" else
+          _("Plan %(code)s is active.", code=plan.code) if plan.status == "active" else
+          f"Plan {plan.code} is {plan.status}.", "success")
     return redirect(url_for(".plans_index"), code=303)
 
 
@@ -216,9 +219,9 @@ def plan_delete(plan_id):
     try:
         plans.delete_plan(staff(), plan_id)
     except BillingError as exc:
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
         return redirect(url_for(".plans_index"), code=303)
-    flash(f"Plan {code} deleted.", "success")
+    flash(_("Plan %(code)s deleted.", code=code), "success")
     return redirect(url_for(".plans_index"), code=303)
 
 
@@ -237,10 +240,10 @@ def provider_set_default(currency):
         before = plans.set_currency_provider(staff(), currency, request.form.get("provider", ""))
     except BillingError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
         return redirect(url_for(".providers_index"), code=303)
-    flash(f"New {currency} checkouts pay with {request.form['provider']} (was {before or 'the first enabled'}).",
-          "success")
+    flash(_("New %(currency)s checkouts pay with %(provider)s (was %(before)s).", currency=currency,
+            provider=request.form["provider"], before=before or _("the first enabled")), "success")
     return redirect(url_for(".providers_index"), code=303)
 
 
@@ -272,15 +275,15 @@ def resend_mail(mail_id):
     try:
         if original.is_build_record:
             mails.rebuild(staff(), original.id)
-            flash(f"Mail #{original.id} ({original.purpose}) is being built again from event #{original.event_id}.",
-                  "success")
+            flash(_("Mail #%(id)s (%(purpose)s) is being built again from event #%(event)s.", id=original.id,
+                    purpose=original.purpose, event=original.event_id), "success")
         else:
             copy = mails.resend(staff(), original.id)
-            flash(f"Mail #{original.id} ({original.purpose}) is sent again to {copy.to_address} as mail #{copy.id}.",
-                  "success")
+            flash(_("Mail #%(id)s (%(purpose)s) is sent again to %(to)s as mail #%(copy)s.", id=original.id,
+                    purpose=original.purpose, to=copy.to_address, copy=copy.id), "success")
     except BillingError as exc:
         db.session.rollback()
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
     target = url_for(".customer", customer_id=original.user_id) + "#mails" if original.user_id else url_for(
         ".operations")
     return redirect(target, code=303)
@@ -296,9 +299,33 @@ def subscriptions():
                             plan_id=plan_id, plans=all_plans, statuses=SUBSCRIPTION_STATUSES)
 
 
+# Lines of a machine's Mermaid text whose labels are read in the page's language: a state's name, an event's.
+MERMAID_STATE = re.compile(r'^(\s*state )"[^"]*"( as (\w+))$')
+MERMAID_MOVE = re.compile(r"^(\s*\w+ --> \w+ : )(.+?)((?: \[[^\]]*\])?)$")
+
+
+def _mermaid_label(text: str) -> str:
+    text = re.sub(r'[":;#]', " ", str(text)).strip()
+    return text[:1].upper() + text[1:]
+
+
+def _diagram(machine, kind: str) -> str:
+    """The machine's Mermaid text with its states and events named in the page's language; the state ids, guards
+    and callbacks stay as they are in the code."""
+    events = {event.name: event.id for event in machine.events}
+    lines = []
+    for line in machine.diagram().rstrip().splitlines():
+        if state := MERMAID_STATE.match(line):
+            line = f'{state[1]}"{_mermaid_label(status_label(kind, state[3]))}"{state[2]}'
+        elif (move := MERMAID_MOVE.match(line)) and move[2] in events:
+            line = move[1] + _mermaid_label(code_label(f"{kind} event", events[move[2]])) + move[3]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _lifecycle(sub):
     """The lifecycle for the page: the Mermaid text (current state marked) and the same as a list."""
-    diagram = SubscriptionMachine.diagram().rstrip()
+    diagram = _diagram(SubscriptionMachine, "subscription")
     diagram += f"\n    classDef current fill:#ffe08a,stroke:#8a6100,stroke-width:3px\n    class {sub.status} current\n"
     states = []
     for state in SubscriptionMachine.states:
@@ -356,7 +383,7 @@ def cancel(subscription_id):
         if request.method == "POST" and _confirmed():
             return _started(actions.request_cancel(staff(), sub.id, when, refund=refund, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_cancel_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_cancel_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_cancel_form.html", preview=preview, confirming=request.method == "POST", **context)
 
 
@@ -378,14 +405,14 @@ def refund(payment_id):
     try:
         amount = _amount_arg(payment)
         if amount is None:
-            raise InvalidRequest("Enter the amount to refund.")
+            raise InvalidRequest(_("Enter the amount to refund."))
         preview = actions.refund_preview(payment, amount)
         if not reason.strip():
-            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+            raise InvalidRequest(_("Give a reason: it goes into the audit log and the timeline."))
         if _confirmed():
             return _started(actions.request_refund(staff(), payment.id, amount, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_refund_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_refund_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_refund_form.html", preview=preview, amount=amount, confirming=True, **context)
 
 
@@ -401,11 +428,11 @@ def grant(subscription_id):
         days = int(raw_days) if raw_days.isdigit() and len(raw_days) < 6 else 0
         preview = actions.grant_preview(sub, days)
         if not reason.strip():
-            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+            raise InvalidRequest(_("Give a reason: it goes into the audit log and the timeline."))
         if _confirmed():
             return _started(actions.request_grant(staff(), sub.id, days, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_grant_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_grant_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_grant_form.html", preview=preview, days=days, confirming=True, **context)
 
 
@@ -418,7 +445,7 @@ def retry_charge(subscription_id):
         if request.method == "POST" and _confirmed():
             return _started(actions.request_retry_charge(staff(), sub.id, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_retry_form.html", exc.status, error=exc.message, preview=None, sub=sub,
+        return _action_form("admin/_retry_form.html", exc.status, error=refusal(exc), preview=None, sub=sub,
                             reason=reason)
     return _action_form("admin/_retry_form.html", preview=preview, sub=sub, reason=reason,
                         confirming=request.method == "POST")
@@ -436,14 +463,14 @@ def change_plan(subscription_id):
         return _action_form("admin/_change_plan_form.html", preview=None, **context)
     try:
         if not plan_code:
-            raise InvalidRequest("Choose the plan to change to.")
+            raise InvalidRequest(_("Choose the plan to change to."))
         preview = actions.change_plan_preview(sub, plan_code, when)
         if not reason.strip():
-            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+            raise InvalidRequest(_("Give a reason: it goes into the audit log and the timeline."))
         if _confirmed():
             return _started(actions.request_change_plan(staff(), sub.id, plan_code, when, reason=reason))
     except BillingError as exc:
-        return _action_form("admin/_change_plan_form.html", exc.status, error=exc.message, preview=None, **context)
+        return _action_form("admin/_change_plan_form.html", exc.status, error=refusal(exc), preview=None, **context)
     return _action_form("admin/_change_plan_form.html", preview=preview, confirming=True, **context)
 
 
@@ -456,11 +483,11 @@ def _confirm_action(template, preview_of, request_action, **context):
     try:
         preview = preview_of()
         if not reason.strip():
-            raise InvalidRequest("Give a reason: it goes into the audit log and the timeline.")
+            raise InvalidRequest(_("Give a reason: it goes into the audit log and the timeline."))
         if _confirmed():
             return _started(request_action(reason))
     except BillingError as exc:
-        return _action_form(template, exc.status, error=exc.message, preview=None, **context)
+        return _action_form(template, exc.status, error=refusal(exc), preview=None, **context)
     return _action_form(template, preview=preview, confirming=True, **context)
 
 
@@ -563,7 +590,7 @@ def resolve_review(payment_id, resolution):
         return _started(actions.request_review_resolution(staff(), payment.id, resolution,
                                                           note=request.form.get("note", ""), invoice_id=invoice_id))
     except BillingError as exc:
-        return _review_page(exc.status, error=exc.message, error_payment_id=payment.id)
+        return _review_page(exc.status, error=refusal(exc), error_payment_id=payment.id)
 
 
 # --- webhook inbox ----------------------------------------------------------------------------------------------
@@ -599,16 +626,18 @@ def masked_fields(event: WebhookEvent) -> list[tuple[str, str]]:
         else:
             pairs = parse_qsl(text, keep_blank_values=True)
     except (ValueError, AttributeError, RecursionError):
-        return [("(body)", "unreadable; not shown")]
-    shown = [(_shorten(k), "••• (hidden)" if k.lower().replace("_", "") in SECRET_FIELDS and v else _shorten(v))
+        return [(_("(body)"), _("unreadable; not shown"))]
+    shown = [(_shorten(k), _("••• (hidden)") if k.lower().replace("_", "") in SECRET_FIELDS and v else _shorten(v))
              for k, v in pairs[:SHOWN_FIELDS]]
     if len(pairs) > SHOWN_FIELDS:
-        shown.append(("…", f"{len(pairs) - SHOWN_FIELDS} more fields not shown"))
+        shown.append(("…", ngettext("%(num)d more field not shown", "%(num)d more fields not shown",
+                                     len(pairs) - SHOWN_FIELDS)))
     return shown
 
 
 def _shorten(value: str) -> str:
-    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + f"… ({len(value)} characters)"
+    return value if len(value) <= SHOWN_VALUE_CHARS else value[:SHOWN_VALUE_CHARS] + "… (" + ngettext(
+        "%(num)d character", "%(num)d characters", len(value)) + ")"
 
 
 @bp.get("/webhooks/<int:event_id>")
@@ -626,12 +655,12 @@ def webhook_replay(event_id):
     event = get_or_404(WebhookEvent, event_id)
     try:
         if event.status not in actions.REPLAYABLE:
-            raise actions.NotAllowed(f"Notification #{event.id} is {event.status}: only received or failed ones "
-                                     "are replayed.")
+            raise actions.NotAllowed(_("Notification #%(id)s is %(status)s: only received or failed ones are "
+                                       "replayed.", id=event.id, status=event.status))
         if request.method == "POST" and _confirmed():
             return _started(actions.request_webhook_replay(staff(), event.id))
     except BillingError as exc:
-        return _action_form("admin/_replay_form.html", exc.status, error=exc.message, event=event)
+        return _action_form("admin/_replay_form.html", exc.status, error=refusal(exc), event=event)
     return _action_form("admin/_replay_form.html", event=event, confirming=request.method == "POST")
 
 
@@ -652,14 +681,14 @@ def operations():
 @bp.post("/jobs/<job_id>/requeue")
 def requeue_job(job_id):
     if request.form.get("confirm") != "yes":
-        flash("Confirm the requeue.", "error")
+        flash(_("Confirm the requeue."), "error")
         return redirect(url_for(".operations"), code=303)
     try:
         actions.requeue_failed_job(staff(), job_id)
     except BillingError as exc:
-        flash(exc.message, "error")
+        flash(refusal(exc), "error")
     else:
-        flash(f"Job {job_id} is queued again.", "success")
+        flash(_("Job %(id)s is queued again.", id=job_id), "success")
     return redirect(url_for(".operations"), code=303)
 
 

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.billing import refund_policy
-from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
+from portal.billing.errors import N_, InvalidRequest, NotAllowed, NotFound, Status
 from portal.billing.refunds import request_refund
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
@@ -20,17 +20,20 @@ def _live_subscription(subscription_id: int) -> Subscription:
     if sub is None:
         raise NotFound(f"subscription {subscription_id} does not exist")
     if sub.status not in LIVE:
-        raise NotAllowed(f"subscription {subscription_id} is already {sub.status}")
+        raise NotAllowed(N_("subscription %(id)s is already %(status)s", id=subscription_id,
+                            status=Status("subscription", sub.status)))
     return sub
 
 
 def request_cancel(subscription_id: int, when: str, *, actor: str, cause: str) -> None:
     """Validate now, cancel in a job."""
     if when not in WHEN:
-        raise InvalidRequest(f"when must be one of {', '.join(WHEN)}, not {when!r}")
+        raise InvalidRequest(N_("when must be one of %(allowed)s, not %(asked)s", allowed=", ".join(WHEN),
+                                asked=repr(when)))
     sub = _live_subscription(subscription_id)
     if when == "period_end" and sub.status in ("pending", "paused"):
-        raise NotAllowed(f"a {sub.status} subscription has no paid period to end; cancel it now")
+        raise NotAllowed(N_("a %(status)s subscription has no paid period to end; cancel it now",
+                            status=Status("subscription", sub.status)))
     enqueue("workers.subscriptions.cancel_subscription", subscription_id, when, actor=actor, cause=cause,
             job_id=f"cancel-{subscription_id}-{when}")
 
@@ -38,7 +41,7 @@ def request_cancel(subscription_id: int, when: str, *, actor: str, cause: str) -
 def request_undo_cancel(subscription_id: int, *, actor: str, cause: str) -> None:
     sub = _live_subscription(subscription_id)
     if not sub.cancel_at_period_end:
-        raise NotAllowed(f"subscription {subscription_id} renews automatically already")
+        raise NotAllowed(N_("subscription %(id)s renews automatically already", id=subscription_id))
     enqueue("workers.subscriptions.undo_cancel_subscription", subscription_id, actor=actor, cause=cause)
 
 

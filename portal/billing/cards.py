@@ -4,11 +4,12 @@ trial), and the proven card becomes the subscription's renewal card. The old car
 import calendar
 from datetime import UTC, datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.checkout import CHECKOUT_LIFETIME, VERIFICATION_AMOUNT
-from portal.billing.errors import NotAllowed
+from portal.billing.checkout import CHECKOUT_LIFETIME, VERIFICATION_AMOUNT, customers_language
+from portal.billing.errors import N_, NotAllowed, Status
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, PaymentMethod, Subscription
@@ -22,15 +23,18 @@ def start_card_replacement(sub: Subscription) -> Invoice:
     """The open card check of this subscription, made once and reused while it lives. Call in a transaction."""
     sub = lock(Subscription, sub.id)
     if sub.status not in REPLACEABLE:
-        raise NotAllowed(f"subscription {sub.id} is {sub.status}: only a live subscription's card can be replaced")
+        raise NotAllowed(N_("subscription %(id)s is %(status)s: only a live subscription's card can be replaced",
+                            id=sub.id, status=Status("subscription", sub.status)))
     now = clock.now()
     check = db.session.scalar(select(Invoice).where(
         Invoice.subscription_id == sub.id, Invoice.kind == "card_check", Invoice.status == "open",
         Invoice.created_at > now - CHECKOUT_LIFETIME).order_by(Invoice.id.desc()).limit(1))
     if check is None:
+        with customers_language(sub.customer) as locale:
+            description = gettext("Card check for the %(plan)s subscription", plan=sub.plan.name_in(locale))
         check = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="card_check", status="open",
                         amount=VERIFICATION_AMOUNT, currency=sub.currency, created_at=now,
-                        description=f"Card check for the {sub.plan.name_en} subscription")
+                        description=description)
         db.session.add(check)
         db.session.flush()
     return check

@@ -1,8 +1,10 @@
 """Pay: a customer asks for a plan and gets a pending subscription, an open invoice and the widget's
 parameters; the provider's Check is answered from that invoice."""
 import logging
+from contextlib import contextmanager
 from datetime import timedelta
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from portal import clock
@@ -81,7 +83,7 @@ def start_checkout(customer: User, plan_code: str) -> tuple[Subscription, Invoic
     kind, amount = ("verification", VERIFICATION_AMOUNT) if trial_available(customer, plan) else (
         "initial", plan.amount)
     invoice = Invoice(subscription=sub, customer_id=customer.id, kind=kind, status="open", amount=amount,
-                      currency=plan.currency, description=checkout_description(plan), created_at=now)
+                      currency=plan.currency, description=checkout_description(plan, customer), created_at=now)
     db.session.add(invoice)
     db.session.flush()
     return sub, invoice
@@ -104,9 +106,25 @@ def open_checkout_invoice(sub: Subscription) -> Invoice | None:
     )
 
 
-def checkout_description(plan: Plan) -> str:
-    price = format_money(plan.amount, plan.currency, "en")
-    return f"Cinema subscription {plan.name_en} ({price} per {plan.interval_unit})"
+@contextmanager
+def customers_language(customer: User):
+    """Words for the customer inside: their language, else the one they are browsing in (the locale, given)."""
+    from portal.mail import mail_locale
+
+    locale = mail_locale(customer.locale)
+    with force_locale(locale):
+        yield locale
+
+
+def checkout_description(plan: Plan, customer: User) -> str:
+    """What the card widget shows the customer the payment is for, in their language (the provider keeps it too):
+    "Подписка на кинотеатр «Месячная» (299,00 ₽ в месяц)", "Cinema subscription Monthly (RUB 299.00 per month)"."""
+    from portal.account.labels import per_interval
+
+    with customers_language(customer) as locale:
+        return gettext("Cinema subscription %(plan)s (%(price)s %(period)s)", plan=plan.name_in(locale),
+                       price=format_money(plan.amount, plan.currency, locale),
+                       period=per_interval(plan.interval_unit, plan.interval_count))
 
 
 def widget_scheme(invoice: Invoice) -> str:
@@ -121,7 +139,9 @@ def checkout_provider(invoice: Invoice) -> PaymentProvider:
 
 def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
     """What the page hands to the provider's widget; also marks when the checkout started, which
-    reconciliation uses to look for payments whose notification never came."""
+    reconciliation uses to look for payments whose notification never came. `locale` is the page's
+    language; without a page (the platform API) the customer's own: a widget that takes its language from
+    the payment (YooKassa's) speaks it."""
     if invoice.checkout_started_at is None:
         invoice.checkout_started_at = clock.now()
     customer = invoice.customer
@@ -132,7 +152,7 @@ def widget_parameters(invoice: Invoice, *, locale: str | None = None) -> dict:
             invoice_id=invoice.id, amount_minor=invoice.amount, currency=invoice.currency,
             account_id=account_id(customer), email=customer.email, description=invoice.description,
             data={"subscription_id": invoice.subscription_id, "kind": invoice.kind},
-            scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale,
+            scheme=scheme, attempt=(invoice.attempt_count or 0) + 1, locale=locale or customer.locale,
             receipt=income_receipt(invoice),
         ))
     except ProviderError as error:  # a widget that needs the provider's API to open (YooKassa's token)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from portal import clock
-from portal.billing.errors import NotAllowed, NotYetKnown
+from portal.billing.errors import N_, NotAllowed, NotYetKnown, Status
 from portal.billing.receipts import income_receipt, needs_receipt, return_receipt, seller
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
@@ -171,9 +171,11 @@ def request_retry(receipt_id: int, *, actor: str) -> None:
     """Staff ask the till again for a receipt it refused (in the caller's transaction; a job sends it)."""
     row = lock(FiscalReceipt, receipt_id)
     if row.status != FiscalStatus.FAILED:
-        raise NotAllowed(f"Receipt #{row.id} is {row.status}: only a failed receipt is asked for again.")
+        raise NotAllowed(N_("Receipt #%(id)s is %(status)s: only a failed receipt is asked for again.", id=row.id,
+                            status=Status("receipt", str(row.status))))
     if not get_provider(row.provider).registers_receipts:
-        raise NotAllowed(f"{row.provider} registers receipts only with the payment: ask its cabinet.")
+        raise NotAllowed(N_("%(provider)s registers receipts only with the payment: ask its cabinet.",
+                            provider=row.provider))
     fire(row, "retry", actor=actor, cause=f"receipt #{row.id} asked again (was: {row.failure})")
     enqueue_after_commit(db.session(), RETRY_JOB, row.id, job_id=f"retry-receipt-{row.id}-{row.attempts}")
 

@@ -6,7 +6,7 @@ Kill Bill pause billing from a date: this is the latter, at the period boundary,
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
+from portal.billing.errors import N_, InvalidRequest, Message, NotAllowed, NotFound, Status
 from portal.billing.periods import add_interval
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
@@ -24,16 +24,19 @@ def _subscription(subscription_id: int) -> Subscription:
     return sub
 
 
-def pause_refusal(sub: Subscription, months) -> str | None:
-    """Why this subscription cannot be paused for `months` now; None when it can."""
+def pause_refusal(sub: Subscription, months) -> Message | None:
+    """Why this subscription cannot be paused for `months` now (English, translated where shown); None when it can."""
     if months not in PAUSE_MONTHS:
-        return f"a pause lasts {', '.join(map(str, PAUSE_MONTHS))} months, not {months!r}"
+        return N_("a pause lasts %(allowed)s months, not %(asked)s", allowed=", ".join(map(str, PAUSE_MONTHS)),
+                  asked=repr(months))
     if sub.status != "active":
-        return f"only an active subscription can be paused; subscription {sub.id} is {sub.status}"
+        return N_("only an active subscription can be paused; subscription %(id)s is %(status)s", id=sub.id,
+                  status=Status("subscription", sub.status))
     if sub.cancel_at_period_end:
-        return f"subscription {sub.id} ends at the period end; turn auto-renew on to pause it instead"
+        return N_("subscription %(id)s ends at the period end; turn auto-renew on to pause it instead", id=sub.id)
     if sub.pause_starts_at is not None:
-        return f"subscription {sub.id} already pauses on {sub.pause_starts_at:%Y-%m-%d}"
+        return N_("subscription %(id)s already pauses on %(date)s", id=sub.id,
+                  date=sub.pause_starts_at.date().isoformat())
     return None
 
 
@@ -60,7 +63,8 @@ def request_resume(subscription_id: int, *, actor: str, cause: str) -> None:
     """Resume a paused subscription now, or take back a pause that has not started yet; in a job."""
     sub = _subscription(subscription_id)
     if sub.status != "paused" and not (sub.status == "active" and sub.pause_starts_at is not None):
-        raise NotAllowed(f"subscription {subscription_id} is {sub.status} and no pause is scheduled")
+        raise NotAllowed(N_("subscription %(id)s is %(status)s and no pause is scheduled", id=subscription_id,
+                            status=Status("subscription", sub.status)))
     enqueue("workers.subscriptions.resume_paused_subscription", subscription_id, actor=actor, cause=cause,
             job_id=f"resume-{subscription_id}-{sub.status}")
 

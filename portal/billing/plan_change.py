@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from portal import clock
 from portal.billing import proration
-from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
+from portal.billing.errors import N_, InvalidRequest, NotAllowed, NotFound, Status
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Plan, Subscription
@@ -46,7 +46,7 @@ def _subscription(subscription_id: int) -> Subscription:
 def _plan(plan_code) -> Plan:
     plan = db.session.scalar(select(Plan).where(Plan.code == str(plan_code or "")[:64]))
     if plan is None or not plan.is_active:
-        raise NotFound(f"no plan with code {str(plan_code)[:64]!r} is on sale")
+        raise NotFound(N_("no plan with code %(code)s is on sale", code=repr(str(plan_code)[:64])))
     return plan
 
 
@@ -54,23 +54,30 @@ def preview(sub: Subscription, plan_code: str, when: str | None = None) -> PlanC
     """What changing to `plan_code` would do now, before the customer confirms; refused with the reason
     when it cannot be done."""
     if when is not None and when not in WHEN:
-        raise InvalidRequest(f"when must be one of {', '.join(WHEN)}, not {when!r}")
+        raise InvalidRequest(N_("when must be one of %(allowed)s, not %(asked)s", allowed=", ".join(WHEN),
+                                asked=repr(when)))
     plan = _plan(plan_code)
     if sub.status not in CHANGEABLE:
-        raise NotAllowed(f"subscription {sub.id} is {sub.status}: only a trialing or active subscription can change "
-                         "plan" + (" (pay what is owed first)" if sub.status == "past_due" else ""))
+        status = Status("subscription", sub.status)
+        if sub.status == "past_due":
+            raise NotAllowed(N_("subscription %(id)s is %(status)s: only a trialing or active subscription can change "
+                                "plan (pay what is owed first)", id=sub.id, status=status))
+        raise NotAllowed(N_("subscription %(id)s is %(status)s: only a trialing or active subscription can change "
+                            "plan", id=sub.id, status=status))
     if plan.id == sub.plan_id:
-        raise NotAllowed(f"subscription {sub.id} is on {plan.code} already")
+        raise NotAllowed(N_("subscription %(id)s is on %(plan)s already", id=sub.id, plan=plan.code))
     if plan.currency != sub.currency:
-        raise InvalidRequest(f"plan {plan.code} is billed in {plan.currency}, the subscription in {sub.currency}")
+        raise InvalidRequest(N_("plan %(plan)s is billed in %(plan_currency)s, the subscription in %(currency)s",
+                                plan=plan.code, plan_currency=plan.currency, currency=sub.currency))
     quote = _quote(sub, plan)
     when = when or ("now" if quote.immediate else "period_end")
     if when == "now" and not quote.immediate:
-        raise NotAllowed(f"{plan.code} costs less than {sub.plan.code}: a downgrade takes effect at the period end "
-                         f"({sub.current_period_end.date().isoformat()}); ask for when=period_end")
+        raise NotAllowed(N_("%(plan)s costs less than %(current)s: a downgrade takes effect at the period end "
+                            "(%(date)s); ask for when=period_end", plan=plan.code, current=sub.plan.code,
+                            date=sub.current_period_end.date().isoformat()))
     if when == "period_end" and sub.cancel_at_period_end:
-        raise NotAllowed(f"subscription {sub.id} ends at its period end (auto-renew is off): turn auto-renew on "
-                         "before scheduling a plan for the next period")
+        raise NotAllowed(N_("subscription %(id)s ends at its period end (auto-renew is off): turn auto-renew on "
+                            "before scheduling a plan for the next period", id=sub.id))
     return PlanChange(sub, plan, when, quote)
 
 
@@ -175,7 +182,7 @@ def request_undo(subscription_id: int, *, actor: str, cause: str) -> None:
     """Validate now, undo the scheduled change in a job."""
     sub = _subscription(subscription_id)
     if sub.scheduled_plan_id is None:
-        raise NotAllowed(f"subscription {subscription_id} has no plan change scheduled")
+        raise NotAllowed(N_("subscription %(id)s has no plan change scheduled", id=subscription_id))
     enqueue("workers.subscriptions.undo_plan_change", sub.id, actor=actor, cause=cause,
             job_id=f"undo-plan-change-{sub.id}-{_moment()}")
 

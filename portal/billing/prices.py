@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import NotAllowed
+from portal.billing.errors import N_, NotAllowed, Status
 from portal.billing.periods import anchored_period_end
 from portal.extensions import db
 from portal.machines import fire, lock
@@ -34,13 +34,15 @@ def preview(sub: Subscription) -> PriceMove:
     """What moving `sub` to its plan's current price does; NotAllowed when there is nothing to move."""
     plan = sub.plan
     if sub.status not in LIVE_STATUSES or sub.current_period_end is None:
-        raise NotAllowed(f"Subscription {sub.id} is {sub.status}: only a live subscription changes price.")
+        raise NotAllowed(N_("Subscription %(id)s is %(status)s: only a live subscription changes price.", id=sub.id,
+                            status=Status("subscription", sub.status)))
     if plan.currency != sub.currency:
-        raise NotAllowed(f"Plan {plan.code} is priced in {plan.currency}, subscription {sub.id} in {sub.currency}.")
+        raise NotAllowed(N_("Plan %(plan)s is priced in %(plan_currency)s, subscription %(id)s in %(currency)s.",
+                            plan=plan.code, plan_currency=plan.currency, id=sub.id, currency=sub.currency))
     if sub.scheduled_amount == plan.amount:
-        raise NotAllowed(f"Subscription {sub.id} is already moving to the plan's price.")
+        raise NotAllowed(N_("Subscription %(id)s is already moving to the plan's price.", id=sub.id))
     if sub.amount == plan.amount and sub.scheduled_amount is None:
-        raise NotAllowed(f"Subscription {sub.id} already pays the plan's price.")
+        raise NotAllowed(N_("Subscription %(id)s already pays the plan's price.", id=sub.id))
     effective_from = clock.now() + notice()
     return PriceMove(sub, plan.amount, sub.currency, effective_from, first_renewal_from(sub, effective_from))
 

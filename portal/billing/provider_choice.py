@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from portal import clock
-from portal.billing.errors import InvalidRequest
+from portal.billing.errors import N_, InvalidRequest
 from portal.extensions import db
 from portal.models import Plan, ProviderDefault
 from portal.providers import PaymentProvider, enabled_providers, get_provider
@@ -44,10 +44,10 @@ def currency_defaults() -> list[CurrencyDefault]:
 def set_default_provider(currency: str, provider: str, *, actor: str) -> str | None:
     """Make `provider` the default of `currency` (call inside a transaction); returns the one before."""
     if provider not in enabled_providers():
-        raise InvalidRequest(f"{provider!r} is not an enabled payment provider "
-                             f"(enabled: {', '.join(enabled_providers())})")
+        raise InvalidRequest(N_("%(provider)s is not an enabled payment provider (enabled: %(enabled)s)",
+                                provider=repr(provider), enabled=", ".join(enabled_providers())))
     if not (len(currency) == 3 and currency.isascii() and currency.isalpha() and currency.isupper()):
-        raise InvalidRequest(f"{currency[:8]!r} is not a currency code")
+        raise InvalidRequest(N_("%(currency)s is not a currency code", currency=repr(currency[:8])))
     row = db.session.get(ProviderDefault, currency, with_for_update=True)
     before = row.provider if row is not None else None
     if row is None:

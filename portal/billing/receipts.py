@@ -7,6 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from portal import clock
+from portal.billing.errors import N_, Message
 from portal.extensions import db
 from portal.models import SellerSettings
 from portal.models.invoice import KINDS
@@ -51,11 +52,11 @@ def seller() -> SellerSettings | None:
     return settings
 
 
-def why_no_receipts(settings: SellerSettings | None = None) -> str | None:
-    """Why receipts are not asked for right now, for staff; None when they are."""
+def why_no_receipts(settings: SellerSettings | None = None) -> Message | None:
+    """Why receipts are not asked for right now, for staff (English; the page translates it); None when they are."""
     settings = settings if settings is not None else seller()
     if settings is None:
-        return "Seller settings are not filled in: payments go without fiscal receipts."
+        return N_("Seller settings are not filled in: payments go without fiscal receipts.")
     return None
 
 

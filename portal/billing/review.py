@@ -5,7 +5,7 @@ receipts that failed or are late are listed beside them."""
 from sqlalchemy import func, select
 
 from portal.billing import payments, refunds
-from portal.billing.errors import InvalidRequest, NotAllowed, NotFound
+from portal.billing.errors import N_, InvalidRequest, NotAllowed, NotFound, Status
 from portal.extensions import db
 from portal.machines import atomic, fire, lock
 from portal.models import Invoice, Payment, Refund, Subscription
@@ -43,8 +43,10 @@ def held(payment_id: int) -> Payment:
     if payment is None:
         raise NotFound(f"payment {payment_id} does not exist")
     if not payment.needs_review:
-        raise NotAllowed(f"Payment #{payment.id} does not need review"
-                         + (f" (it was {payment.review_resolution})." if payment.review_resolution else "."))
+        if payment.review_resolution:
+            raise NotAllowed(N_("Payment #%(id)s does not need review (it was %(resolution)s).", id=payment.id,
+                                resolution=payment.review_resolution))
+        raise NotAllowed(N_("Payment #%(id)s does not need review.", id=payment.id))
     return payment
 
 
@@ -55,25 +57,30 @@ def refundable_now(payment: Payment) -> int:
 
 def refund_check(payment: Payment) -> None:
     if payment.status != "completed":
-        raise NotAllowed(f"Payment #{payment.id} is {payment.status}: only a completed payment can be refunded.")
+        raise NotAllowed(N_("Payment #%(id)s is %(status)s: only a completed payment can be refunded.",
+                            id=payment.id, status=Status("payment", payment.status)))
     if refundable_now(payment) <= 0:
-        raise NotAllowed(f"Payment #{payment.id} is being refunded already.")
+        raise NotAllowed(N_("Payment #%(id)s is being refunded already.", id=payment.id))
 
 
 def attach_check(payment: Payment, invoice_id: int | None) -> Invoice:
     """The invoice a held payment can pay: open, for the same amount and currency, its subscription live."""
     if payment.status != "completed":
-        raise NotAllowed(f"Payment #{payment.id} is {payment.status}: only a completed payment pays an invoice.")
+        raise NotAllowed(N_("Payment #%(id)s is %(status)s: only a completed payment pays an invoice.",
+                            id=payment.id, status=Status("payment", payment.status)))
     invoice = db.session.get(Invoice, invoice_id) if invoice_id and 0 < invoice_id < 2**63 else None
     if invoice is None:
-        raise InvalidRequest("Name the invoice this payment was meant for (its number).")
+        raise InvalidRequest(N_("Name the invoice this payment was meant for (its number)."))
     if invoice.status != "open":
-        raise InvalidRequest(f"Invoice #{invoice.id} is {invoice.status}: only an open invoice can be paid.")
+        raise InvalidRequest(N_("Invoice #%(id)s is %(status)s: only an open invoice can be paid.", id=invoice.id,
+                                status=Status("invoice", invoice.status)))
     if (invoice.amount, invoice.currency) != (payment.amount, payment.currency):
-        raise InvalidRequest(f"Invoice #{invoice.id} is for {invoice.amount} {invoice.currency}; the payment is "
-                             f"{payment.amount} {payment.currency}.")
+        raise InvalidRequest(N_("Invoice #%(id)s is for %(amount)s %(currency)s; the payment is %(paid)s "
+                                "%(paid_currency)s.", id=invoice.id, amount=invoice.amount,
+                                currency=invoice.currency, paid=payment.amount, paid_currency=payment.currency))
     if invoice.subscription.status in ENDED_STATUSES:
-        raise InvalidRequest(f"Invoice #{invoice.id} belongs to a {invoice.subscription.status} subscription.")
+        raise InvalidRequest(N_("Invoice #%(id)s belongs to a %(status)s subscription.", id=invoice.id,
+                                status=Status("subscription", invoice.subscription.status)))
     return invoice
 
 
@@ -88,7 +95,8 @@ def start_refund(payment_id: int, *, note: str, actor: str) -> int:
 
 def refund_outcome(refund_id: int) -> str:
     refund = db.session.get(Refund, refund_id)
-    return f"Refund #{refund.id} of {refund.amount} minor units is {refund.status}."
+    return N_("Refund #%(id)s of %(amount)s minor units is %(status)s.", id=refund.id, amount=refund.amount,
+              status=Status("refund", refund.status))
 
 
 def attach(payment_id: int, invoice_id: int, *, note: str, actor: str, cause: str) -> str:
@@ -96,14 +104,14 @@ def attach(payment_id: int, invoice_id: int, *, note: str, actor: str, cause: st
     with atomic():
         payment = lock(Payment, payment_id)
         if payment.review_resolution == "attached" and payment.invoice_id == invoice_id:
-            return f"Payment #{payment.id} pays invoice #{invoice_id}."  # an earlier run of this action
+            return N_("Payment #%(id)s pays invoice #%(invoice)s.", id=payment.id, invoice=invoice_id)  # a rerun
         held(payment.id)
         invoice = attach_check(payment, invoice_id)
         invoice = lock(Invoice, invoice.id)
         sub = lock(Subscription, invoice.subscription_id)
         fire(payment, "attach_to_invoice", actor=actor, cause=cause, invoice=invoice, note=note)
         payments.settle_invoice(payment, invoice, sub, None, actor=actor, cause=cause)
-    return f"Payment #{payment_id} pays invoice #{invoice_id}."
+    return N_("Payment #%(id)s pays invoice #%(invoice)s.", id=payment_id, invoice=invoice_id)
 
 
 def dismiss(payment_id: int, *, note: str, actor: str, cause: str) -> str:
@@ -112,4 +120,4 @@ def dismiss(payment_id: int, *, note: str, actor: str, cause: str) -> str:
         if payment.review_resolution != "dismissed":
             held(payment.id)
             fire(payment, "dismiss_review", actor=actor, cause=cause, note=note)
-    return f"Payment #{payment_id} is dismissed from review: {note}"
+    return N_("Payment #%(id)s is dismissed from review: %(note)s", id=payment_id, note=note)

@@ -72,8 +72,8 @@ def refuse_trial(sub: Subscription, verification: Invoice, *, actor: str, cause:
         fire(verification, "void_invoice", actor=actor, cause=cause)
     fire(sub, "refuse_trial", actor=actor, cause=cause, reason=CARD_USED)
     invoice = Invoice(subscription_id=sub.id, customer_id=sub.customer_id, kind="initial", status="open",
-                      amount=sub.amount, currency=sub.currency, description=checkout_description(sub.plan),
-                      created_at=clock.now())
+                      amount=sub.amount, currency=sub.currency, created_at=clock.now(),
+                      description=checkout_description(sub.plan, sub.customer))
     db.session.add(invoice)
     db.session.flush()
     return invoice

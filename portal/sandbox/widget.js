@@ -56,6 +56,8 @@
   // One dialog session: collects the card, posts it, reports exactly one outcome through finish().
   function openDialog(kind, payload, finish, language) {
     var t = textsFor(language);
+    // Whoever had the focus when the dialog opened (the page's pay button) gets it back when it closes.
+    var opener = document.activeElement;
     var previous = document.getElementById('cp-sandbox-overlay');
     if (previous) { previous.parentNode.removeChild(previous); }
 
@@ -85,7 +87,8 @@
     children.push(result, el('div', {}, {}, [payButton, cancelButton]));
     var form = el('form', { id: 'cp-sandbox-form', novalidate: 'novalidate' }, {}, children);
     var dialog = el('div', { id: 'cp-sandbox-dialog', role: 'dialog', 'aria-modal': 'true',
-      'aria-labelledby': 'cp-sandbox-title', 'data-payment-type': kind },
+      'aria-labelledby': 'cp-sandbox-title', 'aria-describedby': 'cp-sandbox-summary', tabindex: '-1',
+      'data-payment-type': kind },
       { background: '#fff', color: '#222', padding: '24px', borderRadius: '8px', width: '360px',
         maxWidth: '92vw', fontFamily: 'sans-serif', boxShadow: '0 8px 32px rgba(0,0,0,.3)' }, [form]);
     var overlay = el('div', { id: 'cp-sandbox-overlay' },
@@ -95,7 +98,47 @@
     var settled = false;
     function close() {
       document.removeEventListener('keydown', onKey);
+      var hadFocus = focusWasHere();
       if (overlay.parentNode) { overlay.parentNode.removeChild(overlay); }
+      if (hadFocus) { returnFocus(); }
+    }
+    // True while the focus is in the dialog or nowhere (a control of it was disabled or removed): then closing
+    // hands it back; focus the page moved elsewhere meanwhile (or another dialog took) stays where it is.
+    function focusWasHere() {
+      var active = document.activeElement;
+      return !active || active === document.body || active === document.documentElement ||
+        (typeof overlay.contains === 'function' && overlay.contains(active));
+    }
+    function refocus(node) {
+      var active = document.activeElement;
+      if (node && (!active || active === document.body) && overlay.parentNode) { node.focus(); }
+    }
+    function returnFocus() {
+      if (!opener || opener === document.body || typeof opener.focus !== 'function') { return; }
+      // The page may have re-rendered its button meanwhile (a status fragment swapped in): the same id then.
+      var target = opener.isConnected === false && opener.id ? document.getElementById(opener.id) : opener;
+      if (target && target.isConnected !== false && !target.disabled) { target.focus(); }
+    }
+    // What Tab can reach in the dialog now: the fields and the buttons that are shown and enabled.
+    function tabbable() {
+      return Array.prototype.filter.call(dialog.querySelectorAll('a[href], button, input, select, textarea'),
+        function (node) { return !node.disabled && node.tabIndex >= 0 && node.getClientRects().length > 0; });
+    }
+    // The WAI-ARIA dialog pattern: Tab and Shift+Tab cycle through the dialog's controls, never the page behind.
+    function keepFocusInside(event) {
+      var controls = tabbable();
+      var active = document.activeElement;
+      if (!controls.length) { event.preventDefault(); dialog.focus(); return; }
+      var first = controls[0];
+      var last = controls[controls.length - 1];
+      var inside = dialog.contains(active) && active !== dialog;
+      if (event.shiftKey && (!inside || active === first)) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && (!inside || active === last)) {
+        event.preventDefault();
+        first.focus();
+      }
     }
     function settle(status, outcome, message) {
       if (settled) { return; }
@@ -105,9 +148,17 @@
     function cancel() {
       close();
       settle('cancel', null, CANCELLED);
+      // The page re-enables its button only in the callback: focusing it from close() came too early.
+      if (focusWasHere()) { returnFocus(); }
     }
     function onKey(event) {
-      if (event.key === 'Escape') { cancel(); }
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        // As the disabled Cancel button: a card attempt in flight is not abandoned halfway.
+        if (settled || !cancelButton.disabled) { cancel(); }
+      } else if (event.key === 'Tab') {
+        keepFocusInside(event);
+      }
     }
     function busy(on) {
       payButton.disabled = on;
@@ -117,6 +168,8 @@
     form.addEventListener('submit', function (event) {
       event.preventDefault();
       if (settled) { close(); return; }
+      // Disabling the button pressed drops the focus; it comes back where the user was if the form does.
+      var submittedFrom = document.activeElement;
       busy(true);
       result.textContent = t.processing;
       var body = Object.assign({}, payload, {
@@ -137,6 +190,7 @@
         result.textContent = message;
         if (!outcome.TransactionId && INPUT_ERRORS[outcome.ReasonCode]) {
           busy(false);
+          refocus(submittedFrom);
           return;
         }
         settle('fail', outcome, message);
@@ -144,9 +198,11 @@
         payButton.textContent = t.close;
         payButton.disabled = false;
         cancelButton.style.display = 'none';
+        if (focusWasHere()) { payButton.focus(); }
       }, function () {
         result.textContent = t.network;
         busy(false);
+        refocus(submittedFrom);
       });
     });
     cancelButton.addEventListener('click', cancel);

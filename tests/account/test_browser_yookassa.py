@@ -66,3 +66,30 @@ def test_a_customer_pays_in_the_yookassa_widget_and_watches_it_turn_active(open_
     db.session.expire_all()
     [payment] = db.session.query(Payment).all()
     assert (payment.provider, payment.status) == ("yookassa", "completed")
+
+
+def test_a_russian_pay_page_opens_the_yookassa_widget_in_russian(open_page, billing, live, mailbox,  # noqa: F811
+                                                                 one_origin):
+    """The provider's widget speaks the payment's confirmation.locale: the page makes the payment in its language."""
+    requests.post(f"{live.yookassa_url}/_control/reset", timeout=5).raise_for_status()
+    make_plan(code="monthly", amount=29900)
+    set_default_provider("RUB", "yookassa", actor="staff:test")
+    db.session.commit()
+    page = open_page("ru-RU")
+    sign_up(page, billing, "yk-zritel@example.com", mailbox)
+    choose_plan(page, billing)
+    expect(page.locator("#checkout")).to_have_attribute("data-provider", "yookassa")
+
+    page.wait_for_load_state("load")
+    page.locator("#pay-button").click()
+    form = page.locator("#yk-sandbox-form")
+    expect(form.locator("h2")).to_have_text("Оплата картой (песочница ЮKassa)")
+    expect(form.locator("label[for=yk-sandbox-card-number]")).to_have_text("Номер карты")
+    expect(page.locator("#yk-sandbox-pay")).to_have_text("Оплатить 299,00 ₽")
+    assert "Card" not in form.inner_text() and "Pay " not in form.inner_text()
+    page.locator("#yk-sandbox-card-number").fill("5555 5555 5555 4444")
+    page.locator("#yk-sandbox-expiry").fill("12/30")
+    page.locator("#yk-sandbox-csc").fill("123")
+    page.locator("#yk-sandbox-pay").click()
+
+    expect(until(page, billing, page.locator("#checkout-done"))).to_contain_text("Подписка активна.")

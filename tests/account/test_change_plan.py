@@ -113,6 +113,9 @@ def test_a_change_that_cannot_be_made_says_why_on_the_preview(client, billing):
     html = page(client, f"/account/subscriptions/{sub.id}/change-plan?plan=dollars")
     assert 'id="change-plan-refused"' in html and "billed in USD" in html
     assert 'id="confirm-plan-change"' not in html
+    russian = client.get(f"/account/subscriptions/{sub.id}/change-plan?plan=dollars",
+                         headers={"Accept-Language": "ru"}).get_data(as_text=True)
+    assert "оплачивается в USD, а подписка — в RUB" in russian and "billed in" not in russian
     assert client.get(f"/account/subscriptions/{sub.id}/change-plan?plan=nope").status_code == 404
 
 

@@ -229,6 +229,27 @@ def test_without_javascript_the_forms_still_work(client, billing):
     assert '<meta http-equiv="refresh"' not in landed and 'id="auto-renew-state">Off<' in landed
 
 
+def test_without_javascript_cancel_now_is_a_page_that_waits_for_the_job_then_shows_the_refund(client, billing):
+    make_plan(code="monthly", amount=29900)
+    signed_in_customer(client)
+    sub, _, _ = subscribe(client, billing)
+    clock.freeze(sub.current_period_start + timedelta(days=10, hours=1))
+    shown = f"RUB {refund_if_cancelled_now(sub) // 100}.{refund_if_cancelled_now(sub) % 100:02d}"
+    confirm = page(client, f"/account/subscriptions/{sub.id}/cancel").get_data(as_text=True)
+    assert f'<strong id="refund-amount">{shown}</strong>' in confirm  # the full page asks first, as htmx's card
+
+    response = post(client, f"/account/subscriptions/{sub.id}/cancel")
+    assert response.status_code == 303 and response.headers["Location"] == "/account?change=cancel_now"
+    waiting = page(client, response.headers["Location"]).get_data(as_text=True)
+    assert "Canceling your subscription…" in waiting and '<meta http-equiv="refresh"' in waiting
+    assert 'id="change-landed"' not in waiting and "goes back to your card" not in waiting
+    billing.work()
+    billing.work()
+    landed = page(client, response.headers["Location"]).get_data(as_text=True)
+    assert f"Your subscription is canceled. {shown} goes back to your card." in landed
+    assert '<meta http-equiv="refresh"' not in landed and "Canceled" in landed
+
+
 def test_cancel_now_shows_the_refund_before_and_records_it_after(client, billing):
     make_plan(code="monthly", amount=29900)
     signed_in_customer(client)

@@ -18,6 +18,9 @@ class Browser:
 
     def __init__(self, client, user):
         self.client, self.user = client, user
+        # The staff pages follow the reader's language (Russian by default): these tests read them in English;
+        # tests/admin/test_staff_translation.py reads them in Russian.
+        client.environ_base.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
 
     def token(self) -> str:
         match = TOKEN.search(self.client.get("/admin/audit").get_data(as_text=True)) or \

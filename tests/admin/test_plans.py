@@ -80,7 +80,7 @@ def test_a_plan_with_subscriptions_is_never_deleted(staff):
     response = staff.post(f"/admin/plans/{p.id}/delete", {"confirm": "yes"})
     assert response.status_code == 303
     assert plan("monthly") is not None
-    assert "has 1 subscription(s) and cannot be deleted" in staff.get("/admin/plans").get_data(as_text=True)
+    assert "has 1 subscription and cannot be deleted" in staff.get("/admin/plans").get_data(as_text=True)
     assert db.session.scalars(select(StaffAction)).all() == []
 
 

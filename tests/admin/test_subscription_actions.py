@@ -9,6 +9,7 @@ from portal import clock
 from portal.extensions import db
 from portal.models import Invoice, Payment, Refund, StaffAction, Subscription, Transition
 from tests.admin.support import completed_payment, paid_subscription, staff_actions
+from tests.dates import english_day, in_moscow
 from tests.flows.conftest import LATER_DECLINED_CARD
 from workers import ticks
 
@@ -147,8 +148,10 @@ def test_grant_extra_days_extends_the_period_once(staff, billing):
     end = sub.current_period_end
     url = f"/admin/subscriptions/{sub.id}/grant"
     review = staff.post(url, {"days": "10", "reason": "outage compensation"}, htmx=True)
-    assert review.status_code == 200 and (end + timedelta(days=10)).strftime("%Y-%m-%d") in review.get_data(
-        as_text=True)
+    # In the staff member's zone (Moscow unless they chose another), named.
+    new_end = in_moscow(end + timedelta(days=10))
+    assert review.status_code == 200
+    assert f"{english_day(new_end)}, {new_end:%H:%M} (Moscow time)" in review.get_data(as_text=True)
     bad = staff.post(url, {"days": "400", "reason": "x", "confirm": "yes"}, htmx=True)
     assert bad.status_code == 422 and "from 1 to 366" in bad.get_data(as_text=True)
 

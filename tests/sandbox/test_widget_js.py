@@ -51,14 +51,26 @@ def test_pay_decline_calls_on_fail_with_the_reason(sandbox, invoice_id):
 
 
 @pytest.mark.parametrize("scenario", ["cancel", "escape"])
-def test_cancel_reports_user_has_cancelled(sandbox, merchant, scenario, invoice_id):
+def test_cancel_reports_user_has_cancelled_and_gives_the_focus_back(sandbox, merchant, scenario, invoice_id):
     report = run_widget(sandbox, scenario, invoice_id)
 
     assert report["events"][0] == ["onFail", "User has cancelled"]
+    # The focus went into the dialog and came back to the page's button that opened it.
+    assert (report["focusedOpen"], report["focusedClosed"]) == ("cp-sandbox-card-number", "opener")
     assert report["result"]["status"] == "cancel"
     assert report["result"]["message"] == "User has cancelled"
     assert report["overlayOpen"] is False
     assert merchant.requests == []
+
+
+def test_escape_while_the_card_attempt_is_in_flight_does_not_abandon_it(sandbox, merchant, invoice_id):
+    report = run_widget(sandbox, "escape-in-flight", invoice_id)
+
+    # As the Cancel button, disabled meanwhile: the attempt's outcome is what the page hears.
+    assert report["openAfterEscape"] is True
+    assert [name for name, _ in report["events"]] == ["onSuccess", "onComplete"]
+    assert report["result"]["status"] == "success"
+    assert merchant.received("pay", invoice_id=invoice_id)
 
 
 def test_a_typo_keeps_the_form_open_without_callbacks(sandbox, invoice_id):

@@ -38,6 +38,10 @@ class FakeNode {
   set textContent(value) { this.ownText = String(value); this.children = []; }
   get textContent() { return this.ownText + this.children.map((c) => c.textContent).join(''); }
   focus() { document.activeElement = this; }
+  contains(node) {
+    for (let n = node; n; n = n.parentNode) { if (n === this) { return true; } }
+    return false;
+  }
   click() {
     if (this.disabled) { return; }
     if (this.tagName === 'BUTTON' && this.attributes.type === 'submit') {
@@ -118,12 +122,27 @@ async function main() {
     report.focused = document.activeElement && document.activeElement.id;
     type(scenario === 'pay-success' ? '4242 4242 4242 4242' : '4000 0566 5566 5556', '12/30', '123');
     byId('cp-sandbox-pay').click();
-  } else if (scenario === 'cancel') {
-    pending = widget.pay('auth', options, callbacks);
-    byId('cp-sandbox-cancel').click();
-  } else if (scenario === 'escape') {
-    pending = widget.charge(options, () => events.push(['onSuccess']), (reason) => events.push(['onFail', reason]));
+  } else if (scenario === 'cancel' || scenario === 'escape') {
+    // The page's button that opens the widget has the focus, as after a click or Enter on it.
+    const opener = body.appendChild(document.createElement('button'));
+    opener.setAttribute('id', 'opener');
+    opener.focus();
+    if (scenario === 'cancel') {
+      pending = widget.pay('auth', options, callbacks);
+      report.focusedOpen = document.activeElement && document.activeElement.id;
+      byId('cp-sandbox-cancel').click();
+    } else {
+      pending = widget.charge(options, () => events.push(['onSuccess']), (reason) => events.push(['onFail', reason]));
+      report.focusedOpen = document.activeElement && document.activeElement.id;
+      documentListeners.dispatch('keydown', { key: 'Escape' });
+    }
+    report.focusedClosed = document.activeElement && document.activeElement.id;
+  } else if (scenario === 'escape-in-flight') {
+    pending = widget.pay('charge', options, callbacks);
+    type('4242 4242 4242 4242', '12/30', '123');
+    byId('cp-sandbox-pay').click();
     documentListeners.dispatch('keydown', { key: 'Escape' });
+    report.openAfterEscape = byId('cp-sandbox-overlay') !== null;
   } else if (scenario === 'fix-input') {
     pending = widget.pay('charge', options, callbacks);
     type('4242 4242 4242 4241', '12/30', '123');

@@ -14,6 +14,8 @@ from .store import Card, Payment, Receipt, Refund, SavedMethod
 
 TOKEN_LIFETIME = timedelta(hours=1)  # a pending embedded payment is canceled after about an hour
 HOLD_LIFETIME = timedelta(days=7)  # an uncaptured two-stage payment
+LOCALES = ("ru_RU", "en_US")  # the widget's languages; YooKassa's default is Russian
+DEFAULT_LOCALE = "ru_RU"
 
 
 # --- creating payments ---
@@ -41,13 +43,23 @@ def create_payment(sandbox: Sandbox, body: dict) -> dict:
         raise wire.invalid("confirmation or payment_method_id is required", "confirmation")
     if confirmation.get("type") != "embedded":
         raise wire.invalid("The sandbox supports confirmation.type embedded only", "confirmation.type")
-    payment.locale = confirmation.get("locale")
+    payment.locale = _widget_locale(confirmation)
     payment.confirmation_token = "ct-" + payment.id
     payment.receipt = receipt
     with sandbox.store.lock:
         sandbox.store.payments[payment.id] = payment
         sandbox.store.save()
     return payment.to_json(sandbox.settings.shop_id)
+
+
+def _widget_locale(confirmation: dict) -> str:
+    """The language the widget speaks to the customer: the payment's `confirmation.locale`, Russian unless said."""
+    locale = confirmation.get("locale")
+    if locale is None:
+        return DEFAULT_LOCALE
+    if locale not in LOCALES:
+        raise wire.invalid(f"confirmation.locale must be one of {', '.join(LOCALES)}", "confirmation.locale")
+    return locale
 
 
 def _charge_saved_method(sandbox: Sandbox, payment: Payment, method_id, receipt) -> dict:

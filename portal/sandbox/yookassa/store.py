@@ -63,7 +63,7 @@ class Payment:
     metadata: dict | None = None
     save_payment_method: bool = False
     confirmation_token: str | None = None
-    locale: str | None = None
+    locale: str | None = None  # confirmation.locale of an embedded payment: the widget's language
     return_url: str | None = None
     method: SavedMethod | None = None
     captured_at: datetime | None = None

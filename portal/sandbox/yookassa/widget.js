@@ -17,6 +17,67 @@
 
   /* __SANDBOX_DOM_HELPERS__ */
 
+  // The form speaks the payment's confirmation.locale (the widget/session answer), as the provider's widget
+  // does: the merchant chooses the language when it creates the payment, not on the page. Russian unless
+  // en_US, YooKassa's default. `reasons` are the cancellation_details reasons a declined attempt shows;
+  // `errors` the card fields the server refuses (by the error's parameter).
+  var TEXTS = {
+    en: { lang: 'en', title: 'Card payment (YooKassa sandbox)', form: 'Card payment', number: 'Card number',
+      expiry: 'Valid thru (MM/YY)', expiryPlaceholder: 'MM/YY', csc: 'CVC', code: '3-D Secure code (any digits)',
+      pay: 'Pay', confirm: 'Confirm', refuse: 'Fail 3-D Secure', close: 'Close', processing: 'Processing…',
+      success: 'Payment succeeded', declined: 'Payment declined', check: 'Check the card details',
+      network: 'Network error, try again',
+      errors: { card: 'Enter the card details', 'card.number': 'Invalid card number',
+        'card.expiry_month': 'Invalid card expiry', 'card.expiry_year': 'Invalid card expiry',
+        'card.csc': 'Invalid card security code', confirmation_token: 'This payment is already made or has expired' },
+      reasons: { insufficient_funds: 'insufficient funds', issuer_unavailable: 'the card issuer is unavailable',
+        internal_timeout: 'a technical failure, try again later', rejected_by_timeout: 'the bank did not answer in time',
+        payment_method_limit_exceeded: 'the card limit is reached', general_decline: 'the bank gave no reason',
+        card_expired: 'the card has expired', permission_revoked: 'the permission to charge the card was revoked',
+        payment_method_restricted: 'the card is blocked', fraud_suspected: 'suspected fraud',
+        country_forbidden: 'cards of this country are not accepted', invalid_card_number: 'invalid card number',
+        call_issuer: 'call your bank', '3d_secure_failed': '3-D Secure failed', invalid_csc: 'invalid CVC',
+        identification_required: 'identification required', canceled_by_merchant: 'canceled by the shop',
+        expired_on_capture: 'the hold has expired', expired_on_confirmation: 'the time to pay is over' } },
+    ru: { lang: 'ru', title: 'Оплата картой (песочница ЮKassa)', form: 'Оплата картой', number: 'Номер карты',
+      expiry: 'Срок действия (ММ/ГГ)', expiryPlaceholder: 'ММ/ГГ', csc: 'Код CVC', code: 'Код 3-D Secure (любые цифры)',
+      pay: 'Оплатить', confirm: 'Подтвердить', refuse: 'Не проходить 3-D Secure', close: 'Закрыть',
+      processing: 'Обработка…', success: 'Оплата прошла', declined: 'Платёж отклонён',
+      check: 'Проверьте данные карты', network: 'Ошибка сети, попробуйте ещё раз',
+      errors: { card: 'Введите данные карты', 'card.number': 'Неверный номер карты',
+        'card.expiry_month': 'Неверный срок действия карты', 'card.expiry_year': 'Неверный срок действия карты',
+        'card.csc': 'Неверный код CVC', confirmation_token: 'Этот платёж уже проведён или время на оплату истекло' },
+      reasons: { insufficient_funds: 'недостаточно средств на карте', issuer_unavailable: 'банк карты недоступен',
+        internal_timeout: 'технический сбой, попробуйте позже', rejected_by_timeout: 'банк не ответил вовремя',
+        payment_method_limit_exceeded: 'превышен лимит по карте', general_decline: 'банк не назвал причину',
+        card_expired: 'истёк срок действия карты', permission_revoked: 'разрешение на списания отозвано',
+        payment_method_restricted: 'карта заблокирована', fraud_suspected: 'подозрение на мошенничество',
+        country_forbidden: 'карты этой страны не принимаются', invalid_card_number: 'неверный номер карты',
+        call_issuer: 'обратитесь в банк', '3d_secure_failed': 'не пройдена проверка 3-D Secure',
+        invalid_csc: 'неверный код CVC', identification_required: 'требуется идентификация',
+        canceled_by_merchant: 'отменён магазином', expired_on_capture: 'истёк срок удержания денег',
+        expired_on_confirmation: 'время на оплату истекло' } }
+  };
+
+  function textsFor(locale) {
+    return /^en/i.test(String(locale || '')) ? TEXTS.en : TEXTS.ru;
+  }
+
+  // "299,00 ₽" in Russian, "299.00 RUB" in English (as the CloudPayments sandbox's widget writes them).
+  function money(amount, t) {
+    var value = Number(amount.value);
+    var figure = isFinite(value) ? value.toFixed(2) : String(amount.value);
+    if (t === TEXTS.ru) {
+      return figure.replace('.', ',') + ' ' + (amount.currency === 'RUB' ? '₽' : amount.currency);
+    }
+    return figure + ' ' + amount.currency;
+  }
+
+  function declined(t, reason) {
+    var why = Object.prototype.hasOwnProperty.call(t.reasons, reason) ? t.reasons[reason] : '';
+    return why ? t.declined + ': ' + why : t.declined;
+  }
+
   function button(id, text) {
     return el('button', { id: id, type: 'button', text: text },
       { padding: '10px 16px', fontSize: '16px', marginRight: '8px', cursor: 'pointer' });
@@ -45,6 +106,7 @@
     this.handlers = {};
     this.root = null;
     this.overlay = null;
+    this.texts = TEXTS.ru;
   }
 
   YooMoneyCheckoutWidget.prototype.on = function (event, handler) {
@@ -86,24 +148,25 @@
 
   YooMoneyCheckoutWidget.prototype.build = function (container, session) {
     var widget = this;
-    var number = field('yk-sandbox-card-number', 'Card number',
+    var t = widget.texts = textsFor(session.locale);
+    var number = field('yk-sandbox-card-number', t.number,
       { autocomplete: 'cc-number', inputmode: 'numeric', placeholder: '5555 5555 5555 4444' });
-    var expiry = field('yk-sandbox-expiry', 'Valid thru (MM/YY)',
-      { autocomplete: 'cc-exp', inputmode: 'numeric', placeholder: 'MM/YY', maxlength: '7' });
-    var csc = field('yk-sandbox-csc', 'CVC',
+    var expiry = field('yk-sandbox-expiry', t.expiry,
+      { autocomplete: 'cc-exp', inputmode: 'numeric', placeholder: t.expiryPlaceholder, maxlength: '7' });
+    var csc = field('yk-sandbox-csc', t.csc,
       { autocomplete: 'cc-csc', inputmode: 'numeric', placeholder: '123', maxlength: '4', type: 'password' });
-    var code = field('yk-sandbox-3ds', '3-D Secure code (any digits)', { inputmode: 'numeric', maxlength: '8' });
+    var code = field('yk-sandbox-3ds', t.code, { inputmode: 'numeric', maxlength: '8' });
     var result = el('div', { id: 'yk-sandbox-result', role: 'status', 'aria-live': 'polite' },
       { minHeight: '20px', margin: '8px 0', fontSize: '14px' });
-    var pay = button('yk-sandbox-pay', 'Pay ' + session.amount.value + ' ' + session.amount.currency);
-    var confirm = button('yk-sandbox-3ds-submit', 'Confirm');
-    var refuse = button('yk-sandbox-3ds-fail', 'Fail 3-D Secure');
+    var pay = button('yk-sandbox-pay', t.pay + ' ' + money(session.amount, t));
+    var confirm = button('yk-sandbox-3ds-submit', t.confirm);
+    var refuse = button('yk-sandbox-3ds-fail', t.refuse);
     var cardStep = el('div', { id: 'yk-sandbox-card' }, {}, [number.wrapper, expiry.wrapper, csc.wrapper, pay]);
     var codeStep = el('div', { id: 'yk-sandbox-3ds-step', hidden: 'hidden' }, {}, [code.wrapper, confirm, refuse]);
-    var form = el('form', { id: 'yk-sandbox-form', novalidate: 'novalidate', 'aria-label': 'Card payment' },
+    var form = el('form', { id: 'yk-sandbox-form', novalidate: 'novalidate', 'aria-label': t.form, lang: t.lang },
       { fontFamily: 'sans-serif', minWidth: '288px', maxWidth: '420px', padding: '16px', background: '#fff',
         border: '1px solid #ddd', borderRadius: '8px' },
-      [el('h2', { text: 'Card payment (YooKassa sandbox)' }, { fontSize: '18px', marginTop: '0' }),
+      [el('h2', { id: 'yk-sandbox-title', text: t.title }, { fontSize: '18px', marginTop: '0' }),
        el('p', { id: 'yk-sandbox-description', text: session.description || '' }, { fontSize: '14px' }),
        cardStep, codeStep, result]);
 
@@ -115,24 +178,26 @@
 
     function submit(threeDs) {
       pay.disabled = confirm.disabled = refuse.disabled = true;
-      result.textContent = 'Processing…';
+      result.textContent = t.processing;
       var payload = { confirmation_token: widget.token, card: card() };
       if (threeDs) { payload.three_ds = threeDs; }
       request('POST', 'widget/pay', payload).then(function (answer) {
         pay.disabled = confirm.disabled = refuse.disabled = false;
         if (answer.status === 200) { widget.finish(answer.body, result, form); return; }
-        if (answer.body.parameter === 'confirmation_token') {
-          result.textContent = answer.body.description;
+        var parameter = answer.body.parameter;
+        var refused = Object.prototype.hasOwnProperty.call(t.errors, parameter) ? t.errors[parameter] : t.check;
+        if (parameter === 'confirmation_token') {
+          result.textContent = refused;
           widget.initError('token_expired');
           return;
         }
         // A typo: the form stays open for a correction, no event fires.
         codeStep.hidden = true;
         cardStep.hidden = false;
-        result.textContent = answer.body.description || 'Check the card details';
+        result.textContent = refused;
       }, function () {
         pay.disabled = confirm.disabled = refuse.disabled = false;
-        result.textContent = 'Network error, try again';
+        result.textContent = t.network;
       });
     }
 
@@ -160,9 +225,10 @@
 
   YooMoneyCheckoutWidget.prototype.openModal = function (form) {
     var widget = this;
-    var close = button('yk-sandbox-close', 'Close');
+    var close = button('yk-sandbox-close', widget.texts.close);
     form.appendChild(close);
-    widget.overlay = el('div', { id: 'yk-sandbox-overlay', role: 'dialog', 'aria-modal': 'true' },
+    widget.overlay = el('div', { id: 'yk-sandbox-overlay', role: 'dialog', 'aria-modal': 'true',
+      'aria-labelledby': 'yk-sandbox-title' },
       { position: 'fixed', top: '0', left: '0', right: '0', bottom: '0', background: 'rgba(0,0,0,0.5)',
         display: 'flex', alignItems: 'center', justifyContent: 'center', zIndex: '2147483647' }, [form]);
     close.addEventListener('click', function () {
@@ -176,8 +242,9 @@
   YooMoneyCheckoutWidget.prototype.finish = function (payment, result, form) {
     var succeeded = payment.status === 'succeeded' || payment.status === 'waiting_for_capture';
     var reason = payment.cancellation_details ? payment.cancellation_details.reason : '';
-    result.textContent = succeeded ? 'Payment succeeded' : 'Payment declined: ' + reason;
+    result.textContent = succeeded ? this.texts.success : declined(this.texts, reason);
     form.setAttribute('data-outcome', succeeded ? 'success' : 'fail');
+    if (reason) { form.setAttribute('data-reason', reason); }
     var handled = (this.handlers[succeeded ? 'success' : 'fail'] || []).length + (this.handlers.complete || []).length;
     this.emit(succeeded ? 'success' : 'fail');
     this.emit('complete');

@@ -56,4 +56,5 @@ def widget_session():
     else:
         state = "used"
     return reply(200, {"state": state, "amount": wire.amount_json(payment.amount, payment.currency),
-                       "description": payment.description, "locale": payment.locale})
+                       "description": payment.description,
+                       "locale": payment.locale or payments.DEFAULT_LOCALE})

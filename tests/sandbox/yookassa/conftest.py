@@ -45,9 +45,10 @@ class YooKassaClient:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def create_payment(self, value: str = "299.00", *, capture: bool = True, save: bool = True, **extra) -> dict:
+    def create_payment(self, value: str = "299.00", *, capture: bool = True, save: bool = True,
+                       locale: str = "ru_RU", **extra) -> dict:
         body = {"amount": {"value": value, "currency": "RUB"}, "capture": capture, "save_payment_method": save,
-                "confirmation": {"type": "embedded", "locale": "ru_RU"}, "description": "Подписка «Стандарт»",
+                "confirmation": {"type": "embedded", "locale": locale}, "description": "Подписка «Стандарт»",
                 "metadata": {"invoice_id": str(next(_invoice_numbers))}, **extra}
         return self.call("POST", "/payments", body)
 
@@ -64,6 +65,13 @@ class YooKassaClient:
         body = {"amount": {"value": value, "currency": "RUB"}, "capture": capture,
                 "payment_method_id": method_id, "metadata": {"invoice_id": str(next(_invoice_numbers))}}
         return self.call("POST", "/payments", body, **kwargs)
+
+    def session(self, payment: dict) -> dict:
+        """What the widget reads before it shows the card form (widget/session)."""
+        answer = requests.get(f"{self.url}/widget/session", timeout=5,
+                              params={"confirmation_token": payment["confirmation"]["confirmation_token"]})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
     def control(self, path: str = "", body=None, method: str = "POST") -> dict:
         response = requests.request(method, f"{self.url}/_control{path}", json=body, timeout=10)

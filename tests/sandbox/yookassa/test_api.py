@@ -61,6 +61,18 @@ def test_the_widget_reads_its_session_and_pays_from_the_portals_origin(yookassa)
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
 
 
+def test_the_widget_speaks_the_confirmation_locale_russian_when_none_is_given(yookassa):
+    """The real widget takes its language from the payment's confirmation.locale; YooKassa's default is ru_RU."""
+    english = yookassa.create_payment(locale="en_US")
+    russian = yookassa.create_payment(locale="ru_RU")
+    unsaid = yookassa.call("POST", "/payments", {"amount": {"value": "1.00", "currency": "RUB"},
+                                                 "confirmation": {"type": "embedded"}})
+
+    assert [yookassa.session(p)["locale"] for p in (english, russian, unsaid)] == ["en_US", "ru_RU", "ru_RU"]
+    # As the provider answers it: the embedded confirmation carries its token, the locale stays with the widget.
+    assert english["confirmation"] == {"type": "embedded", "confirmation_token": "ct-" + english["id"]}
+
+
 def test_amount_given_as_a_number_is_answered_as_a_string_with_two_decimals(yookassa):
     payment = yookassa.call("POST", "/payments", {"amount": {"value": 299, "currency": "RUB"},
                                                   "confirmation": {"type": "embedded"}})
@@ -289,6 +301,12 @@ def test_unknown_payment_is_404_not_found(yookassa):
     ({"amount": {"value": "1e400", "currency": "RUB"}, "confirmation": {"type": "embedded"}}, "amount.value"),
     ({"amount": {"value": "1.00", "currency": "XXX"}, "confirmation": {"type": "embedded"}}, "amount.currency"),
     ({"amount": {"value": "1.00", "currency": "RUB"}}, "confirmation"),
+    ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded", "locale": "de_DE"}},
+     "confirmation.locale"),
+    ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded", "locale": "ru"}},
+     "confirmation.locale"),
+    ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded", "locale": 1}},
+     "confirmation.locale"),
     ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded"},
       "description": "x" * 129}, "description"),
     ({"amount": {"value": "1.00", "currency": "RUB"}, "confirmation": {"type": "embedded"},

@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 
 import pytest
 from flask import Flask, request
@@ -70,8 +71,8 @@ def checkout(browser, shop, merchant):
     client.control("/reset")
     contexts, problems = [], []
 
-    def open_checkout(payment=None, **options):
-        payment = payment or client.create_payment(capture=True, save=True)
+    def open_checkout(payment=None, locale="en_US", **options):
+        payment = payment or client.create_payment(capture=True, save=True, locale=locale)
         context = browser.new_context(viewport={"width": 900, "height": 800})
         context.set_default_timeout(10_000)
         page = context.new_page()
@@ -98,6 +99,22 @@ def events(page):
     return page.evaluate("window.events")
 
 
+def widget_words(page):
+    """Every text the widget itself shows or announces (hidden steps, placeholders and labels included),
+    without the merchant's description."""
+    return page.evaluate("""() => {
+      const form = document.getElementById('yk-sandbox-form').cloneNode(true);
+      form.querySelector('#yk-sandbox-description').remove();
+      const said = [...form.querySelectorAll('[placeholder], [aria-label]')]
+        .map(node => (node.getAttribute('placeholder') || '') + ' ' + (node.getAttribute('aria-label') || ''));
+      return [form.getAttribute('aria-label'), form.textContent, ...said].join(' ');
+    }""")
+
+
+ENGLISH_WORDS = re.compile(r"\b(Card|card|Pay|Valid|thru|Payment|payment|succeeded|declined|Invalid|number|"
+                           r"Confirm|Fail|Close|Processing|digits|code)\b")
+
+
 def test_customer_pays_in_the_embedded_form_and_the_page_hears_success(checkout, merchant):
     page, payment, client = checkout()
     expect(page.locator("#yk-sandbox-pay")).to_have_text("Pay 299.00 RUB")
@@ -119,7 +136,7 @@ def test_three_ds_card_asks_a_code_and_can_fail_it(checkout):
     page.fill("#yk-sandbox-3ds", "1234")
     page.click("#yk-sandbox-3ds-fail")
 
-    expect(page.locator("#yk-sandbox-result")).to_have_text("Payment declined: 3d_secure_failed")
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Payment declined: 3-D Secure failed")
     assert events(page) == ["rendered", "fail", "complete"]
     assert client.call("GET", f"/payments/{payment['id']}")["status"] == "canceled"
 
@@ -142,7 +159,8 @@ def test_a_typo_keeps_the_form_open_without_an_event(checkout):
     expect(page.locator("#yk-sandbox-result")).to_have_text("Invalid card number")
     assert events(page) == ["rendered"]
     fill_card(page, "5555555555550517")
-    expect(page.locator("#yk-sandbox-result")).to_have_text("Payment declined: insufficient_funds")
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Payment declined: insufficient funds")
+    expect(page.locator("#yk-sandbox-form")).to_have_attribute("data-reason", "insufficient_funds")
     assert events(page) == ["rendered", "fail", "complete"]
 
 
@@ -175,3 +193,64 @@ def test_without_handlers_the_widget_returns_to_return_url(checkout, shop):
     fill_card(page, "5555555555554444")
 
     expect(page.locator("#done")).to_have_text("back at the shop")
+
+
+def test_an_en_US_payment_opens_the_widget_in_english(checkout):
+    page, payment, client = checkout(locale="en_US")
+    form = page.locator("#yk-sandbox-form")
+    expect(form).to_have_attribute("lang", "en")
+    expect(form).to_have_attribute("aria-label", "Card payment")
+    expect(form.locator("h2")).to_have_text("Card payment (YooKassa sandbox)")
+    expect(form.locator("label[for=yk-sandbox-card-number]")).to_have_text("Card number")
+    expect(form.locator("label[for=yk-sandbox-expiry]")).to_have_text("Valid thru (MM/YY)")
+    expect(page.locator("#yk-sandbox-expiry")).to_have_attribute("placeholder", "MM/YY")
+    expect(form.locator("label[for=yk-sandbox-csc]")).to_have_text("CVC")
+    expect(form.locator("label[for=yk-sandbox-3ds]")).to_have_text("3-D Secure code (any digits)")
+    expect(page.locator("#yk-sandbox-pay")).to_have_text("Pay 299.00 RUB")
+    assert not re.search("[а-яё]", widget_words(page), re.I)  # the description is the merchant's, in Russian
+
+    fill_card(page, "5555555555550517")
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Payment declined: insufficient funds")
+
+
+def test_a_ru_RU_payment_opens_the_widget_in_russian_with_roubles_written_the_russian_way(checkout):
+    page, payment, client = checkout(locale="ru_RU")
+    form = page.locator("#yk-sandbox-form")
+    expect(form).to_have_attribute("lang", "ru")
+    expect(form).to_have_attribute("aria-label", "Оплата картой")
+    expect(form.locator("h2")).to_have_text("Оплата картой (песочница ЮKassa)")
+    expect(form.locator("label[for=yk-sandbox-card-number]")).to_have_text("Номер карты")
+    expect(form.locator("label[for=yk-sandbox-expiry]")).to_have_text("Срок действия (ММ/ГГ)")
+    expect(page.locator("#yk-sandbox-expiry")).to_have_attribute("placeholder", "ММ/ГГ")
+    expect(form.locator("label[for=yk-sandbox-csc]")).to_have_text("Код CVC")
+    expect(form.locator("label[for=yk-sandbox-3ds]")).to_have_text("Код 3-D Secure (любые цифры)")
+    expect(page.locator("#yk-sandbox-pay")).to_have_text("Оплатить 299,00 ₽")
+    expect(page.locator("#yk-sandbox-3ds-submit")).to_have_text("Подтвердить")
+    assert not ENGLISH_WORDS.search(widget_words(page)), widget_words(page)
+
+    fill_card(page, "5555 5555 5555 4445")
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Неверный номер карты")
+    fill_card(page, "5555555555554444", expiry="13/30")
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Неверный срок действия карты")
+    assert events(page) == ["rendered"]
+
+    fill_card(page, "5555555555550517")
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Платёж отклонён: недостаточно средств на карте")
+    assert events(page) == ["rendered", "fail", "complete"]
+    assert not ENGLISH_WORDS.search(widget_words(page)), widget_words(page)
+
+
+def test_the_russian_dialog_asks_the_3ds_code_and_says_the_payment_went_through_in_russian(checkout):
+    page, payment, client = checkout(locale="ru_RU", modal=True)
+    expect(page.locator("#yk-sandbox-overlay[role=dialog]")).to_have_accessible_name("Оплата картой (песочница ЮKassa)")
+    expect(page.locator("#yk-sandbox-close")).to_have_text("Закрыть")
+
+    fill_card(page, "5555555555554477")
+    expect(page.locator("#yk-sandbox-3ds")).to_be_visible()
+    expect(page.locator("#yk-sandbox-3ds-fail")).to_have_text("Не проходить 3-D Secure")
+    page.fill("#yk-sandbox-3ds", "1234")
+    page.click("#yk-sandbox-3ds-submit")
+
+    expect(page.locator("#yk-sandbox-result")).to_have_text("Оплата прошла")
+    assert not ENGLISH_WORDS.search(widget_words(page)), widget_words(page)
+    assert client.call("GET", f"/payments/{payment['id']}")["status"] == "succeeded"
