@@ -40,6 +40,9 @@ def new_page(browser):
         context.close()
 
 
+FIRST_PAYMENT = {"ru": "Первый платёж", "en": "First payment"}
+
+
 @pytest.mark.parametrize("language", LOCALES)
 def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone(new_page, billing, language):
     make_plan(code="monthly", amount=29900, name_ru="Месячная", name_en="Monthly")
@@ -110,9 +113,12 @@ def test_customer_pages_have_no_serious_accessibility_violations_and_fit_a_phone
                  f"/account/subscriptions/{sub.id}/cancel", "/auth/email", "/auth/password"):
         page.goto(url(billing, path))
         check(page, path, focus=path == "/account")
-        if path == "/account/history":  # the invoice's number of the year, never its database id
+        if path == "/account/history":  # the invoice's number of the year, never its database id; its kind in words
             expect(page.locator("#invoices")).to_contain_text(invoice.number)
             assert re.fullmatch(r"\d{4}-\d{6}", invoice.number), invoice.number
+            expect(page.locator("#invoices")).to_contain_text(FIRST_PAYMENT[language])
+        if path.endswith("/cancel"):  # cancelling now says first what goes back to the card
+            expect(page.locator("#refund-amount")).to_be_visible()
 
     page.goto(url(billing, "/account"))
     page.wait_for_load_state("load")

@@ -96,6 +96,8 @@ def test_staff_pages_have_no_serious_accessibility_violations_and_fit_a_phone(br
                     found.extend(phone_layout_problems(page, f"{path} [{language} {width}]"))
                 if path == "/admin/":
                     found.extend(chart_problems(page, f"{path} [{language} {width}]"))
+                if path == f"/admin/subscriptions/{sub.id}" and page.locator('a[href$="/retry-charge"]').count():
+                    found.append(f"{path} [{language} {width}]: a retry is offered on an active subscription")
                 if path in EXPORTS and not page.locator(EXPORTS[path]).is_visible():
                     found.append(f"{path} [{language} {width}]: no visible link to its export {EXPORTS[path]}")
                 if path in FOCUS_SAMPLES:  # the staff stylesheet's every kind of focusable element, on the dark header
