@@ -7,7 +7,6 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from werkzeug.exceptions import ServiceUnavailable
 
 from portal.account import bp, labels, service, time_zones
-from portal.admin.labels import translated  # a billing message in the page's language (its statuses as words)
 from portal.auth import customer_required
 from portal.auth.session import login_manager
 from portal.billing import cancellation, cards, documents, fiscal, pauses, plan_change, prices, receipts
@@ -328,7 +327,9 @@ def change_plan(subscription_id):
         except NotFound:
             abort(404)
         except BillingError as exc:
-            refusal = translated(exc.message)
+            from portal.admin.labels import translated  # here: portal.admin imports this blueprint's labels
+
+            refusal = translated(exc.message)  # in the page's language, its statuses as words
     return page_or_fragment("account/change_plan.html", "account/_change_plan.html", sub=sub, chosen=chosen,
                             refusal=refusal, plans=service.plans_to_change_to(sub))
 
