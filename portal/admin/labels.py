@@ -2,6 +2,9 @@
 attributes and exports carry; only its reading is translated. Each kind has its own message context, as Russian
 agrees the word with its noun (подписка активна, счёт оплачен). The English of each label is the stored status with
 '_' read as a space, as the pages showed it before; a status the tables do not know is shown that way too."""
+import re
+from datetime import date
+
 from flask_babel import gettext, lazy_pgettext
 from markupsafe import Markup
 
@@ -277,9 +280,22 @@ def translated(message) -> str:
     template = getattr(message, "template", None)
     if template is None:
         return str(message)
-    values = {name: status_label(value.kind, value) if isinstance(value, Status) else value
-              for name, value in message.values.items()}
-    return gettext(template, **values)
+    return gettext(template, **{name: _read(value) for name, value in message.values.items()})
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _read(value):
+    """A value inside a billing message as the page writes it: a stored status as its word, a day (jobs write
+    them as ISO dates, "2026-12-31") in the page's one date style."""
+    if isinstance(value, Status):
+        return status_label(value.kind, value)
+    if isinstance(value, str) and ISO_DAY.fullmatch(value):
+        from portal.templating import page_date
+
+        return page_date(date.fromisoformat(value))
+    return value
 
 
 @bp.app_template_global()

@@ -2,8 +2,10 @@
 when asked: status badges read in the page's language while their classes and data-status keep the stored word,
 confirmations and staff-facing refusals are translated, and plural forms follow Russian grammar (1, 2, 5, 21)."""
 import re
+from datetime import date
 
 import pytest
+from babel.dates import format_date
 
 from portal.extensions import db
 from tests.admin.support import completed_payment, paid_subscription
@@ -129,7 +131,7 @@ def test_billing_refusals_read_in_russian_on_the_staff_forms_and_in_english_when
     sub = make_subscription(status="active")
     sub.pause_starts_at = sub.current_period_end
     db.session.commit()
-    day = sub.pause_starts_at.date().isoformat()
+    day = format_date(sub.pause_starts_at.date(), "d MMMM y", locale="ru")  # the page's date style, not ISO
 
     paused = russian.post(f"/admin/subscriptions/{sub.id}/pause", {"months": "1", "reason": "x"}, htmx=True)
     assert paused.status_code == 409
@@ -154,7 +156,8 @@ def test_billing_refusals_read_in_russian_on_the_staff_forms_and_in_english_when
 
     english(russian)
     paused = russian.post(f"/admin/subscriptions/{sub.id}/pause", {"months": "1", "reason": "x"}, htmx=True)
-    assert f"Subscription {sub.id} already pauses on {day}." in text_of(paused)
+    english_day = format_date(sub.pause_starts_at.date(), "MMMM d, y", locale="en")
+    assert f"Subscription {sub.id} already pauses on {english_day}." in text_of(paused)
     price = russian.post(f"/admin/subscriptions/{sub.id}/move-price", {"reason": "x"}, htmx=True)
     assert f"Subscription {sub.id} already pays the plan's price." in text_of(price).replace("&#39;", "'")
     db.session.rollback()
@@ -251,9 +254,12 @@ def test_a_job_result_is_kept_in_english_and_read_in_the_page_language(russian, 
     assert action.details["result_message"]["msgid"] == (
         "Subscription %(id)s now runs until %(date)s (complimentary invoice %(invoice)s).")
     assert f"Готово. Подписка {sub.id} теперь действует до " in alert(page) and "now runs" not in alert(page)
+    until = action.details["result_message"]["values"]["date"]  # kept as an ISO day, read in the page's style
+    day = format_date(date.fromisoformat(until), "d MMMM y", locale="ru")
     for path in (f"/admin/subscriptions/{sub.id}", "/admin/audit"):
         text = text_of(russian.get(path))
-        assert f"Подписка {sub.id} теперь действует до " in text and "now runs until" not in text, path
+        assert f"Подписка {sub.id} теперь действует до {day} " in text and "now runs until" not in text, path
+        assert until not in text, path
 
     # A refusal met by the job (the subscription ended after staff asked): billing's message, translated too.
     queued = russian.post(url, {"days": "2", "reason": "x", "confirm": "yes"}, htmx=True)
