@@ -11,6 +11,7 @@ def deliver(mail_id: int) -> str:
 
 @job
 def build_event_mails() -> int:
+    """One batch of events' mails; a full batch queues the next job (portal/mail/events.py)."""
     from portal.mail.events import build_event_mails as build
 
-    return build()
+    return build(batches=1)

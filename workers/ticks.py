@@ -68,7 +68,7 @@ def mail_sweeper() -> int:
 def mail_events() -> int:
     from portal.mail.events import build_event_mails
 
-    return build_event_mails()
+    return build_event_mails(batches=1)
 
 
 @job

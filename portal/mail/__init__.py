@@ -2,6 +2,7 @@
 that decides to send it, and delivered by a job once that transaction commits — over SMTP (SMTP_URL), or
 in the embedded default into instance/mail/ for the local page /dev/mail. Tries are counted, failures
 retried with backoff and given up after a bound; staff see those on the operations page."""
+from contextlib import contextmanager
 from datetime import timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
@@ -9,13 +10,15 @@ from urllib.parse import urlsplit
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import event, inspect, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from portal import clock
 from portal.extensions import db
 from portal.models import OutgoingMail
-from portal.queue import enqueue_after_commit
+from portal.queue import enqueue_each
 
 # What each mail is called in its reader's language; its bodies are templates/mail/<purpose>.{txt,html}.
 SUBJECTS = {
@@ -44,6 +47,9 @@ SUBJECTS = {
 # The sweeper hands a queued mail to a job only if the one enqueued at commit has not taken it by then.
 FIRST_TRY_GRACE = timedelta(seconds=60)
 DELIVER_JOB = "workers.mail.deliver"
+# session.info keys: the mails of the open mail_batch by (purpose, subject key); the mails to deliver at commit.
+_BATCH = "mail_batch"
+_TO_DELIVER = "mails_to_deliver"
 
 
 def mail_locale(locale: str | None) -> str:
@@ -101,14 +107,74 @@ def queue_mail(purpose: str, subject_key: str, *, to: str, locale: str | None, u
 
 def store(mail: OutgoingMail) -> OutgoingMail | None:
     """Add a composed mail and have it delivered after commit; None when its purpose and subject were
-    queued by a concurrent transaction meanwhile (the unique key kept it one mail)."""
+    queued by a concurrent transaction meanwhile (the unique key kept it one mail). Inside `mail_batch`
+    the mail is kept for the batch's one INSERT."""
+    batch = db.session.info.get(_BATCH)
+    if batch is not None:
+        batch[(mail.purpose, mail.subject_key)] = mail
+        return mail
     try:
         with db.session.begin_nested():
             db.session.add(mail)
     except IntegrityError:
         return None
-    enqueue_after_commit(db.session(), DELIVER_JOB, mail.id, job_id=f"mail-{mail.id}")
+    _deliver_after_commit([mail])
     return mail
+
+
+@contextmanager
+def mail_batch():
+    """Mails composed inside are written together when the block ends, by one INSERT that skips any whose
+    purpose and subject are stored already (built before, or by a concurrent transaction): what a statement
+    per mail, and a savepoint each, would do one by one. Two mails of one purpose and subject in the batch
+    are one."""
+    info = db.session.info
+    info[_BATCH] = batch = {}
+    try:
+        yield
+    finally:
+        info.pop(_BATCH, None)
+    if batch:
+        _deliver_after_commit(_insert_new(list(batch.values())))
+
+
+def _insert_new(mails: list[OutgoingMail]) -> list[int]:
+    """INSERT ... ON CONFLICT DO NOTHING of composed (not added) mails; the ids of those written."""
+    table = OutgoingMail.__table__
+    now = clock.now()
+    rows = []
+    for mail in mails:
+        row = {column.key: getattr(mail, column.key) for column in table.columns if column.key != "id"}
+        row.update(status=mail.status or "queued", attempts=mail.attempts or 0, created_at=mail.created_at or now)
+        rows.append(row)
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return db.session.scalars(dialect.insert(table).values(rows).on_conflict_do_nothing(
+        index_elements=["purpose", "subject_key"]).returning(table.c.id)).all()
+
+
+def _deliver_after_commit(mails: list) -> None:
+    """Each mail (a row, or its id) gets its delivery job once the transaction commits, all in one round trip."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()
+    session.info.setdefault(_TO_DELIVER, (current_app._get_current_object(), []))[1].extend(mails)
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_deliveries(session):
+    app, mails = session.info.pop(_TO_DELIVER, (None, None))
+    # Their ids without loading the expired rows again; a mail of a rolled-back savepoint has none.
+    ids = [mail if isinstance(mail, int) else identity[0] for mail in mails or ()
+           if isinstance(mail, int) or (identity := inspect(mail).identity) is not None]
+    if ids:
+        with app.app_context():
+            enqueue_each(DELIVER_JOB, [(f"mail-{mail_id}", (mail_id,)) for mail_id in ids])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_deliveries(session, previous_transaction):
+    if not previous_transaction.nested:
+        session.info.pop(_TO_DELIVER, None)
 
 
 def erase_mails_of(user_id: int) -> None:
@@ -122,6 +188,9 @@ def erase_mails_of(user_id: int) -> None:
 
 
 def _existing(purpose, subject_key):
+    batch = db.session.info.get(_BATCH)
+    if batch is not None:  # what is stored already is skipped by the batch's INSERT
+        return batch.get((purpose, subject_key))
     return db.session.scalar(select(OutgoingMail).where(OutgoingMail.purpose == purpose,
                                                         OutgoingMail.subject_key == subject_key))
 

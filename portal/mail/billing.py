@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.mail import SUBJECTS, link_to, mail_locale, queue_mail
 from portal.mail.content import Letter, Reader, time_zone
 from portal.mail.links import pay_link, unsubscribe_link
-from portal.models import Invoice, OutboxMessage, OutgoingMail, Payment, PaymentMethod, Refund, Subscription, User
+from portal.models import Invoice, OutboxMessage, OutgoingMail, Payment, PaymentMethod, Plan, Refund, Subscription, User
 from portal.models.invoice import NO_RECEIPT_KINDS
 from portal.providers import CATEGORY_MESSAGES, DeclineCategory
 
@@ -384,6 +384,31 @@ def _row(model, row_id):
     if row is None:
         raise RowGone(f"{model.__tablename__} row {row_id} that the event names does not exist")
     return row
+
+
+def rows_for(events: list[OutboxMessage]) -> list:
+    """Read in bulk the rows the builders of these events read one by one (payments, refunds, invoices,
+    subscriptions, their plans, cards and customers), a statement per table: the builders then find them in
+    the session. Returns them; the session keeps a row only while something refers to it."""
+    ids = {key: {event.payload.get(key) for event in events} - {None}
+           for key in ("payment_id", "refund_id", "invoice_id", "subscription_id")}
+    rows: list = []
+
+    def load(model, wanted):
+        wanted = wanted - {None}
+        found = db.session.scalars(select(model).where(model.id.in_(wanted))).all() if wanted else []
+        rows.extend(found)
+        return found
+
+    refunds = load(Refund, ids["refund_id"])
+    payments = load(Payment, ids["payment_id"] | {refund.payment_id for refund in refunds})
+    invoices = load(Invoice, ids["invoice_id"] | {payment.invoice_id for payment in payments})
+    subs = load(Subscription, ids["subscription_id"] | {invoice.subscription_id for invoice in invoices})
+    load(Plan, {sub.plan_id for sub in subs} | {sub.scheduled_plan_id for sub in subs}
+         | {invoice.plan_id for invoice in invoices})
+    load(PaymentMethod, {sub.payment_method_id for sub in subs})
+    load(User, {sub.customer_id for sub in subs} | {invoice.customer_id for invoice in invoices})
+    return rows
 
 
 def mails_for(event: OutboxMessage):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from portal import clock
 from portal.extensions import db
 from portal.machines import atomic
+from portal.mail import mail_batch
 from portal.models import OutboxMessage, OutgoingMail
 from portal.queue import nudge, nudged
 
@@ -54,30 +55,52 @@ def _forget(session, previous_transaction):
         session.info.pop(_WRITTEN, None)
 
 
-def build_event_mails(batch: int = BATCH) -> int:
-    """Build the mails of every event not mailed yet, a batch per transaction; returns how many events."""
-    from portal.mail.billing import mails_for
-
+def build_event_mails(batch: int = BATCH, *, batches: int | None = None) -> int:
+    """Build the mails of events not mailed yet, a batch per transaction, `batches` of them at most (None: until
+    none is left); returns how many events. A job takes one batch and, when it was full, queues the next one
+    behind what waits on the queues meanwhile: a burst of receipts is built between the Pay notifications
+    customers are waiting for, not in front of them."""
     nudged(BUILD_JOB)
-    done = 0
-    while True:
+    done = taken = 0
+    while batches is None or taken < batches:
         with atomic():
             events = db.session.scalars(select(OutboxMessage).where(OutboxMessage.mailed_at.is_(None))
                                         .order_by(OutboxMessage.id).limit(batch)
                                         .with_for_update(skip_locked=True)).all()
-            for row in events:
-                try:
-                    with db.session.begin_nested():
-                        mails_for(row)
-                except Exception as exc:  # one event's defect must not hold back every later event's mails
-                    log.exception("mail: the mails of event %s (%s) could not be built", row.id, row.routing_key)
-                    record_build_failure(row, exc)
-                row.mailed_at = clock.now()  # built, or handed to its build-failure record
-        done += len(events)
+            _build(events)
+        done, taken = done + len(events), taken + 1
         if len(events) < batch:
-            break
-    rebuild_due()
+            rebuild_due()
+            return done
+    nudge(BUILD_JOB)
     return done
+
+
+def _build(events: list[OutboxMessage]) -> None:
+    """The mails of claimed events, each event marked built or handed to its build-failure record. The batch is
+    built in one savepoint, from its rows read in bulk; if any event's build fails, the batch is built again
+    event by event, so the failure is recorded for that event alone and the others' mails are kept."""
+    from portal.mail.billing import mails_for, rows_for
+
+    if not events:
+        return
+    rows = rows_for(events)  # noqa: F841  (kept: the session's identity map holds its rows only while referenced)
+    try:
+        with db.session.begin_nested(), mail_batch():
+            for row in events:
+                mails_for(row)
+    except Exception:
+        log.info("mail: a batch of %d events failed as a whole; building them one by one", len(events))
+        for row in events:
+            try:
+                with db.session.begin_nested():
+                    mails_for(row)
+            except Exception as exc:  # one event's defect must not hold back every later event's mails
+                log.exception("mail: the mails of event %s (%s) could not be built", row.id, row.routing_key)
+                record_build_failure(row, exc)
+    now = clock.now()
+    for row in events:
+        row.mailed_at = now  # built, or handed to its build-failure record
 
 
 def build_error(exc: Exception) -> str:
