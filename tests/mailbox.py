@@ -16,6 +16,7 @@ LINK = re.compile(r"https?://[^\s<>\"]+")
 class Handler:
     def __init__(self):
         self.received = []
+        self.peers = []
         self.lock = threading.Lock()
         self.down = False
 
@@ -32,6 +33,7 @@ class Handler:
         message = BytesParser(policy=policy.default).parsebytes(envelope.original_content or envelope.content)
         with self.lock:
             self.received.append((list(envelope.rcpt_tos), message))
+            self.peers.append(session.peer)  # the client's address and port: one per connection
         return "250 Message accepted for delivery"
 
 
@@ -62,7 +64,13 @@ class Mailbox:
     def clear(self):
         with self.handler.lock:
             self.handler.received.clear()
+            self.handler.peers.clear()
         self.handler.down = False
+
+    def connections(self) -> int:
+        """How many SMTP connections the mails received came over."""
+        with self.handler.lock:
+            return len(set(self.handler.peers))
 
     def messages(self, to=None):
         with self.handler.lock:

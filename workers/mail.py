@@ -15,3 +15,11 @@ def build_event_mails() -> int:
     from portal.mail.events import build_event_mails as build
 
     return build(batches=1)
+
+
+@job
+def deliver_new() -> int:
+    """The first tries of the mails stored since, over one connection (portal/mail/delivery.py)."""
+    from portal.mail.delivery import deliver_new as deliver_batch
+
+    return deliver_batch()

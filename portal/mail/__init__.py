@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import current_app, has_request_context, render_template, url_for
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, inspect, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from portal import clock
 from portal.extensions import db
 from portal.models import OutgoingMail
-from portal.queue import enqueue_each
+from portal.queue import nudge
 
 # What each mail is called in its reader's language; its bodies are templates/mail/<purpose>.{txt,html}.
 SUBJECTS = {
@@ -46,8 +46,8 @@ SUBJECTS = {
 }
 # The sweeper hands a queued mail to a job only if the one enqueued at commit has not taken it by then.
 FIRST_TRY_GRACE = timedelta(seconds=60)
-DELIVER_JOB = "workers.mail.deliver"
-# session.info keys: the mails of the open mail_batch by (purpose, subject key); the mails to deliver at commit.
+DELIVER_NEW_JOB = "workers.mail.deliver_new"
+# session.info keys: the mails of the open mail_batch by (purpose, subject key); mails stored, to deliver at commit.
 _BATCH = "mail_batch"
 _TO_DELIVER = "mails_to_deliver"
 
@@ -118,7 +118,7 @@ def store(mail: OutgoingMail) -> OutgoingMail | None:
             db.session.add(mail)
     except IntegrityError:
         return None
-    _deliver_after_commit([mail])
+    _deliver_after_commit()
     return mail
 
 
@@ -134,8 +134,8 @@ def mail_batch():
         yield
     finally:
         info.pop(_BATCH, None)
-    if batch:
-        _deliver_after_commit(_insert_new(list(batch.values())))
+    if batch and _insert_new(list(batch.values())):
+        _deliver_after_commit()
 
 
 def _insert_new(mails: list[OutgoingMail]) -> list[int]:
@@ -152,23 +152,20 @@ def _insert_new(mails: list[OutgoingMail]) -> list[int]:
         index_elements=["purpose", "subject_key"]).returning(table.c.id)).all()
 
 
-def _deliver_after_commit(mails: list) -> None:
-    """Each mail (a row, or its id) gets its delivery job once the transaction commits, all in one round trip."""
+def _deliver_after_commit() -> None:
+    """Once the transaction commits, one job takes the first tries of every mail stored meanwhile."""
     session = db.session()
     if not session.in_transaction():
         session.begin()
-    session.info.setdefault(_TO_DELIVER, (current_app._get_current_object(), []))[1].extend(mails)
+    session.info[_TO_DELIVER] = current_app._get_current_object()
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_deliveries(session):
-    app, mails = session.info.pop(_TO_DELIVER, (None, None))
-    # Their ids without loading the expired rows again; a mail of a rolled-back savepoint has none.
-    ids = [mail if isinstance(mail, int) else identity[0] for mail in mails or ()
-           if isinstance(mail, int) or (identity := inspect(mail).identity) is not None]
-    if ids:
+    app = session.info.pop(_TO_DELIVER, None)
+    if app is not None:
         with app.app_context():
-            enqueue_each(DELIVER_JOB, [(f"mail-{mail_id}", (mail_id,)) for mail_id in ids])
+            nudge(DELIVER_NEW_JOB)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -1,6 +1,7 @@
 """Delivering stored mails: one try per job, the outcome recorded on the row, retries found by the sweeper."""
 import logging
 import smtplib
+from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
@@ -12,10 +13,10 @@ from sqlalchemy import and_, or_, select
 from portal import clock
 from portal.extensions import db
 from portal.machines import atomic, lock
-from portal.mail import seller
-from portal.mail.transport import PermanentRefusal, parse_smtp_url, send_smtp, write_eml
+from portal.mail import DELIVER_NEW_JOB, seller
+from portal.mail.transport import PermanentRefusal, parse_smtp_url, send_smtp, smtp_connection, write_eml
 from portal.models import OutgoingMail
-from portal.queue import enqueue_each
+from portal.queue import enqueue_each, nudge, nudged
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 # A try that started this long ago and never reported back died with its worker.
 STALE_SENDING = timedelta(minutes=5)
 MAIL_FOLDER = "mail"
+# First tries taken by one job, over one connection.
+FIRST_TRIES = 50
 DUE = ("queued", "retrying")
 
 
@@ -60,7 +63,11 @@ def transmit(mail: OutgoingMail) -> None:
     if url:
         send_smtp(parse_smtp_url(url), compose(mail))
     else:  # the embedded default (a configured deployment cannot start without SMTP_URL)
-        write_eml(mail_folder(), f"{mail.id:06d}-{mail.purpose}.eml", compose(mail))
+        write_eml(mail_folder(), _eml_name(mail.id, mail.purpose), compose(mail))
+
+
+def _eml_name(mail_id: int, purpose: str) -> str:
+    return f"{mail_id:06d}-{purpose}.eml"
 
 
 def deliver(mail_id: int) -> str:
@@ -81,6 +88,58 @@ def deliver(mail_id: int) -> str:
     return _record(mail_id, "sent", None)
 
 
+def deliver_new(limit: int = FIRST_TRIES) -> int:
+    """Job body: the first try of up to `limit` mails stored and never tried, over one SMTP connection (a burst of
+    receipts is one conversation with the server, not a connection and a job each). Claimed ("sending") and
+    committed before the server is talked to, as one mail alone is; a full batch queues the next job first, so
+    other workers share a backlog. A mail the server refuses is recorded as one refused alone would be; a lost
+    connection counts as a failed try for the mails it had not sent yet, which the sweeper retries with backoff.
+    Returns how many mails it took."""
+    nudged(DELIVER_NEW_JOB)
+    with atomic():
+        mails = db.session.scalars(select(OutgoingMail).where(OutgoingMail.status == "queued",
+                                                              OutgoingMail.attempts == 0)
+                                   .order_by(OutgoingMail.id).limit(limit).with_for_update(skip_locked=True)).all()
+        if len(mails) == limit:
+            nudge(DELIVER_NEW_JOB)
+        now = clock.now()
+        for mail in mails:
+            mail.status, mail.attempts, mail.last_attempt_at = "sending", 1, now
+        messages = [(mail.id, mail.purpose, compose(mail)) for mail in mails]
+    if not messages:
+        return 0
+    outcomes = {}
+    url = current_app.config.get("SMTP_URL")
+    try:
+        with _sender(url) as send:
+            for mail_id, purpose, message in messages:
+                try:
+                    send(mail_id, purpose, message)
+                except PermanentRefusal as exc:
+                    outcomes[mail_id] = ("failed", f"refused: {exc}")
+                except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+                    outcomes[mail_id] = ("retrying", f"{exc.__class__.__name__}: {exc}")
+                else:
+                    outcomes[mail_id] = ("sent", None)
+    except (smtplib.SMTPException, OSError) as exc:  # the connection: every mail it had not sent yet is retried
+        log.warning("mail: the connection for %d first tries failed: %s", len(messages), exc.__class__.__name__)
+        for mail_id, _, _ in messages:
+            outcomes.setdefault(mail_id, ("retrying", f"{exc.__class__.__name__}: {exc}"))
+    with atomic():
+        for mail_id, (outcome, error) in outcomes.items():
+            _record_outcome(lock(OutgoingMail, mail_id), outcome, error)
+    return len(messages)
+
+
+@contextmanager
+def _sender(url):
+    if url:
+        with smtp_connection(parse_smtp_url(url)) as send:
+            yield lambda mail_id, purpose, message: send(message)
+    else:  # the embedded default
+        yield lambda mail_id, purpose, message: write_eml(mail_folder(), _eml_name(mail_id, purpose), message)
+
+
 def _takes_a_try(mail: OutgoingMail, now) -> bool:
     if mail.status in DUE:
         return True
@@ -89,17 +148,20 @@ def _takes_a_try(mail: OutgoingMail, now) -> bool:
 
 def _record(mail_id: int, outcome: str, error: str | None) -> str:
     with atomic():
-        mail = lock(OutgoingMail, mail_id)
-        now = clock.now()
-        if outcome == "sent":
-            mail.status, mail.sent_at = "sent", now
-        elif outcome == "retrying" and mail.attempts < MAX_ATTEMPTS:
-            mail.status, mail.next_attempt_at = "retrying", now + BACKOFF[mail.attempts - 1]
-        else:
-            mail.status = "failed"
-        if error is not None:
-            mail.last_error = error[:2000]
-        return mail.status
+        return _record_outcome(lock(OutgoingMail, mail_id), outcome, error)
+
+
+def _record_outcome(mail: OutgoingMail, outcome: str, error: str | None) -> str:
+    now = clock.now()
+    if outcome == "sent":
+        mail.status, mail.sent_at = "sent", now
+    elif outcome == "retrying" and mail.attempts < MAX_ATTEMPTS:
+        mail.status, mail.next_attempt_at = "retrying", now + BACKOFF[mail.attempts - 1]
+    else:
+        mail.status = "failed"
+    if error is not None:
+        mail.last_error = error[:2000]
+    return mail.status
 
 
 def sweep(now=None) -> int:

@@ -8,6 +8,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -50,8 +51,16 @@ def parse_smtp_url(url: str) -> SmtpServer:
 
 
 def send_smtp(server: SmtpServer, message: EmailMessage) -> None:
-    """One connection per message: mails are few (a person's own actions) and a held connection would
-    go stale between them. STARTTLS asked for and not offered is an error, never a silent plain send."""
+    """One message on a connection of its own (a retry, a staff resend)."""
+    with smtp_connection(server) as send:
+        send(message)
+
+
+@contextmanager
+def smtp_connection(server: SmtpServer):
+    """A connection for a run of messages (the first tries of a burst of receipts): yields `send(message)`,
+    which raises PermanentRefusal for a message the server refused for good and the smtplib or socket error
+    otherwise. STARTTLS asked for and not offered is an error, never a silent plain send."""
     context = ssl.create_default_context()
     if server.security == "tls":
         connection = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT, context=context)
@@ -62,17 +71,21 @@ def send_smtp(server: SmtpServer, message: EmailMessage) -> None:
             connection.starttls(context=context)
         if server.username:
             connection.login(server.username, server.password or "")
-        try:
-            connection.send_message(message)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
-            if codes and all(code >= 500 for code in codes):
-                raise PermanentRefusal(_describe(exc.recipients)) from None
-            raise
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
-            if exc.smtp_code >= 500:
-                raise PermanentRefusal(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
-            raise
+        yield lambda message: _send(connection, message)
+
+
+def _send(connection, message: EmailMessage) -> None:
+    try:
+        connection.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if codes and all(code >= 500 for code in codes):
+            raise PermanentRefusal(_describe(exc.recipients)) from None
+        raise
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        if exc.smtp_code >= 500:
+            raise PermanentRefusal(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+        raise
 
 
 def _text(value) -> str:

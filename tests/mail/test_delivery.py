@@ -15,7 +15,7 @@ from portal.mail.transport import SmtpServer, parse_smtp_url
 from portal.models import OutgoingMail
 from tests.admin.conftest import Browser
 from tests.auth.helpers import sign_in
-from tests.mailbox import html_of, run_jobs, text_of
+from tests.mailbox import free_port, html_of, run_jobs, text_of
 
 
 def a_verification_mail(to="reader@example.com", key="user:1", locale="en"):
@@ -205,3 +205,36 @@ def test_the_embedded_default_writes_eml_files_listed_on_a_local_page(embedded_a
 
 def test_a_configured_deployment_has_no_local_mail_page(client):
     assert client.get("/dev/mail").status_code == 404
+
+
+def test_the_first_tries_of_a_burst_go_over_one_connection_and_a_refused_one_fails_alone(app, mailbox):
+    for n in range(12):
+        to = "bounce@example.com" if n == 3 else "tempfail@example.com" if n == 7 else f"reader{n}@example.com"
+        a_verification_mail(to=to, key=f"user:{n}")
+    db.session.commit()
+    run_jobs()
+
+    assert len(mailbox.messages()) == 10 and mailbox.connections() == 1
+    by_address = {row.to_address: row for row in mails()}
+    assert {row.status for address, row in by_address.items() if address.startswith("reader")} == {"sent"}
+    assert all(row.attempts == 1 for row in by_address.values())
+    bounced, later = by_address["bounce@example.com"], by_address["tempfail@example.com"]
+    assert bounced.status == "failed" and "550" in bounced.last_error
+    assert later.status == "retrying" and "451" in later.last_error
+    assert later.next_attempt_at >= clock.now() + BACKOFF[0] - timedelta(seconds=5)
+
+
+def test_first_tries_the_server_cannot_take_are_retried_with_backoff(app, mailbox):
+    for n in range(3):
+        a_verification_mail(to=f"reader{n}@example.com", key=f"user:{n}")
+    db.session.commit()
+    url, app.config["SMTP_URL"] = app.config["SMTP_URL"], f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
+    try:
+        run_jobs()
+    finally:
+        app.config["SMTP_URL"] = url
+    assert [(row.status, row.attempts) for row in mails()] == [("retrying", 1)] * 3
+    clock.freeze(clock.now() + BACKOFF[0] + timedelta(seconds=1))
+    assert sweep() == 3
+    run_jobs()
+    assert [row.status for row in mails()] == ["sent"] * 3 and len(mailbox.messages()) == 3
