@@ -110,7 +110,7 @@ def profile(args):
         print(f"== {label}: {stats.total_calls / args.count:,.0f} calls, {1000 * cpu / args.count:.2f} ms CPU, "
               f"{1000 * wall / args.count:.2f} ms wall per request")
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.top)
         print(out.getvalue().split("\n", 4)[-1])
 
 

@@ -1,4 +1,5 @@
-"""Delivering stored mails: one try per job, the outcome recorded on the row, retries found by the sweeper."""
+"""Delivering stored mails: the first tries of a burst by one job over one SMTP connection (`deliver_new`), a retry
+or a staff resend one mail per job (`deliver`); each outcome recorded on the row, retries found by the sweeper."""
 import logging
 import smtplib
 from contextlib import contextmanager
