@@ -49,10 +49,7 @@ def drain(limit: int = BATCH_SIZE) -> int:
     one_by_one: list[int] = []
     try:
         with atomic():
-            events = db.session.scalars(
-                select(WebhookEvent).where(WebhookEvent.status == "received", WebhookEvent.attempts == 0,
-                                           _batched())
-                .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True)).all()
+            events = db.session.scalars(claim(limit)).all()
             claimed = [event.id for event in events]
             if len(events) == limit:
                 enqueue(DRAIN_JOB)
@@ -66,6 +63,13 @@ def drain(limit: int = BATCH_SIZE) -> int:
     for event_id in one_by_one:
         _process_alone(event_id)
     return len(claimed)
+
+
+def claim(limit: int):
+    """The oldest never-tried notifications a drain takes, locked, skipping those another drain holds: read in id
+    order from the index of untried rows, so a claim reads what it takes whatever the backlog."""
+    return (select(WebhookEvent).where(WebhookEvent.status == "received", WebhookEvent.attempts == 0, _batched())
+            .order_by(WebhookEvent.id).limit(limit).with_for_update(skip_locked=True))
 
 
 def recover_stranded(now) -> bool:

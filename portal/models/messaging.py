@@ -24,6 +24,10 @@ class WebhookEvent(db.Model):
             sqlite_where=text("status <> 'rejected'"),
         ),
         Index("ix_webhook_events_status_received", "status", "received_at"),
+        # The inbox's drains claim the oldest never-tried notifications (portal/billing/inbox.py): in id order
+        # from this index a claim reads the rows it takes, not every row of a backlog to sort them.
+        Index("ix_webhook_events_untried", "id", postgresql_where=text("status = 'received' AND attempts = 0"),
+              sqlite_where=text("status = 'received' AND attempts = 0")),
         # A flood of refused posts is counted, not stored: one row per address, address kind and reason a minute.
         Index(
             "uq_webhook_events_rejections",

@@ -1,5 +1,5 @@
 """Pay notifications in bulk: a burst is applied a batch per transaction, each one as if alone."""
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from portal.billing import inbox
 from portal.extensions import db
@@ -75,6 +75,23 @@ def test_a_batch_asks_the_database_the_same_number_of_times_whatever_its_size(bi
     assert large == small
     active = select(func.count()).select_from(Subscription).where(Subscription.status == "active")
     assert db.session.scalar(active) == 43
+
+
+def test_a_drain_reads_the_rows_it_claims_not_the_whole_backlog(billing, live):
+    for n, invoice in enumerate(checkouts(billing, 150)):
+        notify(live, invoice, 7775000 + n)
+    statement = inbox.claim(inbox.BATCH_SIZE).compile(db.engine, compile_kwargs={"literal_binds": True})
+    [[plan]] = db.session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}")).one()
+    db.session.rollback()
+
+    def scans(node):
+        yield node
+        for child in node.get("Plans", ()):
+            yield from scans(child)
+
+    read = [node for node in scans(plan["Plan"]) if node["Node Type"].endswith("Scan")]
+    assert [node.get("Index Name") for node in read] == ["ix_webhook_events_untried"]
+    assert read[0]["Actual Rows"] == inbox.BATCH_SIZE  # of the 150 waiting: no sort of every untried row
 
 
 def test_a_full_batch_queues_the_next_drain_first_so_workers_share_a_backlog(billing, live):
